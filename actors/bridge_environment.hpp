@@ -1,0 +1,102 @@
+#pragma once
+// What every call on a node shares, handed to each call's actors at spawn (no globals): the
+// model's session configuration, how to reach the model, where recordings go, the call-token
+// issuer, and the registry of calls. Built once by the server (app/) or by a test.
+
+#include <caf/typed_actor.hpp>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "actors/interfaces.hpp"
+#include "net/call_token.hpp"
+#include "net/realtime_messages.hpp"
+
+namespace switchboard::actors {
+
+/// One connection to the model, seen from the openai_session actor.
+class model_link {
+ public:
+  virtual ~model_link() = default;
+  virtual void send(std::string text) = 0;
+  virtual void close() = 0;
+};
+
+/// Opens model links. Frames and events arrive at `session` as realtime_frame /
+/// realtime_link_event tagged with `link_id`. Production: a WebSocket to OPENAI_REALTIME_URL;
+/// actor tests: an in-memory fake.
+class model_link_factory {
+ public:
+  virtual ~model_link_factory() = default;
+  virtual std::shared_ptr<model_link> open(openai_session_actor session, std::uint32_t link_id) = 0;
+};
+
+/// The outcome of one call, as written to call.json.
+struct call_outcome {
+  std::string call_sid;
+  std::string stream_sid;
+  std::string end_reason;
+  bool refused = false;
+  std::filesystem::path directory;  // empty when the call never started
+  std::uint64_t duration_ms = 0;
+  std::uint64_t barge_ins = 0;
+  std::uint64_t truncations = 0;
+  std::uint64_t frames_in = 0;
+  std::uint64_t frames_out = 0;
+  std::uint64_t malformed_frames = 0;
+  std::uint64_t model_reconnects = 0;
+  std::vector<std::string> problems;  // recording or model problems, in words
+};
+
+/// Live calls on this node and the outcomes of finished ones. Thread-safe: read by /readyz, the
+/// demo and tests; written by supervisors.
+class call_registry {
+ public:
+  void call_opened();
+  void call_finished(call_outcome outcome);
+  std::size_t active_calls() const;
+  std::size_t finished_calls() const;
+  /// Blocks until at least `count` calls have finished or `timeout` passes; returns them.
+  std::vector<call_outcome> wait_for_finished(std::size_t count, std::chrono::milliseconds timeout);
+
+ private:
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  std::size_t active_ = 0;
+  std::vector<call_outcome> finished_;
+};
+
+struct reconnect_policy {
+  unsigned max_attempts = 4;  // per outage, the first connection included
+  std::chrono::milliseconds first_delay{250};
+  std::chrono::milliseconds max_delay{4000};
+  double jitter = 0.25;  // ±25 % so that many calls do not reconnect in lockstep
+};
+
+struct bridge_environment {
+  net::realtime_session_config session;  // sent as session.update on every (re)connect
+  std::shared_ptr<model_link_factory> model_links;
+  std::filesystem::path recordings_dir;
+  std::optional<net::call_token_issuer> call_tokens;  // nullopt: tokens not checked (insecure)
+  std::shared_ptr<call_registry> calls = std::make_shared<call_registry>();
+  reconnect_policy reconnect;
+  /// Caller audio kept while the model session is not ready (20 ms frames): 10 s.
+  std::size_t max_buffered_caller_frames = 500;
+  /// Wall clock for call.json and directory names; tests may pin it.
+  std::function<std::chrono::system_clock::time_point()> wall_clock = [] {
+    return std::chrono::system_clock::now();
+  };
+};
+
+using bridge_environment_ptr = std::shared_ptr<const bridge_environment>;
+
+}  // namespace switchboard::actors

@@ -1,0 +1,44 @@
+#pragma once
+// What a finished call leaves next to its recordings (pure logic: builds the text; the
+// supervisor's finaliser writes the files):
+//   call.json         one JSON object: ids, parties, times, counts, token usage, file names
+//   transcript.jsonl  one JSON object per line: {"speaker","text","offset_ms","item_id"}
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "actors/bridge_environment.hpp"
+#include "actors/messages.hpp"
+
+namespace switchboard::actors {
+
+struct call_record {
+  call_identity identity;
+  std::chrono::system_clock::time_point started_at;
+  std::chrono::system_clock::time_point ended_at;
+  std::string end_reason;
+  call_stream_ended stream;  // counts from the Twilio side
+  std::uint64_t barge_ins = 0;
+  std::uint64_t truncations = 0;
+  std::uint64_t late_deltas_dropped = 0;
+  std::uint64_t model_reconnects = 0;
+  std::uint64_t model_errors = 0;
+  std::uint64_t responses = 0;
+  token_usage usage;
+  playout_totals playout;
+  std::vector<transcript_entry> transcript;
+  std::vector<recording_summary> recordings;
+  std::vector<std::string> files;  // every file written, relative to the call directory
+  std::vector<std::string> problems;
+};
+
+std::string call_json(const call_record& record);
+std::string transcript_jsonl(const std::vector<transcript_entry>& transcript);
+/// "2026-11-23T21:11:27.123Z"
+std::string iso8601_utc(std::chrono::system_clock::time_point when);
+/// "2026-11-23": the per-day directory of recordings.
+std::string utc_date(std::chrono::system_clock::time_point when);
+
+}  // namespace switchboard::actors

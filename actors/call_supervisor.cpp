@@ -1,0 +1,332 @@
+#include "actors/call_supervisor.hpp"
+
+#include <caf/event_based_actor.hpp>
+#include <spdlog/spdlog.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "actors/openai_session.hpp"
+#include "actors/recorder.hpp"
+#include "actors/silence_clock.hpp"
+#include "actors/twilio_socket.hpp"
+#include "audio/mixer.hpp"
+
+namespace switchboard::actors {
+
+namespace {
+
+using self_pointer = call_supervisor_actor::stateful_pointer<call_supervisor_state>;
+
+std::uint64_t call_elapsed_ms(self_pointer self) {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::steady_clock::now() -
+                                        self->state.started_steady)
+                                        .count());
+}
+
+/// RECORDINGS_DIR/<date>/<CallSid>, or <CallSid>-2, -3, ... if taken: nothing is overwritten.
+std::filesystem::path make_call_directory(const std::filesystem::path& root,
+                                          const std::string& date, const std::string& call_sid,
+                                          std::string& error) {
+  std::error_code ec;
+  const auto day = root / date;
+  std::filesystem::create_directories(day, ec);
+  if (ec) {
+    error = "cannot create " + day.string() + ": " + ec.message();
+    return {};
+  }
+  // A CallSid comes from the wire: keep only what is safe in a file name.
+  std::string safe_sid;
+  for (const char c : call_sid) {
+    if (std::isalnum(static_cast<unsigned char>(c)) != 0) safe_sid.push_back(c);
+  }
+  if (safe_sid.empty()) safe_sid = "call";
+  for (int attempt = 1; attempt < 1000; ++attempt) {
+    auto candidate = day / (attempt == 1 ? safe_sid : safe_sid + "-" + std::to_string(attempt));
+    if (std::filesystem::create_directory(candidate, ec)) return candidate;
+    if (ec) {
+      error = "cannot create " + candidate.string() + ": " + ec.message();
+      return {};
+    }
+  }
+  error = "too many directories for call " + call_sid;
+  return {};
+}
+
+/// Writes a new file (never replacing one); returns an error text or "".
+std::string write_new_file(const std::filesystem::path& path, const std::string& content) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+  if (fd < 0) return "cannot create " + path.string() + ": " + std::strerror(errno);
+  std::size_t written = 0;
+  while (written < content.size()) {
+    const auto n = ::write(fd, content.data() + written, content.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const std::string error = "cannot write " + path.string() + ": " + std::strerror(errno);
+      ::close(fd);
+      return error;
+    }
+    written += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  return {};
+}
+
+/// Runs on its own thread (blocking file I/O): mixes, transcript, call.json, outcome.
+void finalize_call(call_record record, std::filesystem::path directory,
+                   std::shared_ptr<call_registry> calls) {
+  const bool both_tracks = record.recordings.size() == 2 &&
+                           std::all_of(record.recordings.begin(), record.recordings.end(),
+                                       [](const auto& r) { return r.error.empty(); });
+  if (!directory.empty()) {
+    record.files = {"caller.wav", "agent.wav"};
+    if (both_tracks) {
+      auto mixed = audio::mix_tracks((directory / "caller.wav").string(),
+                                     (directory / "agent.wav").string(), directory.string());
+      if (mixed) {
+        record.files.emplace_back("stereo.wav");
+        record.files.emplace_back("mono.wav");
+      } else {
+        record.problems.push_back("mix: " + mixed.error().message);
+      }
+    }
+    if (auto error = write_new_file(directory / "transcript.jsonl",
+                                    transcript_jsonl(record.transcript));
+        error.empty()) {
+      record.files.emplace_back("transcript.jsonl");
+    } else {
+      record.problems.push_back(error);
+    }
+    record.files.emplace_back("call.json");
+    if (auto error = write_new_file(directory / "call.json", call_json(record)); !error.empty()) {
+      record.problems.push_back(error);
+    }
+  }
+  call_outcome outcome;
+  outcome.call_sid = record.identity.call_sid;
+  outcome.stream_sid = record.identity.stream_sid;
+  outcome.end_reason = record.end_reason;
+  outcome.refused = record.stream.refused;
+  outcome.directory = directory;
+  outcome.duration_ms = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(record.ended_at - record.started_at)
+          .count());
+  outcome.barge_ins = record.barge_ins;
+  outcome.truncations = record.truncations;
+  outcome.frames_in = record.stream.frames_in;
+  outcome.frames_out = record.stream.frames_out;
+  outcome.malformed_frames = record.stream.malformed_frames;
+  outcome.model_reconnects = record.model_reconnects;
+  outcome.problems = record.problems;
+  spdlog::info("[call {} stream {}] call ended ({}): {} ms, {} frames in, {} out, {} barge-ins, "
+               "{} malformed, usage {} in / {} out tokens{}{}",
+               outcome.call_sid, outcome.stream_sid, outcome.end_reason, outcome.duration_ms,
+               outcome.frames_in, outcome.frames_out, outcome.barge_ins, outcome.malformed_frames,
+               record.usage.input_tokens, record.usage.output_tokens,
+               directory.empty() ? "" : ", recordings in ", directory.string());
+  calls->call_finished(std::move(outcome));
+}
+
+void finish(self_pointer self) {
+  auto& state = self->state;
+  state.record.ended_at = state.env->wall_clock();
+  // Mixing and file writes block: run them off the actor scheduler.
+  self->home_system().spawn<caf::detached>(
+      [record = state.record, directory = state.directory,
+       calls = state.env->calls](caf::event_based_actor*) mutable {
+        finalize_call(std::move(record), std::move(directory), std::move(calls));
+      });
+  self->quit();
+}
+
+void on_recording_closed(self_pointer self, recording_summary summary) {
+  auto& state = self->state;
+  if (!summary.error.empty()) state.record.problems.push_back(summary.track + " recording: " + summary.error);
+  state.record.recordings.push_back(std::move(summary));
+  if (--state.recordings_pending == 0) finish(self);
+}
+
+void begin_ending(self_pointer self, std::string reason) {
+  auto& state = self->state;
+  if (state.ending) return;
+  state.ending = true;
+  state.record.end_reason = std::move(reason);
+  self->send(state.peers.model, close_atom::value);
+  if (!state.started) {
+    // Refused or never started: nothing was recorded.
+    self->send_exit(state.peers.clock, caf::exit_reason::user_shutdown);
+    self->send_exit(state.peers.caller_recorder, caf::exit_reason::user_shutdown);
+    self->send_exit(state.peers.agent_recorder, caf::exit_reason::user_shutdown);
+    return finish(self);
+  }
+  self->request(state.peers.clock, std::chrono::seconds(5), stop_atom::value)
+      .then(
+          [=](playout_totals totals) {
+            auto& st = self->state;
+            st.record.playout = totals;
+            // Both tracks end at the call's length (the longer of the caller's last frame and
+            // the clock), so they line up sample for sample.
+            const std::uint64_t call_samples =
+                std::max(st.record.stream.caller_end_ms * 8, totals.ticks * 160);
+            st.recordings_pending = 2;
+            for (const auto& recorder : {st.peers.caller_recorder, st.peers.agent_recorder}) {
+              self->request(recorder, std::chrono::seconds(30), finalize_atom::value, call_samples)
+                  .then([=](recording_summary summary) { on_recording_closed(self, summary); },
+                        [=](caf::error& error) {
+                          on_recording_closed(
+                              self, recording_summary{"", "", 0, 0, to_string(error)});
+                        });
+            }
+          },
+          [=](caf::error& error) {
+            self->state.record.problems.push_back("silence clock: " + to_string(error));
+            finish(self);
+          });
+}
+
+void on_speech_started(self_pointer self, const caller_speech_started& speech) {
+  auto& state = self->state;
+  state.caller_item_start_ms[speech.item_id] = speech.audio_start_ms;
+  if (state.ending) return;
+  const bool response_active = !state.active_response.empty();
+  if (response_active && !state.cancel_sent) {
+    // Deltas of this response still in flight must not reach the caller.
+    state.interrupted_responses.insert(state.active_response);
+    state.cancel_sent = true;
+    self->send(state.peers.model, cancel_atom::value);
+  }
+  self->request(state.peers.clock, std::chrono::seconds(5), cut_atom::value)
+      .then(
+          [=](playout_cut_result cut) {
+            auto& st = self->state;
+            if (!cut.had_unplayed) return;
+            ++st.record.barge_ins;
+            if (!cut.item_id.empty()) {
+              ++st.record.truncations;
+              self->send(st.peers.model,
+                         truncate_item{cut.item_id, std::min(cut.heard_ms, cut.sent_ms)});
+            }
+            spdlog::info("[call {}] barge-in: agent cut at {} ms of {} ({} ms sent)",
+                         st.record.identity.call_sid, cut.heard_ms, cut.item_id, cut.sent_ms);
+          },
+          [=](caf::error&) {});
+}
+
+}  // namespace
+
+call_supervisor_actor::behavior_type call_supervisor(
+    self_pointer self, bridge_environment_ptr env,
+    std::weak_ptr<net::websocket_connection> connection, std::shared_ptr<frame_ingress> ingress) {
+  auto& state = self->state;
+  state.env = env;
+  state.record.started_at = env->wall_clock();
+  state.started_steady = std::chrono::steady_clock::now();
+  env->calls->call_opened();
+
+  // Linked: a crash of the bridge's own actors takes the call down with them. Recorders are
+  // not linked: a failed recording must not end the call.
+  state.peers.supervisor = self;
+  state.peers.twilio = self->spawn<caf::linked>(twilio_socket, env, connection, ingress);
+  state.peers.model = self->spawn<caf::linked>(openai_session, env);
+  state.peers.clock = self->spawn<caf::linked>(silence_clock);
+  state.peers.caller_recorder = self->spawn(recorder);
+  state.peers.agent_recorder = self->spawn(recorder);
+  for (auto send_peers : {+[](self_pointer s, const call_peers& p) { s->send(p.clock, p); },
+                          +[](self_pointer s, const call_peers& p) { s->send(p.model, p); },
+                          +[](self_pointer s, const call_peers& p) { s->send(p.caller_recorder, p); },
+                          +[](self_pointer s, const call_peers& p) { s->send(p.agent_recorder, p); },
+                          // The Twilio socket last: it opens the door for frames.
+                          +[](self_pointer s, const call_peers& p) { s->send(p.twilio, p); }}) {
+    send_peers(self, state.peers);
+  }
+
+  return {
+      [=](call_started& started) {
+        auto& st = self->state;
+        if (st.started || st.ending) return;
+        st.started = true;
+        st.record.identity = started.identity;
+        std::string error;
+        st.directory = make_call_directory(st.env->recordings_dir, utc_date(st.record.started_at),
+                                           started.identity.call_sid, error);
+        if (st.directory.empty()) {
+          st.record.problems.push_back(error);
+          spdlog::error("[call {}] recordings off for this call: {}", started.identity.call_sid,
+                        error);
+        }
+        const auto path_of = [&](const char* file) {
+          // An unwritable directory: the recorders report the failure, the bridge goes on.
+          return st.directory.empty() ? std::string("/nonexistent/") + file
+                                      : (st.directory / file).string();
+        };
+        self->send(st.peers.caller_recorder, recording_target{"caller", path_of("caller.wav")});
+        self->send(st.peers.agent_recorder, recording_target{"agent", path_of("agent.wav")});
+        self->send(st.peers.clock, started);
+        self->send(st.peers.model, started);
+      },
+      [=](call_stream_ended& ended) {
+        self->state.record.stream = ended;
+        begin_ending(self, ended.reason);
+      },
+      [=](caller_speech_started& speech) { on_speech_started(self, speech); },
+      [=](agent_audio& audio) {
+        auto& st = self->state;
+        if (st.ending || st.interrupted_responses.contains(audio.response_id)) {
+          ++st.record.late_deltas_dropped;
+          return;
+        }
+        st.agent_item_start_ms.try_emplace(audio.item_id, call_elapsed_ms(self));
+        self->send(st.peers.clock, std::move(audio));
+      },
+      [=](response_started& response) {
+        auto& st = self->state;
+        st.active_response = response.response_id;
+        st.cancel_sent = false;
+        ++st.record.responses;
+      },
+      [=](response_finished& response) {
+        auto& st = self->state;
+        if (response.response_id == st.active_response) st.active_response.clear();
+        auto& usage = st.record.usage;
+        usage.input_tokens += response.usage.input_tokens;
+        usage.output_tokens += response.usage.output_tokens;
+        usage.input_audio_tokens += response.usage.input_audio_tokens;
+        usage.output_audio_tokens += response.usage.output_audio_tokens;
+        usage.cached_tokens += response.usage.cached_tokens;
+      },
+      [=](transcript_entry& entry) {
+        auto& st = self->state;
+        const auto& starts =
+            entry.speaker == "caller" ? st.caller_item_start_ms : st.agent_item_start_ms;
+        if (auto found = starts.find(entry.item_id); found != starts.end()) {
+          entry.offset_ms = found->second;
+        } else {
+          entry.offset_ms = call_elapsed_ms(self);
+        }
+        st.record.transcript.push_back(std::move(entry));
+      },
+      [=](model_status& status) {
+        auto& st = self->state;
+        switch (status.what) {
+          case model_status::kind::connected:
+            break;
+          case model_status::kind::reconnecting:
+            ++st.record.model_reconnects;
+            break;
+          case model_status::kind::error_event:
+            ++st.record.model_errors;
+            break;
+          case model_status::kind::unavailable:
+            st.record.problems.push_back("model unavailable: " + status.detail);
+            // End the call cleanly from our side: Twilio gets a close, recordings are kept.
+            self->send(st.peers.twilio, hangup_atom::value);
+            break;
+        }
+      },
+      [=](recording_problem& problem) {
+        self->state.record.problems.push_back(problem.track + " recording: " + problem.message);
+      },
+  };
+}
+
+}  // namespace switchboard::actors

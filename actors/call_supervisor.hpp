@@ -1,0 +1,54 @@
+#pragma once
+// The call_supervisor actor: one per call. Spawns the call's five actors, wires them together
+// (call_peers), and owns what spans them: the call's identity and counters, barge-in, the
+// transcript, and the end of the call.
+//
+//   awaiting_start ──call_started──▶ active ──call_stream_ended / model unavailable──▶ ending
+//   ending: close the model session, stop the clock, pad and close both recordings, then a
+//   detached finaliser writes the mixes, transcript.jsonl and call.json
+//   (RECORDINGS_DIR/<date>/<CallSid>/) and reports the outcome to the call registry.
+//
+// Barge-in (input_audio_buffer.speech_started while agent audio is unplayed): the silence clock
+// sends Twilio `clear` and cuts the playout; the supervisor sends conversation.item.truncate at
+// the position the caller heard (clamped to what was sent for the item), response.cancel only
+// while a response is active, and drops the late deltas of the interrupted response.
+
+#include <set>
+#include <unordered_map>
+
+#include "actors/bridge_environment.hpp"
+#include "actors/call_summary.hpp"
+#include "actors/frame_ingress.hpp"
+#include "actors/interfaces.hpp"
+#include "net/websocket.hpp"
+
+namespace switchboard::actors {
+
+struct call_supervisor_state {
+  static inline const char* name = "call_supervisor";
+
+  bridge_environment_ptr env;
+  call_peers peers;
+  bool started = false;
+  bool ending = false;
+  std::chrono::steady_clock::time_point started_steady;
+  std::filesystem::path directory;
+  call_record record;
+
+  // Responses: the active one, and those interrupted whose late deltas are dropped.
+  std::string active_response;
+  bool cancel_sent = false;
+  std::set<std::string> interrupted_responses;
+  // Transcript offsets: when each caller item started (the model's audio_start_ms) and when
+  // each agent item's first audio reached the playout.
+  std::unordered_map<std::string, std::uint64_t> caller_item_start_ms;
+  std::unordered_map<std::string, std::uint64_t> agent_item_start_ms;
+
+  std::size_t recordings_pending = 0;
+};
+
+call_supervisor_actor::behavior_type call_supervisor(
+    call_supervisor_actor::stateful_pointer<call_supervisor_state> self, bridge_environment_ptr env,
+    std::weak_ptr<net::websocket_connection> connection, std::shared_ptr<frame_ingress> ingress);
+
+}  // namespace switchboard::actors

@@ -1,0 +1,126 @@
+#pragma once
+// The protocol of one call, as typed actor interfaces (CAF 0.17.6). One call is a supervisor
+// and the five actors it spawns:
+//
+//   Twilio WS ──twilio_frame──▶ twilio_socket ──caller_audio──▶ openai_session ──▶ Realtime WS
+//                                   │  └──────caller_audio──▶ recorder (caller)
+//                                   └─call_started / call_stream_ended─▶ call_supervisor
+//   Realtime WS ──realtime_frame──▶ openai_session ──agent_audio, speech, transcripts──▶ supervisor
+//   supervisor ──agent_audio──▶ silence_clock ──play_to_caller──▶ twilio_socket ──▶ Twilio WS
+//                                   └── every 20 ms: heard_audio ──▶ recorder (agent)
+//
+// A frame from Twilio thus travels: io thread → twilio_socket → openai_session → model.
+
+#include <caf/replies_to.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "actors/atoms.hpp"
+#include "actors/messages.hpp"
+
+namespace switchboard::actors {
+
+struct call_peers;
+
+/// The call: its identity and state, the decisions that span actors (barge-in), and the end
+/// of the call (recordings finalised, mixes, transcript and call.json written).
+using call_supervisor_actor = caf::typed_actor<
+    // twilio_socket: the stream started and its call token checked out.
+    caf::reacts_to<call_started>,
+    // twilio_socket: Twilio `stop`, the socket closed, or the stream was refused.
+    caf::reacts_to<call_stream_ended>,
+    // openai_session: the caller started speaking (barge-in when agent audio is unplayed).
+    caf::reacts_to<caller_speech_started>,
+    // openai_session: a chunk of the agent's voice.
+    caf::reacts_to<agent_audio>,
+    // openai_session: response.created / response.done.
+    caf::reacts_to<response_started>, caf::reacts_to<response_finished>,
+    // openai_session: a finished transcript line.
+    caf::reacts_to<transcript_entry>,
+    // openai_session: connected, reconnecting, unavailable (the call then ends), error event.
+    caf::reacts_to<model_status>,
+    // recorder: a write failed; the bridge goes on without that track.
+    caf::reacts_to<recording_problem>>;
+
+/// Twilio's side of the call: parses every frame, checks the stream's call token, forwards
+/// caller audio, writes agent audio and marks, and closes the socket at the end.
+using twilio_socket_actor = caf::typed_actor<
+    // supervisor, first message: who the other actors of the call are.
+    caf::reacts_to<call_peers>,
+    // io thread: a frame arrived / the socket is gone.
+    caf::reacts_to<twilio_frame>, caf::reacts_to<twilio_socket_closed>,
+    // silence_clock: send a `media` and its `mark` (one write).
+    caf::reacts_to<play_to_caller>,
+    // silence_clock: barge-in, send `clear`.
+    caf::reacts_to<clear_atom>,
+    // supervisor: end the call from our side (close the socket).
+    caf::reacts_to<hangup_atom>>;
+
+/// The Realtime session: connects (and reconnects), configures the session, forwards caller
+/// audio (buffered until the session is ready), and turns server events into messages.
+using openai_session_actor = caf::typed_actor<
+    // supervisor, first message: who the other actors of the call are.
+    caf::reacts_to<call_peers>,
+    // twilio_socket: caller audio, in order.
+    caf::reacts_to<caller_audio>,
+    // io thread: a frame / a connection event from the model link.
+    caf::reacts_to<realtime_frame>, caf::reacts_to<realtime_link_event>,
+    // supervisor: barge-in commands.
+    caf::reacts_to<truncate_item>, caf::reacts_to<cancel_atom>,
+    // supervisor: the stream started — connect now (the call is known).
+    caf::reacts_to<call_started>,
+    // self: reconnect after a backoff.
+    caf::reacts_to<connect_atom>,
+    // supervisor: the call is over, close the session.
+    caf::reacts_to<close_atom>>;
+
+/// One track of the recording (caller or agent), a μ-law WAV written as the call goes.
+using recorder_actor = caf::typed_actor<
+    // supervisor, first message: who the other actors of the call are.
+    caf::reacts_to<call_peers>,
+    // twilio_socket (caller track): a frame at its Twilio timestamp; gaps become silence.
+    caf::reacts_to<caller_audio>,
+    // silence_clock (agent track): what the caller heard, tick after tick.
+    caf::reacts_to<heard_audio>,
+    // supervisor: where to write and which track this is (audio before it is buffered).
+    caf::reacts_to<recording_target>,
+    // supervisor: pad with silence to the call's length in samples, close, report.
+    caf::replies_to<finalize_atom, std::uint64_t>::with<recording_summary>>;
+
+/// The 20 ms playout clock: owns the playout_timeline (what was sent to Twilio and not yet
+/// heard), forwards agent audio to Twilio with marks, and writes what the caller hears to the
+/// agent recorder every tick.
+using silence_clock_actor = caf::typed_actor<
+    // supervisor, first message: who the other actors of the call are.
+    caf::reacts_to<call_peers>,
+    // supervisor: the stream started: tick from now on (the agent track's time zero).
+    caf::reacts_to<call_started>,
+    // supervisor: agent audio to play.
+    caf::reacts_to<agent_audio>,
+    // twilio_socket: Twilio echoed a mark.
+    caf::reacts_to<mark_echoed>,
+    // supervisor: barge-in — send Twilio `clear`, drop the unplayed audio, report what was heard.
+    caf::replies_to<cut_atom>::with<playout_cut_result>,
+    // self: the next tick is due.
+    caf::reacts_to<caf::tick_atom>,
+    // supervisor: the call is over; report totals and stop ticking.
+    caf::replies_to<stop_atom>::with<playout_totals>>;
+
+/// Every actor of one call, sent by the supervisor as each child's first message (the children
+/// depend on each other, so none can be given all the others at spawn).
+struct call_peers {
+  call_supervisor_actor supervisor;
+  twilio_socket_actor twilio;
+  openai_session_actor model;
+  silence_clock_actor clock;
+  recorder_actor caller_recorder;
+  recorder_actor agent_recorder;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, call_peers& x) {
+  return f(caf::meta::type_name("call_peers"), x.supervisor, x.twilio, x.model, x.clock,
+           x.caller_recorder, x.agent_recorder);
+}
+
+}  // namespace switchboard::actors

@@ -1,0 +1,291 @@
+#pragma once
+// Every message between the actors of a call, with its CAF `inspect` (so that the types can
+// later cross the middleman between cluster nodes). Units are in the names: *_ms are
+// milliseconds of the call's timeline, *_samples are μ-law samples (8 per ms).
+//
+// Audio stays base64 where it travels between the two sockets: Twilio's media payload and the
+// Realtime API's audio are both base64 μ-law, so a caller frame is forwarded to the model, and
+// an agent delta to Twilio, without being decoded and re-encoded.
+
+#include <caf/meta/type_name.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace switchboard::actors {
+
+// -- From the io threads (net/ handlers) --------------------------------------------------------
+
+/// One text frame from Twilio's media-stream WebSocket.
+struct twilio_frame {
+  std::string text;
+  bool is_text = true;  // false: a binary frame, which Twilio never sends
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, twilio_frame& x) {
+  return f(caf::meta::type_name("twilio_frame"), x.text, x.is_text);
+}
+
+/// The Twilio WebSocket is gone.
+struct twilio_socket_closed {
+  std::string reason;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, twilio_socket_closed& x) {
+  return f(caf::meta::type_name("twilio_socket_closed"), x.reason);
+}
+
+/// One text frame from the Realtime API; `link_id` tells frames of an old connection apart.
+struct realtime_frame {
+  std::uint32_t link_id = 0;
+  std::string text;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, realtime_frame& x) {
+  return f(caf::meta::type_name("realtime_frame"), x.link_id, x.text);
+}
+
+/// What happened to the model connection.
+struct realtime_link_event {
+  enum class kind : std::uint8_t { opened, closed, connect_failed };
+  std::uint32_t link_id = 0;
+  kind what = kind::opened;
+  std::string reason;
+  std::uint32_t http_status = 0;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, realtime_link_event& x) {
+  return f(caf::meta::type_name("realtime_link_event"), x.link_id, x.what, x.reason,
+           x.http_status);
+}
+
+// -- Twilio socket -> supervisor ------------------------------------------------------------------
+
+struct call_identity {
+  std::string call_sid;
+  std::string stream_sid;
+  std::string account_sid;
+  std::string from;
+  std::string to;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, call_identity& x) {
+  return f(caf::meta::type_name("call_identity"), x.call_sid, x.stream_sid, x.account_sid, x.from,
+           x.to);
+}
+
+/// The stream's `start` arrived and its call token checked out.
+struct call_started {
+  call_identity identity;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, call_started& x) {
+  return f(caf::meta::type_name("call_started"), x.identity);
+}
+
+/// The stream is over (Twilio `stop`, the socket closed, or the stream was refused).
+struct call_stream_ended {
+  std::string reason;
+  bool refused = false;             // never started: bad token, or no `start`
+  std::uint64_t caller_end_ms = 0;  // end of the last caller frame on the call's timeline
+  std::uint64_t frames_in = 0;      // media frames from Twilio
+  std::uint64_t frames_out = 0;     // media frames to Twilio
+  std::uint64_t malformed_frames = 0;
+  std::uint64_t marks_echoed = 0;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, call_stream_ended& x) {
+  return f(caf::meta::type_name("call_stream_ended"), x.reason, x.refused, x.caller_end_ms,
+           x.frames_in, x.frames_out, x.malformed_frames, x.marks_echoed);
+}
+
+// -- Caller audio: Twilio socket -> OpenAI session and caller recorder ------------------------
+
+struct caller_audio {
+  std::uint64_t timestamp_ms = 0;  // Twilio's media.timestamp: ms since the stream started
+  std::string payload_base64;      // μ-law 8 kHz, as Twilio sent it
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, caller_audio& x) {
+  return f(caf::meta::type_name("caller_audio"), x.timestamp_ms, x.payload_base64);
+}
+
+// -- Agent audio: OpenAI session -> supervisor -> silence clock -> Twilio socket ---------------
+
+struct agent_audio {
+  std::string response_id;
+  std::string item_id;
+  std::string payload_base64;  // μ-law 8 kHz, as the model sent it
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, agent_audio& x) {
+  return f(caf::meta::type_name("agent_audio"), x.response_id, x.item_id, x.payload_base64);
+}
+
+/// Silence clock -> Twilio socket: a `media` and its `mark`, written together.
+struct play_to_caller {
+  std::string payload_base64;
+  std::string mark_name;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, play_to_caller& x) {
+  return f(caf::meta::type_name("play_to_caller"), x.payload_base64, x.mark_name);
+}
+
+/// Twilio socket -> silence clock: Twilio echoed a mark.
+struct mark_echoed {
+  std::string name;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, mark_echoed& x) {
+  return f(caf::meta::type_name("mark_echoed"), x.name);
+}
+
+/// Silence clock -> agent recorder: what the caller heard in one or more 20 ms ticks.
+struct heard_audio {
+  std::vector<std::uint8_t> mulaw;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, heard_audio& x) {
+  return f(caf::meta::type_name("heard_audio"), x.mulaw);
+}
+
+/// Silence clock -> supervisor, the reply to cut_atom (see playout_timeline::cut).
+struct playout_cut_result {
+  bool had_unplayed = false;
+  std::string item_id;
+  std::uint64_t heard_ms = 0;
+  std::uint64_t sent_ms = 0;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, playout_cut_result& x) {
+  return f(caf::meta::type_name("playout_cut_result"), x.had_unplayed, x.item_id, x.heard_ms,
+           x.sent_ms);
+}
+
+/// Silence clock -> supervisor, the reply to stop_atom.
+struct playout_totals {
+  std::uint64_t ticks = 0;
+  std::uint64_t agent_bytes_played = 0;
+  std::uint64_t silence_ticks = 0;
+  std::uint64_t marks_cleared = 0;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, playout_totals& x) {
+  return f(caf::meta::type_name("playout_totals"), x.ticks, x.agent_bytes_played, x.silence_ticks,
+           x.marks_cleared);
+}
+
+// -- OpenAI session -> supervisor -------------------------------------------------------------------
+
+struct caller_speech_started {
+  std::string item_id;
+  std::uint64_t audio_start_ms = 0;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, caller_speech_started& x) {
+  return f(caf::meta::type_name("caller_speech_started"), x.item_id, x.audio_start_ms);
+}
+
+struct response_started {
+  std::string response_id;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, response_started& x) {
+  return f(caf::meta::type_name("response_started"), x.response_id);
+}
+
+struct token_usage {
+  std::uint64_t input_tokens = 0;
+  std::uint64_t output_tokens = 0;
+  std::uint64_t input_audio_tokens = 0;
+  std::uint64_t output_audio_tokens = 0;
+  std::uint64_t cached_tokens = 0;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, token_usage& x) {
+  return f(caf::meta::type_name("token_usage"), x.input_tokens, x.output_tokens,
+           x.input_audio_tokens, x.output_audio_tokens, x.cached_tokens);
+}
+
+struct response_finished {
+  std::string response_id;
+  std::string status;  // completed | cancelled | failed | incomplete
+  token_usage usage;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, response_finished& x) {
+  return f(caf::meta::type_name("response_finished"), x.response_id, x.status, x.usage);
+}
+
+/// A line of the call's transcript.
+struct transcript_entry {
+  std::string speaker;  // "caller" | "agent"
+  std::string item_id;
+  std::string text;
+  std::uint64_t offset_ms = 0;  // on the call's timeline; the supervisor fills it for the agent
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, transcript_entry& x) {
+  return f(caf::meta::type_name("transcript_entry"), x.speaker, x.item_id, x.text, x.offset_ms);
+}
+
+struct model_status {
+  enum class kind : std::uint8_t { connected, reconnecting, unavailable, error_event };
+  kind what = kind::connected;
+  std::string detail;  // the error code, or why the connection is down
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, model_status& x) {
+  return f(caf::meta::type_name("model_status"), x.what, x.detail);
+}
+
+/// Supervisor -> OpenAI session: conversation.item.truncate.
+struct truncate_item {
+  std::string item_id;
+  std::uint64_t audio_end_ms = 0;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, truncate_item& x) {
+  return f(caf::meta::type_name("truncate_item"), x.item_id, x.audio_end_ms);
+}
+
+// -- Recorders --------------------------------------------------------------------------------------
+
+/// Recorder -> supervisor: a write failed (disk full, permissions); the recorder stops writing
+/// but the call goes on.
+struct recording_problem {
+  std::string track;  // "caller" | "agent"
+  std::string message;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, recording_problem& x) {
+  return f(caf::meta::type_name("recording_problem"), x.track, x.message);
+}
+
+/// Supervisor -> recorder: the file to write.
+struct recording_target {
+  std::string track;  // "caller" | "agent"
+  std::string path;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, recording_target& x) {
+  return f(caf::meta::type_name("recording_target"), x.track, x.path);
+}
+
+/// The reply to finalize_atom.
+struct recording_summary {
+  std::string track;
+  std::string path;
+  std::uint64_t samples = 0;
+  std::uint64_t silence_samples = 0;  // written to fill gaps (caller) or quiet ticks (agent)
+  std::string error;                  // empty when the file is complete and valid
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, recording_summary& x) {
+  return f(caf::meta::type_name("recording_summary"), x.track, x.path, x.samples,
+           x.silence_samples, x.error);
+}
+
+}  // namespace switchboard::actors

@@ -1,0 +1,191 @@
+#include "actors/openai_session.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "net/realtime_messages.hpp"
+
+namespace switchboard::actors {
+
+namespace {
+
+using self_pointer = openai_session_actor::stateful_pointer<openai_session_state>;
+
+void send_to_model(self_pointer self) {
+  auto& state = self->state;
+  if (state.link) state.link->send(state.outbound);
+}
+
+void start_connecting(self_pointer self) {
+  auto& state = self->state;
+  if (state.closing || !state.env->model_links) return;
+  ++state.link_id;
+  state.link = state.env->model_links->open(caf::actor_cast<openai_session_actor>(self),
+                                            state.link_id);
+}
+
+void on_opened(self_pointer self) {
+  auto& state = self->state;
+  state.ready = true;
+  state.attempts = 0;
+  if (state.ever_connected) ++state.reconnects;
+  state.ever_connected = true;
+  state.outbound.clear();
+  net::append_realtime_session_update(state.outbound, state.env->session);
+  send_to_model(self);
+  // The caller's first words: held while the session was not ready, sent in order now.
+  for (const auto& audio : state.held_audio) {
+    state.outbound.clear();
+    net::append_realtime_audio_append(state.outbound, audio);
+    send_to_model(self);
+  }
+  state.held_audio.clear();
+  spdlog::info("[call {}] model session ready{}", state.call_sid,
+               state.reconnects > 0 ? " (reconnected)" : "");
+  self->send(state.peers->supervisor, model_status{model_status::kind::connected, ""});
+}
+
+void on_lost(self_pointer self, const std::string& reason) {
+  auto& state = self->state;
+  state.ready = false;
+  state.link.reset();
+  if (state.closing) return;
+  ++state.attempts;
+  if (state.attempts >= state.env->reconnect.max_attempts) {
+    spdlog::error("[call {}] model unavailable after {} attempts: {}", state.call_sid,
+                  state.attempts, reason);
+    self->send(state.peers->supervisor, model_status{model_status::kind::unavailable, reason});
+    return;
+  }
+  const double unit = std::uniform_real_distribution<double>(0.0, 1.0)(state.jitter);
+  const auto delay = reconnect_delay(state.env->reconnect, state.attempts, unit);
+  spdlog::warn("[call {}] model connection {}: {}; retrying in {} ms", state.call_sid,
+               state.ever_connected ? "lost" : "failed", reason, delay.count());
+  self->send(state.peers->supervisor, model_status{model_status::kind::reconnecting, reason});
+  self->delayed_send(self, delay, connect_atom::value);
+}
+
+token_usage to_usage(const std::optional<net::realtime_usage>& usage) {
+  if (!usage) return {};
+  return {usage->input_tokens, usage->output_tokens, usage->input_audio_tokens,
+          usage->output_audio_tokens, usage->input_cached_tokens};
+}
+
+void on_server_event(self_pointer self, std::string_view text) {
+  auto& state = self->state;
+  auto parsed = net::parse_realtime_event(text);
+  if (!parsed) {
+    spdlog::warn("[call {}] malformed model event dropped: {}", state.call_sid,
+                 parsed.error().detail);
+    return;
+  }
+  const auto& supervisor = state.peers->supervisor;
+  std::visit(
+      [&](auto& event) {
+        using type = std::decay_t<decltype(event)>;
+        if constexpr (std::is_same_v<type, net::realtime_speech_started>) {
+          self->send(supervisor, caller_speech_started{event.item_id, event.audio_start_ms});
+        } else if constexpr (std::is_same_v<type, net::realtime_response_created>) {
+          self->send(supervisor, response_started{event.response_id});
+        } else if constexpr (std::is_same_v<type, net::realtime_audio_delta>) {
+          self->send(supervisor, agent_audio{std::move(event.response_id), std::move(event.item_id),
+                                             std::move(event.delta_base64)});
+        } else if constexpr (std::is_same_v<type, net::realtime_transcript_done>) {
+          self->send(supervisor, transcript_entry{"agent", event.item_id, event.transcript, 0});
+        } else if constexpr (std::is_same_v<type, net::realtime_input_transcript>) {
+          self->send(supervisor, transcript_entry{"caller", event.item_id, event.transcript, 0});
+        } else if constexpr (std::is_same_v<type, net::realtime_response_done>) {
+          self->send(supervisor,
+                     response_finished{event.response_id, event.status, to_usage(event.usage)});
+        } else if constexpr (std::is_same_v<type, net::realtime_error>) {
+          const auto code = event.code.value_or("other");
+          spdlog::warn("[call {}] model error {}: {}", state.call_sid, code, event.message);
+          self->send(supervisor, model_status{model_status::kind::error_event, code});
+        }
+      },
+      *parsed);
+}
+
+}  // namespace
+
+std::chrono::milliseconds reconnect_delay(const reconnect_policy& policy, unsigned attempt,
+                                          double unit_random) {
+  const double base = static_cast<double>(policy.first_delay.count()) *
+                      std::pow(2.0, static_cast<double>(attempt > 0 ? attempt - 1 : 0));
+  const double capped = std::min(base, static_cast<double>(policy.max_delay.count()));
+  const double jittered = capped * (1.0 + policy.jitter * (2.0 * unit_random - 1.0));
+  return std::chrono::milliseconds(static_cast<std::int64_t>(std::max(0.0, jittered)));
+}
+
+openai_session_actor::behavior_type openai_session(self_pointer self, bridge_environment_ptr env) {
+  self->state.env = std::move(env);
+  self->state.outbound.reserve(512);
+  return {
+      [=](call_peers& peers) { self->state.peers = std::move(peers); },
+      [=](call_started& started) {
+        self->state.call_sid = started.identity.call_sid;
+        if (!self->state.link && !self->state.ready) start_connecting(self);
+      },
+      [=](connect_atom) {
+        if (!self->state.link && !self->state.ready) start_connecting(self);
+      },
+      [=](realtime_link_event& event) {
+        auto& state = self->state;
+        if (event.link_id != state.link_id) return;  // an old connection's last words
+        switch (event.what) {
+          case realtime_link_event::kind::opened:
+            on_opened(self);
+            break;
+          case realtime_link_event::kind::closed:
+          case realtime_link_event::kind::connect_failed:
+            on_lost(self, event.reason);
+            break;
+        }
+      },
+      [=](realtime_frame& frame) {
+        if (frame.link_id != self->state.link_id) return;
+        on_server_event(self, frame.text);
+      },
+      [=](caller_audio& audio) {
+        auto& state = self->state;
+        if (state.closing) return;
+        if (!state.ready) {
+          if (state.held_audio.size() >= state.env->max_buffered_caller_frames) {
+            state.held_audio.pop_front();
+            ++state.dropped_audio_frames;
+          }
+          state.held_audio.push_back(std::move(audio.payload_base64));
+          return;
+        }
+        state.outbound.clear();
+        net::append_realtime_audio_append(state.outbound, audio.payload_base64);
+        send_to_model(self);
+      },
+      [=](truncate_item& truncate) {
+        auto& state = self->state;
+        if (!state.ready) return;
+        state.outbound.clear();
+        net::append_realtime_truncate(state.outbound, truncate.item_id, truncate.audio_end_ms);
+        send_to_model(self);
+      },
+      [=](cancel_atom) {
+        auto& state = self->state;
+        if (!state.ready) return;
+        state.outbound.clear();
+        net::append_realtime_response_cancel(state.outbound);
+        send_to_model(self);
+      },
+      [=](close_atom) {
+        auto& state = self->state;
+        state.closing = true;
+        state.ready = false;
+        if (state.link) state.link->close();
+        state.link.reset();
+        self->quit();
+      },
+  };
+}
+
+}  // namespace switchboard::actors

@@ -1,0 +1,48 @@
+#pragma once
+// The openai_session actor: the call's Realtime session.
+//
+//   idle ──connect──▶ connecting ──opened──▶ ready ──link lost──▶ reconnecting ──opened──▶ ready
+//                        └─ refused/failing × max_attempts ──▶ unavailable (the call ends)
+//   any ──close──▶ closed
+//
+// On every (re)connect it sends session.update (audio/pcmu both ways, voice, instructions, turn
+// detection, transcription), then the caller audio that arrived while it was not ready
+// (bounded), then live audio. Server events become messages to the supervisor; an `error`
+// event is logged and counted and the call goes on. Conversation state is not carried across a
+// reconnect (replay comes with the model-reconnect work).
+
+#include <deque>
+#include <random>
+
+#include "actors/bridge_environment.hpp"
+#include "actors/interfaces.hpp"
+
+namespace switchboard::actors {
+
+struct openai_session_state {
+  static inline const char* name = "openai_session";
+
+  bridge_environment_ptr env;
+  std::optional<call_peers> peers;
+  std::shared_ptr<model_link> link;
+  std::uint32_t link_id = 0;
+  bool ready = false;
+  bool closing = false;
+  bool ever_connected = false;
+  unsigned attempts = 0;  // failed attempts in the current outage
+  std::uint64_t reconnects = 0;
+  std::deque<std::string> held_audio;  // base64 frames waiting for a ready session
+  std::uint64_t dropped_audio_frames = 0;
+  std::string outbound;  // reused serialisation buffer
+  std::minstd_rand jitter{std::random_device{}()};
+  std::string call_sid;  // for logs
+};
+
+openai_session_actor::behavior_type openai_session(
+    openai_session_actor::stateful_pointer<openai_session_state> self, bridge_environment_ptr env);
+
+/// Backoff before attempt `attempt` (1-based): first_delay × 2^(attempt-1), capped, ± jitter.
+std::chrono::milliseconds reconnect_delay(const reconnect_policy& policy, unsigned attempt,
+                                          double unit_random);
+
+}  // namespace switchboard::actors

@@ -1,0 +1,38 @@
+#pragma once
+// The silence_clock actor: the 20 ms playout clock of one call.
+//
+//   idle ──call_started──▶ ticking ──stop──▶ stopped
+//
+// Agent audio goes out to Twilio through here, so that every chunk enters the playout timeline
+// (and gets its mark) in the order Twilio will play it. Each tick plays the next 20 ms of the
+// timeline into the agent recorder — μ-law silence when the agent is quiet — so the agent track
+// is what the caller heard, on the same timeline as the caller track. Ticks follow absolute
+// deadlines (start + n × 20 ms): a late tick catches up instead of drifting.
+
+#include <caf/actor_clock.hpp>
+
+#include "actors/bridge_environment.hpp"
+#include "actors/interfaces.hpp"
+#include "actors/playout_timeline.hpp"
+
+namespace switchboard::actors {
+
+struct silence_clock_state {
+  static inline const char* name = "silence_clock";
+
+  std::optional<call_peers> peers;
+  playout_timeline timeline;
+  bool ticking = false;
+  caf::actor_clock::time_point started_at;
+  playout_totals totals;
+  std::vector<std::uint8_t> decoded;  // reused base64 decode buffer
+};
+
+/// Ticks played at most per wake-up when the scheduler was late (1 s): beyond that the clock
+/// resynchronises rather than flooding the recorder.
+constexpr std::uint64_t max_catch_up_ticks = 50;
+
+silence_clock_actor::behavior_type silence_clock(
+    silence_clock_actor::stateful_pointer<silence_clock_state> self);
+
+}  // namespace switchboard::actors

@@ -1,0 +1,166 @@
+#include "actors/twilio_socket.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "net/twilio_messages.hpp"
+
+namespace switchboard::actors {
+
+namespace {
+
+using self_pointer = twilio_socket_actor::stateful_pointer<twilio_socket_state>;
+
+std::string_view find_parameter(const net::twilio_start& start, std::string_view name) {
+  for (const auto& parameter : start.custom_parameters) {
+    if (parameter.name == name) return parameter.value;
+  }
+  return {};
+}
+
+/// The end of one caller frame on the call's timeline (ms = bytes / 8; base64: 4 chars = 3 bytes).
+std::uint64_t frame_end_ms(const net::twilio_media& media) {
+  const auto bytes = media.payload_base64.size() / 4 * 3;
+  return media.timestamp_ms + bytes / 8;
+}
+
+void send_to_twilio(self_pointer self, std::string text) {
+  if (auto connection = self->state.connection.lock()) connection->send_text(std::move(text));
+}
+
+void close_socket(self_pointer self, net::close_code code, std::string reason) {
+  if (auto connection = self->state.connection.lock()) connection->close(code, std::move(reason));
+}
+
+/// Reports the end of the stream once, whatever ended it.
+void end_stream(self_pointer self, std::string reason, bool refused) {
+  auto& state = self->state;
+  if (state.ended) return;
+  state.ended = true;
+  call_stream_ended ended{std::move(reason), refused || !state.started, state.caller_end_ms,
+                          state.frames_in,   state.frames_out,          state.malformed_frames,
+                          state.marks_echoed};
+  if (state.peers) self->send(state.peers->supervisor, std::move(ended));
+}
+
+void on_start(self_pointer self, const net::twilio_start& start) {
+  auto& state = self->state;
+  if (state.started) {
+    ++state.malformed_frames;
+    spdlog::warn("[call {}] second `start` ignored", state.call_sid);
+    return;
+  }
+  state.call_sid = start.call_sid;
+  state.stream_sid = start.stream_sid;
+  if (state.env->call_tokens) {
+    const auto token = find_parameter(start, "token");
+    const auto why = state.env->call_tokens->check(token, start.call_sid, state.env->wall_clock());
+    if (!why.empty()) {
+      // The upgrade's signature is the same for every call; the token is what proves this
+      // stream belongs to a call our webhook answered.
+      spdlog::warn("[call {} stream {}] stream refused: {}", start.call_sid, start.stream_sid, why);
+      close_socket(self, net::close_code::policy_violation, "call token refused");
+      return end_stream(self, "call token refused: " + why, true);
+    }
+  }
+  state.started = true;
+  spdlog::info("[call {} stream {}] Twilio stream started", state.call_sid, state.stream_sid);
+  self->send(state.peers->supervisor,
+             call_started{{start.call_sid, start.stream_sid, start.account_sid,
+                           std::string(find_parameter(start, "From")),
+                           std::string(find_parameter(start, "To"))}});
+}
+
+void on_frame(self_pointer self, twilio_frame& frame) {
+  auto& state = self->state;
+  if (state.ended) return;
+  if (!frame.is_text) {
+    ++state.malformed_frames;
+    spdlog::warn("[call {}] binary frame from Twilio dropped", state.call_sid);
+    return;
+  }
+  auto parsed = net::parse_twilio_message(frame.text);
+  if (!parsed) {
+    ++state.malformed_frames;
+    spdlog::warn("[call {}] malformed Twilio frame dropped: {}", state.call_sid,
+                 parsed.error().detail);
+    return;
+  }
+  std::visit(
+      [&](auto& message) {
+        using type = std::decay_t<decltype(message)>;
+        if constexpr (std::is_same_v<type, net::twilio_start>) {
+          on_start(self, message);
+        } else if constexpr (std::is_same_v<type, net::twilio_media>) {
+          if (!state.started) {
+            ++state.malformed_frames;
+            return;
+          }
+          ++state.frames_in;
+          state.caller_end_ms = std::max(state.caller_end_ms, frame_end_ms(message));
+          caller_audio audio{message.timestamp_ms, std::move(message.payload_base64)};
+          self->send(state.peers->caller_recorder, audio);
+          self->send(state.peers->model, std::move(audio));
+        } else if constexpr (std::is_same_v<type, net::twilio_mark>) {
+          ++state.marks_echoed;
+          self->send(state.peers->clock, mark_echoed{std::move(message.name)});
+        } else if constexpr (std::is_same_v<type, net::twilio_stop>) {
+          spdlog::info("[call {} stream {}] Twilio stream stopped", state.call_sid,
+                       state.stream_sid);
+          end_stream(self, "twilio stop", false);
+          close_socket(self, net::close_code::normal, "stream stopped");
+        } else if constexpr (std::is_same_v<type, net::twilio_dtmf>) {
+          spdlog::info("[call {}] DTMF {}", state.call_sid, message.digit);
+        }
+        // `connected` carries nothing a bridge needs.
+      },
+      *parsed);
+}
+
+}  // namespace
+
+twilio_socket_actor::behavior_type twilio_socket(self_pointer self, bridge_environment_ptr env,
+                                                 std::weak_ptr<net::websocket_connection> connection,
+                                                 std::shared_ptr<frame_ingress> ingress) {
+  self->state.env = std::move(env);
+  self->state.connection = std::move(connection);
+  self->state.ingress = std::move(ingress);
+  self->state.outbound.reserve(512);
+  return {
+      [=](call_peers& peers) {
+        self->state.peers = std::move(peers);
+        // Only now can frames be handled: open the door (held frames arrive first).
+        self->state.ingress->attach(caf::actor_cast<twilio_socket_actor>(self));
+      },
+      [=](twilio_frame& frame) { on_frame(self, frame); },
+      [=](twilio_socket_closed& closed) {
+        spdlog::info("[call {}] Twilio socket closed: {}", self->state.call_sid, closed.reason);
+        end_stream(self, "socket closed: " + closed.reason, false);
+      },
+      [=](play_to_caller& audio) {
+        auto& state = self->state;
+        if (!state.started || state.ended) return;
+        ++state.frames_out;
+        state.outbound.clear();
+        net::append_twilio_media(state.outbound, state.stream_sid, audio.payload_base64);
+        send_to_twilio(self, state.outbound);
+        state.outbound.clear();
+        net::append_twilio_mark(state.outbound, state.stream_sid, audio.mark_name);
+        send_to_twilio(self, state.outbound);
+      },
+      [=](clear_atom) {
+        auto& state = self->state;
+        if (!state.started || state.ended) return;
+        state.outbound.clear();
+        net::append_twilio_clear(state.outbound, state.stream_sid);
+        send_to_twilio(self, state.outbound);
+      },
+      [=](hangup_atom) {
+        close_socket(self, net::close_code::normal, "call ended");
+        end_stream(self, "hung up by the bridge", false);
+      },
+  };
+}
+
+}  // namespace switchboard::actors

@@ -1,0 +1,45 @@
+#pragma once
+// The twilio_socket actor: Twilio's side of one call.
+//
+//   awaiting_start ──start (token ok)──▶ streaming ──stop / socket closed / hangup──▶ ended
+//        └── start with a bad token, or closed before start ──▶ ended (refused)
+//
+// Every frame is parsed here (net::parse_twilio_message); a malformed one is counted, logged
+// with the call id, and dropped — the call goes on. Caller audio goes to the model and to the
+// caller recorder; agent audio comes from the silence clock as a `media` and its `mark`,
+// written together.
+
+#include <memory>
+
+#include "actors/bridge_environment.hpp"
+#include "actors/frame_ingress.hpp"
+#include "actors/interfaces.hpp"
+#include "net/websocket.hpp"
+
+namespace switchboard::actors {
+
+struct twilio_socket_state {
+  static inline const char* name = "twilio_socket";
+
+  bridge_environment_ptr env;
+  std::weak_ptr<net::websocket_connection> connection;
+  std::shared_ptr<frame_ingress> ingress;
+  std::optional<call_peers> peers;
+
+  bool started = false;
+  bool ended = false;
+  std::string call_sid;
+  std::string stream_sid;
+  std::uint64_t caller_end_ms = 0;
+  std::uint64_t frames_in = 0;
+  std::uint64_t frames_out = 0;
+  std::uint64_t malformed_frames = 0;
+  std::uint64_t marks_echoed = 0;
+  std::string outbound;  // reused serialisation buffer
+};
+
+twilio_socket_actor::behavior_type twilio_socket(
+    twilio_socket_actor::stateful_pointer<twilio_socket_state> self, bridge_environment_ptr env,
+    std::weak_ptr<net::websocket_connection> connection, std::shared_ptr<frame_ingress> ingress);
+
+}  // namespace switchboard::actors

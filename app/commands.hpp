@@ -1,0 +1,15 @@
+#pragma once
+// The switchboard commands. Each takes the arguments after its name and returns the process
+// exit status: 0 success, 1 the command failed, 2 usage or configuration error.
+
+#include <span>
+#include <string>
+
+namespace switchboard::app {
+
+int run_serve(std::span<const std::string> arguments);
+int run_mix(std::span<const std::string> arguments);
+int run_repair(std::span<const std::string> arguments);
+int run_settings(std::span<const std::string> arguments);
+
+}  // namespace switchboard::app

@@ -1,0 +1,847 @@
+#include "config/settings.hpp"
+
+#include "config/dotenv.hpp"
+#include "config/read_file.hpp"
+
+#include <boost/asio/ip/address.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/scheme.hpp>
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cstdlib>
+#include <set>
+#include <utility>
+
+namespace switchboard::config {
+namespace {
+
+using problem = std::optional<std::string>;
+
+std::string to_lower(std::string_view text) {
+  std::string lowered(text);
+  std::transform(lowered.begin(), lowered.end(), lowered.begin(), [](char c) {
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+  });
+  return lowered;
+}
+
+std::string join(std::span<const std::string_view> words, std::string_view separator) {
+  std::string joined;
+  for (const auto word : words) {
+    if (!joined.empty()) {
+      joined += separator;
+    }
+    joined += word;
+  }
+  return joined;
+}
+
+// Digits only: from_chars alone would accept "-0" for nothing and we also reject "+5", " 5",
+// "5x" and values that overflow, which from_chars reports as out of range.
+problem parse_integer(std::string_view text, unsigned long minimum, unsigned long maximum,
+                      unsigned long& out) {
+  const auto expected =
+      "not a number in " + std::to_string(minimum) + ".." + std::to_string(maximum);
+  if (text.empty() ||
+      !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return expected;
+  }
+  unsigned long value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc{} || end != text.data() + text.size() || value < minimum ||
+      value > maximum) {
+    return expected;
+  }
+  out = value;
+  return std::nullopt;
+}
+
+problem parse_port(std::string_view text, unsigned long minimum, std::uint16_t& out) {
+  unsigned long value = 0;
+  if (auto why = parse_integer(text, minimum, 65535, value)) {
+    return why;
+  }
+  out = static_cast<std::uint16_t>(value);
+  return std::nullopt;
+}
+
+problem parse_bool(std::string_view text, bool& out) {
+  const auto word = to_lower(text);
+  if (word == "true" || word == "1" || word == "yes" || word == "on") {
+    out = true;
+    return std::nullopt;
+  }
+  if (word == "false" || word == "0" || word == "no" || word == "off") {
+    out = false;
+    return std::nullopt;
+  }
+  return "not a boolean (true/false, 1/0, yes/no, on/off)";
+}
+
+// Case-insensitive choice among `names`; `out` is the index of the match.
+problem parse_choice(std::string_view text, std::span<const std::string_view> names,
+                     std::size_t& out) {
+  const auto word = to_lower(text);
+  const auto found = std::find(names.begin(), names.end(), word);
+  if (found == names.end()) {
+    return "not one of " + join(names, ", ");
+  }
+  out = static_cast<std::size_t>(found - names.begin());
+  return std::nullopt;
+}
+
+constexpr std::array<std::string_view, 2> log_format_names{"text", "json"};
+constexpr std::array<std::string_view, 7> log_level_names{"trace", "debug",    "info", "warn",
+                                                          "error", "critical", "off"};
+constexpr std::array<std::string_view, 2> turn_detection_names{"server_vad", "semantic_vad"};
+// Realtime GA voices (shared/reference/protocols.md, B3).
+constexpr std::array<std::string_view, 10> voice_names{
+    "alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar"};
+
+template <class Enum, std::size_t count>
+problem parse_enum(std::string_view text, const std::array<std::string_view, count>& names,
+                   Enum& out) {
+  std::size_t index = 0;
+  if (auto why = parse_choice(text, names, index)) {
+    return why;
+  }
+  out = static_cast<Enum>(index);
+  return std::nullopt;
+}
+
+struct url_rules {
+  std::string_view schemes;  // for the message, e.g. "http or https"
+  boost::urls::scheme first;
+  boost::urls::scheme second;
+  bool allow_query = false;
+  bool strip_trailing_slash = false;
+};
+
+constexpr url_rules http_url{"http or https", boost::urls::scheme::http, boost::urls::scheme::https,
+                             false, true};
+constexpr url_rules websocket_url{"wss or ws", boost::urls::scheme::wss, boost::urls::scheme::ws,
+                                  true, false};
+
+problem parse_url(std::string_view text, const url_rules& rules, std::string& out) {
+  const auto parsed = boost::urls::parse_absolute_uri(text);
+  if (!parsed) {
+    return "not an absolute " + std::string(rules.schemes) + " URL";
+  }
+  const auto& url = *parsed;
+  if (url.scheme_id() != rules.first && url.scheme_id() != rules.second) {
+    return "scheme must be " + std::string(rules.schemes);
+  }
+  if (!url.has_authority() || url.encoded_host().empty()) {
+    return "URL has no host";
+  }
+  if (url.has_userinfo()) {
+    return "URL must not contain user info (credentials go in their own settings)";
+  }
+  if (url.has_query() && !rules.allow_query) {
+    return "URL must not have a query (?...)";
+  }
+  if (url.has_fragment()) {
+    return "URL must not have a fragment (#...)";
+  }
+  std::string normalised(text);
+  while (rules.strip_trailing_slash && normalised.ends_with('/')) {
+    normalised.pop_back();
+  }
+  out = std::move(normalised);
+  return std::nullopt;
+}
+
+bool is_hex(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+
+// Secrets end up in HTTP headers: whitespace or a control character there is a copy-paste
+// mistake and, for CR/LF, a header injection. The reason never quotes the value.
+problem parse_secret(std::string_view text, std::string& out) {
+  const bool clean = std::all_of(text.begin(), text.end(), [](char c) {
+    const auto byte = static_cast<unsigned char>(c);
+    return byte > 0x20 && byte != 0x7f;
+  });
+  if (!clean) {
+    return "contains whitespace or control characters (a stray newline or space?)";
+  }
+  out = std::string(text);
+  return std::nullopt;
+}
+
+problem parse_account_sid(std::string_view text, std::string& out) {
+  // Twilio's OpenAPI pattern ^AC[0-9a-fA-F]{32}$ (shared/reference/protocols.md, A2).
+  const bool valid = text.empty() || (text.size() == 34 && text.starts_with("AC") &&
+                                      std::all_of(text.begin() + 2, text.end(), is_hex));
+  if (!valid) {
+    return "not an account SID (AC followed by 32 hex digits)";
+  }
+  out = std::string(text);
+  return std::nullopt;
+}
+
+problem parse_phone_number(std::string_view text, std::string& out) {
+  // E.164: "+", a country code that never starts with 0, at most 15 digits in all.
+  const auto digits = text.empty() ? std::string_view{} : text.substr(1);
+  const bool valid = text.empty() ||
+                     (text.front() == '+' && digits.size() >= 8 && digits.size() <= 15 &&
+                      digits.front() != '0' && std::all_of(digits.begin(), digits.end(), is_digit));
+  if (!valid) {
+    return "not an E.164 number (+ and 8 to 15 digits, e.g. +14155550100)";
+  }
+  out = std::string(text);
+  return std::nullopt;
+}
+
+problem parse_model_name(std::string_view text, std::string& out) {
+  const bool valid = std::all_of(text.begin(), text.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '.' ||
+           c == '_' || c == '-';
+  });
+  if (!valid) {
+    return "not a model name (letters, digits, '.', '_', '-'), e.g. whisper-1; empty = off";
+  }
+  out = std::string(text);
+  return std::nullopt;
+}
+
+problem parse_bind_address(std::string_view text, std::string& out) {
+  boost::system::error_code error;
+  const auto address = boost::asio::ip::make_address(std::string(text), error);
+  if (error) {
+    return "not an IPv4 or IPv6 address (e.g. 0.0.0.0 or ::)";
+  }
+  out = address.to_string();
+  return std::nullopt;
+}
+
+std::string port_text(std::uint16_t port) {
+  return std::to_string(port);
+}
+
+// Instructions from a file usually end with the editor's newline; it carries no meaning.
+std::string without_trailing_whitespace(std::string text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ' ||
+                           text.back() == '\t')) {
+    text.pop_back();
+  }
+  return text;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The setting table: the only place that lists settings. Order = documentation order.
+// ---------------------------------------------------------------------------------------------
+constexpr std::array descriptors{
+    setting_descriptor{
+        "PORT", "5050",
+        "TCP port of the HTTP and WebSocket listener; 0 = any free port (logged at start-up).",
+        "<0-65535>", false, false,
+        [](std::string_view text, settings& out) { return parse_port(text, 0, out.port); },
+        [](const settings& in) {
+          return port_text(in.port);
+        }},
+    setting_descriptor{"BIND_ADDRESS", "0.0.0.0",
+                       "IP address the listeners bind to (0.0.0.0 or :: = all).", "<ip>", false,
+                       false,
+                       [](std::string_view text, settings& out) {
+                         return parse_bind_address(text, out.bind_address);
+                       },
+                       [](const settings& in) {
+                         return in.bind_address;
+                       }},
+    setting_descriptor{
+        "PUBLIC_URL", "",
+        "Public base URL of this server as Twilio reaches it, e.g. https://voice.example.com "
+        "(http(s), no query or fragment).",
+        "<url>", false, false,
+        [](std::string_view text, settings& out) -> problem {
+          if (text.empty()) {
+            out.public_url.reset();
+            return std::nullopt;
+          }
+          std::string url;
+          if (auto why = parse_url(text, http_url, url)) {
+            return why;
+          }
+          out.public_url = std::move(url);
+          return std::nullopt;
+        },
+        [](const settings& in) {
+          return in.public_url.value_or("");
+        }},
+    setting_descriptor{"IO_THREADS", "0", "Network I/O threads; 0 = one per CPU core (0-64).",
+                       "<0-64>", false, false,
+                       [](std::string_view text, settings& out) -> problem {
+                         unsigned long threads = 0;
+                         if (auto why = parse_integer(text, 0, 64, threads)) {
+                           return why;
+                         }
+                         out.io_threads = static_cast<unsigned>(threads);
+                         return std::nullopt;
+                       },
+                       [](const settings& in) {
+                         return std::to_string(in.io_threads);
+                       }},
+    setting_descriptor{
+        "METRICS_PORT", "",
+        "Port of the Prometheus /metrics listener; 0 = serve /metrics on PORT; unset = no "
+        "/metrics.",
+        "<0-65535>", false, false,
+        [](std::string_view text, settings& out) -> problem {
+          if (text.empty()) {
+            out.metrics_port.reset();
+            return std::nullopt;
+          }
+          std::uint16_t port = 0;
+          if (auto why = parse_port(text, 0, port)) {
+            return why;
+          }
+          out.metrics_port = port;
+          return std::nullopt;
+        },
+        [](const settings& in) {
+          return in.metrics_port ? port_text(*in.metrics_port) : std::string{};
+        }},
+    setting_descriptor{
+        "OPENAI_API_KEY", "", "OpenAI API key for the Realtime API.", "<key>", true, false,
+        [](std::string_view text, settings& out) { return parse_secret(text, out.openai_api_key); },
+        [](const settings& in) {
+          return in.openai_api_key;
+        }},
+    setting_descriptor{"OPENAI_REALTIME_URL", default_openai_realtime_url,
+                       "Realtime WebSocket URL (wss:// or ws://), model in the query.", "<url>",
+                       false, false,
+                       [](std::string_view text, settings& out) {
+                         return parse_url(text, websocket_url, out.openai_realtime_url);
+                       },
+                       [](const settings& in) {
+                         return in.openai_realtime_url;
+                       }},
+    setting_descriptor{
+        "OPENAI_VOICE", "marin",
+        "Voice of the agent: alloy, ash, ballad, coral, echo, sage, shimmer, verse, marin or "
+        "cedar.",
+        "<voice>", false, false,
+        [](std::string_view text, settings& out) -> problem {
+          std::size_t index = 0;
+          if (auto why = parse_choice(text, voice_names, index)) {
+            return why;
+          }
+          out.openai_voice = std::string(voice_names[index]);
+          return std::nullopt;
+        },
+        [](const settings& in) {
+          return in.openai_voice;
+        }},
+    setting_descriptor{"OPENAI_INSTRUCTIONS", default_openai_instructions,
+                       "System prompt of the agent. Exclusive with OPENAI_INSTRUCTIONS_FILE.",
+                       "<text>", false, false,
+                       [](std::string_view text, settings& out) -> problem {
+                         out.openai_instructions = std::string(text);
+                         return std::nullopt;
+                       },
+                       [](const settings& in) {
+                         return in.openai_instructions;
+                       }},
+    setting_descriptor{
+        "OPENAI_INSTRUCTIONS_FILE", "",
+        "File whose contents are the system prompt. Exclusive with OPENAI_INSTRUCTIONS.", "<path>",
+        false, false,
+        [](std::string_view text, settings& out) -> problem {
+          if (text.empty()) {
+            out.openai_instructions_file.reset();
+          } else {
+            out.openai_instructions_file = std::filesystem::path(text);
+          }
+          return std::nullopt;
+        },
+        [](const settings& in) {
+          return in.openai_instructions_file ? in.openai_instructions_file->string()
+                                             : std::string{};
+        }},
+    setting_descriptor{
+        "OPENAI_TURN_DETECTION", "server_vad",
+        "How the model detects the end of the caller's turn: server_vad or semantic_vad.", "<mode>",
+        false, false,
+        [](std::string_view text, settings& out) {
+          return parse_enum(text, turn_detection_names, out.openai_turn_detection);
+        },
+        [](const settings& in) {
+          return std::string(to_string(in.openai_turn_detection));
+        }},
+    setting_descriptor{"OPENAI_TRANSCRIPTION_MODEL", "whisper-1",
+                       "Model that transcribes the caller for the logs; empty = no transcription.",
+                       "<model>", false, false,
+                       [](std::string_view text, settings& out) {
+                         return parse_model_name(text, out.openai_transcription_model);
+                       },
+                       [](const settings& in) {
+                         return in.openai_transcription_model;
+                       }},
+    setting_descriptor{"TWILIO_ACCOUNT_SID", "",
+                       "Twilio account SID (AC + 32 hex digits), for the REST API.", "<sid>", false,
+                       false,
+                       [](std::string_view text, settings& out) {
+                         return parse_account_sid(text, out.twilio_account_sid);
+                       },
+                       [](const settings& in) {
+                         return in.twilio_account_sid;
+                       }},
+    setting_descriptor{
+        "TWILIO_AUTH_TOKEN", "",
+        "Twilio auth token: verifies webhook signatures and authenticates REST calls.", "<token>",
+        true, false,
+        [](std::string_view text, settings& out) {
+          return parse_secret(text, out.twilio_auth_token);
+        },
+        [](const settings& in) {
+          return in.twilio_auth_token;
+        }},
+    setting_descriptor{"TWILIO_PHONE_NUMBER", "",
+                       "Twilio number for outbound calls, E.164 (e.g. +14155550100).", "<number>",
+                       false, false,
+                       [](std::string_view text, settings& out) {
+                         return parse_phone_number(text, out.twilio_phone_number);
+                       },
+                       [](const settings& in) {
+                         return in.twilio_phone_number;
+                       }},
+    setting_descriptor{"TWILIO_API_BASE", "https://api.twilio.com",
+                       "Base URL of the Twilio REST API (http(s); a local fake in tests).", "<url>",
+                       false, false,
+                       [](std::string_view text, settings& out) {
+                         return parse_url(text, http_url, out.twilio_api_base);
+                       },
+                       [](const settings& in) {
+                         return in.twilio_api_base;
+                       }},
+    setting_descriptor{
+        "ALLOW_UNSIGNED_TWILIO", "false",
+        "INSECURE: accept Twilio webhooks without checking signatures, so the server runs "
+        "without TWILIO_AUTH_TOKEN.",
+        "<bool>", false, true,
+        [](std::string_view text, settings& out) {
+          return parse_bool(text, out.allow_unsigned_twilio);
+        },
+        [](const settings& in) {
+          return std::string(in.allow_unsigned_twilio ? "true" : "false");
+        }},
+    setting_descriptor{"RECORDINGS_DIR", "./recordings", "Directory for call recordings (WAV).",
+                       "<path>", false, false,
+                       [](std::string_view text, settings& out) -> problem {
+                         if (text.empty()) {
+                           return "must not be empty";
+                         }
+                         out.recordings_dir = std::filesystem::path(text);
+                         return std::nullopt;
+                       },
+                       [](const settings& in) {
+                         return in.recordings_dir.string();
+                       }},
+    setting_descriptor{"LOG_FORMAT", "text", "Log line format: text or json.", "<format>", false,
+                       false,
+                       [](std::string_view text, settings& out) {
+                         return parse_enum(text, log_format_names, out.log_format);
+                       },
+                       [](const settings& in) {
+                         return std::string(to_string(in.log_format));
+                       }},
+    setting_descriptor{"LOG_LEVEL", "info",
+                       "Minimum log level: trace, debug, info, warn, error, critical or off.",
+                       "<level>", false, false,
+                       [](std::string_view text, settings& out) {
+                         return parse_enum(text, log_level_names, out.log_level);
+                       },
+                       [](const settings& in) {
+                         return std::string(to_string(in.log_level));
+                       }},
+};
+
+const setting_descriptor* find_by_name(std::string_view name) {
+  const auto found = std::find_if(descriptors.begin(), descriptors.end(),
+                                  [&](const auto& row) { return row.name == name; });
+  return found == descriptors.end() ? nullptr : &*found;
+}
+
+// Values are echoed so the operator sees what was read, but on one line and bounded: the
+// instructions can be pages long.
+std::string printable(std::string_view text) {
+  constexpr std::size_t shown = 60;
+  std::string out;
+  for (const char c : text.substr(0, shown)) {
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      out += '?';
+    } else {
+      out += c;
+    }
+  }
+  if (text.size() > shown) {
+    out += "... (" + std::to_string(text.size()) + " characters)";
+  }
+  return out;
+}
+
+// "PORT=abc (from environment): why", or "OPENAI_API_KEY (from .env line 3): why".
+std::string setting_message(const setting_descriptor& row, std::string_view text,
+                            std::string_view source, std::string_view why) {
+  std::string message(row.name);
+  if (!row.secret) {
+    message += "=" + (text.empty() ? std::string("\"\"") : printable(text));
+  }
+  if (!source.empty()) {
+    message += " (from " + std::string(source) + ")";
+  }
+  message += ": " + std::string(why);
+  return message;
+}
+
+// Word-wraps `text` to 80 columns, each line starting with `indent`.
+std::string wrapped(std::string_view text, std::string_view indent) {
+  constexpr std::size_t width = 80;
+  std::string out;
+  std::string line(indent);
+  while (!text.empty()) {
+    const auto space = text.find(' ');
+    const auto word = text.substr(0, space);
+    text.remove_prefix(space == std::string_view::npos ? text.size() : space + 1);
+    if (line.size() > indent.size() && line.size() + 1 + word.size() > width) {
+      out += line + "\n";
+      line = indent;
+    }
+    if (line.size() > indent.size()) {
+      line += ' ';
+    }
+    line += word;
+  }
+  return out + line + "\n";
+}
+
+struct chosen_value {
+  std::string text;
+  std::string source;  // "flag --port", "environment", ".env line 3"
+};
+using chosen_values = std::map<std::string_view, chosen_value>;
+
+std::string source_of(const chosen_values& chosen, std::string_view name) {
+  const auto found = chosen.find(name);
+  return found == chosen.end() ? std::string{} : found->second.source;
+}
+
+std::string field_message(const settings& current, const chosen_values& chosen,
+                          std::string_view name, std::string_view why) {
+  const auto& row = *find_by_name(name);
+  return setting_message(row, row.format(current), source_of(chosen, name), why);
+}
+
+// validate() proper; `chosen` names where each value came from and `skip` lists the settings
+// load() already reported, so a bad value is not blamed twice.
+void check(const settings& candidate, const chosen_values& chosen,
+           const std::set<std::string_view>& skip, std::vector<config_error>& problems) {
+  // Every field, through the same parser as text, so settings built in code obey the same rules.
+  for (const auto& row : descriptors) {
+    if (skip.contains(row.name)) {
+      continue;
+    }
+    const auto text = row.format(candidate);
+    settings scratch;
+    if (auto why = row.parse(text, scratch)) {
+      problems.emplace_back(errc::invalid_value, std::string(row.name),
+                            setting_message(row, text, source_of(chosen, row.name), *why));
+    }
+  }
+
+  const auto& file = candidate.openai_instructions_file;
+  if (file && !file->empty() && !skip.contains("OPENAI_INSTRUCTIONS_FILE") &&
+      !skip.contains("OPENAI_INSTRUCTIONS")) {
+    std::string why;
+    const auto contents = read_text_file(*file, why);
+    if (!contents) {
+      problems.emplace_back(
+          errc::unreadable_file, "OPENAI_INSTRUCTIONS_FILE",
+          field_message(candidate, chosen, "OPENAI_INSTRUCTIONS_FILE", "cannot read: " + why));
+    } else if (const auto prompt = without_trailing_whitespace(*contents); prompt.empty()) {
+      problems.emplace_back(
+          errc::invalid_value, "OPENAI_INSTRUCTIONS_FILE",
+          field_message(candidate, chosen, "OPENAI_INSTRUCTIONS_FILE", "the file is empty"));
+    } else if (candidate.openai_instructions != default_openai_instructions &&
+               candidate.openai_instructions != prompt) {
+      // Instructions that are neither the default nor the file's were set on their own.
+      problems.emplace_back(errc::conflicting_settings, "OPENAI_INSTRUCTIONS_FILE",
+                            field_message(candidate, chosen, "OPENAI_INSTRUCTIONS_FILE",
+                                          "OPENAI_INSTRUCTIONS is set too; set only one"));
+    }
+  }
+
+  if (candidate.twilio_auth_token.empty() && !candidate.allow_unsigned_twilio &&
+      !skip.contains("TWILIO_AUTH_TOKEN") && !skip.contains("ALLOW_UNSIGNED_TWILIO")) {
+    // Without the token X-Twilio-Signature cannot be checked and anyone could drive calls.
+    problems.emplace_back(errc::missing_setting, "TWILIO_AUTH_TOKEN",
+                          "TWILIO_AUTH_TOKEN is not set: webhook signatures cannot be verified; "
+                          "set it, or set ALLOW_UNSIGNED_TWILIO=true to accept unsigned "
+                          "requests (insecure)");
+  }
+
+  if (candidate.metrics_port && *candidate.metrics_port != 0 &&
+      *candidate.metrics_port == candidate.port && !skip.contains("PORT") &&
+      !skip.contains("METRICS_PORT")) {
+    problems.emplace_back(errc::conflicting_settings, "METRICS_PORT",
+                          field_message(candidate, chosen, "METRICS_PORT",
+                                        "equals PORT; use 0 to serve /metrics on the main port"));
+  }
+}
+
+// Applies the command line on top of `chosen`. Arguments are never echoed except a flag's
+// name: a mistyped --openai-api-kye=sk-... must not print the key.
+void apply_arguments(std::span<const std::string> arguments, chosen_values& chosen,
+                     std::vector<config_error>& problems) {
+  for (std::size_t i = 0; i < arguments.size(); ++i) {
+    const std::string_view argument = arguments[i];
+    if (argument == "--help" || argument == "-h") {
+      continue;
+    }
+    const bool next_is_value = i + 1 < arguments.size() && !arguments[i + 1].starts_with("--");
+    if (!argument.starts_with("-")) {
+      problems.emplace_back(errc::unexpected_argument, "",
+                            "unexpected argument #" + std::to_string(i + 1) +
+                                ": settings are given as --name value or --name=value");
+      continue;
+    }
+    const auto equals = argument.find('=');
+    const auto flag = argument.substr(0, equals);
+    const auto row =
+        std::find_if(descriptors.begin(), descriptors.end(),
+                     [&](const auto& candidate) { return flag_name(candidate.name) == flag; });
+    if (row == descriptors.end()) {
+      problems.emplace_back(errc::unknown_flag, "",
+                            "unknown flag " + std::string(flag) + " (see --help)");
+      if (equals == std::string_view::npos && next_is_value) {
+        ++i;  // most likely the unknown flag's value, not a second mistake
+      }
+      continue;
+    }
+    std::string value;
+    if (equals != std::string_view::npos) {
+      value = std::string(argument.substr(equals + 1));
+    } else if (next_is_value) {
+      value = arguments[++i];
+    } else if (row->boolean) {
+      value = "true";
+    } else {
+      problems.emplace_back(errc::missing_flag_value, std::string(row->name),
+                            "flag " + std::string(flag) + " needs a value (" + std::string(flag) +
+                                " <value> or " + std::string(flag) + "=<value>)");
+      continue;
+    }
+    chosen[row->name] = {std::move(value), "flag " + std::string(flag)};
+  }
+}
+
+}  // namespace
+
+std::string_view to_string(log_format format) {
+  return log_format_names[static_cast<std::size_t>(format)];
+}
+std::string_view to_string(log_level level) {
+  return log_level_names[static_cast<std::size_t>(level)];
+}
+std::string_view to_string(turn_detection detection) {
+  return turn_detection_names[static_cast<std::size_t>(detection)];
+}
+
+std::optional<std::string> settings::public_host() const {
+  if (!public_url) {
+    return std::nullopt;
+  }
+  const auto parsed = boost::urls::parse_absolute_uri(*public_url);
+  if (!parsed) {
+    return std::nullopt;
+  }
+  return std::string(parsed->encoded_host_and_port());
+}
+
+std::span<const setting_descriptor> setting_descriptors() {
+  return descriptors;
+}
+
+std::string flag_name(std::string_view setting_name) {
+  std::string flag = "--" + to_lower(setting_name);
+  std::replace(flag.begin(), flag.end(), '_', '-');
+  return flag;
+}
+
+environment_lookup process_environment() {
+  return [](std::string_view name) -> std::optional<std::string> {
+    // Read once at start-up, before any thread that could call setenv() exists.
+    const char* value = std::getenv(std::string(name).c_str());
+    if (value == nullptr) {
+      return std::nullopt;
+    }
+    return std::string(value);
+  };
+}
+
+environment_lookup environment_from_map(std::map<std::string, std::string, std::less<>> values) {
+  return [values = std::move(values)](std::string_view name) -> std::optional<std::string> {
+    const auto found = values.find(name);
+    if (found == values.end()) {
+      return std::nullopt;
+    }
+    return found->second;
+  };
+}
+
+std::vector<std::string> arguments_from_argv(int argc, const char* const* argv) {
+  std::vector<std::string> arguments;
+  for (int i = 1; i < argc; ++i) {
+    arguments.emplace_back(argv[i]);
+  }
+  return arguments;
+}
+
+bool help_requested(std::span<const std::string> arguments) {
+  return std::any_of(arguments.begin(), arguments.end(), [](const std::string& argument) {
+    return argument == "--help" || argument == "-h";
+  });
+}
+
+boost::system::result<settings, config_errors> load(std::span<const std::string> arguments,
+                                                    const environment_lookup& environment,
+                                                    const std::filesystem::path& dotenv_path) {
+  std::vector<config_error> problems;
+  chosen_values chosen;
+
+  // Lowest priority first, each source overwriting the one below.
+  if (auto entries = read_dotenv(dotenv_path)) {
+    for (auto& entry : *entries) {
+      // The .env may hold keys for other tools; only ours are read.
+      if (const auto* row = find_by_name(entry.key)) {
+        chosen[row->name] = {std::move(entry.value),
+                             dotenv_path.string() + " line " + std::to_string(entry.line)};
+      }
+    }
+  } else {
+    // error() returns a copy in Boost 1.81.
+    const auto dotenv_errors = entries.error();
+    problems.insert(problems.end(), dotenv_errors.errors.begin(), dotenv_errors.errors.end());
+  }
+  for (const auto& row : descriptors) {
+    if (auto value = environment(row.name)) {
+      chosen[row.name] = {std::move(*value), "environment"};
+    }
+  }
+  apply_arguments(arguments, chosen, problems);
+
+  settings loaded;
+  std::set<std::string_view> reported;
+  for (const auto& row : descriptors) {
+    const auto found = chosen.find(row.name);
+    if (found == chosen.end()) {
+      continue;
+    }
+    if (auto why = row.parse(found->second.text, loaded)) {
+      problems.emplace_back(errc::invalid_value, std::string(row.name),
+                            setting_message(row, found->second.text, found->second.source, *why));
+      reported.insert(row.name);
+    }
+  }
+
+  const bool instructions_given = chosen.contains("OPENAI_INSTRUCTIONS");
+  if (instructions_given && loaded.openai_instructions_file) {
+    problems.emplace_back(errc::conflicting_settings, "OPENAI_INSTRUCTIONS_FILE",
+                          "OPENAI_INSTRUCTIONS (from " + source_of(chosen, "OPENAI_INSTRUCTIONS") +
+                              ") and " +
+                              field_message(loaded, chosen, "OPENAI_INSTRUCTIONS_FILE", "") +
+                              "both are set; set only one");
+    reported.insert("OPENAI_INSTRUCTIONS_FILE");
+  } else if (loaded.openai_instructions_file) {
+    std::string why;
+    if (auto contents = read_text_file(*loaded.openai_instructions_file, why)) {
+      loaded.openai_instructions = without_trailing_whitespace(std::move(*contents));
+    }
+    // else check() below reports the unreadable file with its source.
+  }
+
+  check(loaded, chosen, reported, problems);
+  if (!problems.empty()) {
+    return config_errors(std::move(problems));
+  }
+  return loaded;
+}
+
+boost::system::result<void, config_errors> validate(const settings& candidate) {
+  std::vector<config_error> problems;
+  check(candidate, {}, {}, problems);
+  if (!problems.empty()) {
+    return config_errors(std::move(problems));
+  }
+  return {};
+}
+
+std::vector<std::string> describe(const settings& current) {
+  std::vector<std::string> lines;
+  for (const auto& row : descriptors) {
+    const auto text = row.format(current);
+    std::string value;
+    if (row.secret) {
+      value = text.empty() ? "<unset>" : "<set>";
+    } else {
+      value = text.empty() ? "<unset>" : printable(text);
+    }
+    lines.push_back(std::string(row.name) + "=" + value);
+  }
+  return lines;
+}
+
+std::string settings_markdown_table() {
+  const auto cell = [](std::string_view text) {
+    std::string escaped;
+    for (const char c : text) {
+      if (c == '|') {
+        escaped += '\\';
+      }
+      escaped += c;
+    }
+    return escaped;
+  };
+  std::string table = "| Setting | Default | Description |\n|---|---|---|\n";
+  for (const auto& row : descriptors) {
+    const auto default_text = row.secret ? std::string_view{} : row.default_text;
+    table += "| `" + std::string(row.name) + "` | ";
+    table += default_text.empty() ? std::string{} : "`" + cell(default_text) + "`";
+    table += " | " + cell(row.description) + (row.secret ? " Secret." : "") + " |\n";
+  }
+  return table;
+}
+
+std::string flags_help() {
+  std::string help =
+      "Usage: switchboard [--setting value | --setting=value]...\n"
+      "\n"
+      "Each setting is read, highest priority first, from its flag, the environment variable\n"
+      "of the same name, a .env file in the working directory, or its default. A value that\n"
+      "starts with -- needs the --setting=value form; a bare boolean flag means true.\n"
+      "\n";
+  for (const auto& row : descriptors) {
+    std::string text = std::string(row.name) + ": " + std::string(row.description);
+    if (!row.secret && !row.default_text.empty()) {
+      text += " Default: " + printable(row.default_text) + ".";
+    }
+    help += "  " + flag_name(row.name) + " " + std::string(row.value_hint) + "\n" +
+            wrapped(text, "      ");
+  }
+  help += "  --help\n      Print this text and exit.\n";
+  return help;
+}
+
+}  // namespace switchboard::config

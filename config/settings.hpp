@@ -1,0 +1,130 @@
+#pragma once
+
+#include "config/error.hpp"
+
+#include <boost/system/result.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace switchboard::config {
+
+enum class log_format { text, json };
+enum class log_level { trace, debug, info, warn, error, critical, off };
+// Realtime session.audio.input.turn_detection.type (shared/reference/protocols.md, B3).
+enum class turn_detection { server_vad, semantic_vad };
+
+std::string_view to_string(log_format format);
+std::string_view to_string(log_level level);
+std::string_view to_string(turn_detection detection);
+
+inline constexpr std::string_view default_openai_realtime_url =
+    "wss://api.openai.com/v1/realtime?model=gpt-realtime";
+inline constexpr std::string_view default_openai_instructions =
+    "You are a friendly, helpful voice assistant answering a phone call. Speak naturally and keep "
+    "each reply short, one to three sentences. Ask a brief question when a request is unclear, "
+    "and say so when you do not know something.";
+
+// Every setting of the server. Member initialisers are the defaults; the setting table in
+// settings.cpp names each field, and a test checks the two agree.
+struct settings {
+  // Listener
+  std::uint16_t port = 5050;                  // PORT
+  std::string bind_address = "0.0.0.0";       // BIND_ADDRESS, an IPv4 or IPv6 address
+  std::optional<std::string> public_url;      // PUBLIC_URL, normalised without a trailing slash
+  unsigned io_threads = 0;                    // IO_THREADS, 0 = one per core
+  std::optional<std::uint16_t> metrics_port;  // METRICS_PORT: unset = no /metrics,
+                                              // 0 = on the main port, else its own listener
+  // OpenAI Realtime
+  std::string openai_api_key;  // OPENAI_API_KEY (secret), empty = unset
+  std::string openai_realtime_url = std::string(default_openai_realtime_url);
+  std::string openai_voice = "marin";
+  // The prompt sent to the model. load() replaces it with the contents of
+  // openai_instructions_file when that is set.
+  std::string openai_instructions = std::string(default_openai_instructions);
+  std::optional<std::filesystem::path> openai_instructions_file;
+  turn_detection openai_turn_detection = turn_detection::server_vad;
+  std::string openai_transcription_model = "whisper-1";  // empty = no input transcription
+  // Twilio
+  std::string twilio_account_sid;   // empty = unset
+  std::string twilio_auth_token;    // secret, empty = unset
+  std::string twilio_phone_number;  // E.164, empty = unset
+  std::string twilio_api_base = "https://api.twilio.com";
+  bool allow_unsigned_twilio = false;  // insecure: accept webhooks without a signature check
+  // Output
+  std::filesystem::path recordings_dir = "./recordings";
+  // Qualified: the fields are named after their settings, like their types.
+  config::log_format log_format = config::log_format::text;
+  config::log_level log_level = config::log_level::info;
+
+  bool has_openai_credentials() const { return !openai_api_key.empty(); }
+  bool has_twilio_credentials() const {
+    return !twilio_account_sid.empty() && !twilio_auth_token.empty();
+  }
+  // Host of PUBLIC_URL, with ":port" when the URL names one (e.g. "voice.example.com",
+  // "[::1]:8443"): what a wss:// stream URL for Twilio is built on. nullopt without PUBLIC_URL.
+  std::optional<std::string> public_host() const;
+};
+
+// One row of the setting table. Adding a setting = a field above plus one row in settings.cpp.
+struct setting_descriptor {
+  // Parses `text` into its field of `out`; returns why it is invalid, or nullopt. A secret's
+  // reason never repeats the text.
+  using parse_function = std::optional<std::string> (*)(std::string_view text, settings& out);
+  // The field as text that parse_function accepts back (the secret itself for secrets: callers
+  // that print must check `secret`).
+  using format_function = std::string (*)(const settings& in);
+
+  std::string_view name;          // environment / .env key, e.g. "PUBLIC_URL"
+  std::string_view default_text;  // as shown in the README; empty = unset
+  std::string_view description;   // one line
+  std::string_view value_hint;    // for --help, e.g. "<1-65535>"
+  bool secret = false;
+  bool boolean = false;  // a bare --flag means true
+  parse_function parse = nullptr;
+  format_function format = nullptr;
+};
+
+// All settings, in the order they are documented and described.
+std::span<const setting_descriptor> setting_descriptors();
+
+// "PUBLIC_URL" -> "--public-url".
+std::string flag_name(std::string_view setting_name);
+
+// Looks one variable up; nullopt when it is not set (an empty value is set).
+using environment_lookup = std::function<std::optional<std::string>(std::string_view name)>;
+environment_lookup process_environment();
+environment_lookup environment_from_map(std::map<std::string, std::string, std::less<>> values);
+// argv without the program name.
+std::vector<std::string> arguments_from_argv(int argc, const char* const* argv);
+// True when the arguments hold --help or -h: print flags_help() and exit 0 instead of loading.
+bool help_requested(std::span<const std::string> arguments);
+
+// Builds the settings from, highest priority first: `arguments` (--name value, --name=value;
+// bare --name means true for a boolean), `environment`, the .env file at `dotenv_path`
+// (missing = fine), the defaults; then resolves OPENAI_INSTRUCTIONS_FILE and runs validate().
+// On failure returns every problem found, each naming the setting and its source.
+boost::system::result<settings, config_errors> load(std::span<const std::string> arguments,
+                                                    const environment_lookup& environment,
+                                                    const std::filesystem::path& dotenv_path);
+
+// Checks every field and the rules between fields (e.g. OPENAI_INSTRUCTIONS together with
+// OPENAI_INSTRUCTIONS_FILE, TWILIO_AUTH_TOKEN or ALLOW_UNSIGNED_TWILIO, METRICS_PORT != PORT) on
+// settings from load() or built in code.
+boost::system::result<void, config_errors> validate(const settings& candidate);
+
+// "NAME=value" per setting for the start-up log; secrets appear as <set> or <unset>.
+std::vector<std::string> describe(const settings& current);
+// | Name | Default | Description | for the README; secrets' defaults are empty.
+std::string settings_markdown_table();
+// The --help text.
+std::string flags_help();
+
+}  // namespace switchboard::config

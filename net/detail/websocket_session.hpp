@@ -1,0 +1,168 @@
+#pragma once
+// Internal to net/: one WebSocket connection over any Beast stream (plain TCP or TLS), server
+// or client side. Included only by the TUs that instantiate it for one stream type
+// (http_server.cpp, http_server_tls.cpp, websocket_client_*.cpp) so that each Beast
+// instantiation is compiled once, in its own TU.
+//
+// Shape of Beast's websocket examples: a strand per connection, do_*/on_* pairs, a write queue
+// so that a single async_write is in flight.
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
+
+#include <deque>
+#include <memory>
+#include <string>
+
+#include "net/websocket.hpp"
+
+namespace switchboard::net::detail {
+
+template <class NextLayer>
+class websocket_session final : public websocket_connection,
+                                public std::enable_shared_from_this<websocket_session<NextLayer>> {
+ public:
+  using stream_type = boost::beast::websocket::stream<NextLayer>;
+
+  websocket_session(NextLayer&& next_layer, std::shared_ptr<websocket_handler> handler,
+                    const websocket_limits& limits)
+      : ws_(std::move(next_layer)), handler_(std::move(handler)), limits_(limits) {
+    namespace websocket = boost::beast::websocket;
+    // The websocket stream runs its own timers; the TCP layer's must be off (Beast docs).
+    boost::beast::get_lowest_layer(ws_).expires_never();
+    websocket::stream_base::timeout timeouts{};
+    timeouts.handshake_timeout = std::chrono::milliseconds(limits_.handshake_timeout_ms);
+    timeouts.idle_timeout = std::chrono::milliseconds(limits_.idle_timeout_ms);
+    timeouts.keep_alive_pings = true;
+    ws_.set_option(timeouts);
+    ws_.read_message_max(limits_.max_message_bytes);
+    boost::beast::error_code ec;
+    auto endpoint = boost::beast::get_lowest_layer(ws_).socket().remote_endpoint(ec);
+    if (!ec) remote_ = endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
+  }
+
+  stream_type& stream() { return ws_; }
+
+  /// Called by the accepting or connecting side once the handshake succeeded (on the strand).
+  void opened() {
+    handler_->on_open(this->shared_from_this());
+    do_read();
+  }
+
+  void send_text(std::string message) override {
+    boost::asio::post(ws_.get_executor(),
+                      [self = this->shared_from_this(), message = std::move(message)]() mutable {
+                        self->enqueue(std::move(message));
+                      });
+  }
+
+  void close(close_code code, std::string reason) override {
+    boost::asio::post(ws_.get_executor(),
+                      [self = this->shared_from_this(), code, reason = std::move(reason)] {
+                        self->close_requested_ = true;
+                        self->close_reason_ = boost::beast::websocket::close_reason(
+                            static_cast<boost::beast::websocket::close_code>(code), reason);
+                        if (!self->writing_) self->do_close();
+                      });
+  }
+
+  std::string remote_endpoint() const override { return remote_; }
+
+  /// Reports an end that happened before the handshake completed (on the strand).
+  void handshake_failed(const std::string& why) { finish({false, 0, why}); }
+
+ private:
+  void enqueue(std::string message) {
+    if (finished_ || close_requested_) return;
+    queued_bytes_ += message.size();
+    if (queued_bytes_ > limits_.max_queued_bytes) {
+      // The peer stopped reading; holding its audio forever would grow without bound.
+      close_requested_ = true;
+      close_reason_ = boost::beast::websocket::close_reason(
+          boost::beast::websocket::close_code::policy_error, "peer is not reading");
+      queue_.clear();
+      queued_bytes_ = 0;
+      if (!writing_) do_close();
+      return;
+    }
+    queue_.push_back(std::move(message));
+    if (!writing_) do_write();
+  }
+
+  void do_write() {
+    writing_ = true;
+    ws_.text(true);
+    ws_.async_write(boost::asio::buffer(queue_.front()),
+                    [self = this->shared_from_this()](boost::beast::error_code ec, std::size_t) {
+                      self->on_write(ec);
+                    });
+  }
+
+  void on_write(boost::beast::error_code ec) {
+    writing_ = false;
+    if (ec) return finish({false, 0, "write failed: " + ec.message()});
+    queued_bytes_ -= queue_.front().size();
+    queue_.pop_front();
+    if (!queue_.empty()) return do_write();
+    if (close_requested_) do_close();
+  }
+
+  void do_close() {
+    if (closing_ || finished_) return;
+    closing_ = true;
+    ws_.async_close(close_reason_, [self = this->shared_from_this()](boost::beast::error_code ec) {
+      // The read loop sees the peer's close frame and calls finish(); a failed close ends here.
+      if (ec) self->finish({false, 0, "close failed: " + ec.message()});
+    });
+  }
+
+  void do_read() {
+    ws_.async_read(read_buffer_, [self = this->shared_from_this()](boost::beast::error_code ec,
+                                                                   std::size_t) {
+      self->on_read(ec);
+    });
+  }
+
+  void on_read(boost::beast::error_code ec) {
+    namespace websocket = boost::beast::websocket;
+    if (ec == websocket::error::closed) {
+      const auto& reason = ws_.reason();
+      return finish({true, static_cast<std::uint16_t>(reason.code), std::string(reason.reason.data(), reason.reason.size())});
+    }
+    if (ec == websocket::error::message_too_big) {
+      // Beast fails the connection with 1009 itself.
+      return finish({false, static_cast<std::uint16_t>(close_code::too_big),
+                     "message over " + std::to_string(limits_.max_message_bytes) + " bytes"});
+    }
+    if (ec) return finish({closing_, 0, ec.message()});
+    const bool is_text = ws_.got_text();
+    std::string message = boost::beast::buffers_to_string(read_buffer_.data());
+    read_buffer_.consume(read_buffer_.size());
+    if (!finished_) handler_->on_message(std::move(message), is_text);
+    do_read();
+  }
+
+  void finish(websocket_closed why) {
+    if (finished_) return;
+    finished_ = true;
+    queue_.clear();
+    handler_->on_close(std::move(why));
+  }
+
+  stream_type ws_;
+  std::shared_ptr<websocket_handler> handler_;
+  websocket_limits limits_;
+  boost::beast::flat_buffer read_buffer_;
+  std::deque<std::string> queue_;
+  std::size_t queued_bytes_ = 0;
+  bool writing_ = false;
+  bool close_requested_ = false;
+  bool closing_ = false;
+  bool finished_ = false;
+  boost::beast::websocket::close_reason close_reason_;
+  std::string remote_;
+};
+
+}  // namespace switchboard::net::detail

@@ -1,0 +1,121 @@
+#include "net/http_client.hpp"
+
+#include <boost/url/parse.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdint>
+
+#include "net/base64.hpp"
+#include "net/detail/http_client_api.hpp"
+
+namespace switchboard::net {
+
+namespace {
+
+bool equals_ignoring_case(std::string_view a, std::string_view b) {
+  return std::ranges::equal(a, b, [](char x, char y) {
+    return std::tolower(static_cast<unsigned char>(x)) ==
+           std::tolower(static_cast<unsigned char>(y));
+  });
+}
+
+bool has_line_break(std::string_view text) {
+  return text.find_first_of("\r\n") != std::string_view::npos;
+}
+
+void fail_now(const std::function<void(http_client_result)>& done, std::string why) {
+  done(http_client_result(boost::system::in_place_error, std::move(why)));
+}
+
+}  // namespace
+
+std::string_view http_client_response::header(std::string_view name) const {
+  for (const auto& [key, value] : headers) {
+    if (equals_ignoring_case(key, name)) return value;
+  }
+  return {};
+}
+
+boost::system::result<http_url, std::string> parse_http_url(std::string_view url) {
+  auto parsed = boost::urls::parse_uri(url);
+  if (!parsed) return "not a URL: '" + std::string(url) + "'";
+  http_url out;
+  const auto scheme = parsed->scheme();
+  if (scheme == "https") {
+    out.secure = true;
+  } else if (scheme != "http") {
+    return "scheme must be http:// or https://, got '" + std::string(scheme) + "://'";
+  }
+  // Credentials in a URL end up in logs; the caller sets Authorization instead.
+  if (parsed->has_userinfo()) {
+    return "credentials in the URL are not supported (use an Authorization header): '" +
+           std::string(parsed->encoded_host_and_port()) + "'";
+  }
+  out.host = parsed->host_address();  // no brackets around IPv6
+  if (out.host.empty()) return "no host in '" + std::string(url) + "'";
+  out.port = parsed->has_port() ? std::string(parsed->port()) : (out.secure ? "443" : "80");
+  out.target = std::string(parsed->encoded_resource());  // path?query, without the fragment
+  const auto fragment = out.target.find('#');
+  if (fragment != std::string::npos) out.target.resize(fragment);
+  if (out.target.empty() || out.target.front() != '/') out.target.insert(0, "/");
+  return out;
+}
+
+std::string encode_form_body(std::span<const form_parameter> parameters) {
+  static constexpr char hex[] = "0123456789ABCDEF";
+  std::string out;
+  const auto append_encoded = [&out](std::string_view text) {
+    for (const char c : text) {
+      const auto byte = static_cast<unsigned char>(c);
+      if (std::isalnum(byte) || c == '-' || c == '.' || c == '_' || c == '*') {
+        out.push_back(c);
+      } else if (c == ' ') {
+        out.push_back('+');
+      } else {
+        out.push_back('%');
+        out.push_back(hex[byte >> 4]);
+        out.push_back(hex[byte & 0x0F]);
+      }
+    }
+  };
+  for (const auto& parameter : parameters) {
+    if (!out.empty()) out.push_back('&');
+    append_encoded(parameter.name);
+    out.push_back('=');
+    append_encoded(parameter.value);
+  }
+  return out;
+}
+
+std::string basic_authorization(std::string_view user, std::string_view password) {
+  std::string credentials;
+  credentials.reserve(user.size() + 1 + password.size());
+  credentials.append(user).append(":").append(password);
+  const auto* bytes = reinterpret_cast<const std::uint8_t*>(credentials.data());
+  return "Basic " + encode_base64({bytes, credentials.size()});
+}
+
+void http_request_async(boost::asio::io_context& io, http_client_request request,
+                        std::function<void(http_client_result)> done) {
+  auto url = parse_http_url(request.url);
+  if (!url) return fail_now(done, url.error());
+  if (request.method.empty() || has_line_break(request.method) ||
+      request.method.find(' ') != std::string::npos) {
+    return fail_now(done, "method '" + request.method + "' is not an HTTP token");
+  }
+  // A CR or LF in a header would let a value write further headers (header injection).
+  for (const auto& [name, value] : request.headers) {
+    if (name.empty() || has_line_break(name) || has_line_break(value)) {
+      return fail_now(done, "header '" + name + "' has an empty name or a line break");
+    }
+  }
+  if (url->secure) {
+    if (!request.tls) return fail_now(done, "https:// needs a TLS context: " + request.url);
+    return detail::start_tls_http_request(io, std::move(*url), std::move(request),
+                                          std::move(done));
+  }
+  detail::start_plain_http_request(io, std::move(*url), std::move(request), std::move(done));
+}
+
+}  // namespace switchboard::net

@@ -1,0 +1,29 @@
+#pragma once
+// TwiML for a bidirectional media stream (protocols.md §A1, §A4):
+//   <Response><Connect><Stream url="wss://HOST/media-stream">
+//     <Parameter name="..." value="..."/>...</Stream></Connect></Response>
+// The stream URL takes no query string (Twilio strips it); values travel as <Parameter>s and
+// arrive in start.customParameters.
+
+#include <boost/system/result.hpp>
+
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "net/twilio_signature.hpp"
+
+namespace switchboard::net {
+
+std::string connect_stream_twiml(std::string_view stream_url,
+                                 std::span<const form_parameter> parameters);
+
+/// What the simulated Twilio reads back from TwiML: the stream URL and its parameters.
+struct connect_stream {
+  std::string url;
+  std::vector<form_parameter> parameters;
+};
+boost::system::result<connect_stream, std::string> parse_connect_stream_twiml(std::string_view xml);
+
+}  // namespace switchboard::net

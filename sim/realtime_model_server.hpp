@@ -1,0 +1,183 @@
+#pragma once
+// The OpenAI Realtime model stand-in: a WebSocket server speaking the GA protocol with
+// audio/pcmu (shared/reference/protocols.md §B1–§B7), so that a deployment, the demo, the tests
+// and the load generator can run without paying for a model. It hears the caller with an
+// energy VAD and answers with the speech fixtures (sim/speech_fixtures.hpp).
+//
+// One session per connection. What a session does, as the real server does it:
+//   open            → session.created, conversation.created
+//   session.update  → session.updated with the effective session, or an `error` for a beta or
+//                     unknown field, a missing session.type or an unsupported audio format
+//   append          → VAD: speech_started (cancels a streaming response: barge-in), then after
+//                     silence speech_stopped, committed, the user item, its transcription (when
+//                     configured) and, with create_response, a response
+//   response        → response.created, output_item.added, content_part.added, audio deltas
+//                     (faster than real time) with transcript deltas, then the .done events and
+//                     response.done (completed | cancelled with turn_detected/client_cancelled)
+//   truncate/cancel → checked against the conversation; errors are events, the session goes on
+//
+// The stand-in hears and speaks μ-law whatever format the session names (a bridge for Twilio
+// asks for audio/pcmu); stats() shows what the client asked for. It cannot transcribe: the
+// caller's transcript says how long they spoke.
+//
+// Threading: runs on the caller's io_context (any number of threads). Each session owns a strand;
+// its timers and handlers run there. No thread per call, no blocking. stats() may be called from
+// any thread.
+
+#include <boost/system/result.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "net/realtime_messages.hpp"
+#include "net/tls.hpp"
+#include "net/websocket.hpp"
+#include "sim/energy_vad.hpp"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace switchboard::sim {
+
+struct model_options {
+  // ---- listening
+  std::string bind_address = "127.0.0.1";
+  std::uint16_t port = 0;  // 0: the kernel picks; read it back with port()
+  /// Upgrades to other paths get 404, as api.openai.com does; empty accepts any path.
+  std::string path = "/v1/realtime";
+  /// A server context (net::tls_context::server, e.g. from write_self_signed_ca): wss://.
+  std::shared_ptr<net::tls_context> tls;
+  /// A client may append up to 15 MiB of audio in one event (§B4).
+  net::websocket_limits limits{.max_message_bytes = net::max_realtime_event_bytes};
+
+  // ---- authentication
+  /// Non-empty: upgrades without `Authorization: Bearer <key>` are refused with 401.
+  std::string expected_api_key;
+
+  // ---- session
+  /// The model reported when the URL has no ?model=.
+  std::string model = "gpt-realtime";
+  /// Loudness threshold and minimum speech length of the VAD. Padding and silence duration
+  /// come from the session's turn_detection (API defaults 300 / 500 ms).
+  energy_vad_options vad;
+
+  // ---- answers
+  /// Audio per response.output_audio.delta (ms of μ-law; 100 ms = 800 bytes).
+  std::uint32_t delta_audio_ms = 100;
+  /// Time between deltas. The real model generates faster than playback; 10 ms per 100 ms of
+  /// audio is 10× real time. Zero still yields to other work between deltas.
+  std::chrono::milliseconds delta_interval{10};
+  /// Time between response.created and the first delta (the model's time to first audio).
+  std::chrono::milliseconds response_delay{0};
+  /// Load-generator mode: every append is answered at once by a delta carrying the same bytes,
+  /// in one long-lived response per session; no VAD, no turns.
+  bool echo = false;
+
+  // ---- faults
+  /// Non-zero: every upgrade is refused with this HTTP status (e.g. 503, 429).
+  unsigned refuse_status = 0;
+  /// Non-zero: the first `drop_first_connections` accepted connections are closed this long
+  /// after they open (close code 1001 "simulated connection loss"), so a reconnect succeeds.
+  std::chrono::milliseconds drop_after{0};
+  std::size_t drop_first_connections = 1;
+  /// Sends an `error` (server_error) right after every session.updated.
+  bool error_after_session_update = false;
+};
+
+/// The effective session after a session.update (absent fields keep earlier values).
+struct model_session_summary {
+  std::string session_type;  // "realtime"
+  std::string model;
+  std::string instructions;
+  std::string voice;
+  std::string input_format;         // audio.input.format.type, e.g. "audio/pcmu"
+  std::string output_format;        // audio.output.format.type
+  std::string turn_detection_type;  // server_vad | semantic_vad | none
+  std::string transcription_model;  // empty: transcription off
+  std::vector<std::string> tool_names;
+};
+
+struct model_truncate {
+  std::string item_id;
+  std::uint64_t audio_end_ms = 0;
+  bool accepted = false;
+};
+
+/// Counters over every session of the server since start().
+struct model_stats {
+  // connections
+  std::uint64_t upgrades_refused = 0;  // refuse_status, unknown path or bad API key
+  std::uint64_t unauthorized = 0;      // of those, 401 for a missing or wrong API key
+  std::uint64_t sessions_opened = 0;   // accepted upgrades (beta ones included)
+  std::uint64_t sessions_closed = 0;
+  std::uint64_t beta_rejected = 0;        // OpenAI-Beta: realtime=v1 → error + close 4000
+  std::uint64_t connections_dropped = 0;  // by drop_after
+
+  // session.update
+  std::uint64_t session_updates = 0;  // received, rejected ones included
+  std::uint64_t session_updates_rejected = 0;
+  std::optional<model_session_summary> last_session;  // after the last accepted update
+
+  // caller audio
+  std::uint64_t appends = 0;
+  std::uint64_t append_bytes = 0;  // decoded μ-law bytes
+  std::uint64_t speech_started = 0;
+  std::uint64_t speech_turns = 0;  // speech_stopped: complete turns
+  std::uint64_t commits = 0;       // committed user audio items (VAD or client commit)
+
+  // responses
+  std::uint64_t responses_started = 0;
+  std::uint64_t responses_completed = 0;
+  std::uint64_t responses_cancelled = 0;  // both reasons
+  std::uint64_t responses_interrupted = 0;  // of those, reason turn_detected (barge-in)
+  std::uint64_t audio_deltas_sent = 0;
+  std::uint64_t audio_bytes_sent = 0;
+
+  // client control
+  std::vector<model_truncate> truncates;  // every truncate received, in order
+  std::uint64_t truncates_rejected = 0;
+  std::uint64_t cancels_received = 0;
+
+  // errors
+  std::uint64_t errors_sent = 0;       // `error` events of every kind
+  std::uint64_t malformed_events = 0;  // not JSON, wrong shape, binary frames
+};
+
+class realtime_model_server {
+ public:
+  /// Binds and starts accepting. Fails (as a value) when the address cannot be bound or an
+  /// option is unusable (delta_audio_ms of 0).
+  static boost::system::result<std::unique_ptr<realtime_model_server>, std::string> start(
+      boost::asio::io_context& io, model_options options);
+
+  ~realtime_model_server();
+  realtime_model_server(const realtime_model_server&) = delete;
+  realtime_model_server& operator=(const realtime_model_server&) = delete;
+
+  std::uint16_t port() const;
+  /// ws://host:port/v1/realtime (wss:// with TLS), host 127.0.0.1 when bound to any address.
+  std::string url() const;
+
+  /// Stops accepting and closes every open session (1001 going away).
+  void stop();
+  /// Closes every open session with this code, keeps accepting: a mid-call model outage.
+  void close_sessions(net::close_code code = net::close_code::going_away,
+                      std::string reason = "server closed the session");
+
+  model_stats stats() const;
+
+  struct state;  // shared with the sessions; defined in the .cpp
+
+ private:
+  realtime_model_server(std::shared_ptr<state> shared, std::uint16_t bound_port);
+  std::shared_ptr<state> state_;
+  std::uint16_t port_ = 0;
+};
+
+}  // namespace switchboard::sim
