@@ -1,0 +1,28 @@
+#pragma once
+// The production model link: a WebSocket (wss:// with certificate and host-name checks, or ws://
+// for local peers) to OPENAI_REALTIME_URL with `Authorization: Bearer`. Frames and connection
+// events are handed to the openai_session actor by message from the io thread.
+
+#include <boost/asio/io_context.hpp>
+
+#include "actors/bridge_environment.hpp"
+#include "net/tls.hpp"
+
+namespace switchboard::actors {
+
+class websocket_model_links final : public model_link_factory {
+ public:
+  websocket_model_links(boost::asio::io_context& io, std::shared_ptr<net::tls_context> tls,
+                        std::string url, std::string api_key)
+      : io_(io), tls_(std::move(tls)), url_(std::move(url)), api_key_(std::move(api_key)) {}
+
+  std::shared_ptr<model_link> open(openai_session_actor session, std::uint32_t link_id) override;
+
+ private:
+  boost::asio::io_context& io_;
+  std::shared_ptr<net::tls_context> tls_;
+  std::string url_;
+  std::string api_key_;
+};
+
+}  // namespace switchboard::actors

@@ -1,0 +1,197 @@
+#include "app/bridge_server.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <future>
+#include <thread>
+#include <vector>
+
+#include "actors/media_stream_endpoint.hpp"
+#include "actors/realtime_link.hpp"
+#include "net/http_server.hpp"
+#include "net/twilio_webhook.hpp"
+
+namespace switchboard::app {
+
+namespace {
+
+namespace asio = boost::asio;
+
+net::realtime_session_config session_config(const config::settings& settings) {
+  net::realtime_session_config session;
+  session.instructions = settings.openai_instructions;
+  session.voice = settings.openai_voice;
+  if (settings.openai_turn_detection == config::turn_detection::semantic_vad) {
+    session.turn_detection = net::realtime_semantic_vad{};
+  } else {
+    session.turn_detection = net::realtime_server_vad{};
+  }
+  if (!settings.openai_transcription_model.empty()) {
+    session.transcription = net::realtime_transcription{settings.openai_transcription_model, {}};
+  }
+  return session;
+}
+
+unsigned core_count() { return std::max(1u, std::thread::hardware_concurrency()); }
+
+class node final : public bridge_server {
+ public:
+  explicit node(const config::settings& settings)
+      : settings_(settings), actor_system_(configure_actors(actor_config_)) {}
+
+  ~node() override { stop(); }
+
+  boost::system::result<void, std::string> start(overrides options) {
+    auto env = std::make_shared<actors::bridge_environment>();
+    env->session = session_config(settings_);
+    env->recordings_dir = settings_.recordings_dir;
+    env->reconnect = options.reconnect;
+    webhook_.public_url = settings_.public_url;
+    webhook_.auth_token = settings_.twilio_auth_token;
+    webhook_.check_signatures = !settings_.twilio_auth_token.empty();
+    // Tokens from the auth token verify on any node; without one, only on this process.
+    tokens_.emplace(settings_.twilio_auth_token.empty()
+                        ? net::call_token_issuer::with_random_key()
+                        : net::call_token_issuer::from_secret(settings_.twilio_auth_token));
+    if (webhook_.check_signatures) env->call_tokens = tokens_;
+    if (options.model_links) {
+      env->model_links = options.model_links;
+    } else {
+      auto tls = net::tls_context::client();
+      if (!tls) return tls.error();
+      env->model_links = std::make_shared<actors::websocket_model_links>(
+          io_, *tls, settings_.openai_realtime_url, settings_.openai_api_key);
+    }
+    env_ = env;
+    if (!webhook_.check_signatures) {
+      spdlog::warn("TWILIO_AUTH_TOKEN is not set: Twilio signatures and call tokens are NOT "
+                   "checked (ALLOW_UNSIGNED_TWILIO). Anyone who finds this server can stream "
+                   "audio into the model at your expense.");
+    }
+
+    net::http_server_options http_options;
+    http_options.bind_address = settings_.bind_address;
+    http_options.port = settings_.port;
+    auto server = net::http_server::start(
+        io_, http_options,
+        {.on_request = [this](const net::http_request& request) { return route(request); },
+         .on_upgrade = [this](const net::http_request& request) { return upgrade(request); }});
+    if (!server) return server.error();
+    http_ = std::move(*server);
+    ready_ = true;
+
+    const unsigned threads = settings_.io_threads != 0 ? settings_.io_threads : core_count();
+    for (unsigned i = 0; i < threads; ++i) threads_.emplace_back([this] { io_.run(); });
+    spdlog::info("listening on {}:{} ({} io threads, {} actor threads)", settings_.bind_address,
+                 http_->port(), threads, core_count());
+    return {};
+  }
+
+  std::uint16_t port() const override { return http_ ? http_->port() : 0; }
+  actors::call_registry& calls() override { return *env_->calls; }
+
+  void wait(bool handle_signals) override {
+    std::optional<asio::signal_set> signals;
+    if (handle_signals) {
+      signals.emplace(io_, SIGINT, SIGTERM);
+      signals->async_wait([this](const boost::system::error_code& ec, int signal_number) {
+        if (ec) return;
+        spdlog::info("signal {}: stopping", signal_number);
+        request_stop();
+      });
+    }
+    stopped_.get_future().wait();
+    if (signals) {
+      boost::system::error_code ignored;
+      signals->cancel(ignored);
+    }
+  }
+
+  void stop() override {
+    request_stop();
+    if (!threads_.empty()) {
+      io_.stop();
+      for (auto& thread : threads_) thread.join();
+      threads_.clear();
+    }
+    // Calls still running hold actors waiting on sockets that are now gone.
+    actor_system_.await_actors_before_shutdown(false);
+  }
+
+ private:
+  static caf::actor_system_config& configure_actors(caf::actor_system_config& config) {
+    // 0.17 key names: "scheduler.max-threads" (a "caf." prefix is silently ignored).
+    config.set("scheduler.max-threads", static_cast<std::size_t>(core_count()));
+    config.set("logger.file-verbosity", caf::atom("quiet"));
+    return config;
+  }
+
+  void request_stop() {
+    if (stop_requested_.exchange(true)) return;
+    ready_ = false;
+    if (http_) http_->stop();
+    stopped_.set_value();
+  }
+
+  net::http_response route(const net::http_request& request) {
+    const auto path = request.path();
+    if (path == net::incoming_call_path) {
+      auto response = net::answer_incoming_call(request, webhook_, *tokens_, env_->wall_clock());
+      if (response.status != 200) {
+        spdlog::warn("webhook from {} refused: {} {}", request.remote_address, response.status,
+                     response.body.substr(0, response.body.size() - 1));
+      }
+      return response;
+    }
+    if (path == "/healthz") return net::http_response::text(200, "ok\n");
+    if (path == "/readyz") {
+      return ready_ ? net::http_response::text(200, "ready\n")
+                    : net::http_response::text(503, "not ready\n");
+    }
+    return net::http_response::text(404, "not found\n");
+  }
+
+  net::websocket_upgrade_decision upgrade(const net::http_request& request) {
+    if (auto why = net::check_media_stream_upgrade(request, webhook_); !why.empty()) {
+      spdlog::warn("media stream from {} refused: {}", request.remote_address, why);
+      const unsigned status = request.path() == net::media_stream_path ? 403 : 404;
+      return net::websocket_upgrade_decision::refused(net::http_response::text(status, why + "\n"));
+    }
+    if (!webhook_.check_signatures) {
+      spdlog::warn("media stream from {} accepted WITHOUT a signature check",
+                   request.remote_address);
+    }
+    return net::websocket_upgrade_decision::accepted(
+        actors::make_media_stream_handler(actor_system_, env_));
+  }
+
+  config::settings settings_;
+  caf::actor_system_config actor_config_;
+  caf::actor_system actor_system_;
+  asio::io_context io_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_ = asio::make_work_guard(io_);
+  std::vector<std::thread> threads_;
+  std::unique_ptr<net::http_server> http_;
+  std::shared_ptr<actors::bridge_environment> env_;
+  net::twilio_webhook_settings webhook_;
+  std::optional<net::call_token_issuer> tokens_;
+  std::atomic<bool> ready_{false};
+  std::atomic<bool> stop_requested_{false};
+  std::promise<void> stopped_;
+};
+
+}  // namespace
+
+boost::system::result<std::unique_ptr<bridge_server>, std::string> bridge_server::start(
+    const config::settings& settings, overrides options) {
+  auto server = std::make_unique<node>(settings);
+  if (auto started = server->start(std::move(options)); !started) return started.error();
+  return std::unique_ptr<bridge_server>(std::move(server));
+}
+
+}  // namespace switchboard::app

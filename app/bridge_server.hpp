@@ -1,0 +1,45 @@
+#pragma once
+// The assembled server of one node: io threads + HTTP/WebSocket listener (net/), the actor
+// system with each call's actors (actors/), the model link, and the routes:
+//   POST|GET /incoming-call   Twilio voice webhook → TwiML with the media stream
+//   GET /media-stream         WebSocket upgrade → a call
+//   GET /healthz, /readyz     liveness, readiness
+// Used by `switchboard serve`, the demo and the integration tests (in process).
+
+#include <boost/system/result.hpp>
+
+#include <memory>
+#include <string>
+
+#include "actors/bridge_environment.hpp"
+#include "config/settings.hpp"
+
+namespace switchboard::app {
+
+class bridge_server {
+ public:
+  /// For tests and the demo: replace how calls reach the model (default: a WebSocket to
+  /// OPENAI_REALTIME_URL).
+  struct overrides {
+    std::shared_ptr<actors::model_link_factory> model_links;
+    actors::reconnect_policy reconnect;
+  };
+
+  static boost::system::result<std::unique_ptr<bridge_server>, std::string> start(
+      const config::settings& settings, overrides options);
+  static boost::system::result<std::unique_ptr<bridge_server>, std::string> start(
+      const config::settings& settings) {
+    return start(settings, overrides{});
+  }
+
+  virtual ~bridge_server() = default;
+
+  virtual std::uint16_t port() const = 0;
+  virtual actors::call_registry& calls() = 0;
+  /// Blocks until SIGINT/SIGTERM (when `handle_signals`) or stop().
+  virtual void wait(bool handle_signals) = 0;
+  /// Stops accepting and shuts down. Calls still running are cut off (drain comes later).
+  virtual void stop() = 0;
+};
+
+}  // namespace switchboard::app

@@ -1,0 +1,98 @@
+#include "net/twilio_webhook.hpp"
+
+#include <vector>
+
+#include "net/twilio_signature.hpp"
+#include "net/twiml.hpp"
+
+namespace switchboard::net {
+
+namespace {
+
+/// scheme://host[/prefix] of this server as Twilio reaches it.
+std::string public_base(const http_request& request, const twilio_webhook_settings& settings) {
+  if (settings.public_url) return *settings.public_url;
+  // Behind an ingress that ends TLS, the original scheme is in X-Forwarded-Proto.
+  const auto forwarded = request.header("x-forwarded-proto");
+  const std::string scheme = forwarded.empty() ? "http" : std::string(forwarded);
+  return scheme + "://" + std::string(request.header("host"));
+}
+
+std::string_view value_of(const std::vector<form_parameter>& params, std::string_view name) {
+  for (const auto& param : params) {
+    if (param.name == name) return param.value;
+  }
+  return {};
+}
+
+}  // namespace
+
+std::string requested_url(const http_request& request, const twilio_webhook_settings& settings) {
+  return public_base(request, settings) + request.target;
+}
+
+std::string media_stream_url(const http_request& request, const twilio_webhook_settings& settings) {
+  auto base = public_base(request, settings);
+  if (base.starts_with("https://")) {
+    base.replace(0, 5, "wss");
+  } else if (base.starts_with("http://")) {
+    // A plain-http PUBLIC_URL is a local set-up (no TLS anywhere): keep it plain.
+    base.replace(0, 4, settings.public_url ? "ws" : "wss");
+  }
+  return base + std::string(media_stream_path);
+}
+
+http_response answer_incoming_call(const http_request& request,
+                                   const twilio_webhook_settings& settings,
+                                   const call_token_issuer& tokens,
+                                   std::chrono::system_clock::time_point now) {
+  if (request.method != "POST" && request.method != "GET") {
+    return http_response::text(405, "method not allowed\n");
+  }
+  // POST: the form body is signed with the URL. GET: the parameters are in the URL itself.
+  std::vector<form_parameter> params;
+  if (request.method == "POST") {
+    params = parse_form_body(request.body);
+  } else if (const auto query = request.target.find('?'); query != std::string::npos) {
+    params = parse_form_body(std::string_view(request.target).substr(query + 1));
+  }
+  if (settings.check_signatures) {
+    const auto signature = request.header("x-twilio-signature");
+    const std::vector<form_parameter> signed_params =
+        request.method == "POST" ? params : std::vector<form_parameter>{};
+    if (!is_valid_twilio_signature(settings.auth_token, signature,
+                                   requested_url(request, settings), signed_params)) {
+      return http_response::text(403, "invalid or missing X-Twilio-Signature\n");
+    }
+  }
+  const auto call_sid = value_of(params, "CallSid");
+  if (call_sid.empty()) return http_response::text(400, "CallSid is missing\n");
+
+  const std::vector<form_parameter> stream_parameters{
+      {"CallSid", std::string(call_sid)},
+      {"From", std::string(value_of(params, "From"))},
+      {"To", std::string(value_of(params, "To"))},
+      {"token", tokens.issue(call_sid, now)},
+  };
+  http_response response;
+  response.content_type = "text/xml";
+  response.body = connect_stream_twiml(media_stream_url(request, settings), stream_parameters);
+  return response;
+}
+
+std::string check_media_stream_upgrade(const http_request& request,
+                                       const twilio_webhook_settings& settings) {
+  if (request.path() != media_stream_path) return "no WebSocket at " + std::string(request.path());
+  // Twilio strips query strings from stream URLs; one here did not come from our TwiML.
+  if (request.target.find('?') != std::string::npos) return "query string on the stream URL";
+  if (!settings.check_signatures) return {};
+  const auto signature = request.header("x-twilio-signature");
+  if (signature.empty()) return "missing X-Twilio-Signature";
+  if (!is_valid_twilio_signature(settings.auth_token, signature,
+                                 media_stream_url(request, settings), {})) {
+    return "invalid X-Twilio-Signature";
+  }
+  return {};
+}
+
+}  // namespace switchboard::net

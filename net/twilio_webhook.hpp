@@ -1,0 +1,44 @@
+#pragma once
+// The HTTP side of an inbound call (pure request → response logic, no sockets):
+//   POST|GET /incoming-call  Twilio's voice webhook: check X-Twilio-Signature, answer TwiML that
+//                            connects the call to our media stream, with a per-call token.
+//   GET /media-stream        the WebSocket upgrade: check its signature before any model
+//                            connection is made (protocols.md §A5.3).
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include "net/call_token.hpp"
+#include "net/http_types.hpp"
+
+namespace switchboard::net {
+
+struct twilio_webhook_settings {
+  /// PUBLIC_URL (https://voice.example.com[/prefix]); without it, the host comes from the
+  /// request (Host, X-Forwarded-Proto), as the webhook was reached.
+  std::optional<std::string> public_url;
+  std::string auth_token;        // TWILIO_AUTH_TOKEN; empty = signatures not checked
+  bool check_signatures = true;  // false only with ALLOW_UNSIGNED_TWILIO and no token
+};
+
+inline constexpr std::string_view incoming_call_path = "/incoming-call";
+inline constexpr std::string_view media_stream_path = "/media-stream";
+
+/// The URL Twilio requested (and signed): PUBLIC_URL + target, or scheme://Host + target.
+std::string requested_url(const http_request& request, const twilio_webhook_settings& settings);
+
+/// wss://HOST[/prefix]/media-stream (ws:// when PUBLIC_URL is plain http://, for local use).
+std::string media_stream_url(const http_request& request, const twilio_webhook_settings& settings);
+
+/// The voice webhook. 403 on a missing or bad signature; 400 without a CallSid; else TwiML.
+http_response answer_incoming_call(const http_request& request,
+                                   const twilio_webhook_settings& settings,
+                                   const call_token_issuer& tokens,
+                                   std::chrono::system_clock::time_point now);
+
+/// Empty when the media-stream upgrade may proceed, else why it is refused (answer 403).
+std::string check_media_stream_upgrade(const http_request& request,
+                                       const twilio_webhook_settings& settings);
+
+}  // namespace switchboard::net
