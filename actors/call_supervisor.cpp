@@ -136,6 +136,14 @@ void finish(self_pointer self) {
        calls = state.env->calls](caf::event_based_actor*) mutable {
         finalize_call(std::move(record), std::move(directory), std::move(calls));
       });
+  // The children that have not ended themselves (the Twilio socket, or all of them on a refused
+  // stream) end with the call.
+  const auto reason = caf::exit_reason::user_shutdown;
+  self->send_exit(state.peers.twilio, reason);
+  self->send_exit(state.peers.model, reason);
+  self->send_exit(state.peers.clock, reason);
+  self->send_exit(state.peers.caller_recorder, reason);
+  self->send_exit(state.peers.agent_recorder, reason);
   self->quit();
 }
 
@@ -152,13 +160,7 @@ void begin_ending(self_pointer self, std::string reason) {
   state.ending = true;
   state.record.end_reason = std::move(reason);
   self->send(state.peers.model, close_atom::value);
-  if (!state.started) {
-    // Refused or never started: nothing was recorded.
-    self->send_exit(state.peers.clock, caf::exit_reason::user_shutdown);
-    self->send_exit(state.peers.caller_recorder, caf::exit_reason::user_shutdown);
-    self->send_exit(state.peers.agent_recorder, caf::exit_reason::user_shutdown);
-    return finish(self);
-  }
+  if (!state.started) return finish(self);  // refused or never started: nothing recorded
   self->request(state.peers.clock, std::chrono::seconds(5), stop_atom::value)
       .then(
           [=](playout_totals totals) {

@@ -1,0 +1,128 @@
+#pragma once
+// Deterministic actor tests: CAF 0.17's test_coordinator (scheduler.policy = testing) runs
+// actors only when the test says so and keeps a virtual clock, so 20 ms ticks and barge-in
+// sequences are checked without sleeping or real time.
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scheduler/test_coordinator.hpp>
+#include <caf/send.hpp>
+
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "actors/bridge_environment.hpp"
+#include "net/websocket.hpp"
+
+namespace switchboard::actors::testing {
+
+inline caf::actor_system_config& deterministic(caf::actor_system_config& config) {
+  config.set("scheduler.policy", caf::atom("testing"));
+  config.set("logger.file-verbosity", caf::atom("quiet"));
+  return config;
+}
+
+struct actor_fixture {
+  caf::actor_system_config config;
+  caf::actor_system system{deterministic(config)};
+  caf::scheduler::test_coordinator& scheduler =
+      dynamic_cast<caf::scheduler::test_coordinator&>(system.scheduler());
+
+  void run() { scheduler.run(); }
+  /// Moves the virtual clock forward and runs everything that became due.
+  void advance(std::chrono::milliseconds by) {
+    scheduler.advance_time(by);
+    scheduler.run();
+  }
+  ~actor_fixture() { run(); }
+};
+
+/// A Twilio WebSocket that records what the bridge sends.
+class recording_connection final : public net::websocket_connection {
+ public:
+  void send_text(std::string message) override {
+    std::lock_guard lock(mutex_);
+    sent_.push_back(std::move(message));
+  }
+  void close(net::close_code code, std::string reason) override {
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+    close_code_ = code;
+    close_reason_ = std::move(reason);
+  }
+  std::string remote_endpoint() const override { return "test"; }
+
+  std::vector<std::string> take() {
+    std::lock_guard lock(mutex_);
+    return std::exchange(sent_, {});
+  }
+  bool closed() const {
+    std::lock_guard lock(mutex_);
+    return closed_;
+  }
+  net::close_code close_code() const {
+    std::lock_guard lock(mutex_);
+    return close_code_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<std::string> sent_;
+  bool closed_ = false;
+  net::close_code close_code_ = net::close_code::normal;
+  std::string close_reason_;
+};
+
+/// A model reached in memory: records what the session sends; the test plays the server.
+class fake_model_links final : public model_link_factory {
+ public:
+  class link final : public model_link {
+   public:
+    explicit link(fake_model_links& owner) : owner_(owner) {}
+    void send(std::string text) override { owner_.sent.push_back(std::move(text)); }
+    void close() override { ++owner_.closes; }
+
+   private:
+    fake_model_links& owner_;
+  };
+
+  std::shared_ptr<model_link> open(openai_session_actor opened_for, std::uint32_t id) override {
+    session = opened_for;
+    link_id = id;
+    ++opens;
+    return std::make_shared<link>(*this);
+  }
+
+  /// The server's side: events arrive at the session as the io thread would deliver them.
+  void server_sends(const std::string& event) {
+    caf::anon_send(session, realtime_frame{link_id, event});
+  }
+  void connection_event(realtime_link_event::kind what, std::string reason = {}) {
+    caf::anon_send(session, realtime_link_event{link_id, what, std::move(reason), 0});
+  }
+  std::vector<std::string> take() { return std::exchange(sent, {}); }
+
+  openai_session_actor session;
+  std::uint32_t link_id = 0;
+  int opens = 0;
+  int closes = 0;
+  std::vector<std::string> sent;
+};
+
+/// A fresh directory under the system temp dir, removed at the end.
+struct temporary_directory {
+  std::filesystem::path path;
+  temporary_directory() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "switchboard-XXXXXX").string();
+    path = ::mkdtemp(pattern.data());
+  }
+  ~temporary_directory() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path, ignored);
+  }
+};
+
+}  // namespace switchboard::actors::testing

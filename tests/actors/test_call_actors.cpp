@@ -1,0 +1,279 @@
+// The call's actor protocol under CAF's deterministic scheduler and virtual clock: clock ticks,
+// the barge-in sequence, the truncate position, late deltas dropped, a malformed frame.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+
+#include "actor_test_fixture.hpp"
+#include "actors/call_supervisor.hpp"
+#include "actors/openai_session.hpp"
+#include "actors/silence_clock.hpp"
+#include "net/base64.hpp"
+#include "net/realtime_messages.hpp"
+#include "net/twilio_messages.hpp"
+
+using namespace switchboard;
+using namespace switchboard::actors;
+using namespace switchboard::actors::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// Collects what reaches a recorder.
+struct recorder_probe_state {
+  std::shared_ptr<std::vector<std::uint8_t>> heard;
+};
+recorder_actor::behavior_type recorder_probe(
+    recorder_actor::stateful_pointer<recorder_probe_state> self,
+    std::shared_ptr<std::vector<std::uint8_t>> heard) {
+  self->state.heard = std::move(heard);
+  return {
+      [](call_peers&) {},
+      [](recording_target&) {},
+      [](caller_audio&) {},
+      [=](heard_audio& audio) {
+        self->state.heard->insert(self->state.heard->end(), audio.mulaw.begin(), audio.mulaw.end());
+      },
+      [](finalize_atom, std::uint64_t) { return recording_summary{}; },
+  };
+}
+
+/// Collects what reaches the Twilio socket.
+struct twilio_probe_log {
+  std::vector<play_to_caller> played;
+  int clears = 0;
+};
+twilio_socket_actor::behavior_type twilio_probe(twilio_socket_actor::pointer,
+                                                std::shared_ptr<twilio_probe_log> log) {
+  return {
+      [](call_peers&) {},
+      [](twilio_frame&) {},
+      [](twilio_socket_closed&) {},
+      [=](play_to_caller& audio) { log->played.push_back(std::move(audio)); },
+      [=](clear_atom) { ++log->clears; },
+      [](hangup_atom) {},
+  };
+}
+
+std::string twilio_json(const net::twilio_inbound& message) {
+  std::string out;
+  net::append_twilio_message(out, message);
+  return out;
+}
+
+std::string model_json(const net::realtime_server_event& event) {
+  std::string out;
+  net::append_realtime_server_event(out, event);
+  return out;
+}
+
+std::string audio_base64(std::size_t bytes, std::uint8_t value) {
+  return net::encode_base64(std::vector<std::uint8_t>(bytes, value));
+}
+
+bool contains(const std::vector<std::string>& texts, std::string_view needle) {
+  return std::any_of(texts.begin(), texts.end(),
+                     [&](const auto& text) { return text.find(needle) != std::string::npos; });
+}
+
+}  // namespace
+
+TEST_CASE("the silence clock writes one 20 ms tick of μ-law silence per 20 ms of quiet",
+          "[silence_clock]") {
+  actor_fixture fixture;
+  auto heard = std::make_shared<std::vector<std::uint8_t>>();
+  auto twilio_log = std::make_shared<twilio_probe_log>();
+  call_peers peers;
+  peers.clock = fixture.system.spawn(silence_clock);
+  peers.agent_recorder = fixture.system.spawn(recorder_probe, heard);
+  peers.twilio = fixture.system.spawn(twilio_probe, twilio_log);
+  caf::anon_send(peers.clock, peers);
+  caf::anon_send(peers.clock, call_started{});
+  fixture.run();
+  CHECK(heard->empty());
+
+  fixture.advance(20ms);
+  CHECK(heard->size() == 160);
+  fixture.advance(80ms);
+  CHECK(heard->size() == 5 * 160);
+  CHECK(std::all_of(heard->begin(), heard->end(), [](std::uint8_t b) { return b == 0xFF; }));
+  caf::anon_send_exit(peers.clock, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("agent audio goes to Twilio with a mark, and the caller hears it tick by tick",
+          "[silence_clock]") {
+  actor_fixture fixture;
+  auto heard = std::make_shared<std::vector<std::uint8_t>>();
+  auto twilio_log = std::make_shared<twilio_probe_log>();
+  call_peers peers;
+  peers.clock = fixture.system.spawn(silence_clock);
+  peers.agent_recorder = fixture.system.spawn(recorder_probe, heard);
+  peers.twilio = fixture.system.spawn(twilio_probe, twilio_log);
+  caf::anon_send(peers.clock, peers);
+  caf::anon_send(peers.clock, call_started{});
+  caf::anon_send(peers.clock, agent_audio{"resp_1", "item_1", audio_base64(240, 0x11)});
+  fixture.run();
+  REQUIRE(twilio_log->played.size() == 1);
+  CHECK(twilio_log->played[0].mark_name == "item_1@240");
+
+  fixture.advance(40ms);
+  REQUIRE(heard->size() == 320);
+  CHECK(std::count(heard->begin(), heard->end(), 0x11) == 240);
+  CHECK((*heard)[240] == 0xFF);  // silence after the agent's 30 ms
+  caf::anon_send_exit(peers.clock, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("a call through the supervisor: session set-up, caller audio, barge-in, late deltas",
+          "[call_supervisor]") {
+  actor_fixture fixture;
+  temporary_directory recordings;
+  auto model = std::make_shared<fake_model_links>();
+  auto env = std::make_shared<bridge_environment>();
+  env->model_links = model;
+  env->recordings_dir = recordings.path;
+  env->session.instructions = "Be brief.";
+  env->session.voice = "cedar";
+  env->call_tokens = net::call_token_issuer::from_secret("token-secret");
+  const auto now = std::chrono::system_clock::now();
+  env->wall_clock = [now] { return now; };
+
+  auto twilio = std::make_shared<recording_connection>();
+  auto ingress = std::make_shared<frame_ingress>();
+  const std::string call_sid = "CA00000000000000000000000000000001";
+  const std::string stream_sid = "MZ00000000000000000000000000000001";
+  // Frames may arrive before the actors exist: the ingress holds them.
+  ingress->deliver({twilio_json(net::twilio_connected{"Call", "1.0.0"}), true});
+  net::twilio_start start;
+  start.sequence_number = 1;
+  start.stream_sid = stream_sid;
+  start.account_sid = "AC00000000000000000000000000000001";
+  start.call_sid = call_sid;
+  start.tracks = {"inbound"};
+  start.media_format = {"audio/x-mulaw", 8000, 1};
+  start.custom_parameters = {{"From", "+14155550100"},
+                             {"To", "+14155550199"},
+                             {"token", env->call_tokens->issue(call_sid, now)}};
+  ingress->deliver({twilio_json(start), true});
+
+  fixture.system.spawn(call_supervisor, bridge_environment_ptr(env),
+                       std::weak_ptr<net::websocket_connection>(twilio), ingress);
+  fixture.run();
+  REQUIRE(model->opens == 1);  // connects as soon as the call is known
+
+  // Caller audio before the session is ready is held, not dropped.
+  std::uint64_t sequence = 2;
+  auto caller_frame = [&](std::uint64_t timestamp_ms) {
+    net::twilio_media media{sequence++, stream_sid, "inbound", sequence, timestamp_ms,
+                            audio_base64(160, 0x22)};
+    ingress->deliver({twilio_json(media), true});
+  };
+  caller_frame(0);
+  caller_frame(20);
+  fixture.run();
+  CHECK(model->take().empty());
+
+  model->connection_event(realtime_link_event::kind::opened);
+  fixture.run();
+  auto sent = model->take();
+  REQUIRE(sent.size() == 3);
+  CHECK(sent[0].find("\"session.update\"") != std::string::npos);
+  CHECK(sent[0].find("audio/pcmu") != std::string::npos);
+  CHECK(sent[0].find("cedar") != std::string::npos);
+  CHECK(sent[1].find("input_audio_buffer.append") != std::string::npos);
+  CHECK(sent[2].find("input_audio_buffer.append") != std::string::npos);
+
+  // A malformed frame is counted and dropped; the call goes on.
+  ingress->deliver({"{not json", true});
+  caller_frame(40);
+  fixture.run();
+  CHECK(contains(model->take(), "input_audio_buffer.append"));
+
+  // The agent answers with 200 ms of audio; Twilio gets it with a mark.
+  model->server_sends(model_json(net::realtime_response_created{"ev1", "resp_1", "in_progress"}));
+  model->server_sends(model_json(net::realtime_audio_delta{"ev2", "resp_1", "item_a", 0, 0,
+                                                           audio_base64(1600, 0x33)}));
+  fixture.run();
+  auto to_twilio = twilio->take();
+  REQUIRE(to_twilio.size() == 2);
+  CHECK(to_twilio[0].find("\"media\"") != std::string::npos);
+  CHECK(to_twilio[1].find("item_a@1600") != std::string::npos);
+
+  // The caller hears 60 ms of it, then starts talking.
+  fixture.advance(60ms);
+  model->server_sends(model_json(net::realtime_speech_started{"ev3", "item_c", 900}));
+  fixture.run();
+  to_twilio = twilio->take();
+  REQUIRE(to_twilio.size() == 1);
+  CHECK(to_twilio[0].find("\"clear\"") != std::string::npos);
+  sent = model->take();
+  CHECK(contains(sent, "response.cancel"));
+  REQUIRE(contains(sent, "conversation.item.truncate"));
+  const auto truncate = *std::find_if(sent.begin(), sent.end(), [](const auto& text) {
+    return text.find("conversation.item.truncate") != std::string::npos;
+  });
+  CHECK(truncate.find("\"item_a\"") != std::string::npos);
+  CHECK(truncate.find("\"audio_end_ms\":60") != std::string::npos);
+
+  // Late deltas of the interrupted response never reach the caller.
+  model->server_sends(model_json(net::realtime_audio_delta{"ev4", "resp_1", "item_a", 0, 0,
+                                                           audio_base64(800, 0x33)}));
+  fixture.run();
+  CHECK(twilio->take().empty());
+
+  // A new response after the barge-in plays again.
+  model->server_sends(model_json(net::realtime_response_done{"ev5", "resp_1", "cancelled",
+                                                             "turn_detected", std::nullopt}));
+  model->server_sends(model_json(net::realtime_response_created{"ev6", "resp_2", "in_progress"}));
+  model->server_sends(model_json(net::realtime_audio_delta{"ev7", "resp_2", "item_b", 0, 0,
+                                                           audio_base64(160, 0x44)}));
+  fixture.run();
+  CHECK(contains(twilio->take(), "item_b@160"));
+
+  // Twilio stops the stream: the model session is closed.
+  net::twilio_stop stop{sequence++, stream_sid, start.account_sid, call_sid};
+  ingress->deliver({twilio_json(stop), true});
+  fixture.run();
+  CHECK(model->closes == 1);
+}
+
+TEST_CASE("a stream whose call token does not check out is refused before the model is called",
+          "[call_supervisor]") {
+  actor_fixture fixture;
+  temporary_directory recordings;
+  auto model = std::make_shared<fake_model_links>();
+  auto env = std::make_shared<bridge_environment>();
+  env->model_links = model;
+  env->recordings_dir = recordings.path;
+  env->call_tokens = net::call_token_issuer::from_secret("token-secret");
+
+  auto twilio = std::make_shared<recording_connection>();
+  auto ingress = std::make_shared<frame_ingress>();
+  net::twilio_start start;
+  start.sequence_number = 1;
+  start.stream_sid = "MZ00000000000000000000000000000002";
+  start.call_sid = "CA00000000000000000000000000000002";
+  start.media_format = {"audio/x-mulaw", 8000, 1};
+  start.custom_parameters = {{"token", "1.forged"}};
+  ingress->deliver({twilio_json(start), true});
+  fixture.system.spawn(call_supervisor, bridge_environment_ptr(env),
+                       std::weak_ptr<net::websocket_connection>(twilio), ingress);
+  fixture.run();
+  CHECK(model->opens == 0);
+  CHECK(twilio->closed());
+  CHECK(twilio->close_code() == net::close_code::policy_violation);
+  auto finished = env->calls->wait_for_finished(1, 10s);
+  REQUIRE(finished.size() == 1);
+  CHECK(finished[0].refused);
+}
+
+TEST_CASE("reconnect delays grow, are capped and jittered", "[openai_session]") {
+  reconnect_policy policy;
+  policy.first_delay = 250ms;
+  policy.max_delay = 1000ms;
+  policy.jitter = 0.25;
+  CHECK(reconnect_delay(policy, 1, 0.5) == 250ms);
+  CHECK(reconnect_delay(policy, 2, 0.5) == 500ms);
+  CHECK(reconnect_delay(policy, 5, 0.5) == 1000ms);  // capped
+  CHECK(reconnect_delay(policy, 1, 0.0) == 187ms);   // -25 %
+  CHECK(reconnect_delay(policy, 1, 1.0) == 312ms);   // +25 %
+}
