@@ -3,6 +3,10 @@
 // model's session configuration, how to reach the model, where recordings go, the call-token
 // issuer, and the registry of calls. Built once by the server (app/) or by a test.
 
+#include "actors/interfaces.hpp"
+#include "net/call_token.hpp"
+#include "net/realtime_messages.hpp"
+
 #include <caf/typed_actor.hpp>
 
 #include <chrono>
@@ -16,10 +20,6 @@
 #include <optional>
 #include <string>
 #include <vector>
-
-#include "actors/interfaces.hpp"
-#include "net/call_token.hpp"
-#include "net/realtime_messages.hpp"
 
 namespace switchboard::actors {
 

@@ -25,8 +25,8 @@ std::string iso8601_utc(std::chrono::system_clock::time_point when) {
   const auto utc = to_utc(when);
   std::array<char, 32> text{};
   const auto length = std::strftime(text.data(), text.size(), "%Y-%m-%dT%H:%M:%S", &utc);
-  const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          when.time_since_epoch()) .count() % 1000;
+  const auto millis =
+      std::chrono::duration_cast<std::chrono::milliseconds>(when.time_since_epoch()).count() % 1000;
   std::array<char, 8> fraction{};
   std::snprintf(fraction.data(), fraction.size(), ".%03dZ", static_cast<int>(millis));
   return std::string(text.data(), length) + fraction.data();
@@ -54,9 +54,11 @@ std::string call_json(const call_record& record) {
   }
   json::array transcript_files;
   json::array files;
-  for (const auto& file : record.files) files.emplace_back(file);
+  for (const auto& file : record.files)
+    files.emplace_back(file);
   json::array problems;
-  for (const auto& problem : record.problems) problems.emplace_back(problem);
+  for (const auto& problem : record.problems)
+    problems.emplace_back(problem);
   json::object summary{
       {"call_sid", record.identity.call_sid},
       {"stream_sid", record.identity.stream_sid},

@@ -4,13 +4,13 @@
 //   call.json         one JSON object: ids, parties, times, counts, token usage, file names
 //   transcript.jsonl  one JSON object per line: {"speaker","text","offset_ms","item_id"}
 
+#include "actors/bridge_environment.hpp"
+#include "actors/messages.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
-
-#include "actors/bridge_environment.hpp"
-#include "actors/messages.hpp"
 
 namespace switchboard::actors {
 

@@ -1,15 +1,16 @@
 #include "actors/call_supervisor.hpp"
 
-#include <caf/event_based_actor.hpp>
-#include <spdlog/spdlog.h>
-#include <fcntl.h>
-#include <unistd.h>
-
 #include "actors/openai_session.hpp"
 #include "actors/recorder.hpp"
 #include "actors/silence_clock.hpp"
 #include "actors/twilio_socket.hpp"
 #include "audio/mixer.hpp"
+
+#include <caf/event_based_actor.hpp>
+#include <spdlog/spdlog.h>
+
+#include <fcntl.h>
+#include <unistd.h>
 
 namespace switchboard::actors {
 
@@ -18,10 +19,10 @@ namespace {
 using self_pointer = call_supervisor_actor::stateful_pointer<call_supervisor_state>;
 
 std::uint64_t call_elapsed_ms(self_pointer self) {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                        std::chrono::steady_clock::now() -
-                                        self->state.started_steady)
-                                        .count());
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                            self->state.started_steady)
+          .count());
 }
 
 /// RECORDINGS_DIR/<date>/<CallSid>, or <CallSid>-2, -3, ... if taken: nothing is overwritten.
@@ -38,12 +39,15 @@ std::filesystem::path make_call_directory(const std::filesystem::path& root,
   // A CallSid comes from the wire: keep only what is safe in a file name.
   std::string safe_sid;
   for (const char c : call_sid) {
-    if (std::isalnum(static_cast<unsigned char>(c)) != 0) safe_sid.push_back(c);
+    if (std::isalnum(static_cast<unsigned char>(c)) != 0)
+      safe_sid.push_back(c);
   }
-  if (safe_sid.empty()) safe_sid = "call";
+  if (safe_sid.empty())
+    safe_sid = "call";
   for (int attempt = 1; attempt < 1000; ++attempt) {
     auto candidate = day / (attempt == 1 ? safe_sid : safe_sid + "-" + std::to_string(attempt));
-    if (std::filesystem::create_directory(candidate, ec)) return candidate;
+    if (std::filesystem::create_directory(candidate, ec))
+      return candidate;
     if (ec) {
       error = "cannot create " + candidate.string() + ": " + ec.message();
       return {};
@@ -56,11 +60,13 @@ std::filesystem::path make_call_directory(const std::filesystem::path& root,
 /// Writes a new file (never replacing one); returns an error text or "".
 std::string write_new_file(const std::filesystem::path& path, const std::string& content) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-  if (fd < 0) return "cannot create " + path.string() + ": " + std::strerror(errno);
+  if (fd < 0)
+    return "cannot create " + path.string() + ": " + std::strerror(errno);
   std::size_t written = 0;
   while (written < content.size()) {
     const auto n = ::write(fd, content.data() + written, content.size() - written);
-    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EINTR)
+      continue;
     if (n <= 0) {
       const std::string error = "cannot write " + path.string() + ": " + std::strerror(errno);
       ::close(fd);
@@ -90,8 +96,8 @@ void finalize_call(call_record record, std::filesystem::path directory,
         record.problems.push_back("mix: " + mixed.error().message);
       }
     }
-    if (auto error = write_new_file(directory / "transcript.jsonl",
-                                    transcript_jsonl(record.transcript));
+    if (auto error =
+            write_new_file(directory / "transcript.jsonl", transcript_jsonl(record.transcript));
         error.empty()) {
       record.files.emplace_back("transcript.jsonl");
     } else {
@@ -118,12 +124,13 @@ void finalize_call(call_record record, std::filesystem::path directory,
   outcome.malformed_frames = record.stream.malformed_frames;
   outcome.model_reconnects = record.model_reconnects;
   outcome.problems = record.problems;
-  spdlog::info("[call {} stream {}] call ended ({}): {} ms, {} frames in, {} out, {} barge-ins, "
-               "{} malformed, usage {} in / {} out tokens{}{}",
-               outcome.call_sid, outcome.stream_sid, outcome.end_reason, outcome.duration_ms,
-               outcome.frames_in, outcome.frames_out, outcome.barge_ins, outcome.malformed_frames,
-               record.usage.input_tokens, record.usage.output_tokens,
-               directory.empty() ? "" : ", recordings in ", directory.string());
+  spdlog::info(
+      "[call {} stream {}] call ended ({}): {} ms, {} frames in, {} out, {} barge-ins, "
+      "{} malformed, usage {} in / {} out tokens{}{}",
+      outcome.call_sid, outcome.stream_sid, outcome.end_reason, outcome.duration_ms,
+      outcome.frames_in, outcome.frames_out, outcome.barge_ins, outcome.malformed_frames,
+      record.usage.input_tokens, record.usage.output_tokens,
+      directory.empty() ? "" : ", recordings in ", directory.string());
   calls->call_finished(std::move(outcome));
 }
 
@@ -149,18 +156,22 @@ void finish(self_pointer self) {
 
 void on_recording_closed(self_pointer self, recording_summary summary) {
   auto& state = self->state;
-  if (!summary.error.empty()) state.record.problems.push_back(summary.track + " recording: " + summary.error);
+  if (!summary.error.empty())
+    state.record.problems.push_back(summary.track + " recording: " + summary.error);
   state.record.recordings.push_back(std::move(summary));
-  if (--state.recordings_pending == 0) finish(self);
+  if (--state.recordings_pending == 0)
+    finish(self);
 }
 
 void begin_ending(self_pointer self, std::string reason) {
   auto& state = self->state;
-  if (state.ending) return;
+  if (state.ending)
+    return;
   state.ending = true;
   state.record.end_reason = std::move(reason);
   self->send(state.peers.model, close_atom::value);
-  if (!state.started) return finish(self);  // refused or never started: nothing recorded
+  if (!state.started)
+    return finish(self);  // refused or never started: nothing recorded
   self->request(state.peers.clock, std::chrono::seconds(5), stop_atom::value)
       .then(
           [=](playout_totals totals) {
@@ -175,8 +186,8 @@ void begin_ending(self_pointer self, std::string reason) {
               self->request(recorder, std::chrono::seconds(30), finalize_atom::value, call_samples)
                   .then([=](recording_summary summary) { on_recording_closed(self, summary); },
                         [=](caf::error& error) {
-                          on_recording_closed(
-                              self, recording_summary{"", "", 0, 0, to_string(error)});
+                          on_recording_closed(self,
+                                              recording_summary{"", "", 0, 0, to_string(error)});
                         });
             }
           },
@@ -189,7 +200,8 @@ void begin_ending(self_pointer self, std::string reason) {
 void on_speech_started(self_pointer self, const caller_speech_started& speech) {
   auto& state = self->state;
   state.caller_item_start_ms[speech.item_id] = speech.audio_start_ms;
-  if (state.ending) return;
+  if (state.ending)
+    return;
   const bool response_active = !state.active_response.empty();
   if (response_active && !state.cancel_sent) {
     // Deltas of this response still in flight must not reach the caller.
@@ -201,7 +213,8 @@ void on_speech_started(self_pointer self, const caller_speech_started& speech) {
       .then(
           [=](playout_cut_result cut) {
             auto& st = self->state;
-            if (!cut.had_unplayed) return;
+            if (!cut.had_unplayed)
+              return;
             ++st.record.barge_ins;
             if (!cut.item_id.empty()) {
               ++st.record.truncations;
@@ -233,19 +246,23 @@ call_supervisor_actor::behavior_type call_supervisor(
   state.peers.clock = self->spawn<caf::linked>(silence_clock);
   state.peers.caller_recorder = self->spawn(recorder);
   state.peers.agent_recorder = self->spawn(recorder);
-  for (auto send_peers : {+[](self_pointer s, const call_peers& p) { s->send(p.clock, p); },
-                          +[](self_pointer s, const call_peers& p) { s->send(p.model, p); },
-                          +[](self_pointer s, const call_peers& p) { s->send(p.caller_recorder, p); },
-                          +[](self_pointer s, const call_peers& p) { s->send(p.agent_recorder, p); },
-                          // The Twilio socket last: it opens the door for frames.
-                          +[](self_pointer s, const call_peers& p) { s->send(p.twilio, p); }}) {
+  for (auto send_peers :
+       {+[](self_pointer s, const call_peers&p) { s->send(p.clock, p); },
+        +[](self_pointer s, const call_peers&p) { s->send(p.model, p); },
+        +[](self_pointer s, const call_peers&p) { s->send(p.caller_recorder, p); },
+        +[](self_pointer s, const call_peers&p) { s->send(p.agent_recorder, p); },
+        // The Twilio socket last: it opens the door for frames.
+        +[](self_pointer s, const call_peers&p) {
+          s->send(p.twilio, p);
+        }}) {
     send_peers(self, state.peers);
   }
 
   return {
       [=](call_started& started) {
         auto& st = self->state;
-        if (st.started || st.ending) return;
+        if (st.started || st.ending)
+          return;
         st.started = true;
         st.record.identity = started.identity;
         std::string error;
@@ -288,7 +305,8 @@ call_supervisor_actor::behavior_type call_supervisor(
       },
       [=](response_finished& response) {
         auto& st = self->state;
-        if (response.response_id == st.active_response) st.active_response.clear();
+        if (response.response_id == st.active_response)
+          st.active_response.clear();
         auto& usage = st.record.usage;
         usage.input_tokens += response.usage.input_tokens;
         usage.output_tokens += response.usage.output_tokens;

@@ -13,14 +13,14 @@
 // the position the caller heard (clamped to what was sent for the item), response.cancel only
 // while a response is active, and drops the late deltas of the interrupted response.
 
-#include <set>
-#include <unordered_map>
-
 #include "actors/bridge_environment.hpp"
 #include "actors/call_summary.hpp"
 #include "actors/frame_ingress.hpp"
 #include "actors/interfaces.hpp"
 #include "net/websocket.hpp"
+
+#include <set>
+#include <unordered_map>
 
 namespace switchboard::actors {
 

@@ -28,9 +28,11 @@ void frame_ingress::closed(std::string reason) {
 void frame_ingress::attach(const twilio_socket_actor& target) {
   std::lock_guard lock(mutex_);
   // Under the lock, so that no frame can overtake the held ones.
-  for (auto& frame : held_) caf::anon_send(target, std::move(frame));
+  for (auto& frame : held_)
+    caf::anon_send(target, std::move(frame));
   held_.clear();
-  if (closed_reason_) caf::anon_send(target, twilio_socket_closed{*closed_reason_});
+  if (closed_reason_)
+    caf::anon_send(target, twilio_socket_closed{*closed_reason_});
   target_ = target;
 }
 

@@ -4,12 +4,12 @@
 // block or wait for them. Frames that arrive before the actor attaches are kept, in order, and
 // handed over when it does; afterwards each frame goes straight to the actor's mailbox.
 
+#include "actors/interfaces.hpp"
+
 #include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include "actors/interfaces.hpp"
 
 namespace switchboard::actors {
 

@@ -11,13 +11,13 @@
 //
 // A frame from Twilio thus travels: io thread → twilio_socket → openai_session → model.
 
+#include "actors/atoms.hpp"
+#include "actors/messages.hpp"
+
 #include <caf/replies_to.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
-
-#include "actors/atoms.hpp"
-#include "actors/messages.hpp"
 
 namespace switchboard::actors {
 

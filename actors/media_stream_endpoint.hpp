@@ -3,12 +3,12 @@
 // On open it spawns the call's supervisor; each frame goes through the call's frame_ingress to
 // its twilio_socket actor. Runs on io threads: it only spawns and sends, never waits.
 
+#include "actors/bridge_environment.hpp"
+#include "net/websocket.hpp"
+
 #include <caf/actor_system.hpp>
 
 #include <memory>
-
-#include "actors/bridge_environment.hpp"
-#include "net/websocket.hpp"
 
 namespace switchboard::actors {
 

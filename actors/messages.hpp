@@ -56,8 +56,7 @@ struct realtime_link_event {
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, realtime_link_event& x) {
-  return f(caf::meta::type_name("realtime_link_event"), x.link_id, x.what, x.reason,
-           x.http_status);
+  return f(caf::meta::type_name("realtime_link_event"), x.link_id, x.what, x.reason, x.http_status);
 }
 
 // -- Twilio socket -> supervisor ------------------------------------------------------------------
@@ -177,7 +176,8 @@ typename Inspector::result_type inspect(Inspector& f, playout_totals& x) {
            x.marks_cleared);
 }
 
-// -- OpenAI session -> supervisor -------------------------------------------------------------------
+// -- OpenAI session -> supervisor
+// -------------------------------------------------------------------
 
 struct caller_speech_started {
   std::string item_id;
@@ -251,7 +251,8 @@ typename Inspector::result_type inspect(Inspector& f, truncate_item& x) {
   return f(caf::meta::type_name("truncate_item"), x.item_id, x.audio_end_ms);
 }
 
-// -- Recorders --------------------------------------------------------------------------------------
+// -- Recorders
+// --------------------------------------------------------------------------------------
 
 /// Recorder -> supervisor: a write failed (disk full, permissions); the recorder stops writing
 /// but the call goes on.
@@ -284,8 +285,8 @@ struct recording_summary {
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, recording_summary& x) {
-  return f(caf::meta::type_name("recording_summary"), x.track, x.path, x.samples,
-           x.silence_samples, x.error);
+  return f(caf::meta::type_name("recording_summary"), x.track, x.path, x.samples, x.silence_samples,
+           x.error);
 }
 
 }  // namespace switchboard::actors

@@ -1,11 +1,11 @@
 #include "actors/openai_session.hpp"
 
+#include "net/realtime_messages.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cmath>
-
-#include "net/realtime_messages.hpp"
 
 namespace switchboard::actors {
 
@@ -15,22 +15,25 @@ using self_pointer = openai_session_actor::stateful_pointer<openai_session_state
 
 void send_to_model(self_pointer self) {
   auto& state = self->state;
-  if (state.link) state.link->send(state.outbound);
+  if (state.link)
+    state.link->send(state.outbound);
 }
 
 void start_connecting(self_pointer self) {
   auto& state = self->state;
-  if (state.closing || !state.env->model_links) return;
+  if (state.closing || !state.env->model_links)
+    return;
   ++state.link_id;
-  state.link = state.env->model_links->open(caf::actor_cast<openai_session_actor>(self),
-                                            state.link_id);
+  state.link =
+      state.env->model_links->open(caf::actor_cast<openai_session_actor>(self), state.link_id);
 }
 
 void on_opened(self_pointer self) {
   auto& state = self->state;
   state.ready = true;
   state.attempts = 0;
-  if (state.ever_connected) ++state.reconnects;
+  if (state.ever_connected)
+    ++state.reconnects;
   state.ever_connected = true;
   state.outbound.clear();
   net::append_realtime_session_update(state.outbound, state.env->session);
@@ -51,7 +54,8 @@ void on_lost(self_pointer self, const std::string& reason) {
   auto& state = self->state;
   state.ready = false;
   state.link.reset();
-  if (state.closing) return;
+  if (state.closing)
+    return;
   ++state.attempts;
   if (state.attempts >= state.env->reconnect.max_attempts) {
     spdlog::error("[call {}] model unavailable after {} attempts: {}", state.call_sid,
@@ -68,7 +72,8 @@ void on_lost(self_pointer self, const std::string& reason) {
 }
 
 token_usage to_usage(const std::optional<net::realtime_usage>& usage) {
-  if (!usage) return {};
+  if (!usage)
+    return {};
   return {usage->input_tokens, usage->output_tokens, usage->input_audio_tokens,
           usage->output_audio_tokens, usage->input_cached_tokens};
 }
@@ -126,14 +131,17 @@ openai_session_actor::behavior_type openai_session(self_pointer self, bridge_env
       [=](call_peers& peers) { self->state.peers = std::move(peers); },
       [=](call_started& started) {
         self->state.call_sid = started.identity.call_sid;
-        if (!self->state.link && !self->state.ready) start_connecting(self);
+        if (!self->state.link && !self->state.ready)
+          start_connecting(self);
       },
       [=](connect_atom) {
-        if (!self->state.link && !self->state.ready) start_connecting(self);
+        if (!self->state.link && !self->state.ready)
+          start_connecting(self);
       },
       [=](realtime_link_event& event) {
         auto& state = self->state;
-        if (event.link_id != state.link_id) return;  // an old connection's last words
+        if (event.link_id != state.link_id)
+          return;  // an old connection's last words
         switch (event.what) {
           case realtime_link_event::kind::opened:
             on_opened(self);
@@ -145,12 +153,14 @@ openai_session_actor::behavior_type openai_session(self_pointer self, bridge_env
         }
       },
       [=](realtime_frame& frame) {
-        if (frame.link_id != self->state.link_id) return;
+        if (frame.link_id != self->state.link_id)
+          return;
         on_server_event(self, frame.text);
       },
       [=](caller_audio& audio) {
         auto& state = self->state;
-        if (state.closing) return;
+        if (state.closing)
+          return;
         if (!state.ready) {
           if (state.held_audio.size() >= state.env->max_buffered_caller_frames) {
             state.held_audio.pop_front();
@@ -165,14 +175,16 @@ openai_session_actor::behavior_type openai_session(self_pointer self, bridge_env
       },
       [=](truncate_item& truncate) {
         auto& state = self->state;
-        if (!state.ready) return;
+        if (!state.ready)
+          return;
         state.outbound.clear();
         net::append_realtime_truncate(state.outbound, truncate.item_id, truncate.audio_end_ms);
         send_to_model(self);
       },
       [=](cancel_atom) {
         auto& state = self->state;
-        if (!state.ready) return;
+        if (!state.ready)
+          return;
         state.outbound.clear();
         net::append_realtime_response_cancel(state.outbound);
         send_to_model(self);
@@ -181,7 +193,8 @@ openai_session_actor::behavior_type openai_session(self_pointer self, bridge_env
         auto& state = self->state;
         state.closing = true;
         state.ready = false;
-        if (state.link) state.link->close();
+        if (state.link)
+          state.link->close();
         state.link.reset();
         self->quit();
       },

@@ -11,11 +11,11 @@
 // event is logged and counted and the call goes on. Conversation state is not carried across a
 // reconnect (replay comes with the model-reconnect work).
 
-#include <deque>
-#include <random>
-
 #include "actors/bridge_environment.hpp"
 #include "actors/interfaces.hpp"
+
+#include <deque>
+#include <random>
 
 namespace switchboard::actors {
 

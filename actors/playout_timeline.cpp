@@ -32,7 +32,8 @@ std::size_t playout_timeline::play_tick(std::span<std::uint8_t> out) {
     queued_bytes_ -= take;
     items_[front.item_id].played_bytes += take;
     last_played_item_ = front.item_id;
-    if (front.consumed == front.audio.size()) queue_.pop_front();
+    if (front.consumed == front.audio.size())
+      queue_.pop_front();
   }
   std::fill(out.begin() + static_cast<std::ptrdiff_t>(filled), out.end(), mulaw_silence);
   return filled;
@@ -40,19 +41,23 @@ std::size_t playout_timeline::play_tick(std::span<std::uint8_t> out) {
 
 mark_echo playout_timeline::on_mark(std::string_view name) {
   const auto at = name.rfind('@');
-  if (at == std::string_view::npos) return mark_echo::unknown;
+  if (at == std::string_view::npos)
+    return mark_echo::unknown;
   const auto item_id = name.substr(0, at);
   const auto position_text = name.substr(at + 1);
   std::uint64_t position = 0;
-  const auto [end, ec] = std::from_chars(position_text.data(),
-                                         position_text.data() + position_text.size(), position);
+  const auto [end, ec] =
+      std::from_chars(position_text.data(), position_text.data() + position_text.size(), position);
   if (ec != std::errc{} || end != position_text.data() + position_text.size()) {
     return mark_echo::unknown;
   }
   const auto found = items_.find(std::string(item_id));
-  if (found == items_.end() || position > found->second.sent_bytes) return mark_echo::unknown;
-  if (position > found->second.cut_at_bytes) return mark_echo::cleared;
-  if (position > found->second.played_bytes) skip_to(item_id, position);
+  if (found == items_.end() || position > found->second.sent_bytes)
+    return mark_echo::unknown;
+  if (position > found->second.cut_at_bytes)
+    return mark_echo::cleared;
+  if (position > found->second.played_bytes)
+    skip_to(item_id, position);
   return mark_echo::played;
 }
 
@@ -66,7 +71,8 @@ void playout_timeline::skip_to(std::string_view item_id, std::uint64_t position)
     const std::size_t remaining = front.audio.size() - front.consumed;
     std::size_t drop = remaining;
     if (is_target) {
-      if (progress.played_bytes >= position) break;
+      if (progress.played_bytes >= position)
+        break;
       drop = std::min<std::uint64_t>(remaining, position - progress.played_bytes);
     }
     front.consumed += drop;
@@ -74,8 +80,10 @@ void playout_timeline::skip_to(std::string_view item_id, std::uint64_t position)
     progress.played_bytes += drop;
     skipped_bytes_ += drop;
     last_played_item_ = front.item_id;
-    if (front.consumed == front.audio.size()) queue_.pop_front();
-    if (is_target && progress.played_bytes >= position) break;
+    if (front.consumed == front.audio.size())
+      queue_.pop_front();
+    if (is_target && progress.played_bytes >= position)
+      break;
   }
 }
 
@@ -111,7 +119,8 @@ caller_track_aligner::placement caller_track_aligner::place(std::uint64_t timest
   if (position > written_ + jitter_tolerance_samples) {
     result.silence_before = static_cast<std::size_t>(position - written_);
   } else if (position + jitter_tolerance_samples < written_) {
-    result.skip = static_cast<std::size_t>(std::min<std::uint64_t>(written_ - position, frame_bytes));
+    result.skip =
+        static_cast<std::size_t>(std::min<std::uint64_t>(written_ - position, frame_bytes));
   }
   written_ += result.silence_before + (frame_bytes - result.skip);
   return result;

@@ -36,8 +36,8 @@ constexpr std::uint64_t bytes_per_ms = 8;
 enum class mark_echo { played, cleared, unknown };
 
 struct playout_cut {
-  bool had_unplayed = false;  // there was agent audio the caller had not heard yet
-  std::string item_id;        // the item playing (or last played) at the cut; empty if none
+  bool had_unplayed = false;   // there was agent audio the caller had not heard yet
+  std::string item_id;         // the item playing (or last played) at the cut; empty if none
   std::uint64_t heard_ms = 0;  // of that item: what the caller heard, <= sent_ms
   std::uint64_t sent_ms = 0;   // of that item: what was sent to Twilio
   std::size_t discarded_bytes = 0;

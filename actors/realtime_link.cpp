@@ -1,10 +1,10 @@
 #include "actors/realtime_link.hpp"
 
+#include "net/websocket_client.hpp"
+
 #include <caf/send.hpp>
 
 #include <mutex>
-
-#include "net/websocket_client.hpp"
 
 namespace switchboard::actors {
 
@@ -20,10 +20,12 @@ class websocket_model_link final : public model_link,
 
   // -- model_link (actor thread) --
   void send(std::string text) override {
-    if (auto connection = connection_of()) connection->send_text(std::move(text));
+    if (auto connection = connection_of())
+      connection->send_text(std::move(text));
   }
   void close() override {
-    if (auto connection = connection_of()) connection->close(net::close_code::normal, "call ended");
+    if (auto connection = connection_of())
+      connection->close(net::close_code::normal, "call ended");
   }
 
   // -- websocket_handler (io thread) --
@@ -32,10 +34,12 @@ class websocket_model_link final : public model_link,
       std::lock_guard lock(mutex_);
       connection_ = connection;
     }
-    caf::anon_send(session_, realtime_link_event{link_id_, realtime_link_event::kind::opened, "", 0});
+    caf::anon_send(session_,
+                   realtime_link_event{link_id_, realtime_link_event::kind::opened, "", 0});
   }
   void on_message(std::string message, bool is_text) override {
-    if (!is_text) return;  // the Realtime API sends JSON text only
+    if (!is_text)
+      return;  // the Realtime API sends JSON text only
     caf::anon_send(session_, realtime_frame{link_id_, std::move(message)});
   }
   void on_close(net::websocket_closed why) override {
@@ -43,16 +47,18 @@ class websocket_model_link final : public model_link,
                                                  describe(why), why.code});
   }
   void on_connect_failed(net::websocket_connect_failure why) override {
-    caf::anon_send(session_, realtime_link_event{link_id_,
-                                                 realtime_link_event::kind::connect_failed,
-                                                 why.reason, why.http_status});
+    caf::anon_send(session_,
+                   realtime_link_event{link_id_, realtime_link_event::kind::connect_failed,
+                                       why.reason, why.http_status});
   }
 
  private:
   static std::string describe(const net::websocket_closed& why) {
     std::string text = why.clean ? "closed by the model" : "connection lost";
-    if (why.code != 0) text += " (code " + std::to_string(why.code) + ")";
-    if (!why.reason.empty()) text += ": " + why.reason;
+    if (why.code != 0)
+      text += " (code " + std::to_string(why.code) + ")";
+    if (!why.reason.empty())
+      text += ": " + why.reason;
     return text;
   }
 
@@ -74,7 +80,8 @@ std::shared_ptr<model_link> websocket_model_links::open(openai_session_actor ses
   auto link = std::make_shared<websocket_model_link>(std::move(session), link_id);
   net::websocket_client_options options;
   options.url = url_;
-  if (!api_key_.empty()) options.headers.emplace_back("Authorization", "Bearer " + api_key_);
+  if (!api_key_.empty())
+    options.headers.emplace_back("Authorization", "Bearer " + api_key_);
   options.tls = tls_;
   // The model's audio deltas are far larger than Twilio frames.
   options.limits.max_message_bytes = 16 * 1024 * 1024;

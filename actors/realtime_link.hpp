@@ -3,10 +3,10 @@
 // for local peers) to OPENAI_REALTIME_URL with `Authorization: Bearer`. Frames and connection
 // events are handed to the openai_session actor by message from the io thread.
 
-#include <boost/asio/io_context.hpp>
-
 #include "actors/bridge_environment.hpp"
 #include "net/tls.hpp"
+
+#include <boost/asio/io_context.hpp>
 
 namespace switchboard::actors {
 

@@ -1,8 +1,8 @@
 #include "actors/recorder.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include "net/base64.hpp"
+
+#include <spdlog/spdlog.h>
 
 namespace switchboard::actors {
 
@@ -12,29 +12,35 @@ using self_pointer = recorder_actor::stateful_pointer<recorder_state>;
 
 void report_failure(self_pointer self, const std::string& message) {
   auto& state = self->state;
-  if (!state.failure.empty()) return;
+  if (!state.failure.empty())
+    return;
   state.failure = message;
   spdlog::error("recording of the {} track failed, the call goes on without it: {}", state.track,
                 message);
-  if (state.peers) self->send(state.peers->supervisor, recording_problem{state.track, message});
+  if (state.peers)
+    self->send(state.peers->supervisor, recording_problem{state.track, message});
 }
 
 template <class Write>
 void write_or_fail(self_pointer self, Write&& write) {
   auto& state = self->state;
-  if (!state.writer || !state.failure.empty()) return;
-  if (auto written = write(*state.writer); !written) report_failure(self, written.error().message);
+  if (!state.writer || !state.failure.empty())
+    return;
+  if (auto written = write(*state.writer); !written)
+    report_failure(self, written.error().message);
 }
 
 void write_silence(self_pointer self, std::size_t samples) {
-  if (samples == 0) return;
+  if (samples == 0)
+    return;
   write_or_fail(self, [&](audio::wav_writer& writer) { return writer.append_silence(samples); });
   self->state.samples += samples;
   self->state.silence_samples += samples;
 }
 
 void write_audio(self_pointer self, std::span<const std::uint8_t> audio) {
-  if (audio.empty()) return;
+  if (audio.empty())
+    return;
   write_or_fail(self, [&](audio::wav_writer& writer) { return writer.append(audio); });
   self->state.samples += audio.size();
 }
@@ -42,7 +48,8 @@ void write_audio(self_pointer self, std::span<const std::uint8_t> audio) {
 void record_caller(self_pointer self, const caller_audio& frame) {
   auto& state = self->state;
   state.decoded.clear();
-  if (!net::append_decoded_base64(frame.payload_base64, state.decoded)) return;  // counted upstream
+  if (!net::append_decoded_base64(frame.payload_base64, state.decoded))
+    return;  // counted upstream
   const auto placement = state.aligner.place(frame.timestamp_ms, state.decoded.size());
   write_silence(self, placement.silence_before);
   write_audio(self, std::span(state.decoded).subspan(placement.skip));
@@ -68,8 +75,10 @@ recorder_actor::behavior_type recorder(self_pointer self) {
         } else {
           state.writer.emplace(std::move(*created));
         }
-        for (const auto& frame : state.held_caller) record_caller(self, frame);
-        for (const auto& heard : state.held_heard) record_heard(self, heard);
+        for (const auto& frame : state.held_caller)
+          record_caller(self, frame);
+        for (const auto& heard : state.held_heard)
+          record_heard(self, heard);
         state.held_caller.clear();
         state.held_heard.clear();
       },
@@ -96,7 +105,8 @@ recorder_actor::behavior_type recorder(self_pointer self) {
       [=](finalize_atom, std::uint64_t call_samples) -> recording_summary {
         auto& state = self->state;
         // Both tracks end at the call's length, so that they stay aligned sample for sample.
-        if (call_samples > state.samples) write_silence(self, call_samples - state.samples);
+        if (call_samples > state.samples)
+          write_silence(self, call_samples - state.samples);
         if (state.writer) {
           if (auto closed = state.writer->close(); !closed) {
             report_failure(self, closed.error().message);

@@ -12,11 +12,11 @@
 // clock's ticks, back to back. A recorder that cannot write reports it and keeps draining its
 // mailbox: a failed recording must never stop the audio bridge.
 
-#include <optional>
-
 #include "actors/interfaces.hpp"
 #include "actors/playout_timeline.hpp"
 #include "audio/wav_writer.hpp"
+
+#include <optional>
 
 namespace switchboard::actors {
 

@@ -1,8 +1,8 @@
 #include "actors/silence_clock.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include "net/base64.hpp"
+
+#include <spdlog/spdlog.h>
 
 namespace switchboard::actors {
 
@@ -24,7 +24,8 @@ void schedule_next_tick(self_pointer self) {
 
 void on_tick(self_pointer self) {
   auto& state = self->state;
-  if (!state.ticking) return;
+  if (!state.ticking)
+    return;
   const auto elapsed = self->clock().now() - state.started_at;
   const auto due = static_cast<std::uint64_t>(elapsed / tick_period);
   std::uint64_t to_play = due > state.totals.ticks ? due - state.totals.ticks : 0;
@@ -41,7 +42,8 @@ void on_tick(self_pointer self) {
       std::span<std::uint8_t> slot(heard.mulaw.data() + i * bytes_per_tick, bytes_per_tick);
       const auto agent_bytes = state.timeline.play_tick(slot);
       state.totals.agent_bytes_played += agent_bytes;
-      if (agent_bytes == 0) ++state.totals.silence_ticks;
+      if (agent_bytes == 0)
+        ++state.totals.silence_ticks;
       ++state.totals.ticks;
     }
     self->send(state.peers->agent_recorder, std::move(heard));
@@ -56,7 +58,8 @@ silence_clock_actor::behavior_type silence_clock(self_pointer self) {
       [=](call_peers& peers) { self->state.peers = std::move(peers); },
       [=](call_started&) {
         auto& state = self->state;
-        if (state.ticking) return;
+        if (state.ticking)
+          return;
         state.ticking = true;
         state.started_at = self->clock().now();
         schedule_next_tick(self);
@@ -82,7 +85,8 @@ silence_clock_actor::behavior_type silence_clock(self_pointer self) {
         auto& state = self->state;
         // Twilio first: every 20 ms of delay here is 20 ms more of the agent talking over the
         // caller.
-        if (state.timeline.has_unplayed()) self->send(state.peers->twilio, clear_atom::value);
+        if (state.timeline.has_unplayed())
+          self->send(state.peers->twilio, clear_atom::value);
         const auto cut = state.timeline.cut();
         return {cut.had_unplayed, cut.item_id, cut.heard_ms, cut.sent_ms};
       },

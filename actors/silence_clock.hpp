@@ -9,11 +9,11 @@
 // is what the caller heard, on the same timeline as the caller track. Ticks follow absolute
 // deadlines (start + n × 20 ms): a late tick catches up instead of drifting.
 
-#include <caf/actor_clock.hpp>
-
 #include "actors/bridge_environment.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/playout_timeline.hpp"
+
+#include <caf/actor_clock.hpp>
 
 namespace switchboard::actors {
 

@@ -1,10 +1,10 @@
 #include "actors/twilio_socket.hpp"
 
+#include "net/twilio_messages.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-
-#include "net/twilio_messages.hpp"
 
 namespace switchboard::actors {
 
@@ -14,7 +14,8 @@ using self_pointer = twilio_socket_actor::stateful_pointer<twilio_socket_state>;
 
 std::string_view find_parameter(const net::twilio_start& start, std::string_view name) {
   for (const auto& parameter : start.custom_parameters) {
-    if (parameter.name == name) return parameter.value;
+    if (parameter.name == name)
+      return parameter.value;
   }
   return {};
 }
@@ -26,22 +27,26 @@ std::uint64_t frame_end_ms(const net::twilio_media& media) {
 }
 
 void send_to_twilio(self_pointer self, std::string text) {
-  if (auto connection = self->state.connection.lock()) connection->send_text(std::move(text));
+  if (auto connection = self->state.connection.lock())
+    connection->send_text(std::move(text));
 }
 
 void close_socket(self_pointer self, net::close_code code, std::string reason) {
-  if (auto connection = self->state.connection.lock()) connection->close(code, std::move(reason));
+  if (auto connection = self->state.connection.lock())
+    connection->close(code, std::move(reason));
 }
 
 /// Reports the end of the stream once, whatever ended it.
 void end_stream(self_pointer self, std::string reason, bool refused) {
   auto& state = self->state;
-  if (state.ended) return;
+  if (state.ended)
+    return;
   state.ended = true;
   call_stream_ended ended{std::move(reason), refused || !state.started, state.caller_end_ms,
                           state.frames_in,   state.frames_out,          state.malformed_frames,
                           state.marks_echoed};
-  if (state.peers) self->send(state.peers->supervisor, std::move(ended));
+  if (state.peers)
+    self->send(state.peers->supervisor, std::move(ended));
 }
 
 void on_start(self_pointer self, const net::twilio_start& start) {
@@ -74,7 +79,8 @@ void on_start(self_pointer self, const net::twilio_start& start) {
 
 void on_frame(self_pointer self, twilio_frame& frame) {
   auto& state = self->state;
-  if (state.ended) return;
+  if (state.ended)
+    return;
   if (!frame.is_text) {
     ++state.malformed_frames;
     spdlog::warn("[call {}] binary frame from Twilio dropped", state.call_sid);
@@ -120,9 +126,9 @@ void on_frame(self_pointer self, twilio_frame& frame) {
 
 }  // namespace
 
-twilio_socket_actor::behavior_type twilio_socket(self_pointer self, bridge_environment_ptr env,
-                                                 std::weak_ptr<net::websocket_connection> connection,
-                                                 std::shared_ptr<frame_ingress> ingress) {
+twilio_socket_actor::behavior_type twilio_socket(
+    self_pointer self, bridge_environment_ptr env,
+    std::weak_ptr<net::websocket_connection> connection, std::shared_ptr<frame_ingress> ingress) {
   self->state.env = std::move(env);
   self->state.connection = std::move(connection);
   self->state.ingress = std::move(ingress);
@@ -140,7 +146,8 @@ twilio_socket_actor::behavior_type twilio_socket(self_pointer self, bridge_envir
       },
       [=](play_to_caller& audio) {
         auto& state = self->state;
-        if (!state.started || state.ended) return;
+        if (!state.started || state.ended)
+          return;
         ++state.frames_out;
         state.outbound.clear();
         net::append_twilio_media(state.outbound, state.stream_sid, audio.payload_base64);
@@ -151,7 +158,8 @@ twilio_socket_actor::behavior_type twilio_socket(self_pointer self, bridge_envir
       },
       [=](clear_atom) {
         auto& state = self->state;
-        if (!state.started || state.ended) return;
+        if (!state.started || state.ended)
+          return;
         state.outbound.clear();
         net::append_twilio_clear(state.outbound, state.stream_sid);
         send_to_twilio(self, state.outbound);

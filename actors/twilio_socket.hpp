@@ -9,12 +9,12 @@
 // caller recorder; agent audio comes from the silence clock as a `media` and its `mark`,
 // written together.
 
-#include <memory>
-
 #include "actors/bridge_environment.hpp"
 #include "actors/frame_ingress.hpp"
 #include "actors/interfaces.hpp"
 #include "net/websocket.hpp"
+
+#include <memory>
 
 namespace switchboard::actors {
 

@@ -1,5 +1,10 @@
 #include "app/bridge_server.hpp"
 
+#include "actors/media_stream_endpoint.hpp"
+#include "actors/realtime_link.hpp"
+#include "net/http_server.hpp"
+#include "net/twilio_webhook.hpp"
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <caf/actor_system.hpp>
@@ -10,11 +15,6 @@
 #include <future>
 #include <thread>
 #include <vector>
-
-#include "actors/media_stream_endpoint.hpp"
-#include "actors/realtime_link.hpp"
-#include "net/http_server.hpp"
-#include "net/twilio_webhook.hpp"
 
 namespace switchboard::app {
 
@@ -37,7 +37,9 @@ net::realtime_session_config session_config(const config::settings& settings) {
   return session;
 }
 
-unsigned core_count() { return std::max(1u, std::thread::hardware_concurrency()); }
+unsigned core_count() {
+  return std::max(1u, std::thread::hardware_concurrency());
+}
 
 class node final : public bridge_server {
  public:
@@ -58,20 +60,23 @@ class node final : public bridge_server {
     tokens_.emplace(settings_.twilio_auth_token.empty()
                         ? net::call_token_issuer::with_random_key()
                         : net::call_token_issuer::from_secret(settings_.twilio_auth_token));
-    if (webhook_.check_signatures) env->call_tokens = tokens_;
+    if (webhook_.check_signatures)
+      env->call_tokens = tokens_;
     if (options.model_links) {
       env->model_links = options.model_links;
     } else {
       auto tls = net::tls_context::client();
-      if (!tls) return tls.error();
+      if (!tls)
+        return tls.error();
       env->model_links = std::make_shared<actors::websocket_model_links>(
           io_, *tls, settings_.openai_realtime_url, settings_.openai_api_key);
     }
     env_ = env;
     if (!webhook_.check_signatures) {
-      spdlog::warn("TWILIO_AUTH_TOKEN is not set: Twilio signatures and call tokens are NOT "
-                   "checked (ALLOW_UNSIGNED_TWILIO). Anyone who finds this server can stream "
-                   "audio into the model at your expense.");
+      spdlog::warn(
+          "TWILIO_AUTH_TOKEN is not set: Twilio signatures and call tokens are NOT "
+          "checked (ALLOW_UNSIGNED_TWILIO). Anyone who finds this server can stream "
+          "audio into the model at your expense.");
     }
 
     net::http_server_options http_options;
@@ -80,13 +85,18 @@ class node final : public bridge_server {
     auto server = net::http_server::start(
         io_, http_options,
         {.on_request = [this](const net::http_request& request) { return route(request); },
-         .on_upgrade = [this](const net::http_request& request) { return upgrade(request); }});
-    if (!server) return server.error();
+         .on_upgrade =
+             [this](const net::http_request& request) {
+               return upgrade(request);
+             }});
+    if (!server)
+      return server.error();
     http_ = std::move(*server);
     ready_ = true;
 
     const unsigned threads = settings_.io_threads != 0 ? settings_.io_threads : core_count();
-    for (unsigned i = 0; i < threads; ++i) threads_.emplace_back([this] { io_.run(); });
+    for (unsigned i = 0; i < threads; ++i)
+      threads_.emplace_back([this] { io_.run(); });
     spdlog::info("listening on {}:{} ({} io threads, {} actor threads)", settings_.bind_address,
                  http_->port(), threads, core_count());
     return {};
@@ -100,7 +110,8 @@ class node final : public bridge_server {
     if (handle_signals) {
       signals.emplace(io_, SIGINT, SIGTERM);
       signals->async_wait([this](const boost::system::error_code& ec, int signal_number) {
-        if (ec) return;
+        if (ec)
+          return;
         spdlog::info("signal {}: stopping", signal_number);
         request_stop();
       });
@@ -116,7 +127,8 @@ class node final : public bridge_server {
     request_stop();
     if (!threads_.empty()) {
       io_.stop();
-      for (auto& thread : threads_) thread.join();
+      for (auto& thread : threads_)
+        thread.join();
       threads_.clear();
     }
     // Calls still running hold actors waiting on sockets that are now gone.
@@ -132,9 +144,11 @@ class node final : public bridge_server {
   }
 
   void request_stop() {
-    if (stop_requested_.exchange(true)) return;
+    if (stop_requested_.exchange(true))
+      return;
     ready_ = false;
-    if (http_) http_->stop();
+    if (http_)
+      http_->stop();
     stopped_.set_value();
   }
 
@@ -148,7 +162,8 @@ class node final : public bridge_server {
       }
       return response;
     }
-    if (path == "/healthz") return net::http_response::text(200, "ok\n");
+    if (path == "/healthz")
+      return net::http_response::text(200, "ok\n");
     if (path == "/readyz") {
       return ready_ ? net::http_response::text(200, "ready\n")
                     : net::http_response::text(503, "not ready\n");
@@ -190,7 +205,8 @@ class node final : public bridge_server {
 boost::system::result<std::unique_ptr<bridge_server>, std::string> bridge_server::start(
     const config::settings& settings, overrides options) {
   auto server = std::make_unique<node>(settings);
-  if (auto started = server->start(std::move(options)); !started) return started.error();
+  if (auto started = server->start(std::move(options)); !started)
+    return started.error();
   return std::unique_ptr<bridge_server>(std::move(server));
 }
 

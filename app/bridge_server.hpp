@@ -6,13 +6,13 @@
 //   GET /healthz, /readyz     liveness, readiness
 // Used by `switchboard serve`, the demo and the integration tests (in process).
 
+#include "actors/bridge_environment.hpp"
+#include "config/settings.hpp"
+
 #include <boost/system/result.hpp>
 
 #include <memory>
 #include <string>
-
-#include "actors/bridge_environment.hpp"
-#include "config/settings.hpp"
 
 namespace switchboard::app {
 

@@ -11,5 +11,6 @@ int run_serve(std::span<const std::string> arguments);
 int run_mix(std::span<const std::string> arguments);
 int run_repair(std::span<const std::string> arguments);
 int run_settings(std::span<const std::string> arguments);
+int run_demo(std::span<const std::string> arguments);
 
 }  // namespace switchboard::app

@@ -1,12 +1,12 @@
 // `switchboard mix` and `switchboard repair`: thin command-line faces of audio/.
+#include "app/commands.hpp"
+#include "audio/mixer.hpp"
+#include "audio/wav_repair.hpp"
+
 #include <algorithm>
 #include <filesystem>
 #include <iostream>
 #include <vector>
-
-#include "app/commands.hpp"
-#include "audio/mixer.hpp"
-#include "audio/wav_repair.hpp"
 
 namespace switchboard::app {
 
@@ -43,7 +43,8 @@ int run_mix(std::span<const std::string> arguments) {
   std::cout << "stereo: " << mixed->stereo_path << "\n"
             << "mono:   " << mixed->mono_path << "\n"
             << "length: " << mixed->duration_ms << " ms";
-  if (mixed->clipped_samples != 0) std::cout << " (" << mixed->clipped_samples << " samples clipped)";
+  if (mixed->clipped_samples != 0)
+    std::cout << " (" << mixed->clipped_samples << " samples clipped)";
   std::cout << "\n";
   return 0;
 }

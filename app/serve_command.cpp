@@ -1,12 +1,12 @@
 // `switchboard serve`: configuration, logging, then the node (app/bridge_server) until a signal.
-#include <spdlog/spdlog.h>
-
-#include <iostream>
-
 #include "app/bridge_server.hpp"
 #include "app/commands.hpp"
 #include "config/settings.hpp"
 #include "metrics/logging.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <iostream>
 
 namespace switchboard::app {
 
@@ -28,10 +28,12 @@ int run_serve(std::span<const std::string> arguments) {
     std::cerr << "switchboard: " << logging.error() << "\n";
     return 2;
   }
-  for (const auto& line : config::describe(settings)) spdlog::info("setting {}", line);
+  for (const auto& line : config::describe(settings))
+    spdlog::info("setting {}", line);
   if (!settings.has_openai_credentials()) {
-    spdlog::warn("OPENAI_API_KEY is not set: calls will fail to reach the model "
-                 "(`switchboard demo` runs a call against the built-in model stand-in)");
+    spdlog::warn(
+        "OPENAI_API_KEY is not set: calls will fail to reach the model "
+        "(`switchboard demo` runs a call against the built-in model stand-in)");
   }
 
   auto server = bridge_server::start(settings);

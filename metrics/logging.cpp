@@ -2,9 +2,9 @@
 
 #include <boost/json/serialize.hpp>
 #include <boost/json/string.hpp>
+#include <spdlog/logger.h>
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
-#include <spdlog/logger.h>
 #include <spdlog/spdlog.h>
 
 #include <array>
@@ -32,7 +32,8 @@ class json_line_formatter final : public spdlog::formatter {
     std::tm utc{};
     gmtime_r(&as_time_t, &utc);
     std::array<char, 32> timestamp{};
-    const auto length = std::strftime(timestamp.data(), timestamp.size(), "%Y-%m-%dT%H:%M:%S", &utc);
+    const auto length =
+        std::strftime(timestamp.data(), timestamp.size(), "%Y-%m-%dT%H:%M:%S", &utc);
 
     append(dest, R"({"ts":")");
     append(dest, std::string_view(timestamp.data(), length));
@@ -67,8 +68,8 @@ boost::system::result<void, std::string> configure_logging(std::string_view form
     return "LOG_FORMAT: expected text or json, got '" + std::string(format) + "'";
   }
   // Logs go to stderr so that commands can print results on stdout.
-  auto logger = std::make_shared<spdlog::logger>(
-      "switchboard", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  auto logger = std::make_shared<spdlog::logger>("switchboard",
+                                                 std::make_shared<spdlog::sinks::stderr_sink_mt>());
   if (format == "json") {
     logger->set_formatter(std::make_unique<json_line_formatter>());
   } else {

@@ -45,7 +45,8 @@ boost::system::result<std::size_t, wire_error> append_decoded_base64(
   // Padding may only close the text, at most two characters of it.
   const auto first_pad = text.find('=');
   const std::size_t padding = first_pad == std::string_view::npos ? 0 : text.size() - first_pad;
-  if (padding > 2 || (padding > 0 && text.find_first_not_of('=', first_pad) != std::string_view::npos)) {
+  if (padding > 2 ||
+      (padding > 0 && text.find_first_not_of('=', first_pad) != std::string_view::npos)) {
     return wire_error{wire_errc::bad_value, "base64: misplaced padding"};
   }
   const auto old_size = out.size();
@@ -66,7 +67,8 @@ boost::system::result<std::size_t, wire_error> append_decoded_base64(
 boost::system::result<std::vector<std::uint8_t>, wire_error> decode_base64(std::string_view text) {
   std::vector<std::uint8_t> out;
   auto decoded = append_decoded_base64(text, out);
-  if (!decoded) return decoded.error();
+  if (!decoded)
+    return decoded.error();
   return out;
 }
 

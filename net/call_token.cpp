@@ -1,5 +1,7 @@
 #include "net/call_token.hpp"
 
+#include "net/base64.hpp"
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -7,8 +9,6 @@
 
 #include <array>
 #include <charconv>
-
-#include "net/base64.hpp"
 
 namespace switchboard::net {
 
@@ -26,10 +26,13 @@ std::vector<std::uint8_t> hmac_sha256(std::span<const std::uint8_t> key, std::st
 std::string base64url(std::span<const std::uint8_t> bytes) {
   std::string text = encode_base64(bytes);
   for (auto& c : text) {
-    if (c == '+') c = '-';
-    if (c == '/') c = '_';
+    if (c == '+')
+      c = '-';
+    if (c == '/')
+      c = '_';
   }
-  while (!text.empty() && text.back() == '=') text.pop_back();
+  while (!text.empty() && text.back() == '=')
+    text.pop_back();
   return text;
 }
 
@@ -66,8 +69,10 @@ std::string call_token_issuer::issue(std::string_view call_sid,
 std::string call_token_issuer::check(std::string_view token, std::string_view call_sid,
                                      std::chrono::system_clock::time_point now) const {
   const auto dot = token.find('.');
-  if (token.empty()) return "no call token";
-  if (dot == std::string_view::npos) return "malformed call token";
+  if (token.empty())
+    return "no call token";
+  if (dot == std::string_view::npos)
+    return "malformed call token";
   const auto expiry_text = token.substr(0, dot);
   std::int64_t expiry = 0;
   const auto [end, ec] =
@@ -83,7 +88,8 @@ std::string call_token_issuer::check(std::string_view token, std::string_view ca
   }
   const auto now_seconds =
       std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
-  if (now_seconds > expiry) return "call token expired";
+  if (now_seconds > expiry)
+    return "call token expired";
   return {};
 }
 

@@ -1,12 +1,12 @@
 // The listener and the plain-TCP HTTP/WebSocket sessions.
 #include "net/http_server.hpp"
 
+#include "net/detail/http_session.hpp"
+
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/strand.hpp>
 
 #include <atomic>
-
-#include "net/detail/http_session.hpp"
 
 namespace switchboard::net {
 
@@ -30,12 +30,13 @@ http_request to_http_request(const http::request<http::string_body>& request,
   return out;
 }
 
-http::response<http::string_body> to_beast_response(const http_response& response,
-                                                    unsigned version, bool keep_alive) {
+http::response<http::string_body> to_beast_response(const http_response& response, unsigned version,
+                                                    bool keep_alive) {
   http::response<http::string_body> out{static_cast<http::status>(response.status), version};
   out.set(http::field::server, "switchboard");
   out.set(http::field::content_type, response.content_type);
-  for (const auto& [name, value] : response.headers) out.set(name, value);
+  for (const auto& [name, value] : response.headers)
+    out.set(name, value);
   out.body() = response.body;
   out.keep_alive(keep_alive);
   out.prepare_payload();
@@ -62,12 +63,16 @@ class listener : public std::enable_shared_from_this<listener> {
     const auto& options = state_->options;
     beast::error_code ec;
     auto address = asio::ip::make_address(options.bind_address, ec);
-    if (ec) return "bind address '" + options.bind_address + "': " + ec.message();
+    if (ec)
+      return "bind address '" + options.bind_address + "': " + ec.message();
     const tcp::endpoint endpoint{address, options.port};
     acceptor_.open(endpoint.protocol(), ec);
-    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-    if (!ec) acceptor_.bind(endpoint, ec);
-    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (!ec)
+      acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec)
+      acceptor_.bind(endpoint, ec);
+    if (!ec)
+      acceptor_.listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
       return "cannot listen on " + options.bind_address + ":" + std::to_string(options.port) +
              ": " + ec.message();
@@ -88,9 +93,10 @@ class listener : public std::enable_shared_from_this<listener> {
 
  private:
   void do_accept() {
-    acceptor_.async_accept(asio::make_strand(io_), [self = shared_from_this()](
-                                                       beast::error_code ec, tcp::socket socket) {
-      if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
+    acceptor_.async_accept(asio::make_strand(io_), [self = shared_from_this()](beast::error_code ec,
+                                                                               tcp::socket socket) {
+      if (ec == asio::error::operation_aborted || !self->acceptor_.is_open())
+        return;
       if (!ec) {
         socket.set_option(tcp::no_delay(true), ec);  // 20 ms audio frames: never wait for Nagle
         if (self->state_->tls) {
@@ -116,7 +122,8 @@ class beast_http_server final : public http_server {
 
   std::uint16_t port() const override { return port_; }
   void stop() override {
-    if (!stopped_.exchange(true)) listener_->stop();
+    if (!stopped_.exchange(true))
+      listener_->stop();
   }
 
  private:
@@ -134,7 +141,8 @@ boost::system::result<std::unique_ptr<http_server>, std::string> http_server::st
       detail::http_server_state{std::move(options), std::move(routes), std::move(tls)});
   auto accepting = std::make_shared<listener>(io, std::move(state));
   auto port = accepting->listen();
-  if (!port) return port.error();
+  if (!port)
+    return port.error();
   return std::unique_ptr<http_server>(std::make_unique<beast_http_server>(accepting, *port));
 }
 

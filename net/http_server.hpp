@@ -3,14 +3,14 @@
 // the io_context's threads; WebSocket upgrades become websocket connections on the same socket.
 // Non-template interface: Beast stays inside net/http_server*.cpp.
 
+#include "net/http_types.hpp"
+#include "net/tls.hpp"
+
 #include <boost/system/result.hpp>
 
 #include <cstdint>
 #include <memory>
 #include <string>
-
-#include "net/http_types.hpp"
-#include "net/tls.hpp"
 
 namespace boost::asio {
 class io_context;

@@ -1,9 +1,9 @@
 // The TLS HTTP/WebSocket sessions (https:// and wss://), in their own TU: the TLS Beast
 // instantiations are the most expensive code to compile.
-#include <boost/beast/ssl.hpp>
-
 #include "net/detail/http_session.hpp"
 #include "net/detail/tls_impl.hpp"
+
+#include <boost/beast/ssl.hpp>
 
 namespace switchboard::net::detail {
 

@@ -16,7 +16,8 @@ bool equals_ignoring_case(std::string_view a, std::string_view b) {
 
 std::string_view http_request::header(std::string_view name) const {
   for (const auto& [key, value] : headers) {
-    if (equals_ignoring_case(key, name)) return value;
+    if (equals_ignoring_case(key, name))
+      return value;
   }
   return {};
 }

@@ -2,6 +2,8 @@
 // Plain HTTP request/response values that cross from the Beast sessions (net/*_session.cpp)
 // into the rest of the program. No Beast types here, so this header stays cheap to include.
 
+#include "net/websocket.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -10,8 +12,6 @@
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include "net/websocket.hpp"
 
 namespace switchboard::net {
 

@@ -14,7 +14,8 @@ boost::system::result<std::shared_ptr<tls_context>, std::string> tls_context::cl
   boost::system::error_code ec;
   // OpenSSL's default verify paths read SSL_CERT_FILE / SSL_CERT_DIR when they are set.
   implementation->context.set_default_verify_paths(ec);
-  if (ec) return "TLS: cannot load the default certificate store: " + ec.message();
+  if (ec)
+    return "TLS: cannot load the default certificate store: " + ec.message();
   implementation->context.set_verify_mode(ssl::verify_peer);
   implementation->context.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
                                       ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
@@ -30,9 +31,11 @@ boost::system::result<std::shared_ptr<tls_context>, std::string> tls_context::se
                                       ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
                                       ssl::context::no_tlsv1_1);
   implementation->context.use_certificate_chain_file(certificate_chain_pem.string(), ec);
-  if (ec) return "TLS: certificate " + certificate_chain_pem.string() + ": " + ec.message();
+  if (ec)
+    return "TLS: certificate " + certificate_chain_pem.string() + ": " + ec.message();
   implementation->context.use_private_key_file(key_pem.string(), ssl::context::pem, ec);
-  if (ec) return "TLS: key " + key_pem.string() + ": " + ec.message();
+  if (ec)
+    return "TLS: key " + key_pem.string() + ": " + ec.message();
   return std::shared_ptr<tls_context>(new tls_context(std::move(implementation)));
 }
 

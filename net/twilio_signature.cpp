@@ -1,5 +1,7 @@
 #include "net/twilio_signature.hpp"
 
+#include "net/base64.hpp"
+
 #include <boost/url/parse.hpp>
 #include <boost/url/parse_query.hpp>
 #include <boost/url/url.hpp>
@@ -12,8 +14,6 @@
 #include <cstdint>
 #include <map>
 #include <set>
-
-#include "net/base64.hpp"
 
 namespace switchboard::net {
 
@@ -42,7 +42,8 @@ std::uint16_t default_port(std::string_view scheme) {
 std::vector<std::string> port_variants(std::string_view url) {
   std::vector<std::string> variants{std::string(url)};
   auto parsed = boost::urls::parse_uri(url);
-  if (!parsed) return variants;
+  if (!parsed)
+    return variants;
   boost::urls::url other(*parsed);
   if (other.has_port()) {
     other.remove_port();
@@ -58,8 +59,8 @@ bool matches_any_port_variant(std::string_view auth_token, std::string_view sign
   bool matched = false;
   // Check every variant even after a match so that timing does not reveal which one matched.
   for (const auto& candidate : port_variants(url)) {
-    matched |= constant_time_equal(compute_twilio_signature(auth_token, candidate, params),
-                                   signature);
+    matched |=
+        constant_time_equal(compute_twilio_signature(auth_token, candidate, params), signature);
   }
   return matched;
 }
@@ -69,7 +70,8 @@ bool matches_any_port_variant(std::string_view auth_token, std::string_view sign
 std::vector<form_parameter> parse_form_body(std::string_view body) {
   std::vector<form_parameter> params;
   auto query = boost::urls::parse_query(body);
-  if (!query) return params;
+  if (!query)
+    return params;
   const boost::urls::encoding_opts form_encoding{/*space_as_plus=*/true};
   for (auto param : *query) {
     params.push_back({param.key.decode(form_encoding), param.value.decode(form_encoding)});
@@ -81,7 +83,8 @@ std::string compute_twilio_signature(std::string_view auth_token, std::string_vi
                                      std::span<const form_parameter> params) {
   // name -> distinct values, both in byte order (twilio-node toFormUrlEncodedParam).
   std::map<std::string_view, std::set<std::string_view>> sorted;
-  for (const auto& param : params) sorted[param.name].insert(param.value);
+  for (const auto& param : params)
+    sorted[param.name].insert(param.value);
   std::string data(url);
   for (const auto& [name, values] : sorted) {
     for (const auto& value : values) {
@@ -94,17 +97,21 @@ std::string compute_twilio_signature(std::string_view auth_token, std::string_vi
 
 bool is_valid_twilio_signature(std::string_view auth_token, std::string_view signature,
                                std::string_view url, std::span<const form_parameter> params) {
-  if (auth_token.empty() || signature.empty()) return false;
+  if (auth_token.empty() || signature.empty())
+    return false;
   return matches_any_port_variant(auth_token, signature, url, params);
 }
 
 bool is_valid_twilio_signature_for_body(std::string_view auth_token, std::string_view signature,
                                         std::string_view url, std::string_view body) {
-  if (auth_token.empty() || signature.empty()) return false;
+  if (auth_token.empty() || signature.empty())
+    return false;
   auto parsed = boost::urls::parse_uri(url);
-  if (!parsed) return false;
+  if (!parsed)
+    return false;
   auto found = parsed->params().find("bodySHA256");
-  if (found == parsed->params().end()) return false;
+  if (found == parsed->params().end())
+    return false;
   const std::string expected_hash((*found).value);
   const bool body_matches = constant_time_equal(sha256_hex(body), expected_hash);
   const bool signature_matches = matches_any_port_variant(auth_token, signature, url, {});

@@ -1,9 +1,9 @@
 #include "net/twilio_webhook.hpp"
 
-#include <vector>
-
 #include "net/twilio_signature.hpp"
 #include "net/twiml.hpp"
+
+#include <vector>
 
 namespace switchboard::net {
 
@@ -11,7 +11,8 @@ namespace {
 
 /// scheme://host[/prefix] of this server as Twilio reaches it.
 std::string public_base(const http_request& request, const twilio_webhook_settings& settings) {
-  if (settings.public_url) return *settings.public_url;
+  if (settings.public_url)
+    return *settings.public_url;
   // Behind an ingress that ends TLS, the original scheme is in X-Forwarded-Proto.
   const auto forwarded = request.header("x-forwarded-proto");
   const std::string scheme = forwarded.empty() ? "http" : std::string(forwarded);
@@ -20,7 +21,8 @@ std::string public_base(const http_request& request, const twilio_webhook_settin
 
 std::string_view value_of(const std::vector<form_parameter>& params, std::string_view name) {
   for (const auto& param : params) {
-    if (param.name == name) return param.value;
+    if (param.name == name)
+      return param.value;
   }
   return {};
 }
@@ -60,13 +62,14 @@ http_response answer_incoming_call(const http_request& request,
     const auto signature = request.header("x-twilio-signature");
     const std::vector<form_parameter> signed_params =
         request.method == "POST" ? params : std::vector<form_parameter>{};
-    if (!is_valid_twilio_signature(settings.auth_token, signature,
-                                   requested_url(request, settings), signed_params)) {
+    if (!is_valid_twilio_signature(settings.auth_token, signature, requested_url(request, settings),
+                                   signed_params)) {
       return http_response::text(403, "invalid or missing X-Twilio-Signature\n");
     }
   }
   const auto call_sid = value_of(params, "CallSid");
-  if (call_sid.empty()) return http_response::text(400, "CallSid is missing\n");
+  if (call_sid.empty())
+    return http_response::text(400, "CallSid is missing\n");
 
   const std::vector<form_parameter> stream_parameters{
       {"CallSid", std::string(call_sid)},
@@ -82,12 +85,16 @@ http_response answer_incoming_call(const http_request& request,
 
 std::string check_media_stream_upgrade(const http_request& request,
                                        const twilio_webhook_settings& settings) {
-  if (request.path() != media_stream_path) return "no WebSocket at " + std::string(request.path());
+  if (request.path() != media_stream_path)
+    return "no WebSocket at " + std::string(request.path());
   // Twilio strips query strings from stream URLs; one here did not come from our TwiML.
-  if (request.target.find('?') != std::string::npos) return "query string on the stream URL";
-  if (!settings.check_signatures) return {};
+  if (request.target.find('?') != std::string::npos)
+    return "query string on the stream URL";
+  if (!settings.check_signatures)
+    return {};
   const auto signature = request.header("x-twilio-signature");
-  if (signature.empty()) return "missing X-Twilio-Signature";
+  if (signature.empty())
+    return "missing X-Twilio-Signature";
   if (!is_valid_twilio_signature(settings.auth_token, signature,
                                  media_stream_url(request, settings), {})) {
     return "invalid X-Twilio-Signature";

@@ -5,12 +5,12 @@
 //   GET /media-stream        the WebSocket upgrade: check its signature before any model
 //                            connection is made (protocols.md §A5.3).
 
+#include "net/call_token.hpp"
+#include "net/http_types.hpp"
+
 #include <chrono>
 #include <optional>
 #include <string>
-
-#include "net/call_token.hpp"
-#include "net/http_types.hpp"
 
 namespace switchboard::net {
 

@@ -16,12 +16,23 @@ boost::system::result<connect_stream, std::string> twiml_error(std::string messa
 void append_xml_escaped(std::string& out, std::string_view text) {
   for (const char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      default: out.push_back(c);
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      default:
+        out.push_back(c);
     }
   }
 }
@@ -54,12 +65,15 @@ boost::system::result<connect_stream, std::string> parse_connect_stream_twiml(
     return twiml_error(std::string("TwiML is not XML: ") + error.what());
   }
   const auto stream = tree.get_child_optional("Response.Connect.Stream");
-  if (!stream) return twiml_error("TwiML has no <Response><Connect><Stream>");
+  if (!stream)
+    return twiml_error("TwiML has no <Response><Connect><Stream>");
   connect_stream out;
   out.url = stream->get<std::string>("<xmlattr>.url", "");
-  if (out.url.empty()) return twiml_error("<Stream> has no url");
+  if (out.url.empty())
+    return twiml_error("<Stream> has no url");
   for (const auto& [name, child] : *stream) {
-    if (name != "Parameter") continue;
+    if (name != "Parameter")
+      continue;
     out.parameters.push_back({child.get<std::string>("<xmlattr>.name", ""),
                               child.get<std::string>("<xmlattr>.value", "")});
   }

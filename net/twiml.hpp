@@ -5,14 +5,14 @@
 // The stream URL takes no query string (Twilio strips it); values travel as <Parameter>s and
 // arrive in start.customParameters.
 
+#include "net/twilio_signature.hpp"
+
 #include <boost/system/result.hpp>
 
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include "net/twilio_signature.hpp"
 
 namespace switchboard::net {
 

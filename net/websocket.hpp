@@ -38,15 +38,15 @@ class websocket_connection {
 
 /// Why a connection ended (the handler's last call).
 struct websocket_closed {
-  bool clean = false;         // a closing handshake happened (either side)
-  std::uint16_t code = 0;     // the peer's close code, when it sent one
-  std::string reason;         // the peer's reason, or what went wrong locally
+  bool clean = false;      // a closing handshake happened (either side)
+  std::uint16_t code = 0;  // the peer's close code, when it sent one
+  std::string reason;      // the peer's reason, or what went wrong locally
 };
 
 /// Why a client connection never opened.
 struct websocket_connect_failure {
-  std::string reason;         // resolver, TCP, TLS or handshake error, in words
-  unsigned http_status = 0;   // the status the server answered instead of 101, or 0
+  std::string reason;        // resolver, TCP, TLS or handshake error, in words
+  unsigned http_status = 0;  // the status the server answered instead of 101, or 0
 };
 
 class websocket_handler {
@@ -61,14 +61,16 @@ class websocket_handler {
   /// The connection is gone; no call follows.
   virtual void on_close(websocket_closed why) = 0;
   /// Client side only: the connection could not be opened; no call follows.
-  virtual void on_connect_failed(websocket_connect_failure why) { on_close({false, 0, why.reason}); }
+  virtual void on_connect_failed(websocket_connect_failure why) {
+    on_close({false, 0, why.reason});
+  }
 };
 
 /// Limits for one connection.
 struct websocket_limits {
   std::size_t max_message_bytes = 64 * 1024;  // Twilio frames are ~0.3 KiB; the cap is 64 KiB
   std::uint32_t handshake_timeout_ms = 10'000;
-  std::uint32_t idle_timeout_ms = 30'000;     // pings are sent at half of it; silence closes
+  std::uint32_t idle_timeout_ms = 30'000;          // pings are sent at half of it; silence closes
   std::size_t max_queued_bytes = 4 * 1024 * 1024;  // a peer that stops reading is cut off
 };
 

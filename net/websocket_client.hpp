@@ -2,15 +2,15 @@
 // Opens client WebSocket connections (ws:// or wss://) — the OpenAI Realtime session and the
 // simulated Twilio caller use it. Non-template; Beast lives in websocket_client_{plain,tls}.cpp.
 
+#include "net/tls.hpp"
+#include "net/websocket.hpp"
+
 #include <boost/system/result.hpp>
 
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include "net/tls.hpp"
-#include "net/websocket.hpp"
 
 namespace boost::asio {
 class io_context;

@@ -1,7 +1,7 @@
 // ws:// client connections.
-#include <boost/asio/strand.hpp>
-
 #include "net/detail/websocket_connector.hpp"
+
+#include <boost/asio/strand.hpp>
 
 namespace switchboard::net::detail {
 

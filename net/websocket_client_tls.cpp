@@ -1,12 +1,12 @@
 // wss:// client connections: SNI, certificate chain and host-name verification, then the
 // WebSocket handshake over TLS. Its own TU: the TLS instantiations cost the most to compile.
+#include "net/detail/tls_impl.hpp"
+#include "net/detail/websocket_connector.hpp"
+
 #include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/ssl.hpp>
 #include <openssl/ssl.h>
-
-#include "net/detail/tls_impl.hpp"
-#include "net/detail/websocket_connector.hpp"
 
 namespace switchboard::net::detail {
 
@@ -26,7 +26,8 @@ void websocket_connector<tls_stream>::on_connect() {
   stream_.set_verify_callback(boost::asio::ssl::host_name_verification(url_.host));
   stream_.async_handshake(boost::asio::ssl::stream_base::client,
                           [self = shared_from_this()](boost::beast::error_code ec) {
-                            if (ec) return self->fail("TLS handshake with " + self->url_.host, ec);
+                            if (ec)
+                              return self->fail("TLS handshake with " + self->url_.host, ec);
                             self->websocket_handshake();
                           });
 }
@@ -36,8 +37,8 @@ void connect_tls_websocket(boost::asio::io_context& io, websocket_url url,
                            std::shared_ptr<websocket_handler> handler) {
   using connector = websocket_connector<tls_stream>;
   auto& context = options.tls->native().context;
-  std::make_shared<connector>(io, tls_stream(boost::asio::make_strand(io), context),
-                              std::move(url), std::move(options), std::move(handler))
+  std::make_shared<connector>(io, tls_stream(boost::asio::make_strand(io), context), std::move(url),
+                              std::move(options), std::move(handler))
       ->start();
 }
 

@@ -3,6 +3,10 @@
 // upgrades to a websocket_session over the same stream. Included only by http_server.cpp
 // (plain) and http_server_tls.cpp (TLS).
 
+#include "net/detail/websocket_session.hpp"
+#include "net/http_types.hpp"
+#include "net/tls.hpp"
+
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/stream.hpp>
@@ -15,10 +19,6 @@
 #include <optional>
 #include <string>
 
-#include "net/detail/websocket_session.hpp"
-#include "net/http_types.hpp"
-#include "net/tls.hpp"
-
 namespace switchboard::net::detail {
 
 /// What every session of one server shares; outlives the server object while sessions run.
@@ -28,8 +28,9 @@ struct http_server_state {
   std::shared_ptr<tls_context> tls;  // null: plain
 };
 
-http_request to_http_request(const boost::beast::http::request<boost::beast::http::string_body>& request,
-                             const std::string& remote_address);
+http_request to_http_request(
+    const boost::beast::http::request<boost::beast::http::string_body>& request,
+    const std::string& remote_address);
 boost::beast::http::response<boost::beast::http::string_body> to_beast_response(
     const http_response& response, unsigned version, bool keep_alive);
 
@@ -40,16 +41,19 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
       : stream_(std::move(stream)), state_(std::move(state)) {
     boost::beast::error_code ec;
     auto endpoint = boost::beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
-    if (!ec) remote_address_ = endpoint.address().to_string();
+    if (!ec)
+      remote_address_ = endpoint.address().to_string();
   }
 
   void start() {
     boost::asio::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
       if constexpr (is_tls) {
-        boost::beast::get_lowest_layer(self->stream_).expires_after(self->state_->options.read_timeout);
+        boost::beast::get_lowest_layer(self->stream_)
+            .expires_after(self->state_->options.read_timeout);
         self->stream_.async_handshake(boost::asio::ssl::stream_base::server,
                                       [self](boost::beast::error_code ec) {
-                                        if (!ec) self->do_read();
+                                        if (!ec)
+                                          self->do_read();
                                       });
       } else {
         self->do_read();
@@ -58,8 +62,7 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
   }
 
  private:
-  static constexpr bool is_tls =
-      !std::is_same_v<Stream, boost::beast::tcp_stream>;
+  static constexpr bool is_tls = !std::is_same_v<Stream, boost::beast::tcp_stream>;
 
   void do_read() {
     namespace http = boost::beast::http;
@@ -74,16 +77,20 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
 
   void on_read(boost::beast::error_code ec) {
     namespace http = boost::beast::http;
-    if (ec == http::error::end_of_stream || ec == boost::beast::error::timeout) return do_close();
+    if (ec == http::error::end_of_stream || ec == boost::beast::error::timeout)
+      return do_close();
     if (ec == http::error::body_limit) {
       return write(http_response::text(413, "request body too large\n"), 11, false);
     }
-    if (ec) return;  // reset or garbage: nothing useful to answer
+    if (ec)
+      return;  // reset or garbage: nothing useful to answer
     auto& request = parser_->get();
-    if (boost::beast::websocket::is_upgrade(request)) return upgrade(parser_->release());
-    http_response response = state_->routes.on_request
-                                 ? state_->routes.on_request(to_http_request(request, remote_address_))
-                                 : http_response::text(404, "not found\n");
+    if (boost::beast::websocket::is_upgrade(request))
+      return upgrade(parser_->release());
+    http_response response =
+        state_->routes.on_request
+            ? state_->routes.on_request(to_http_request(request, remote_address_))
+            : http_response::text(404, "not found\n");
     write(response, request.version(), request.keep_alive());
   }
 
@@ -92,7 +99,8 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
         state_->routes.on_upgrade
             ? state_->routes.on_upgrade(to_http_request(request, remote_address_))
             : websocket_upgrade_decision::refused(http_response::text(404, "not found\n"));
-    if (!decision.accept) return write(decision.refusal, request.version(), false);
+    if (!decision.accept)
+      return write(decision.refusal, request.version(), false);
 
     using session_type = websocket_session<Stream>;
     auto session = std::make_shared<session_type>(std::move(stream_), std::move(decision.accept),
@@ -105,7 +113,8 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
     auto held = std::make_shared<boost::beast::http::request<boost::beast::http::string_body>>(
         std::move(request));
     session->stream().async_accept(*held, [session, held](boost::beast::error_code ec) {
-      if (ec) return session->handshake_failed("websocket accept failed: " + ec.message());
+      if (ec)
+        return session->handshake_failed("websocket accept failed: " + ec.message());
       session->opened();
     });
   }
@@ -113,12 +122,13 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
   void write(const http_response& response, unsigned version, bool keep_alive) {
     namespace http = boost::beast::http;
     response_ = to_beast_response(response, version, keep_alive);
-    http::async_write(stream_, response_,
-                      [self = this->shared_from_this(), keep_alive](boost::beast::error_code ec,
-                                                                    std::size_t) {
-                        if (ec || !keep_alive) return self->do_close();
-                        self->do_read();
-                      });
+    http::async_write(
+        stream_, response_,
+        [self = this->shared_from_this(), keep_alive](boost::beast::error_code ec, std::size_t) {
+          if (ec || !keep_alive)
+            return self->do_close();
+          self->do_read();
+        });
   }
 
   void do_close() {

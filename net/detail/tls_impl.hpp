@@ -1,9 +1,9 @@
 #pragma once
 // Internal to net/: the OpenSSL context behind net::tls_context. Included by the TLS TUs only.
 
-#include <boost/asio/ssl/context.hpp>
-
 #include "net/tls.hpp"
+
+#include <boost/asio/ssl/context.hpp>
 
 namespace switchboard::net {
 

@@ -1,9 +1,9 @@
 #pragma once
 // Internal to net/: the per-transport connect functions, without Beast.
 
-#include <memory>
-
 #include "net/websocket_client.hpp"
+
+#include <memory>
 
 namespace switchboard::net::detail {
 

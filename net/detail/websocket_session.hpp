@@ -7,6 +7,8 @@
 // Shape of Beast's websocket examples: a strand per connection, do_*/on_* pairs, a write queue
 // so that a single async_write is in flight.
 
+#include "net/websocket.hpp"
+
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/beast/core.hpp>
@@ -15,8 +17,6 @@
 #include <deque>
 #include <memory>
 #include <string>
-
-#include "net/websocket.hpp"
 
 namespace switchboard::net::detail {
 
@@ -40,7 +40,8 @@ class websocket_session final : public websocket_connection,
     ws_.read_message_max(limits_.max_message_bytes);
     boost::beast::error_code ec;
     auto endpoint = boost::beast::get_lowest_layer(ws_).socket().remote_endpoint(ec);
-    if (!ec) remote_ = endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
+    if (!ec)
+      remote_ = endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
   }
 
   stream_type& stream() { return ws_; }
@@ -64,7 +65,8 @@ class websocket_session final : public websocket_connection,
                         self->close_requested_ = true;
                         self->close_reason_ = boost::beast::websocket::close_reason(
                             static_cast<boost::beast::websocket::close_code>(code), reason);
-                        if (!self->writing_) self->do_close();
+                        if (!self->writing_)
+                          self->do_close();
                       });
   }
 
@@ -75,7 +77,8 @@ class websocket_session final : public websocket_connection,
 
  private:
   void enqueue(std::string message) {
-    if (finished_ || close_requested_) return;
+    if (finished_ || close_requested_)
+      return;
     queued_bytes_ += message.size();
     if (queued_bytes_ > limits_.max_queued_bytes) {
       // The peer stopped reading; holding its audio forever would grow without bound.
@@ -84,11 +87,13 @@ class websocket_session final : public websocket_connection,
           boost::beast::websocket::close_code::policy_error, "peer is not reading");
       queue_.clear();
       queued_bytes_ = 0;
-      if (!writing_) do_close();
+      if (!writing_)
+        do_close();
       return;
     }
     queue_.push_back(std::move(message));
-    if (!writing_) do_write();
+    if (!writing_)
+      do_write();
   }
 
   void do_write() {
@@ -102,50 +107,59 @@ class websocket_session final : public websocket_connection,
 
   void on_write(boost::beast::error_code ec) {
     writing_ = false;
-    if (ec) return finish({false, 0, "write failed: " + ec.message()});
+    if (ec)
+      return finish({false, 0, "write failed: " + ec.message()});
     queued_bytes_ -= queue_.front().size();
     queue_.pop_front();
-    if (!queue_.empty()) return do_write();
-    if (close_requested_) do_close();
+    if (!queue_.empty())
+      return do_write();
+    if (close_requested_)
+      do_close();
   }
 
   void do_close() {
-    if (closing_ || finished_) return;
+    if (closing_ || finished_)
+      return;
     closing_ = true;
     ws_.async_close(close_reason_, [self = this->shared_from_this()](boost::beast::error_code ec) {
       // The read loop sees the peer's close frame and calls finish(); a failed close ends here.
-      if (ec) self->finish({false, 0, "close failed: " + ec.message()});
+      if (ec)
+        self->finish({false, 0, "close failed: " + ec.message()});
     });
   }
 
   void do_read() {
-    ws_.async_read(read_buffer_, [self = this->shared_from_this()](boost::beast::error_code ec,
-                                                                   std::size_t) {
-      self->on_read(ec);
-    });
+    ws_.async_read(read_buffer_,
+                   [self = this->shared_from_this()](boost::beast::error_code ec, std::size_t) {
+                     self->on_read(ec);
+                   });
   }
 
   void on_read(boost::beast::error_code ec) {
     namespace websocket = boost::beast::websocket;
     if (ec == websocket::error::closed) {
       const auto& reason = ws_.reason();
-      return finish({true, static_cast<std::uint16_t>(reason.code), std::string(reason.reason.data(), reason.reason.size())});
+      return finish({true, static_cast<std::uint16_t>(reason.code),
+                     std::string(reason.reason.data(), reason.reason.size())});
     }
     if (ec == websocket::error::message_too_big) {
       // Beast fails the connection with 1009 itself.
       return finish({false, static_cast<std::uint16_t>(close_code::too_big),
                      "message over " + std::to_string(limits_.max_message_bytes) + " bytes"});
     }
-    if (ec) return finish({closing_, 0, ec.message()});
+    if (ec)
+      return finish({closing_, 0, ec.message()});
     const bool is_text = ws_.got_text();
     std::string message = boost::beast::buffers_to_string(read_buffer_.data());
     read_buffer_.consume(read_buffer_.size());
-    if (!finished_) handler_->on_message(std::move(message), is_text);
+    if (!finished_)
+      handler_->on_message(std::move(message), is_text);
     do_read();
   }
 
   void finish(websocket_closed why) {
-    if (finished_) return;
+    if (finished_)
+      return;
     finished_ = true;
     queue_.clear();
     handler_->on_close(std::move(why));

@@ -3,6 +3,9 @@
 // actors only when the test says so and keeps a virtual clock, so 20 ms ticks and barge-in
 // sequences are checked without sleeping or real time.
 
+#include "actors/bridge_environment.hpp"
+#include "net/websocket.hpp"
+
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/scheduler/test_coordinator.hpp>
@@ -13,9 +16,6 @@
 #include <mutex>
 #include <string>
 #include <vector>
-
-#include "actors/bridge_environment.hpp"
-#include "net/websocket.hpp"
 
 namespace switchboard::actors::testing {
 

@@ -1,9 +1,5 @@
 // The call's actor protocol under CAF's deterministic scheduler and virtual clock: clock ticks,
 // the barge-in sequence, the truncate position, late deltas dropped, a malformed frame.
-#include <catch2/catch.hpp>
-
-#include <algorithm>
-
 #include "actor_test_fixture.hpp"
 #include "actors/call_supervisor.hpp"
 #include "actors/openai_session.hpp"
@@ -11,6 +7,10 @@
 #include "net/base64.hpp"
 #include "net/realtime_messages.hpp"
 #include "net/twilio_messages.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
 
 using namespace switchboard;
 using namespace switchboard::actors;
@@ -135,7 +135,9 @@ TEST_CASE("a call through the supervisor: session set-up, caller audio, barge-in
   env->session.voice = "cedar";
   env->call_tokens = net::call_token_issuer::from_secret("token-secret");
   const auto now = std::chrono::system_clock::now();
-  env->wall_clock = [now] { return now; };
+  env->wall_clock = [now] {
+    return now;
+  };
 
   auto twilio = std::make_shared<recording_connection>();
   auto ingress = std::make_shared<frame_ingress>();
@@ -163,8 +165,8 @@ TEST_CASE("a call through the supervisor: session set-up, caller audio, barge-in
   // Caller audio before the session is ready is held, not dropped.
   std::uint64_t sequence = 2;
   auto caller_frame = [&](std::uint64_t timestamp_ms) {
-    net::twilio_media media{sequence++, stream_sid, "inbound", sequence, timestamp_ms,
-                            audio_base64(160, 0x22)};
+    net::twilio_media media{sequence++, stream_sid,   "inbound",
+                            sequence,   timestamp_ms, audio_base64(160, 0x22)};
     ingress->deliver({twilio_json(media), true});
   };
   caller_frame(0);
@@ -190,8 +192,8 @@ TEST_CASE("a call through the supervisor: session set-up, caller audio, barge-in
 
   // The agent answers with 200 ms of audio; Twilio gets it with a mark.
   model->server_sends(model_json(net::realtime_response_created{"ev1", "resp_1", "in_progress"}));
-  model->server_sends(model_json(net::realtime_audio_delta{"ev2", "resp_1", "item_a", 0, 0,
-                                                           audio_base64(1600, 0x33)}));
+  model->server_sends(model_json(
+      net::realtime_audio_delta{"ev2", "resp_1", "item_a", 0, 0, audio_base64(1600, 0x33)}));
   fixture.run();
   auto to_twilio = twilio->take();
   REQUIRE(to_twilio.size() == 2);
@@ -215,17 +217,17 @@ TEST_CASE("a call through the supervisor: session set-up, caller audio, barge-in
   CHECK(truncate.find("\"audio_end_ms\":60") != std::string::npos);
 
   // Late deltas of the interrupted response never reach the caller.
-  model->server_sends(model_json(net::realtime_audio_delta{"ev4", "resp_1", "item_a", 0, 0,
-                                                           audio_base64(800, 0x33)}));
+  model->server_sends(model_json(
+      net::realtime_audio_delta{"ev4", "resp_1", "item_a", 0, 0, audio_base64(800, 0x33)}));
   fixture.run();
   CHECK(twilio->take().empty());
 
   // A new response after the barge-in plays again.
-  model->server_sends(model_json(net::realtime_response_done{"ev5", "resp_1", "cancelled",
-                                                             "turn_detected", std::nullopt}));
+  model->server_sends(model_json(
+      net::realtime_response_done{"ev5", "resp_1", "cancelled", "turn_detected", std::nullopt}));
   model->server_sends(model_json(net::realtime_response_created{"ev6", "resp_2", "in_progress"}));
-  model->server_sends(model_json(net::realtime_audio_delta{"ev7", "resp_2", "item_b", 0, 0,
-                                                           audio_base64(160, 0x44)}));
+  model->server_sends(model_json(
+      net::realtime_audio_delta{"ev7", "resp_2", "item_b", 0, 0, audio_base64(160, 0x44)}));
   fixture.run();
   CHECK(contains(twilio->take(), "item_b@160"));
 

@@ -1,10 +1,10 @@
+#include "actors/playout_timeline.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <array>
 #include <numeric>
 #include <vector>
-
-#include "actors/playout_timeline.hpp"
 
 using namespace switchboard::actors;
 
@@ -12,10 +12,12 @@ namespace {
 std::vector<std::uint8_t> audio_of(std::size_t bytes, std::uint8_t value) {
   return std::vector<std::uint8_t>(bytes, value);
 }
-std::array<std::uint8_t, bytes_per_tick> tick(playout_timeline& timeline, std::size_t* agent = nullptr) {
+std::array<std::uint8_t, bytes_per_tick> tick(playout_timeline& timeline,
+                                              std::size_t* agent = nullptr) {
   std::array<std::uint8_t, bytes_per_tick> out{};
   const auto played = timeline.play_tick(out);
-  if (agent != nullptr) *agent = played;
+  if (agent != nullptr)
+    *agent = played;
   return out;
 }
 }  // namespace
@@ -56,8 +58,7 @@ TEST_CASE("a cut reports the heard position of the playing item and drops the re
   CHECK(agent == 0);  // the agent track is cut at the same point
 }
 
-TEST_CASE("marks echo as played, or as cleared when a clear flushed them",
-          "[playout_timeline]") {
+TEST_CASE("marks echo as played, or as cleared when a clear flushed them", "[playout_timeline]") {
   playout_timeline timeline;
   const auto first_mark = timeline.enqueue("item_a", audio_of(160, 0x10));
   const auto second_mark = timeline.enqueue("item_a", audio_of(160, 0x10));

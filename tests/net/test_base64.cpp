@@ -1,10 +1,10 @@
+#include "net/base64.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <cstdint>
 #include <string>
 #include <vector>
-
-#include "net/base64.hpp"
 
 using switchboard::net::append_decoded_base64;
 using switchboard::net::base64_encoded_size;
@@ -12,13 +12,19 @@ using switchboard::net::decode_base64;
 using switchboard::net::encode_base64;
 
 namespace {
-std::vector<std::uint8_t> bytes_of(std::string_view text) { return {text.begin(), text.end()}; }
+std::vector<std::uint8_t> bytes_of(std::string_view text) {
+  return {text.begin(), text.end()};
+}
 }  // namespace
 
 TEST_CASE("base64 matches the RFC 4648 test vectors", "[base64]") {
-  const std::vector<std::pair<std::string, std::string>> vectors{
-      {"", ""},          {"f", "Zg=="},         {"fo", "Zm8="},         {"foo", "Zm9v"},
-      {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"}};
+  const std::vector<std::pair<std::string, std::string>> vectors{{"", ""},
+                                                                 {"f", "Zg=="},
+                                                                 {"fo", "Zm8="},
+                                                                 {"foo", "Zm9v"},
+                                                                 {"foob", "Zm9vYg=="},
+                                                                 {"fooba", "Zm9vYmE="},
+                                                                 {"foobar", "Zm9vYmFy"}};
   for (const auto& [plain, encoded] : vectors) {
     CHECK(encode_base64(bytes_of(plain)) == encoded);
     auto decoded = decode_base64(encoded);
@@ -29,7 +35,8 @@ TEST_CASE("base64 matches the RFC 4648 test vectors", "[base64]") {
 
 TEST_CASE("a 20 ms μ-law frame is 216 base64 characters and round-trips", "[base64]") {
   std::vector<std::uint8_t> frame(160);
-  for (std::size_t i = 0; i < frame.size(); ++i) frame[i] = static_cast<std::uint8_t>(i * 7);
+  for (std::size_t i = 0; i < frame.size(); ++i)
+    frame[i] = static_cast<std::uint8_t>(i * 7);
   const auto encoded = encode_base64(frame);
   CHECK(encoded.size() == 216);
   CHECK(base64_encoded_size(160) == 216);

@@ -1,6 +1,6 @@
-#include <catch2/catch.hpp>
-
 #include "net/call_token.hpp"
+
+#include <catch2/catch.hpp>
 
 using switchboard::net::call_token_issuer;
 using namespace std::chrono_literals;
@@ -18,8 +18,7 @@ TEST_CASE("a call token checks out for its CallSid until it expires", "[call_tok
   CHECK(issuer.check(token, call_sid, now + 301s) == "call token expired");
 }
 
-TEST_CASE("a call token is refused for another call, another key or when altered",
-          "[call_token]") {
+TEST_CASE("a call token is refused for another call, another key or when altered", "[call_token]") {
   const auto issuer = call_token_issuer::from_secret("auth-token");
   const auto token = issuer.issue(call_sid, now);
   CHECK_FALSE(issuer.check(token, "CA0000000000000000000000000000000", now).empty());

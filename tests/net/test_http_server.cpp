@@ -1,4 +1,6 @@
 // The HTTP listener over real sockets on an ephemeral port.
+#include "net/http_server.hpp"
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -7,8 +9,6 @@
 #include <catch2/catch.hpp>
 
 #include <thread>
-
-#include "net/http_server.hpp"
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -23,7 +23,9 @@ namespace {
 struct running_io {
   asio::io_context io;
   asio::executor_work_guard<asio::io_context::executor_type> work = asio::make_work_guard(io);
-  std::thread thread{[this] { io.run(); }};
+  std::thread thread{[this] {
+    io.run();
+  }};
   ~running_io() {
     work.reset();
     io.stop();
@@ -50,7 +52,9 @@ http::response<http::string_body> fetch(std::uint16_t port, http::verb method,
 }
 
 switchboard::net::http_routes ok_routes() {
-  return {.on_request = [](const http_request&) { return http_response::text(200, ""); }};
+  return {.on_request = [](const http_request&) {
+    return http_response::text(200, "");
+  }};
 }
 
 }  // namespace
@@ -80,17 +84,15 @@ TEST_CASE("the server answers requests through its handler", "[http_server]") {
 
 TEST_CASE("a body over the limit is refused with 413", "[http_server]") {
   running_io io;
-  auto server = http_server::start(io.io,
-                                   {.bind_address = "127.0.0.1", .port = 0, .max_body_bytes = 16},
-                                   ok_routes());
+  auto server = http_server::start(
+      io.io, {.bind_address = "127.0.0.1", .port = 0, .max_body_bytes = 16}, ok_routes());
   REQUIRE(server.has_value());
   CHECK(fetch((*server)->port(), http::verb::post, "/", std::string(17, 'x')).result_int() == 413);
 }
 
 TEST_CASE("an address that cannot be bound is an error value", "[http_server]") {
   running_io io;
-  auto first = http_server::start(io.io, {.bind_address = "127.0.0.1", .port = 0},
-                                  ok_routes());
+  auto first = http_server::start(io.io, {.bind_address = "127.0.0.1", .port = 0}, ok_routes());
   REQUIRE(first.has_value());
   auto second = http_server::start(io.io, {.bind_address = "127.0.0.1", .port = (*first)->port()},
                                    ok_routes());
@@ -98,8 +100,7 @@ TEST_CASE("an address that cannot be bound is an error value", "[http_server]") 
   REQUIRE_FALSE(second.has_value());
   CHECK(second.error().find("cannot listen") != std::string::npos);
 
-  auto bad = http_server::start(io.io, {.bind_address = "not-an-ip", .port = 0},
-                                ok_routes());
+  auto bad = http_server::start(io.io, {.bind_address = "not-an-ip", .port = 0}, ok_routes());
   REQUIRE_FALSE(bad.has_value());
   CHECK(bad.error().find("not-an-ip") != std::string::npos);
 }

@@ -1,10 +1,10 @@
 // Every vector of shared/reference/protocols.md §A5.4, verified there against twilio-node and
 // Python hmac, plus the ways a forged or altered request must fail.
+#include "net/twilio_signature.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <vector>
-
-#include "net/twilio_signature.hpp"
 
 using switchboard::net::compute_twilio_signature;
 using switchboard::net::form_parameter;
@@ -82,27 +82,26 @@ TEST_CASE("signature vectors 8-10: JSON bodies through bodySHA256", "[twilio_sig
   CHECK(is_valid_twilio_signature_for_body(auth_token, "Ldidvp12m26NI7eqEvxnEpkd9Hc=",
                                            std::string(url) + "&bodySHA256=" + empty_hash, "{}"));
 
-  CHECK(compute_twilio_signature(auth_token,
-                                 "https://mycompany.com/myapp.php?bodySHA256=" + hash, {}) ==
-        "y77kIzt2vzLz71DgmJGsen2scGs=");
+  CHECK(compute_twilio_signature(auth_token, "https://mycompany.com/myapp.php?bodySHA256=" + hash,
+                                 {}) == "y77kIzt2vzLz71DgmJGsen2scGs=");
 }
 
 TEST_CASE("a JSON body that does not match its bodySHA256 is refused", "[twilio_signature]") {
   const std::string hash = "0a1ff7634d9ab3b95db5c9a2dfe9416e41502b283a80c7cf19632632f96e6620";
   const std::string signed_url = std::string(url) + "&bodySHA256=" + hash;
-  CHECK_FALSE(is_valid_twilio_signature_for_body(auth_token, "a9nBmqA0ju/hNViExpshrM61xv4=",
-                                                 signed_url, R"({"property": "other"})"));
-  CHECK_FALSE(is_valid_twilio_signature_for_body(auth_token, "a9nBmqA0ju/hNViExpshrM61xv4=",
-                                                 std::string(url), "{}"));
+  CHECK_FALSE(is_valid_twilio_signature_for_body(
+      auth_token, "a9nBmqA0ju/hNViExpshrM61xv4=", signed_url, R"({"property": "other"})"));
+  CHECK_FALSE(is_valid_twilio_signature_for_body(
+      auth_token, "a9nBmqA0ju/hNViExpshrM61xv4=", std::string(url), "{}"));
 }
 
 TEST_CASE("signature vector 11: the media-stream WebSocket upgrade", "[twilio_signature]") {
   CHECK(compute_twilio_signature(auth_token, "wss://example.com/media-stream", {}) ==
         "XFfwGS2Ev7f9qAP9MmRoMS7C724=");
-  CHECK(is_valid_twilio_signature(auth_token, "XFfwGS2Ev7f9qAP9MmRoMS7C724=",
-                                  "wss://example.com/media-stream", {}));
-  CHECK_FALSE(is_valid_twilio_signature(auth_token, "XFfwGS2Ev7f9qAP9MmRoMS7C724=",
-                                        "wss://evil.example.com/media-stream", {}));
+  CHECK(is_valid_twilio_signature(
+      auth_token, "XFfwGS2Ev7f9qAP9MmRoMS7C724=", "wss://example.com/media-stream", {}));
+  CHECK_FALSE(is_valid_twilio_signature(
+      auth_token, "XFfwGS2Ev7f9qAP9MmRoMS7C724=", "wss://evil.example.com/media-stream", {}));
 }
 
 TEST_CASE("forged, altered and empty signatures are refused", "[twilio_signature]") {
@@ -114,14 +113,14 @@ TEST_CASE("forged, altered and empty signatures are refused", "[twilio_signature
   auto tampered = params;
   tampered[4].value = "+19005551212";
   CHECK_FALSE(is_valid_twilio_signature(auth_token, "RSOYDt4T1cUTdK1PDd93/VVr8B8=", url, tampered));
-  CHECK_FALSE(is_valid_twilio_signature(auth_token, "RSOYDt4T1cUTdK1PDd93/VVr8B8=", "not a url",
-                                        params));
+  CHECK_FALSE(
+      is_valid_twilio_signature(auth_token, "RSOYDt4T1cUTdK1PDd93/VVr8B8=", "not a url", params));
 }
 
 TEST_CASE("form bodies decode as Twilio encodes them", "[twilio_signature]") {
-  const auto params =
-      parse_form_body("CallSid=CA1234567890ABCDE&Caller=%2B14158675309&Digits=1234"
-                      "&From=%2B14158675309&To=%2B18005551212&CallerName=Jane+Doe");
+  const auto params = parse_form_body(
+      "CallSid=CA1234567890ABCDE&Caller=%2B14158675309&Digits=1234"
+      "&From=%2B14158675309&To=%2B18005551212&CallerName=Jane+Doe");
   REQUIRE(params.size() == 6);
   CHECK(params[1].name == "Caller");
   CHECK(params[1].value == "+14158675309");

@@ -1,6 +1,6 @@
-#include <catch2/catch.hpp>
-
 #include "net/twiml.hpp"
+
+#include <catch2/catch.hpp>
 
 using namespace switchboard::net;
 
@@ -23,6 +23,6 @@ TEST_CASE("Connect/Stream TwiML carries the stream URL and parameters, escaped",
 TEST_CASE("TwiML without a stream, or not XML, is an error", "[twiml]") {
   CHECK_FALSE(parse_connect_stream_twiml("<Response><Say>hi</Say></Response>").has_value());
   CHECK_FALSE(parse_connect_stream_twiml("not xml <").has_value());
-  CHECK_FALSE(parse_connect_stream_twiml("<Response><Connect><Stream/></Connect></Response>")
-                  .has_value());
+  CHECK_FALSE(
+      parse_connect_stream_twiml("<Response><Connect><Stream/></Connect></Response>").has_value());
 }

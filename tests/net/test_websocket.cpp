@@ -1,14 +1,14 @@
 // WebSocket server (upgrade on the HTTP listener) and client over real sockets on port 0.
 // Synchronisation is by futures the handlers fulfil, never by sleeping.
+#include "net/http_server.hpp"
+#include "net/websocket_client.hpp"
+
 #include <boost/asio/io_context.hpp>
 #include <catch2/catch.hpp>
 
 #include <future>
 #include <mutex>
 #include <thread>
-
-#include "net/http_server.hpp"
-#include "net/websocket_client.hpp"
 
 namespace asio = boost::asio;
 using namespace switchboard::net;
@@ -18,7 +18,9 @@ namespace {
 struct running_io {
   asio::io_context io;
   asio::executor_work_guard<asio::io_context::executor_type> work = asio::make_work_guard(io);
-  std::thread thread{[this] { io.run(); }};
+  std::thread thread{[this] {
+    io.run();
+  }};
   ~running_io() {
     work.reset();
     io.stop();
@@ -35,7 +37,8 @@ class echo_handler final : public websocket_handler {
   void on_message(std::string message, bool is_text) override {
     if (auto connection = connection_.lock()) {
       connection->send_text((is_text ? "echo:" : "binary:") + message);
-      if (message == "bye") connection->close(close_code::normal, "done");
+      if (message == "bye")
+        connection->close(close_code::normal, "done");
     }
   }
   void on_close(websocket_closed) override {}
@@ -53,7 +56,8 @@ class recording_handler final : public websocket_handler {
   void on_message(std::string message, bool) override {
     std::lock_guard lock(mutex_);
     messages_.push_back(std::move(message));
-    if (messages_.size() == expected_) got_all.set_value(messages_);
+    if (messages_.size() == expected_)
+      got_all.set_value(messages_);
   }
   void on_close(websocket_closed why) override { closed.set_value(why); }
   void on_connect_failed(websocket_connect_failure why) override { failed.set_value(why); }
@@ -79,8 +83,7 @@ TEST_CASE("a client and the server exchange text frames in order and close clean
   std::string seen_path;
   auto server = http_server::start(
       io.io, {.bind_address = "127.0.0.1", .port = 0},
-      {.on_request = {},
-       .on_upgrade = [&](const http_request& request) {
+      {.on_request = {}, .on_upgrade = [&](const http_request& request) {
          seen_path = std::string(request.path());
          if (request.header("authorization") != "Bearer secret") {
            return websocket_upgrade_decision::refused(http_response::text(403, "forbidden\n"));
@@ -108,8 +111,7 @@ TEST_CASE("a client and the server exchange text frames in order and close clean
   CHECK(seen_path == "/media-stream");
 }
 
-TEST_CASE("a refused upgrade reaches the client as a failure with the HTTP status",
-          "[websocket]") {
+TEST_CASE("a refused upgrade reaches the client as a failure with the HTTP status", "[websocket]") {
   running_io io;
   auto server = http_server::start(
       io.io, {.bind_address = "127.0.0.1", .port = 0},

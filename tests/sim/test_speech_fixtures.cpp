@@ -1,8 +1,8 @@
+#include "sim/speech_fixtures.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <algorithm>
-
-#include "sim/speech_fixtures.hpp"
 
 using switchboard::sim::fixture_audio;
 using switchboard::sim::fixture_text;
@@ -15,9 +15,8 @@ TEST_CASE("every speech fixture is embedded, seconds long and not silent", "[spe
     CHECK(audio.size() > 2 * 8000);  // over 2 s of μ-law at 8 kHz
     CHECK(audio.size() < 12 * 8000);
     // Speech: plenty of codes far from silence (0xFF / 0x7F are the two zero codes).
-    const auto loud = std::count_if(audio.begin(), audio.end(), [](std::uint8_t code) {
-      return (code & 0x7F) < 0x50;
-    });
+    const auto loud = std::count_if(audio.begin(), audio.end(),
+                                    [](std::uint8_t code) { return (code & 0x7F) < 0x50; });
     CHECK(loud > static_cast<std::ptrdiff_t>(audio.size() / 10));
     CHECK_FALSE(fixture_text(fixture).empty());
   }

@@ -1,0 +1,87 @@
+#include "bridge_harness.hpp"
+
+#include "audio/wav_format.hpp"
+#include "sim/self_signed_ca.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <fstream>
+
+namespace switchboard::testing {
+
+temporary_directory::temporary_directory() {
+  std::string pattern =
+      (std::filesystem::temp_directory_path() / "switchboard-e2e-XXXXXX").string();
+  path = ::mkdtemp(pattern.data());
+}
+
+temporary_directory::~temporary_directory() {
+  std::error_code ignored;
+  std::filesystem::remove_all(path, ignored);
+}
+
+bridge_harness::bridge_harness(options given) {
+  sim_thread_ = std::thread([this] { sim_io_.run(); });
+  given.model.expected_api_key = "sk-harness";
+  if (given.model_over_tls) {
+    auto files = sim::write_self_signed_ca(certificates_.path);
+    REQUIRE(files.has_value());
+    // The bridge's TLS client trusts OpenSSL's default store, which honours SSL_CERT_FILE.
+    ::setenv("SSL_CERT_FILE", files->ca_certificate.c_str(), 1);
+    auto tls = net::tls_context::server(files->server_certificate_chain, files->server_key);
+    REQUIRE(tls.has_value());
+    given.model.tls = *tls;
+  }
+  auto model = sim::realtime_model_server::start(sim_io_, given.model);
+  REQUIRE(model.has_value());
+  model_ = std::move(*model);
+
+  config::settings settings;
+  settings.port = 0;
+  settings.bind_address = "127.0.0.1";
+  settings.twilio_auth_token = auth_token_;
+  settings.openai_api_key = "sk-harness";
+  settings.openai_realtime_url = model_->url() + "?model=gpt-realtime";
+  settings.recordings_dir = recordings_.path;
+  auto server =
+      app::bridge_server::start(settings, {.model_links = nullptr, .reconnect = given.reconnect});
+  if (given.model_over_tls)
+    ::unsetenv("SSL_CERT_FILE");
+  REQUIRE(server.has_value());
+  server_ = std::move(*server);
+}
+
+bridge_harness::~bridge_harness() {
+  server_->stop();
+  server_.reset();
+  model_->stop();
+  sim_io_.stop();
+  sim_thread_.join();
+}
+
+sim::twilio_caller_options bridge_harness::call(std::vector<sim::caller_step> script) const {
+  const auto port = std::to_string(server_->port());
+  sim::twilio_caller_options call;
+  call.webhook_url = "http://127.0.0.1:" + port + "/incoming-call";
+  call.auth_token = auth_token_;
+  call.stream_connect_address = "127.0.0.1:" + port;
+  call.script = std::move(script);
+  return call;
+}
+
+sim::twilio_call_result bridge_harness::place(sim::twilio_caller_options call) {
+  return sim::twilio_caller::run(sim_io_, std::move(call)).get();
+}
+
+std::vector<std::uint8_t> wav_audio(const std::filesystem::path& path) {
+  auto info = audio::parse_wav_file(path.string());
+  REQUIRE(info.has_value());
+  std::ifstream in(path, std::ios::binary);
+  in.seekg(static_cast<std::streamoff>(info->data_offset));
+  std::vector<std::uint8_t> bytes(info->data_bytes);
+  in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  return bytes;
+}
+
+}  // namespace switchboard::testing

@@ -1,0 +1,65 @@
+#pragma once
+// One node in process for end-to-end tests: the bridge_server (the same assembly `switchboard
+// serve` runs), the Realtime model stand-in and simulated Twilio calls, all over real sockets on
+// ports the kernel picks. Calls are awaited through futures and the call registry, never by
+// sleeping.
+
+#include "app/bridge_server.hpp"
+#include "config/settings.hpp"
+#include "sim/realtime_model_server.hpp"
+#include "sim/twilio_caller.hpp"
+
+#include <boost/asio/io_context.hpp>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+
+namespace switchboard::testing {
+
+struct temporary_directory {
+  std::filesystem::path path;
+  temporary_directory();
+  ~temporary_directory();
+};
+
+class bridge_harness {
+ public:
+  struct options {
+    sim::model_options model;
+    bool model_over_tls = false;  // wss:// with a self-signed CA trusted via SSL_CERT_FILE
+    actors::reconnect_policy reconnect{.max_attempts = 3,
+                                       .first_delay = std::chrono::milliseconds(50),
+                                       .max_delay = std::chrono::milliseconds(200)};
+  };
+
+  explicit bridge_harness(options given);
+  bridge_harness() : bridge_harness(options{}) {}
+  ~bridge_harness();
+
+  /// A call as Twilio would place it (signed with the server's auth token).
+  sim::twilio_caller_options call(std::vector<sim::caller_step> script) const;
+  sim::twilio_call_result place(sim::twilio_caller_options call);
+
+  app::bridge_server& server() { return *server_; }
+  sim::realtime_model_server& model() { return *model_; }
+  const std::filesystem::path& recordings() const { return recordings_.path; }
+  const std::string& auth_token() const { return auth_token_; }
+
+ private:
+  temporary_directory recordings_;
+  temporary_directory certificates_;
+  std::string auth_token_ = "harness-auth-token";
+  boost::asio::io_context sim_io_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_ =
+      boost::asio::make_work_guard(sim_io_);
+  std::thread sim_thread_;
+  std::unique_ptr<sim::realtime_model_server> model_;
+  std::unique_ptr<app::bridge_server> server_;
+};
+
+/// The bytes of a μ-law WAV's data chunk.
+std::vector<std::uint8_t> wav_audio(const std::filesystem::path& path);
+
+}  // namespace switchboard::testing

@@ -1,0 +1,177 @@
+// The executable as a user runs it: a real child process, started and reaped by the test.
+#include "audio_test_support.hpp"
+#include "bridge_harness.hpp"
+#include "config/settings.hpp"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+#include <fstream>
+#include <regex>
+#include <signal.h>
+#include <spawn.h>
+#include <sstream>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char** environ;
+
+namespace {
+
+using switchboard::audio::test::run_command;
+using switchboard::audio::test::shell_quote;
+
+std::string binary() {
+  const char* path = std::getenv("SWITCHBOARD_BINARY");
+  REQUIRE(path != nullptr);
+  return path;
+}
+
+/// Runs the binary through the shell with stderr folded into the output.
+switchboard::audio::test::command_result run(const std::string& arguments,
+                                             const std::string& environment = "") {
+  return run_command(environment + " " + shell_quote(binary()) + " " + arguments + " 2>&1");
+}
+
+/// `switchboard serve` as a child process whose stderr the test reads line by line.
+class server_process {
+ public:
+  explicit server_process(std::vector<std::string> arguments) {
+    int pipe_fds[2];
+    REQUIRE(::pipe(pipe_fds) == 0);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDERR_FILENO);
+    posix_spawn_file_actions_addclose(&actions, pipe_fds[0]);
+    std::vector<std::string> argv_storage{binary()};
+    argv_storage.insert(argv_storage.end(), arguments.begin(), arguments.end());
+    std::vector<char*> argv;
+    for (auto& argument : argv_storage)
+      argv.push_back(argument.data());
+    argv.push_back(nullptr);
+    REQUIRE(::posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ) == 0);
+    posix_spawn_file_actions_destroy(&actions);
+    ::close(pipe_fds[1]);
+    stderr_ = ::fdopen(pipe_fds[0], "r");
+  }
+  ~server_process() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    if (stderr_ != nullptr)
+      ::fclose(stderr_);
+  }
+
+  /// Reads log lines until one matches; returns its first capture ("" at end of output).
+  std::string wait_for_line(const std::regex& pattern) {
+    std::array<char, 4096> line{};
+    while (::fgets(line.data(), static_cast<int>(line.size()), stderr_) != nullptr) {
+      output_ += line.data();
+      std::cmatch match;
+      if (std::regex_search(line.data(), match, pattern))
+        return match.size() > 1 ? match[1].str() : match[0].str();
+    }
+    return {};
+  }
+  /// Sends a signal and returns the exit status.
+  int stop(int signal_number) {
+    ::kill(pid_, signal_number);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+  const std::string& output() const { return output_; }
+
+ private:
+  pid_t pid_ = -1;
+  FILE* stderr_ = nullptr;
+  std::string output_;
+};
+
+std::string http_get(std::uint16_t port, const std::string& path) {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::socket socket(io);
+  socket.connect({boost::asio::ip::make_address("127.0.0.1"), port});
+  const std::string request = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+  boost::asio::write(socket, boost::asio::buffer(request));
+  std::string response;
+  boost::system::error_code ec;
+  boost::asio::read(socket, boost::asio::dynamic_buffer(response), ec);
+  return response;
+}
+
+}  // namespace
+
+TEST_CASE("--help lists every command", "[commands]") {
+  const auto help = run("--help");
+  CHECK(help.exit_status == 0);
+  for (const char* command : {"serve", "demo", "mix", "repair", "settings"}) {
+    CHECK(help.output.find(command) != std::string::npos);
+  }
+  CHECK(run("frobnicate").exit_status == 2);
+}
+
+TEST_CASE("the README's configuration table is the one the binary documents", "[commands]") {
+  const auto table = run("settings");
+  REQUIRE(table.exit_status == 0);
+  std::ifstream readme(std::string(SWITCHBOARD_SOURCE_DIR) + "/README.md");
+  std::stringstream text;
+  text << readme.rdbuf();
+  CHECK(text.str().find(table.output) != std::string::npos);
+  for (const auto& setting : switchboard::config::setting_descriptors()) {
+    CHECK(table.output.find(std::string(setting.name)) != std::string::npos);
+  }
+}
+
+TEST_CASE("a configuration mistake stops start-up with a message naming each setting",
+          "[commands]") {
+  const auto result = run("serve --log-level=loud", "PORT=abc TWILIO_AUTH_TOKEN=t");
+  CHECK(result.exit_status == 2);
+  CHECK(result.output.find("PORT") != std::string::npos);
+  CHECK(result.output.find("LOG_LEVEL") != std::string::npos);
+  // Without TWILIO_AUTH_TOKEN the server refuses to start unless explicitly insecure.
+  const auto unsigned_start = run("serve", "env -u TWILIO_AUTH_TOKEN");
+  CHECK(unsigned_start.exit_status == 2);
+  CHECK(unsigned_start.output.find("ALLOW_UNSIGNED_TWILIO") != std::string::npos);
+}
+
+TEST_CASE("mix and repair give clear errors and never touch their inputs", "[commands]") {
+  switchboard::testing::temporary_directory dir;
+  const auto missing = run("mix " + shell_quote((dir.path / "nope.wav").string()) + " " +
+                           shell_quote((dir.path / "nope2.wav").string()) + " --out " +
+                           shell_quote(dir.path.string()));
+  CHECK(missing.exit_status == 1);
+  CHECK(missing.output.find("nope.wav") != std::string::npos);
+  CHECK(run("mix only-one.wav --out x").exit_status == 2);
+
+  const auto not_wav = dir.path / "notes.wav";
+  std::ofstream(not_wav) << "these are not the samples you are looking for";
+  const auto repaired = run("repair " + shell_quote(not_wav.string()));
+  CHECK(repaired.exit_status == 1);
+  CHECK(repaired.output.find("notes.wav") != std::string::npos);
+  std::ifstream again(not_wav);
+  std::string content;
+  std::getline(again, content);
+  CHECK(content == "these are not the samples you are looking for");
+}
+
+TEST_CASE("serve answers its health probes and stops on SIGTERM", "[commands]") {
+  switchboard::testing::temporary_directory dir;
+  server_process server({"serve", "--port=0", "--bind-address=127.0.0.1",
+                         "--twilio-auth-token=process-test",
+                         "--recordings-dir=" + dir.path.string()});
+  const auto port_text = server.wait_for_line(std::regex("listening on 127\\.0\\.0\\.1:([0-9]+)"));
+  REQUIRE_FALSE(port_text.empty());
+  const auto port = static_cast<std::uint16_t>(std::stoi(port_text));
+  CHECK(http_get(port, "/healthz").find("200 OK") != std::string::npos);
+  CHECK(http_get(port, "/readyz").find("200 OK") != std::string::npos);
+  CHECK(http_get(port, "/incoming-call").find("403") != std::string::npos);  // unsigned
+  CHECK(server.stop(SIGTERM) == 0);
+}
