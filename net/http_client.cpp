@@ -1,13 +1,14 @@
 #include "net/http_client.hpp"
 
+#include "net/base64.hpp"
+#include "net/detail/http_client_api.hpp"
+#include "net/url.hpp"
+
 #include <boost/url/parse.hpp>
 
 #include <algorithm>
 #include <cctype>
 #include <cstdint>
-
-#include "net/base64.hpp"
-#include "net/detail/http_client_api.hpp"
 
 namespace switchboard::net {
 
@@ -32,34 +33,14 @@ void fail_now(const std::function<void(http_client_result)>& done, std::string w
 
 std::string_view http_client_response::header(std::string_view name) const {
   for (const auto& [key, value] : headers) {
-    if (equals_ignoring_case(key, name)) return value;
+    if (equals_ignoring_case(key, name))
+      return value;
   }
   return {};
 }
 
 boost::system::result<http_url, std::string> parse_http_url(std::string_view url) {
-  auto parsed = boost::urls::parse_uri(url);
-  if (!parsed) return "not a URL: '" + std::string(url) + "'";
-  http_url out;
-  const auto scheme = parsed->scheme();
-  if (scheme == "https") {
-    out.secure = true;
-  } else if (scheme != "http") {
-    return "scheme must be http:// or https://, got '" + std::string(scheme) + "://'";
-  }
-  // Credentials in a URL end up in logs; the caller sets Authorization instead.
-  if (parsed->has_userinfo()) {
-    return "credentials in the URL are not supported (use an Authorization header): '" +
-           std::string(parsed->encoded_host_and_port()) + "'";
-  }
-  out.host = parsed->host_address();  // no brackets around IPv6
-  if (out.host.empty()) return "no host in '" + std::string(url) + "'";
-  out.port = parsed->has_port() ? std::string(parsed->port()) : (out.secure ? "443" : "80");
-  out.target = std::string(parsed->encoded_resource());  // path?query, without the fragment
-  const auto fragment = out.target.find('#');
-  if (fragment != std::string::npos) out.target.resize(fragment);
-  if (out.target.empty() || out.target.front() != '/') out.target.insert(0, "/");
-  return out;
+  return split_endpoint_url(url, "http", "https");
 }
 
 std::string encode_form_body(std::span<const form_parameter> parameters) {
@@ -80,7 +61,8 @@ std::string encode_form_body(std::span<const form_parameter> parameters) {
     }
   };
   for (const auto& parameter : parameters) {
-    if (!out.empty()) out.push_back('&');
+    if (!out.empty())
+      out.push_back('&');
     append_encoded(parameter.name);
     out.push_back('=');
     append_encoded(parameter.value);
@@ -99,7 +81,8 @@ std::string basic_authorization(std::string_view user, std::string_view password
 void http_request_async(boost::asio::io_context& io, http_client_request request,
                         std::function<void(http_client_result)> done) {
   auto url = parse_http_url(request.url);
-  if (!url) return fail_now(done, url.error());
+  if (!url)
+    return fail_now(done, url.error());
   if (request.method.empty() || has_line_break(request.method) ||
       request.method.find(' ') != std::string::npos) {
     return fail_now(done, "method '" + request.method + "' is not an HTTP token");
@@ -111,9 +94,9 @@ void http_request_async(boost::asio::io_context& io, http_client_request request
     }
   }
   if (url->secure) {
-    if (!request.tls) return fail_now(done, "https:// needs a TLS context: " + request.url);
-    return detail::start_tls_http_request(io, std::move(*url), std::move(request),
-                                          std::move(done));
+    if (!request.tls)
+      return fail_now(done, "https:// needs a TLS context: " + request.url);
+    return detail::start_tls_http_request(io, std::move(*url), std::move(request), std::move(done));
   }
   detail::start_plain_http_request(io, std::move(*url), std::move(request), std::move(done));
 }

@@ -4,6 +4,10 @@
 // (`Connection: close`): these are rare control-plane requests, not a data path worth pooling.
 // Non-template interface; Beast lives in http_client_{plain,tls}.cpp.
 
+#include "net/tls.hpp"
+#include "net/twilio_signature.hpp"
+#include "net/url.hpp"
+
 #include <boost/system/result.hpp>
 
 #include <chrono>
@@ -15,9 +19,6 @@
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include "net/tls.hpp"
-#include "net/twilio_signature.hpp"
 
 namespace boost::asio {
 class io_context;
@@ -57,12 +58,7 @@ void http_request_async(boost::asio::io_context& io, http_client_request request
                         std::function<void(http_client_result)> done);
 
 /// Splits an http:// or https:// URL; an error names what is wrong with it.
-struct http_url {
-  bool secure = false;
-  std::string host;    // without brackets for IPv6
-  std::string port;    // explicit or the scheme's default
-  std::string target;  // path and query, at least "/"
-};
+using http_url = endpoint_url;
 boost::system::result<http_url, std::string> parse_http_url(std::string_view url);
 
 /// application/x-www-form-urlencoded, in the given order: unreserved characters as they are,

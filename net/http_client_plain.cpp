@@ -1,7 +1,7 @@
 // http:// requests.
-#include <boost/asio/strand.hpp>
-
 #include "net/detail/http_client_exchange.hpp"
+
+#include <boost/asio/strand.hpp>
 
 namespace switchboard::net::detail {
 

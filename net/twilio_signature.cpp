@@ -41,7 +41,7 @@ std::uint16_t default_port(std::string_view scheme) {
 /// default port added (if it has none).
 std::vector<std::string> port_variants(std::string_view url) {
   std::vector<std::string> variants{std::string(url)};
-  auto parsed = boost::urls::parse_uri(url);
+  auto parsed = boost::urls::parse_uri(variants.front());  // NUL-terminated, see parse_form_body
   if (!parsed)
     return variants;
   boost::urls::url other(*parsed);
@@ -69,7 +69,12 @@ bool matches_any_port_variant(std::string_view auth_token, std::string_view sign
 
 std::vector<form_parameter> parse_form_body(std::string_view body) {
   std::vector<form_parameter> params;
-  auto query = boost::urls::parse_query(body);
+  // Boost.URL 1.81's parse_query reads its input up to a NUL (strlen), past the end of a view
+  // that is not NUL-terminated: found by fuzz_twilio_signature. Hand it a terminated copy.
+  if (body.empty())
+    return params;
+  const std::string terminated(body);
+  auto query = boost::urls::parse_query(terminated);
   if (!query)
     return params;
   const boost::urls::encoding_opts form_encoding{/*space_as_plus=*/true};
@@ -106,7 +111,8 @@ bool is_valid_twilio_signature_for_body(std::string_view auth_token, std::string
                                         std::string_view url, std::string_view body) {
   if (auth_token.empty() || signature.empty())
     return false;
-  auto parsed = boost::urls::parse_uri(url);
+  const std::string terminated(url);  // see parse_form_body
+  auto parsed = boost::urls::parse_uri(terminated);
   if (!parsed)
     return false;
   auto found = parsed->params().find("bodySHA256");

@@ -3,6 +3,7 @@
 // simulated Twilio caller use it. Non-template; Beast lives in websocket_client_{plain,tls}.cpp.
 
 #include "net/tls.hpp"
+#include "net/url.hpp"
 #include "net/websocket.hpp"
 
 #include <boost/system/result.hpp>
@@ -26,12 +27,7 @@ struct websocket_client_options {
 };
 
 /// Splits a ws:// or wss:// URL; an error names what is wrong with it.
-struct websocket_url {
-  bool secure = false;
-  std::string host;    // without brackets for IPv6
-  std::string port;    // explicit or the scheme's default
-  std::string target;  // path and query, at least "/"
-};
+using websocket_url = endpoint_url;
 boost::system::result<websocket_url, std::string> parse_websocket_url(std::string_view url);
 
 /// Starts connecting and returns at once. The handler then gets on_open, or on_connect_failed

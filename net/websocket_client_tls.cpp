@@ -1,12 +1,11 @@
 // wss:// client connections: SNI, certificate chain and host-name verification, then the
 // WebSocket handshake over TLS. Its own TU: the TLS instantiations cost the most to compile.
+#include "net/detail/tls_client.hpp"
 #include "net/detail/tls_impl.hpp"
 #include "net/detail/websocket_connector.hpp"
 
-#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/ssl.hpp>
-#include <openssl/ssl.h>
 
 namespace switchboard::net::detail {
 
@@ -14,16 +13,8 @@ using tls_stream = boost::beast::ssl_stream<boost::beast::tcp_stream>;
 
 template <>
 void websocket_connector<tls_stream>::on_connect() {
-  // SNI: servers behind shared front ends pick the certificate by it.
-  // SSL_set_tlsext_host_name is a macro with a C cast; this is what it expands to.
-  if (SSL_ctrl(stream_.native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
-               const_cast<char*>(url_.host.c_str())) != 1) {
-    return fail("TLS SNI for " + url_.host,
-                boost::beast::error_code(static_cast<int>(::ERR_get_error()),
-                                         boost::asio::error::get_ssl_category()));
-  }
-  // Checks the certificate's subjectAltName (DNS or IP) against the host we asked for.
-  stream_.set_verify_callback(boost::asio::ssl::host_name_verification(url_.host));
+  if (auto ec = prepare_tls_client(stream_, url_.host))
+    return fail("TLS set-up for " + url_.host, ec);
   stream_.async_handshake(boost::asio::ssl::stream_base::client,
                           [self = shared_from_this()](boost::beast::error_code ec) {
                             if (ec)

@@ -1,8 +1,8 @@
 #include "sim/energy_vad.hpp"
 
-#include <cmath>
-
 #include "audio/mulaw.hpp"
+
+#include <cmath>
 
 namespace switchboard::sim {
 
@@ -32,7 +32,8 @@ void energy_vad::append(std::span<const std::uint8_t> mulaw, std::vector<vad_eve
     const double sample = audio::decode_mulaw(code);
     frame_sum_squares_ += sample * sample;
     ++appended_bytes_;
-    if (++frame_fill_ == frame_bytes) finish_frame(events);
+    if (++frame_fill_ == frame_bytes)
+      finish_frame(events);
   }
 }
 

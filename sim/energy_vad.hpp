@@ -3,8 +3,8 @@
 // server_vad that a bridge can observe (shared/reference/protocols.md §B3, §B5). Pure: no I/O,
 // no clock — positions are ms of audio appended, so a test feeds it as fast as it likes.
 //
-//   quiet ──(loud frames for ≥ min_speech_ms)──▶ speaking ──(quiet for silence_duration_ms)──▶ quiet
-//              emits speech_started                               emits speech_stopped
+//   quiet --(loud for min_speech_ms)--> speaking --(quiet for silence_duration_ms)--> quiet
+//             emits speech_started                     emits speech_stopped
 //
 // Audio is G.711 μ-law 8 kHz mono (1 byte = 0.125 ms), fed in chunks of any size; it is judged
 // in 20 ms frames (160 bytes) by their mean-square level against a threshold in dBFS.
@@ -64,8 +64,8 @@ class energy_vad {
   energy_vad_options options_;
   double threshold_mean_square_ = 0.0;  // in 16-bit linear units squared
   std::uint64_t appended_bytes_ = 0;
-  std::uint64_t frame_fill_ = 0;       // samples of the current frame seen
-  double frame_sum_squares_ = 0.0;     // over the current frame's samples
+  std::uint64_t frame_fill_ = 0;    // samples of the current frame seen
+  double frame_sum_squares_ = 0.0;  // over the current frame's samples
   std::uint64_t frames_done_ = 0;
   bool speaking_ = false;
   std::uint64_t loud_run_frames_ = 0;   // consecutive loud frames (while quiet)

@@ -24,23 +24,29 @@
 // its timers and handlers run there. No thread per call, no blocking. stats() may be called from
 // any thread.
 
-#include <boost/system/result.hpp>
-
-#include <chrono>
-#include <cstddef>
-#include <cstdint>
-#include <memory>
-#include <optional>
-#include <string>
-#include <vector>
-
 #include "net/realtime_messages.hpp"
 #include "net/tls.hpp"
 #include "net/websocket.hpp"
 #include "sim/energy_vad.hpp"
 
+#include <boost/system/result.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
 namespace boost::asio {
 class io_context;
+}
+
+namespace switchboard::net {
+class http_server;
 }
 
 namespace switchboard::sim {
@@ -78,6 +84,14 @@ struct model_options {
   /// Load-generator mode: every append is answered at once by a delta carrying the same bytes,
   /// in one long-lived response per session; no VAD, no turns.
   bool echo = false;
+
+  // ---- observation (benchmarks, the load generator); unset costs nothing
+  /// Called on an io thread with the decoded μ-law of every input_audio_buffer.append, as it
+  /// arrives (before the VAD or the echo). The span is valid during the call only.
+  std::function<void(std::span<const std::uint8_t> audio)> on_audio_appended;
+  /// Echo mode: called on an io thread with the bytes of each echo delta just before it is
+  /// written. The span is valid during the call only.
+  std::function<void(std::span<const std::uint8_t> audio)> on_echo_sent;
 
   // ---- faults
   /// Non-zero: every upgrade is refused with this HTTP status (e.g. 503, 429).
@@ -134,7 +148,7 @@ struct model_stats {
   // responses
   std::uint64_t responses_started = 0;
   std::uint64_t responses_completed = 0;
-  std::uint64_t responses_cancelled = 0;  // both reasons
+  std::uint64_t responses_cancelled = 0;    // both reasons
   std::uint64_t responses_interrupted = 0;  // of those, reason turn_detected (barge-in)
   std::uint64_t audio_deltas_sent = 0;
   std::uint64_t audio_bytes_sent = 0;
@@ -156,6 +170,7 @@ class realtime_model_server {
   static boost::system::result<std::unique_ptr<realtime_model_server>, std::string> start(
       boost::asio::io_context& io, model_options options);
 
+  /// Calls stop(). Destroy the server before its io_context (stop() posts to the sessions).
   ~realtime_model_server();
   realtime_model_server(const realtime_model_server&) = delete;
   realtime_model_server& operator=(const realtime_model_server&) = delete;
@@ -175,8 +190,10 @@ class realtime_model_server {
   struct state;  // shared with the sessions; defined in the .cpp
 
  private:
-  realtime_model_server(std::shared_ptr<state> shared, std::uint16_t bound_port);
+  realtime_model_server(std::shared_ptr<state> shared, std::unique_ptr<net::http_server> http);
   std::shared_ptr<state> state_;
+  // Held here, not in state_: its routes hold state_, and state_ must not hold them back.
+  std::unique_ptr<net::http_server> http_;
   std::uint16_t port_ = 0;
 };
 

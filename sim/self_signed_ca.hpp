@@ -19,6 +19,7 @@
 namespace switchboard::sim {
 
 enum class certificate_errc {
+  invalid_option,   // self_signed_ca_options cannot make a usable certificate
   openssl_failure,  // key generation, certificate building or signing failed
   write_failure,    // a PEM file could not be written
 };

@@ -15,7 +15,8 @@
 // call, no thread per call. Ticks fall on absolute deadlines (stream start + n × 20 ms), so
 // the media pace does not drift with scheduling delays.
 
-#include <boost/asio/io_context.hpp>
+#include "net/tls.hpp"
+#include "net/twilio_signature.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -27,8 +28,9 @@
 #include <variant>
 #include <vector>
 
-#include "net/tls.hpp"
-#include "net/twilio_signature.hpp"
+namespace boost::asio {
+class io_context;
+}
 
 namespace switchboard::sim {
 
@@ -68,23 +70,34 @@ struct send_raw_step {
 /// without one hangs up anyway.
 struct hangup_step {};
 
-using caller_step = std::variant<speak_step, silence_step, wait_for_agent_audio_step,
-                                 wait_for_agent_silence_step, dtmf_step, send_raw_step,
-                                 hangup_step>;
+using caller_step =
+    std::variant<speak_step, silence_step, wait_for_agent_audio_step, wait_for_agent_silence_step,
+                 dtmf_step, send_raw_step, hangup_step>;
 
-inline caller_step speak(std::span<const std::uint8_t> audio) { return speak_step{audio}; }
-inline caller_step silence(std::chrono::milliseconds duration) { return silence_step{duration}; }
-inline caller_step wait_for_agent_audio(std::chrono::milliseconds min_heard,
-                                        std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
+inline caller_step speak(std::span<const std::uint8_t> audio) {
+  return speak_step{audio};
+}
+inline caller_step silence(std::chrono::milliseconds duration) {
+  return silence_step{duration};
+}
+inline caller_step wait_for_agent_audio(
+    std::chrono::milliseconds min_heard,
+    std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
   return wait_for_agent_audio_step{min_heard, timeout};
 }
-inline caller_step wait_for_agent_silence(std::chrono::milliseconds quiet,
-                                          std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
+inline caller_step wait_for_agent_silence(
+    std::chrono::milliseconds quiet, std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
   return wait_for_agent_silence_step{quiet, timeout};
 }
-inline caller_step dtmf(char digit) { return dtmf_step{digit}; }
-inline caller_step send_raw(std::string text) { return send_raw_step{std::move(text)}; }
-inline caller_step hangup() { return hangup_step{}; }
+inline caller_step dtmf(char digit) {
+  return dtmf_step{digit};
+}
+inline caller_step send_raw(std::string text) {
+  return send_raw_step{std::move(text)};
+}
+inline caller_step hangup() {
+  return hangup_step{};
+}
 
 // ---- options ------------------------------------------------------------------------------
 
@@ -117,6 +130,14 @@ struct twilio_caller_options {
   std::chrono::milliseconds webhook_timeout{10'000};
   /// Keep the audio the caller heard (8 KB per second of call) for the result.
   bool keep_heard_audio = true;
+
+  // ---- observation (benchmarks, the load generator); unset costs nothing
+  /// Called on an io thread with each media frame's 160 bytes of μ-law (silence-padded) just
+  /// before the frame is written. The span is valid during the call only.
+  std::function<void(std::span<const std::uint8_t> audio)> on_media_sent;
+  /// Called on an io thread with the decoded payload of each `media` message from the bridge
+  /// (this call's stream only), as it arrives. The span is valid during the call only.
+  std::function<void(std::span<const std::uint8_t> audio)> on_media_received;
 };
 
 // ---- the result ---------------------------------------------------------------------------
@@ -158,10 +179,11 @@ struct twilio_call_result {
   /// Frames Twilio would warn about: binary (31950) or unparseable / unsupported (31951).
   std::uint64_t invalid_frames_received = 0;
 
-  /// What the caller heard, one 160-byte frame per tick: μ-law, silence where nothing played.
+  /// What the caller heard, one 160-byte frame per 20 ms tick (from the first media frame to
+  /// the tick that hung up): μ-law, silence where nothing played.
   std::vector<std::uint8_t> heard_audio;
 
-  bool script_completed = false;    // every step ran and the caller hung up
+  bool script_completed = false;     // every step ran and the caller hung up
   bool server_closed_first = false;  // the bridge ended the stream before the caller hung up
   std::uint16_t close_code = 0;      // the bridge's close code, when it sent one
   std::string close_reason;
@@ -193,8 +215,9 @@ class twilio_caller {
 
   virtual ~twilio_caller() = default;
 
-  /// Ends the call early from any thread: `stop` and close once the stream is open, otherwise
-  /// abandon the set-up. The result's error says the call was hung up early.
+  /// Ends the call early from any thread: once the stream is open, `stop` and close (the
+  /// result then has script_completed false and no error); before the webhook answered, the
+  /// set-up is abandoned and the result's error says so.
   virtual void hang_up() = 0;
 };
 

@@ -1,9 +1,9 @@
 #pragma once
 // Internal to net/: the per-transport request functions, without Beast.
 
-#include <functional>
-
 #include "net/http_client.hpp"
+
+#include <functional>
 
 namespace switchboard::net::detail {
 

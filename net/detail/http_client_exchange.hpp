@@ -6,6 +6,9 @@
 // Everything runs on one strand: the resolver, the stream and the deadline timer share it, so
 // the timer can cancel whichever operation is pending without a data race.
 
+#include "net/detail/http_client_api.hpp"
+#include "net/http_client.hpp"
+
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -18,9 +21,6 @@
 #include <memory>
 #include <string>
 #include <utility>
-
-#include "net/detail/http_client_api.hpp"
-#include "net/http_client.hpp"
 
 namespace switchboard::net::detail {
 
@@ -49,28 +49,31 @@ class http_client_exchange : public std::enable_shared_from_this<http_client_exc
     // hold the caller forever.
     timer_.expires_after(request_.timeout);
     timer_.async_wait([self = this->shared_from_this()](boost::beast::error_code ec) {
-      if (ec || self->finished_) return;
+      if (ec || self->finished_)
+        return;
       self->timed_out_ = true;
       self->resolver_.cancel();
       boost::beast::get_lowest_layer(self->stream_).cancel();
     });
-    resolver_.async_resolve(url_.host, url_.port,
-                            [self = this->shared_from_this()](
-                                boost::beast::error_code ec,
-                                boost::asio::ip::tcp::resolver::results_type results) {
-                              if (ec) return self->fail("resolve " + self->url_.host, ec);
-                              self->on_resolve(results);
-                            });
+    resolver_.async_resolve(
+        url_.host, url_.port,
+        [self = this->shared_from_this()](boost::beast::error_code ec,
+                                          boost::asio::ip::tcp::resolver::results_type results) {
+          if (ec)
+            return self->fail("resolve " + self->url_.host, ec);
+          self->on_resolve(results);
+        });
   }
 
   void on_resolve(const boost::asio::ip::tcp::resolver::results_type& results) {
     auto& tcp = boost::beast::get_lowest_layer(stream_);
-    tcp.async_connect(results, [self = this->shared_from_this()](
-                                   boost::beast::error_code ec,
-                                   const boost::asio::ip::tcp::endpoint&) {
-      if (ec) return self->fail("connect to " + self->authority(), ec);
-      self->on_connect();
-    });
+    tcp.async_connect(results,
+                      [self = this->shared_from_this()](boost::beast::error_code ec,
+                                                        const boost::asio::ip::tcp::endpoint&) {
+                        if (ec)
+                          return self->fail("connect to " + self->authority(), ec);
+                        self->on_connect();
+                      });
   }
 
   /// Defined per stream type: plain goes straight to write(); TLS first sets SNI and host-name
@@ -90,12 +93,14 @@ class http_client_exchange : public std::enable_shared_from_this<http_client_exc
     message_.set(http::field::host, host_header());
     message_.set(http::field::user_agent, "switchboard");
     message_.keep_alive(false);
-    for (const auto& [name, value] : request_.headers) message_.set(name, value);
+    for (const auto& [name, value] : request_.headers)
+      message_.set(name, value);
     message_.body() = std::move(request_.body);
     message_.prepare_payload();
     http::async_write(stream_, message_,
                       [self = this->shared_from_this()](boost::beast::error_code ec, std::size_t) {
-                        if (ec) return self->fail("send request to " + self->authority(), ec);
+                        if (ec)
+                          return self->fail("send request to " + self->authority(), ec);
                         self->read();
                       });
   }
@@ -105,7 +110,8 @@ class http_client_exchange : public std::enable_shared_from_this<http_client_exc
     parser_.body_limit(request_.max_response_body_bytes);
     http::async_read(stream_, buffer_, parser_,
                      [self = this->shared_from_this()](boost::beast::error_code ec, std::size_t) {
-                       if (ec) return self->fail("read response from " + self->authority(), ec);
+                       if (ec)
+                         return self->fail("read response from " + self->authority(), ec);
                        self->on_response();
                      });
   }
@@ -124,9 +130,9 @@ class http_client_exchange : public std::enable_shared_from_this<http_client_exc
 
   void fail(const std::string& what, boost::beast::error_code ec) {
     if (timed_out_) {
-      finish(http_client_result(boost::system::in_place_error,
-                                what + ": timed out after " +
-                                    std::to_string(request_.timeout.count()) + " ms"));
+      finish(http_client_result(
+          boost::system::in_place_error,
+          what + ": timed out after " + std::to_string(request_.timeout.count()) + " ms"));
     } else {
       finish(http_client_result(boost::system::in_place_error, what + ": " + ec.message()));
     }
@@ -135,7 +141,8 @@ class http_client_exchange : public std::enable_shared_from_this<http_client_exc
   }
 
   void finish(http_client_result result) {
-    if (finished_) return;
+    if (finished_)
+      return;
     finished_ = true;
     timer_.cancel();
     auto done = std::move(done_);

@@ -43,7 +43,7 @@ bridge_harness::bridge_harness(options given) {
   settings.twilio_auth_token = auth_token_;
   settings.openai_api_key = "sk-harness";
   settings.openai_realtime_url = model_->url() + "?model=gpt-realtime";
-  settings.recordings_dir = recordings_.path;
+  settings.recordings_dir = given.recordings_dir.value_or(recordings_.path);
   auto server =
       app::bridge_server::start(settings, {.model_links = nullptr, .reconnect = given.reconnect});
   if (given.model_over_tls)

@@ -13,6 +13,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -29,6 +30,7 @@ class bridge_harness {
   struct options {
     sim::model_options model;
     bool model_over_tls = false;  // wss:// with a self-signed CA trusted via SSL_CERT_FILE
+    std::optional<std::filesystem::path> recordings_dir;  // default: a fresh temporary one
     actors::reconnect_policy reconnect{.max_attempts = 3,
                                        .first_delay = std::chrono::milliseconds(50),
                                        .max_delay = std::chrono::milliseconds(200)};

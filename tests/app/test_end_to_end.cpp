@@ -309,3 +309,26 @@ TEST_CASE("the model over wss:// with a self-signed CA trusted through SSL_CERT_
   CHECK(harness.model().stats().sessions_opened == 1);
   CHECK(only_outcome(harness).problems.empty());
 }
+
+TEST_CASE("recordings that cannot be written are reported and the audio bridge keeps working",
+          "[end_to_end]") {
+  temporary_directory scratch;
+  // A regular file where the recordings directory should be: nothing can be created under it.
+  const auto blocked = scratch.path / "not-a-directory";
+  std::ofstream(blocked) << "x";
+  bridge_harness::options options;
+  options.recordings_dir = blocked / "recordings";
+  bridge_harness harness(options);
+  const auto result = harness.place(harness.call({
+      sim::silence(200ms),
+      sim::speak(first(sim::speech_fixture::caller_request, 800ms)),
+      sim::wait_for_agent_audio(300ms),
+      sim::hangup(),
+  }));
+  REQUIRE(result.ok());
+  CHECK(result.agent_bytes_played >= 300 * 8);  // the caller still heard the agent
+  const auto outcome = only_outcome(harness);
+  CHECK(outcome.directory.empty());
+  REQUIRE_FALSE(outcome.problems.empty());
+  CHECK(outcome.problems.front().find("not-a-directory") != std::string::npos);
+}

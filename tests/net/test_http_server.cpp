@@ -1,5 +1,6 @@
 // The HTTP listener over real sockets on an ephemeral port.
 #include "net/http_server.hpp"
+#include "running_io.hpp"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -17,21 +18,9 @@ using switchboard::net::http_request;
 using switchboard::net::http_response;
 using switchboard::net::http_server;
 
-namespace {
+using switchboard::net::testing::running_io;
 
-/// An io_context running on its own thread for the length of a test.
-struct running_io {
-  asio::io_context io;
-  asio::executor_work_guard<asio::io_context::executor_type> work = asio::make_work_guard(io);
-  std::thread thread{[this] {
-    io.run();
-  }};
-  ~running_io() {
-    work.reset();
-    io.stop();
-    thread.join();
-  }
-};
+namespace {
 
 http::response<http::string_body> fetch(std::uint16_t port, http::verb method,
                                         const std::string& target, const std::string& body = "") {

@@ -2,6 +2,7 @@
 // Synchronisation is by futures the handlers fulfil, never by sleeping.
 #include "net/http_server.hpp"
 #include "net/websocket_client.hpp"
+#include "running_io.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <catch2/catch.hpp>
@@ -13,20 +14,9 @@
 namespace asio = boost::asio;
 using namespace switchboard::net;
 
-namespace {
+using switchboard::net::testing::running_io;
 
-struct running_io {
-  asio::io_context io;
-  asio::executor_work_guard<asio::io_context::executor_type> work = asio::make_work_guard(io);
-  std::thread thread{[this] {
-    io.run();
-  }};
-  ~running_io() {
-    work.reset();
-    io.stop();
-    thread.join();
-  }
-};
+namespace {
 
 /// Server side: echoes every text message with a prefix.
 class echo_handler final : public websocket_handler {

@@ -1,0 +1,674 @@
+// One simulated call. States (all on the call's strand):
+//
+//   webhook ──200 TwiML──▶ connecting ──101──▶ streaming ──hang-up / script end──▶ hanging_up
+//      │                       │                   │                                  │
+//      └──failure──────────────┴───────────────────┴──bridge closes──────────────────┴─▶ ended
+//
+// The result is delivered once, on entering `ended`.
+#include "sim/twilio_caller.hpp"
+
+#include "net/base64.hpp"
+#include "net/http_client.hpp"
+#include "net/twilio_messages.hpp"
+#include "net/twiml.hpp"
+#include "net/websocket_client.hpp"
+#include "sim/caller_playout.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+
+#include <algorithm>
+#include <array>
+#include <random>
+#include <type_traits>
+#include <utility>
+
+namespace switchboard::sim {
+
+namespace {
+
+namespace asio = boost::asio;
+using std::chrono::milliseconds;
+using clock_type = std::chrono::steady_clock;
+
+// Twilio's media frames are 20 ms of μ-law: 160 bytes (protocols.md §A2).
+constexpr milliseconds frame_duration{20};
+constexpr std::size_t frame_bytes = caller_playout::frame_bytes;
+constexpr std::uint64_t bytes_per_ms = 8;  // μ-law at 8000 samples/s, one byte each
+
+/// "AC", "CA" or "MZ" + 32 lower-case hex digits: the SID patterns of Twilio's OpenAPI.
+std::string generate_sid(std::string_view prefix) {
+  thread_local std::mt19937_64 generator{std::random_device{}()};
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string sid(prefix);
+  for (int word = 0; word < 2; ++word) {
+    auto bits = generator();
+    for (int digit = 0; digit < 16; ++digit, bits >>= 4)
+      sid.push_back(hex[bits & 0x0F]);
+  }
+  return sid;
+}
+
+std::uint64_t frames_for(milliseconds duration) {
+  if (duration.count() <= 0)
+    return 0;
+  const auto ms = static_cast<std::uint64_t>(duration.count());
+  const auto frame_ms = static_cast<std::uint64_t>(frame_duration.count());
+  return (ms + frame_ms - 1) / frame_ms;
+}
+
+milliseconds to_ms(clock_type::duration duration) {
+  return std::chrono::duration_cast<milliseconds>(duration);
+}
+
+/// Twilio resolves a relative <Stream url> against the webhook's host (as wss://, §A1).
+std::string absolute_stream_url(const std::string& stream_url, const std::string& webhook_url) {
+  if (stream_url.empty() || stream_url.front() != '/')
+    return stream_url;
+  auto webhook = net::parse_http_url(webhook_url);
+  if (!webhook)
+    return stream_url;
+  const bool default_port = webhook->port == (webhook->secure ? "443" : "80");
+  return "wss://" + webhook->host + (default_port ? "" : ":" + webhook->port) + stream_url;
+}
+
+template <class... Ts>
+struct overloaded : Ts... {
+  using Ts::operator()...;
+};
+
+class call_session;
+
+/// Receives the stream's events on the connection's strand and hands them to the call's
+/// strand, where all the call's state lives (the timer's ticks run there too).
+class stream_events final : public net::websocket_handler {
+ public:
+  explicit stream_events(std::shared_ptr<call_session> call) : call_(std::move(call)) {}
+  void on_open(std::shared_ptr<net::websocket_connection> connection) override;
+  void on_message(std::string message, bool is_text) override;
+  void on_close(net::websocket_closed why) override;
+  void on_connect_failed(net::websocket_connect_failure why) override;
+
+ private:
+  std::shared_ptr<call_session> call_;
+};
+
+class call_session final : public twilio_caller, public std::enable_shared_from_this<call_session> {
+ public:
+  call_session(asio::io_context& io, twilio_caller_options options, completion done)
+      : io_(io),
+        strand_(asio::make_strand(io)),
+        timer_(strand_),
+        options_(std::move(options)),
+        done_(std::move(done)),
+        playout_(options_.keep_heard_audio) {
+    if (options_.account_sid.empty())
+      options_.account_sid = generate_sid("AC");
+    if (options_.call_sid.empty())
+      options_.call_sid = generate_sid("CA");
+    if (options_.stream_sid.empty())
+      options_.stream_sid = generate_sid("MZ");
+    result_.account_sid = options_.account_sid;
+    result_.call_sid = options_.call_sid;
+    result_.stream_sid = options_.stream_sid;
+    media_.stream_sid = options_.stream_sid;
+    media_.track = "inbound";
+  }
+
+  void begin() {
+    asio::post(strand_, [self = shared_from_this()] { self->post_webhook(); });
+  }
+
+  void hang_up() override {
+    asio::post(strand_, [self = shared_from_this()] {
+      self->hang_up_requested_ = true;
+      if (self->phase_ == phase::webhook) {
+        self->fail("hung up before the webhook answered");
+      } else if (self->phase_ == phase::streaming) {
+        self->do_hangup();
+      }
+      // connecting: on_stream_open hangs up at once, or the connect fails.
+    });
+  }
+
+  const auto& strand() const { return strand_; }
+
+  // ---- stream events (on the strand) ----------------------------------------------------
+
+  void on_stream_open(const std::shared_ptr<net::websocket_connection>& connection) {
+    if (phase_ != phase::connecting) {
+      connection->close(net::close_code::normal, "call already ended");
+      return;
+    }
+    phase_ = phase::streaming;
+    connection_ = connection;
+    result_.upgrade_status = 101;
+
+    std::string frame;
+    net::append_twilio_message(frame, net::twilio_connected{"Call", "1.0.0"});
+    send(std::move(frame));
+
+    net::twilio_start start;
+    start.sequence_number = next_sequence();
+    start.stream_sid = options_.stream_sid;
+    start.account_sid = options_.account_sid;
+    start.call_sid = options_.call_sid;
+    start.tracks = {"inbound"};  // <Connect> streams carry the inbound track only (§A1)
+    start.media_format = {"audio/x-mulaw", 8000, 1};
+    for (const auto& parameter : result_.stream_parameters) {
+      start.custom_parameters.push_back({parameter.name, parameter.value});
+    }
+    frame.clear();
+    net::append_twilio_message(frame, start);
+    send(std::move(frame));
+
+    if (hang_up_requested_)
+      return do_hangup();
+    stream_start_ = clock_type::now();
+    schedule_tick();
+  }
+
+  void on_stream_message(const std::string& text, bool is_text) {
+    if (phase_ != phase::streaming)
+      return;  // after `stop` Twilio reads nothing more
+    if (!is_text) {
+      ++result_.invalid_frames_received;  // Twilio: warning 31950
+      return;
+    }
+    auto message = net::parse_twilio_outbound(text);
+    if (!message) {
+      ++result_.invalid_frames_received;  // Twilio: warning 31951
+      return;
+    }
+    std::visit(overloaded{
+                   [this](const net::twilio_outbound_media& media) {
+                     if (!own_stream(media.stream_sid))
+                       return;
+                     decoded_.clear();
+                     if (!net::append_decoded_base64(media.payload_base64, decoded_)) {
+                       ++result_.invalid_frames_received;
+                       return;
+                     }
+                     if (options_.on_media_received)
+                       options_.on_media_received(decoded_);
+                     playout_.append_audio(decoded_);
+                   },
+                   [this](const net::twilio_outbound_mark& mark) {
+                     if (!own_stream(mark.stream_sid))
+                       return;
+                     playout_.add_mark(mark.name, echoes_);
+                     echo_marks();
+                   },
+                   [this](const net::twilio_outbound_clear& clear) {
+                     if (!own_stream(clear.stream_sid))
+                       return;
+                     record_clear();
+                     playout_.clear(echoes_);
+                     echo_marks();
+                   },
+               },
+               *message);
+  }
+
+  void on_stream_close(const net::websocket_closed& why) {
+    if (phase_ == phase::ended)
+      return;
+    result_.close_code = why.code;
+    result_.close_reason = why.reason;
+    if (phase_ == phase::streaming) {
+      result_.server_closed_first = true;
+      if (!why.clean)
+        fail_once("media stream connection lost: " + why.reason);
+    }
+    timer_.cancel();
+    finish();
+  }
+
+  void on_stream_connect_failed(const net::websocket_connect_failure& why) {
+    result_.upgrade_status = why.http_status;
+    if (why.http_status != 0) {
+      fail("media stream upgrade refused: HTTP " + std::to_string(why.http_status) + " (" +
+           why.reason + ")");
+    } else {
+      fail("media stream connect failed: " + why.reason);
+    }
+  }
+
+ private:
+  enum class phase { webhook, connecting, streaming, hanging_up, ended };
+
+  // ---- webhook and TwiML ----------------------------------------------------------------
+
+  void post_webhook() {
+    if (phase_ != phase::webhook)
+      return;
+    if (options_.webhook_url.empty())
+      return fail("options: webhook_url is empty");
+    // The voice request parameters Twilio sends for an inbound call (protocols.md §A7).
+    std::vector<net::form_parameter> parameters = {
+        {"AccountSid", options_.account_sid},
+        {"ApiVersion", "2010-04-01"},
+        {"CallSid", options_.call_sid},
+        {"CallStatus", "ringing"},
+        {"Called", options_.to},
+        {"Caller", options_.from},
+        {"Direction", "inbound"},
+        {"From", options_.from},
+        {"To", options_.to},
+    };
+    parameters.insert(parameters.end(), options_.extra_webhook_parameters.begin(),
+                      options_.extra_webhook_parameters.end());
+    net::http_client_request request;
+    request.method = "POST";
+    request.url = options_.webhook_url;
+    request.headers = {
+        {"Content-Type", "application/x-www-form-urlencoded"},
+        {"X-Twilio-Signature",
+         net::compute_twilio_signature(options_.auth_token, options_.webhook_url, parameters)},
+        {"User-Agent", "TwilioProxy/1.1"},
+    };
+    request.body = net::encode_form_body(parameters);
+    request.timeout = options_.webhook_timeout;
+    request.tls = options_.tls;
+    net::http_request_async(
+        io_, std::move(request), [self = shared_from_this()](net::http_client_result answer) {
+          asio::post(self->strand_, [self, answer = std::move(answer)]() mutable {
+            self->on_webhook_answer(std::move(answer));
+          });
+        });
+  }
+
+  void on_webhook_answer(net::http_client_result answer) {
+    if (phase_ != phase::webhook)
+      return;  // hung up meanwhile
+    if (!answer)
+      return fail("webhook " + options_.webhook_url + ": " + answer.error());
+    result_.webhook_status = answer->status;
+    if (answer->status != 200) {
+      return fail("webhook " + options_.webhook_url + " answered HTTP " +
+                  std::to_string(answer->status) + ": " + answer->body.substr(0, 200));
+    }
+    auto twiml = net::parse_connect_stream_twiml(answer->body);
+    if (!twiml)
+      return fail("webhook TwiML: " + twiml.error());
+    result_.twiml_ok = true;
+    result_.stream_url = absolute_stream_url(twiml->url, options_.webhook_url);
+    result_.stream_parameters = std::move(twiml->parameters);
+    connect_stream();
+  }
+
+  void connect_stream() {
+    phase_ = phase::connecting;
+    net::websocket_client_options connect;
+    connect.tls = options_.tls;
+    // Signed over the URL exactly as written in <Stream url>, with no parameters (§A5.3).
+    connect.headers = {{"X-Twilio-Signature", net::compute_twilio_signature(
+                                                  options_.auth_token, result_.stream_url, {})}};
+    if (options_.stream_connect_address.empty()) {
+      connect.url = result_.stream_url;
+    } else {
+      auto written = net::parse_websocket_url(result_.stream_url);
+      if (!written)
+        return fail("<Stream url>: " + written.error());
+      // The ingress passes the public host through; so does the stand-in.
+      const bool default_port = written->port == (written->secure ? "443" : "80");
+      const std::string host =
+          written->host.find(':') == std::string::npos ? written->host : "[" + written->host + "]";
+      connect.headers.emplace_back("Host", default_port ? host : host + ":" + written->port);
+      connect.url = "ws://" + options_.stream_connect_address + written->target;
+    }
+    net::connect_websocket(io_, std::move(connect),
+                           std::make_shared<stream_events>(shared_from_this()));
+  }
+
+  // ---- the media clock ------------------------------------------------------------------
+
+  void schedule_tick() {
+    // Absolute deadlines: a late tick does not push the following ones back.
+    timer_.expires_at(stream_start_ + ticks_ * frame_duration);
+    timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+      if (!ec)
+        self->on_tick();
+    });
+  }
+
+  void on_tick() {
+    if (phase_ != phase::streaming)
+      return;
+    const std::size_t played = playout_.tick(echoes_);
+    echo_marks();
+    heard_in_step_ += played;
+    quiet_ticks_in_step_ = played == 0 ? quiet_ticks_in_step_ + 1 : 0;
+    ++ticks_in_step_;
+    run_script();
+    ++ticks_;
+    if (phase_ == phase::streaming)
+      schedule_tick();
+  }
+
+  /// Runs steps until one sends this tick's media frame (or the call hangs up).
+  void run_script() {
+    while (phase_ == phase::streaming) {
+      if (step_index_ >= options_.script.size()) {
+        result_.script_completed = true;
+        return do_hangup();
+      }
+      if (!step_begun_)
+        begin_step();
+      if (run_step(options_.script[step_index_]))
+        return;
+    }
+  }
+
+  void begin_step() {
+    step_begun_ = true;
+    speak_offset_ = 0;
+    silence_frames_left_ = 0;
+    heard_in_step_ = 0;
+    quiet_ticks_in_step_ = 0;
+    ticks_in_step_ = 0;
+    std::visit(
+        overloaded{
+            [this](const speak_step&) {
+              last_speak_step_ = static_cast<int>(step_index_);
+              last_speak_start_ = stream_start_ + ticks_ * frame_duration;
+            },
+            [this](const silence_step& step) { silence_frames_left_ = frames_for(step.duration); },
+            [](const auto&) {},
+        },
+        options_.script[step_index_]);
+  }
+
+  void next_step() {
+    ++step_index_;
+    step_begun_ = false;
+  }
+
+  /// True when the step used this tick (sent its media frame, or ended the call).
+  bool run_step(const caller_step& step) {
+    return std::visit(
+        overloaded{
+            [this](const speak_step& speak) {
+              if (speak_offset_ >= speak.audio.size()) {
+                next_step();
+                return false;
+              }
+              const auto frame = speak.audio.subspan(
+                  speak_offset_, std::min(frame_bytes, speak.audio.size() - speak_offset_));
+              send_media(frame);
+              speak_offset_ += frame_bytes;
+              if (speak_offset_ >= speak.audio.size())
+                next_step();
+              return true;
+            },
+            [this](const silence_step&) {
+              if (silence_frames_left_ == 0) {
+                next_step();
+                return false;
+              }
+              send_media({});
+              if (--silence_frames_left_ == 0)
+                next_step();
+              return true;
+            },
+            [this](const wait_for_agent_audio_step& wait) {
+              const auto wanted =
+                  static_cast<std::uint64_t>(std::max<std::int64_t>(wait.min_heard.count(), 0)) *
+                  bytes_per_ms;
+              if (heard_in_step_ >= wanted) {
+                next_step();
+                return false;
+              }
+              if (step_timed_out(wait.timeout)) {
+                fail_once("wait_for_agent_audio (step " + std::to_string(step_index_) +
+                          "): heard " + std::to_string(heard_in_step_ / bytes_per_ms) +
+                          " ms of agent audio, wanted " + std::to_string(wait.min_heard.count()) +
+                          " ms within " + std::to_string(wait.timeout.count()) + " ms");
+                do_hangup();
+                return true;
+              }
+              send_media({});
+              return true;
+            },
+            [this](const wait_for_agent_silence_step& wait) {
+              if (quiet_ticks_in_step_ >= frames_for(wait.quiet)) {
+                next_step();
+                return false;
+              }
+              if (step_timed_out(wait.timeout)) {
+                fail_once("wait_for_agent_silence (step " + std::to_string(step_index_) +
+                          "): the agent did not stay quiet for " +
+                          std::to_string(wait.quiet.count()) + " ms within " +
+                          std::to_string(wait.timeout.count()) + " ms");
+                do_hangup();
+                return true;
+              }
+              send_media({});
+              return true;
+            },
+            [this](const dtmf_step& press) {
+              net::twilio_dtmf message;
+              message.sequence_number = next_sequence();
+              message.stream_sid = options_.stream_sid;
+              message.track = "inbound_track";  // always, on bidirectional streams (§A2)
+              message.digit = std::string(1, press.digit);
+              std::string frame;
+              net::append_twilio_message(frame, message);
+              send(std::move(frame));
+              next_step();
+              return false;
+            },
+            [this](const send_raw_step& raw) {
+              send(raw.text);
+              next_step();
+              return false;
+            },
+            [this](const hangup_step&) {
+              result_.script_completed = true;
+              do_hangup();
+              return true;
+            },
+        },
+        step);
+  }
+
+  bool step_timed_out(milliseconds timeout) const { return ticks_in_step_ >= frames_for(timeout); }
+
+  /// One inbound media frame; an empty or short `audio` is completed with μ-law silence, as a
+  /// phone sends continuous 20 ms frames whether anyone speaks or not.
+  void send_media(std::span<const std::uint8_t> audio) {
+    ++media_chunk_;
+    media_.sequence_number = next_sequence();
+    media_.chunk = media_chunk_;
+    // Presentation time since the stream started, in ms (§A2); chunk 1 is at 0.
+    media_.timestamp_ms = (media_chunk_ - 1) * static_cast<std::uint64_t>(frame_duration.count());
+    media_.payload_base64.clear();
+    std::span<const std::uint8_t> payload = audio;
+    if (audio.size() != frame_bytes) {
+      std::copy(audio.begin(), audio.end(), frame_.begin());
+      std::fill(frame_.begin() + static_cast<std::ptrdiff_t>(audio.size()), frame_.end(),
+                caller_playout::mulaw_silence);
+      payload = frame_;
+    }
+    net::append_base64(media_.payload_base64, payload);
+    std::string frame;
+    frame.reserve(media_frame_capacity);
+    net::append_twilio_message(frame, media_message_);
+    ++result_.media_frames_sent;
+    if (options_.on_media_sent)
+      options_.on_media_sent(payload);
+    send(std::move(frame));
+  }
+
+  void echo_marks() {
+    for (auto& name : echoes_) {
+      net::twilio_mark mark;
+      mark.sequence_number = next_sequence();
+      mark.stream_sid = options_.stream_sid;
+      mark.name = name;
+      std::string frame;
+      net::append_twilio_message(frame, mark);
+      send(std::move(frame));
+      result_.echoed_marks.push_back(std::move(name));
+    }
+    echoes_.clear();
+  }
+
+  void record_clear() {
+    const auto now = clock_type::now();
+    caller_clear_event event;
+    event.since_stream_start = to_ms(now - stream_start_);
+    event.speak_step = last_speak_step_;
+    if (last_speak_step_ >= 0)
+      event.since_speak_start = to_ms(now - last_speak_start_);
+    event.bytes_dropped = playout_.buffered_bytes();
+    result_.clears.push_back(event);
+  }
+
+  /// Twilio drops (and warns 31951 about) a message for another stream.
+  bool own_stream(const std::string& stream_sid) {
+    if (stream_sid == options_.stream_sid)
+      return true;
+    ++result_.invalid_frames_received;
+    return false;
+  }
+
+  void do_hangup() {
+    if (phase_ != phase::streaming)
+      return;
+    net::twilio_stop stop;
+    stop.sequence_number = next_sequence();
+    stop.stream_sid = options_.stream_sid;
+    stop.account_sid = options_.account_sid;
+    stop.call_sid = options_.call_sid;
+    std::string frame;
+    net::append_twilio_message(frame, stop);
+    send(std::move(frame));
+    phase_ = phase::hanging_up;
+    timer_.cancel();
+    if (auto connection = connection_.lock()) {
+      connection->close(net::close_code::normal, "call ended");
+    }
+    // The result follows on_stream_close, once the closing handshake is done.
+  }
+
+  std::uint64_t next_sequence() {
+    result_.last_sequence_number = ++sequence_;
+    return sequence_;
+  }
+
+  void send(std::string frame) {
+    if (auto connection = connection_.lock()) {
+      connection->send_text(std::move(frame));
+      ++result_.frames_sent;
+    }
+  }
+
+  void fail_once(std::string why) {
+    if (result_.error.empty())
+      result_.error = std::move(why);
+  }
+
+  /// Ends a call whose stream never opened.
+  void fail(std::string why) {
+    fail_once(std::move(why));
+    finish();
+  }
+
+  void finish() {
+    if (phase_ == phase::ended)
+      return;
+    phase_ = phase::ended;
+    result_.agent_bytes_received = playout_.bytes_received();
+    result_.agent_bytes_played = playout_.bytes_played();
+    result_.marks_received = playout_.marks_received();
+    result_.marks_echoed = playout_.marks_echoed();
+    result_.clears_received = playout_.clears();
+    result_.heard_audio = playout_.take_heard();
+    auto done = std::move(done_);
+    done_ = nullptr;
+    if (done)
+      done(std::move(result_));
+  }
+
+  // A media message with a 216-character payload and the usual counters is about 330 bytes.
+  static constexpr std::size_t media_frame_capacity = 512;
+
+  asio::io_context& io_;
+  asio::strand<asio::io_context::executor_type> strand_;
+  asio::steady_timer timer_;
+  twilio_caller_options options_;
+  completion done_;
+  caller_playout playout_;
+  twilio_call_result result_;
+  std::weak_ptr<net::websocket_connection> connection_;
+  phase phase_ = phase::webhook;
+  bool hang_up_requested_ = false;
+
+  std::uint64_t sequence_ = 0;
+  std::uint64_t media_chunk_ = 0;
+  clock_type::time_point stream_start_;
+  std::uint64_t ticks_ = 0;
+
+  std::size_t step_index_ = 0;
+  bool step_begun_ = false;
+  std::size_t speak_offset_ = 0;
+  std::uint64_t silence_frames_left_ = 0;
+  std::uint64_t heard_in_step_ = 0;
+  std::uint64_t quiet_ticks_in_step_ = 0;
+  std::uint64_t ticks_in_step_ = 0;
+  int last_speak_step_ = -1;
+  clock_type::time_point last_speak_start_;
+
+  // Reused on every frame: the decoded bridge audio, marks to echo, the outgoing media
+  // message and the padded frame.
+  std::vector<std::uint8_t> decoded_;
+  std::vector<std::string> echoes_;
+  net::twilio_inbound media_message_{net::twilio_media{}};
+  net::twilio_media& media_ = std::get<net::twilio_media>(media_message_);
+  std::array<std::uint8_t, frame_bytes> frame_{};
+};
+
+void stream_events::on_open(std::shared_ptr<net::websocket_connection> connection) {
+  asio::post(call_->strand(), [call = call_, connection = std::move(connection)] {
+    call->on_stream_open(connection);
+  });
+}
+
+void stream_events::on_message(std::string message, bool is_text) {
+  asio::post(call_->strand(), [call = call_, message = std::move(message), is_text] {
+    call->on_stream_message(message, is_text);
+  });
+}
+
+void stream_events::on_close(net::websocket_closed why) {
+  asio::post(call_->strand(), [call = call_, why = std::move(why)] { call->on_stream_close(why); });
+}
+
+void stream_events::on_connect_failed(net::websocket_connect_failure why) {
+  asio::post(call_->strand(),
+             [call = call_, why = std::move(why)] { call->on_stream_connect_failed(why); });
+}
+
+}  // namespace
+
+std::shared_ptr<twilio_caller> twilio_caller::start(boost::asio::io_context& io,
+                                                    twilio_caller_options options,
+                                                    completion done) {
+  auto call = std::make_shared<call_session>(io, std::move(options), std::move(done));
+  call->begin();
+  return call;
+}
+
+std::future<twilio_call_result> twilio_caller::run(boost::asio::io_context& io,
+                                                   twilio_caller_options options) {
+  auto promise = std::make_shared<std::promise<twilio_call_result>>();
+  auto result = promise->get_future();
+  start(io, std::move(options),
+        [promise](twilio_call_result outcome) { promise->set_value(std::move(outcome)); });
+  return result;
+}
+
+}  // namespace switchboard::sim

@@ -1,0 +1,534 @@
+// The simulated Twilio caller against a small fake bridge built on net::http_server: webhook,
+// signed upgrade, the stream's messages, marks and clear (protocols.md part A). Real sockets on
+// port 0; the test waits on futures the handlers fulfil, never on the clock.
+#include "net/base64.hpp"
+#include "net/http_server.hpp"
+#include "net/twilio_messages.hpp"
+#include "net/twilio_signature.hpp"
+#include "net/twiml.hpp"
+#include "sim/twilio_caller.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <functional>
+#include <future>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <variant>
+#include <vector>
+
+namespace asio = boost::asio;
+namespace net = switchboard::net;
+namespace sim = switchboard::sim;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr const char* auth_token = "test-auth-token";
+// The public URL the TwiML names; the caller reaches it through stream_connect_address.
+constexpr const char* public_stream_url = "wss://bridge.example.com/media-stream";
+
+/// An io_context on two threads, as the server runs it: the caller must be strand-safe.
+struct running_io {
+  asio::io_context io;
+  asio::executor_work_guard<asio::io_context::executor_type> work = asio::make_work_guard(io);
+  std::thread first{[this] {
+    io.run();
+  }};
+  std::thread second{[this] {
+    io.run();
+  }};
+  ~running_io() {
+    work.reset();
+    io.stop();
+    first.join();
+    second.join();
+  }
+};
+
+std::vector<std::uint8_t> pattern(std::size_t count, std::uint8_t seed) {
+  std::vector<std::uint8_t> bytes(count);
+  // Avoid 0xFF (μ-law silence) so the pattern cannot be mistaken for padding.
+  for (std::size_t i = 0; i < count; ++i) {
+    bytes[i] = static_cast<std::uint8_t>((seed + i * 7) % 250);
+  }
+  return bytes;
+}
+
+bool contains(const std::vector<std::uint8_t>& haystack, const std::vector<std::uint8_t>& needle) {
+  return std::search(haystack.begin(), haystack.end(), needle.begin(), needle.end()) !=
+         haystack.end();
+}
+
+/// What the fake bridge's media-stream side saw, handed to the test when the socket closed.
+struct stream_observation {
+  std::vector<std::string> frames;          // every text frame from the caller, in order
+  int media_frames_before_first_echo = -1;  // caller media frames between sending m1 and its echo
+  std::vector<std::string> echoes_after_clear;
+  bool clear_sent = false;
+};
+
+/// What each test wants the fake bridge to do on its media stream.
+enum class bridge_script {
+  marks_and_clear,  // media + mark "m1"; after its echo 5 s of media, marks a, b, then clear
+  close_early,      // close the socket after three caller media frames
+  listen_only,      // just record
+};
+
+/// The bridge's media-stream handler (server side).
+class fake_stream final : public net::websocket_handler {
+ public:
+  explicit fake_stream(bridge_script script) : script_(script) {}
+
+  std::future<stream_observation> observed() { return done_.get_future(); }
+  /// Ready when the first caller media frame has arrived.
+  std::future<void> first_media() { return first_media_.get_future(); }
+
+  void on_open(std::shared_ptr<net::websocket_connection> connection) override {
+    connection_ = connection;
+  }
+
+  void on_message(std::string message, bool) override {
+    seen_.frames.push_back(message);
+    auto parsed = net::parse_twilio_message(message);
+    if (!parsed)
+      return;  // the scripted raw frame
+    if (std::holds_alternative<net::twilio_start>(*parsed)) {
+      stream_sid_ = std::get<net::twilio_start>(*parsed).stream_sid;
+      if (script_ == bridge_script::marks_and_clear) {
+        send_media(pattern(480, 1));  // 60 ms
+        send_mark("m1");
+        counting_ = true;
+      }
+    } else if (const auto* media = std::get_if<net::twilio_media>(&*parsed)) {
+      (void)media;
+      if (++caller_media_ == 1)
+        first_media_.set_value();
+      if (counting_)
+        ++media_since_m1_;
+      if (script_ == bridge_script::close_early && caller_media_ == 3) {
+        if (auto connection = connection_.lock()) {
+          connection->close(net::close_code::normal, "bridge hung up");
+        }
+      }
+      if (long_answer_sent_ && !seen_.clear_sent && ++media_since_long_answer_ == 5) {
+        std::string frame;
+        net::append_twilio_clear(frame, stream_sid_);
+        send(std::move(frame));
+        seen_.clear_sent = true;
+      }
+    } else if (const auto* mark = std::get_if<net::twilio_mark>(&*parsed)) {
+      if (mark->name == "m1") {
+        seen_.media_frames_before_first_echo = media_since_m1_;
+        counting_ = false;
+        // A long answer the caller will "interrupt": 5 s in 1 s chunks.
+        for (int second = 0; second < 5; ++second) {
+          send_media(pattern(8000, static_cast<std::uint8_t>(second + 2)));
+          if (second == 1)
+            send_mark("a");
+        }
+        send_mark("b");
+        long_answer_sent_ = true;
+      } else if (seen_.clear_sent) {
+        seen_.echoes_after_clear.push_back(mark->name);
+      }
+    }
+  }
+
+  void on_close(net::websocket_closed) override { done_.set_value(std::move(seen_)); }
+
+ private:
+  void send(std::string frame) {
+    if (auto connection = connection_.lock())
+      connection->send_text(std::move(frame));
+  }
+  void send_media(const std::vector<std::uint8_t>& audio) {
+    std::string frame;
+    net::append_twilio_media(frame, stream_sid_, std::span<const std::uint8_t>(audio));
+    send(std::move(frame));
+  }
+  void send_mark(const std::string& name) {
+    std::string frame;
+    net::append_twilio_mark(frame, stream_sid_, name);
+    send(std::move(frame));
+  }
+
+  bridge_script script_;
+  std::weak_ptr<net::websocket_connection> connection_;
+  std::promise<stream_observation> done_;
+  std::promise<void> first_media_;
+  stream_observation seen_;
+  std::string stream_sid_;
+  bool counting_ = false;
+  int media_since_m1_ = 0;
+  int caller_media_ = 0;
+  bool long_answer_sent_ = false;
+  int media_since_long_answer_ = 0;
+};
+
+/// The bridge's HTTP side: the voice webhook and the signed upgrade, as a deployment has them.
+struct fake_bridge {
+  explicit fake_bridge(asio::io_context& io, bridge_script script,
+                       bool check_webhook_signature = true)
+      : stream(std::make_shared<fake_stream>(script)) {
+    auto started = net::http_server::start(
+        io, {.bind_address = "127.0.0.1", .port = 0},
+        {.on_request =
+             [this, check_webhook_signature](const net::http_request& request) {
+               std::lock_guard lock(mutex);
+               webhook_params = net::parse_form_body(request.body);
+               webhook_content_type = std::string(request.header("content-type"));
+               webhook_signature_ok = net::is_valid_twilio_signature(
+                   auth_token, request.header("x-twilio-signature"), webhook_url(), webhook_params);
+               if (request.method != "POST" || request.target != "/incoming-call") {
+                 return net::http_response::text(404, "not found\n");
+               }
+               if (check_webhook_signature && !webhook_signature_ok) {
+                 return net::http_response::text(403, "bad signature\n");
+               }
+               if (!twiml_override.empty())
+                 return net::http_response::text(200, twiml_override);
+               const std::vector<net::form_parameter> parameters = {{"callToken", "tok-123"},
+                                                                    {"lang", "en"}};
+               auto response = net::http_response::text(
+                   200, net::connect_stream_twiml(public_stream_url, parameters));
+               response.content_type = "text/xml";
+               return response;
+             },
+         .on_upgrade =
+             [this](const net::http_request& request) {
+               std::lock_guard lock(mutex);
+               upgrade_host = std::string(request.header("host"));
+               upgrade_target = request.target;
+               // Validate against the configured public wss:// URL, with no params (§A5.3).
+               if (!net::is_valid_twilio_signature(auth_token, request.header("x-twilio-signature"),
+                                                   public_stream_url, {})) {
+                 return net::websocket_upgrade_decision::refused(
+                     net::http_response::text(403, "bad signature\n"));
+               }
+               return net::websocket_upgrade_decision::accepted(stream);
+             }});
+    REQUIRE(started.has_value());
+    server = std::move(*started);
+  }
+
+  std::string webhook_url() const {
+    return "http://127.0.0.1:" + std::to_string(server->port()) + "/incoming-call";
+  }
+  std::string connect_address() const { return "127.0.0.1:" + std::to_string(server->port()); }
+
+  sim::twilio_caller_options caller_options(std::vector<sim::caller_step> script) const {
+    sim::twilio_caller_options options;
+    options.webhook_url = webhook_url();
+    options.auth_token = auth_token;
+    options.stream_connect_address = connect_address();
+    options.script = std::move(script);
+    return options;
+  }
+
+  std::shared_ptr<fake_stream> stream;
+  std::unique_ptr<net::http_server> server;
+  std::mutex mutex;
+  std::vector<net::form_parameter> webhook_params;
+  std::string webhook_content_type;
+  bool webhook_signature_ok = false;
+  std::string upgrade_host;
+  std::string upgrade_target;
+  std::string twiml_override;
+};
+
+std::string param(const std::vector<net::form_parameter>& params, const std::string& name) {
+  for (const auto& p : params) {
+    if (p.name == name)
+      return p.value;
+  }
+  return "<absent>";
+}
+
+bool is_sid(const std::string& sid, const std::string& prefix) {
+  return sid.size() == 34 && sid.starts_with(prefix) &&
+         std::all_of(sid.begin() + 2, sid.end(),
+                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+}  // namespace
+
+TEST_CASE("a scripted call: webhook, signed upgrade, start, paced media, marks and clear",
+          "[twilio_caller]") {
+  running_io io;
+  fake_bridge bridge(io.io, bridge_script::marks_and_clear);
+  auto observed = bridge.stream->observed();
+  const auto speech = pattern(2400, 100);  // 300 ms of "speech"
+
+  auto result =
+      sim::twilio_caller::run(
+          io.io,
+          bridge.caller_options({sim::speak(speech), sim::dtmf('7'), sim::send_raw("{not json"),
+                                 sim::wait_for_agent_silence(100ms, 5s), sim::hangup()}))
+          .get();
+  const auto seen = observed.get();
+
+  INFO(result.error);
+  CHECK(result.ok());
+  CHECK(result.script_completed);
+  CHECK_FALSE(result.server_closed_first);
+  CHECK(is_sid(result.account_sid, "AC"));
+  CHECK(is_sid(result.call_sid, "CA"));
+  CHECK(is_sid(result.stream_sid, "MZ"));
+
+  // The webhook: form-encoded, signed over the URL + sorted params, Twilio's fields.
+  CHECK(result.webhook_status == 200);
+  CHECK(result.twiml_ok);
+  {
+    std::lock_guard lock(bridge.mutex);
+    CHECK(bridge.webhook_signature_ok);
+    CHECK(bridge.webhook_content_type == "application/x-www-form-urlencoded");
+    CHECK(param(bridge.webhook_params, "CallSid") == result.call_sid);
+    CHECK(param(bridge.webhook_params, "AccountSid") == result.account_sid);
+    CHECK(param(bridge.webhook_params, "CallStatus") == "ringing");
+    CHECK(param(bridge.webhook_params, "Direction") == "inbound");
+    CHECK(param(bridge.webhook_params, "ApiVersion") == "2010-04-01");
+    CHECK(param(bridge.webhook_params, "From") == "+15005550006");
+    CHECK(param(bridge.webhook_params, "To") == "+15005550001");
+    // The upgrade went to the bridge directly but named the public host, as the ingress does.
+    CHECK(bridge.upgrade_host == "bridge.example.com");
+    CHECK(bridge.upgrade_target == "/media-stream");
+  }
+  CHECK(result.upgrade_status == 101);
+  CHECK(result.stream_url == public_stream_url);
+
+  // connected, then start with the TwiML's parameters; sequence numbers from 1, one per
+  // message; media chunks from 1 with timestamps 20 ms apart; the raw frame as it was given.
+  REQUIRE(seen.frames.size() > 20);
+  auto connected = net::parse_twilio_message(seen.frames[0]);
+  REQUIRE(connected.has_value());
+  CHECK(std::get<net::twilio_connected>(*connected) == net::twilio_connected{"Call", "1.0.0"});
+  auto start_message = net::parse_twilio_message(seen.frames[1]);
+  REQUIRE(start_message.has_value());
+  const auto& start = std::get<net::twilio_start>(*start_message);
+  CHECK(start.sequence_number == 1);
+  CHECK(start.stream_sid == result.stream_sid);
+  CHECK(start.call_sid == result.call_sid);
+  CHECK(start.account_sid == result.account_sid);
+  CHECK(start.tracks == std::vector<std::string>{"inbound"});
+  CHECK(start.media_format == net::twilio_media_format{"audio/x-mulaw", 8000, 1});
+  CHECK(start.custom_parameters ==
+        std::vector<net::twilio_custom_parameter>{{"callToken", "tok-123"}, {"lang", "en"}});
+
+  std::uint64_t expected_sequence = 2;
+  std::uint64_t expected_chunk = 1;
+  std::vector<std::uint8_t> sent_audio;
+  std::optional<std::string> dtmf_digit;
+  std::size_t media_before_dtmf = 0;
+  bool raw_seen = false;
+  bool stop_last = false;
+  for (std::size_t i = 2; i < seen.frames.size(); ++i) {
+    auto message = net::parse_twilio_message(seen.frames[i]);
+    if (!message) {
+      CHECK(seen.frames[i] == "{not json");
+      raw_seen = true;
+      continue;
+    }
+    stop_last = false;
+    std::visit(
+        [&](const auto& m) {
+          using type = std::decay_t<decltype(m)>;
+          if constexpr (std::is_same_v<type, net::twilio_connected>) {
+            FAIL("a second connected message");
+          } else {
+            CHECK(m.sequence_number == expected_sequence);
+            CHECK(m.stream_sid == result.stream_sid);
+            ++expected_sequence;
+          }
+          if constexpr (std::is_same_v<type, net::twilio_media>) {
+            CHECK(m.chunk == expected_chunk);
+            CHECK(m.timestamp_ms == (expected_chunk - 1) * 20);
+            CHECK(m.track == "inbound");
+            ++expected_chunk;
+            auto bytes = net::decode_base64(m.payload_base64);
+            REQUIRE(bytes.has_value());
+            CHECK(bytes->size() == 160);
+            sent_audio.insert(sent_audio.end(), bytes->begin(), bytes->end());
+          } else if constexpr (std::is_same_v<type, net::twilio_dtmf>) {
+            dtmf_digit = m.digit;
+            media_before_dtmf = expected_chunk - 1;
+            CHECK(m.track == "inbound_track");
+          } else if constexpr (std::is_same_v<type, net::twilio_stop>) {
+            CHECK(m.call_sid == result.call_sid);
+            stop_last = true;
+          }
+        },
+        *message);
+  }
+  CHECK(result.last_sequence_number == expected_sequence - 1);
+  CHECK(result.media_frames_sent == expected_chunk - 1);
+  CHECK(result.frames_sent == seen.frames.size());
+  CHECK(raw_seen);
+  CHECK(stop_last);
+  // The speech went out first, in 15 frames, then the keypress.
+  REQUIRE(sent_audio.size() >= speech.size());
+  CHECK(std::equal(speech.begin(), speech.end(), sent_audio.begin()));
+  CHECK(dtmf_digit == std::optional<std::string>("7"));
+  CHECK(media_before_dtmf == 15);
+
+  // m1 was echoed only after its 60 ms had played: the caller kept sending frames meanwhile
+  // (three ticks play it; at most one frame was in flight when it was queued).
+  CHECK(seen.media_frames_before_first_echo >= 2);
+  CHECK(contains(result.heard_audio, pattern(480, 1)));
+  // The clear echoed both pending marks and cut the long answer short.
+  CHECK(seen.echoes_after_clear == std::vector<std::string>{"a", "b"});
+  CHECK(result.echoed_marks == std::vector<std::string>{"m1", "a", "b"});
+  CHECK(result.marks_received == 3);
+  CHECK(result.marks_echoed == 3);
+  CHECK(result.clears_received == 1);
+  REQUIRE(result.clears.size() == 1);
+  CHECK(result.clears[0].speak_step == 0);
+  CHECK(result.clears[0].bytes_dropped > 0);
+  CHECK(result.agent_bytes_received == 480 + 5 * 8000);
+  CHECK(result.agent_bytes_played + result.clears[0].bytes_dropped == result.agent_bytes_received);
+  // One heard frame per tick: a media frame went out on every tick but the last, which hung up.
+  CHECK(result.heard_audio.size() == 160 * (result.media_frames_sent + 1));
+  CHECK(result.invalid_frames_received == 0);
+}
+
+TEST_CASE("an upgrade signed with the wrong auth token is refused with 403", "[twilio_caller]") {
+  running_io io;
+  fake_bridge bridge(io.io, bridge_script::listen_only, /*check_webhook_signature=*/false);
+  auto options = bridge.caller_options({sim::speak(pattern(800, 3))});
+  options.auth_token = "not-the-token";
+  const auto result = sim::twilio_caller::run(io.io, options).get();
+  CHECK(result.webhook_status == 200);
+  CHECK(result.twiml_ok);
+  CHECK(result.upgrade_status == 403);
+  CHECK_FALSE(result.ok());
+  CHECK(result.error.find("403") != std::string::npos);
+  CHECK(result.frames_sent == 0);
+  CHECK_FALSE(result.script_completed);
+}
+
+TEST_CASE("a webhook signed with the wrong auth token gets the bridge's 403", "[twilio_caller]") {
+  running_io io;
+  fake_bridge bridge(io.io, bridge_script::listen_only);
+  auto options = bridge.caller_options({sim::speak(pattern(800, 3))});
+  options.auth_token = "not-the-token";
+  const auto result = sim::twilio_caller::run(io.io, options).get();
+  CHECK(result.webhook_status == 403);
+  CHECK_FALSE(result.twiml_ok);
+  CHECK(result.upgrade_status == 0);
+  CHECK(result.error.find("HTTP 403") != std::string::npos);
+}
+
+TEST_CASE("a webhook answer that is not <Connect><Stream> TwiML fails the call",
+          "[twilio_caller]") {
+  running_io io;
+  fake_bridge bridge(io.io, bridge_script::listen_only);
+  bridge.twiml_override = "<Response><Say>hello</Say></Response>";
+  const auto result =
+      sim::twilio_caller::run(io.io, bridge.caller_options({sim::silence(40ms)})).get();
+  CHECK(result.webhook_status == 200);
+  CHECK_FALSE(result.twiml_ok);
+  CHECK(result.error.find("TwiML") != std::string::npos);
+  CHECK(result.upgrade_status == 0);
+}
+
+TEST_CASE("the bridge closing the stream mid-call ends the call and the result says so",
+          "[twilio_caller]") {
+  running_io io;
+  fake_bridge bridge(io.io, bridge_script::close_early);
+  auto observed = bridge.stream->observed();
+  const auto result =
+      sim::twilio_caller::run(io.io, bridge.caller_options({sim::speak(pattern(2400, 5))})).get();
+  observed.get();
+  INFO(result.error);
+  CHECK(result.ok());  // a clean close by the bridge is a way calls end
+  CHECK(result.server_closed_first);
+  CHECK_FALSE(result.script_completed);
+  CHECK(result.close_code == 1000);
+  CHECK(result.close_reason == "bridge hung up");
+  CHECK(result.media_frames_sent >= 3);
+  CHECK(result.media_frames_sent < 15);
+}
+
+TEST_CASE("a wait step that is never satisfied fails the call after its timeout and hangs up",
+          "[twilio_caller]") {
+  running_io io;
+  fake_bridge bridge(io.io, bridge_script::listen_only);
+  auto observed = bridge.stream->observed();
+  const auto result = sim::twilio_caller::run(
+                          io.io, bridge.caller_options({sim::wait_for_agent_audio(20ms, 100ms)}))
+                          .get();
+  const auto seen = observed.get();
+  CHECK_FALSE(result.ok());
+  CHECK(result.error.find("wait_for_agent_audio") != std::string::npos);
+  CHECK_FALSE(result.script_completed);
+  // Silence frames for the 100 ms it waited (5 ticks), then stop.
+  CHECK(result.media_frames_sent == 5);
+  REQUIRE_FALSE(seen.frames.empty());
+  auto last = net::parse_twilio_message(seen.frames.back());
+  REQUIRE(last.has_value());
+  CHECK(std::holds_alternative<net::twilio_stop>(*last));
+}
+
+TEST_CASE("hang_up ends a running call with stop", "[twilio_caller]") {
+  running_io io;
+  fake_bridge bridge(io.io, bridge_script::listen_only);
+  auto observed = bridge.stream->observed();
+  auto streaming = bridge.stream->first_media();
+  std::promise<sim::twilio_call_result> done;
+  auto finished = done.get_future();
+  // A call that would otherwise wait 30 s for agent audio.
+  auto call = sim::twilio_caller::start(
+      io.io, bridge.caller_options({sim::wait_for_agent_audio(1000ms)}),
+      [&](sim::twilio_call_result result) { done.set_value(std::move(result)); });
+  streaming.get();
+  call->hang_up();
+  const auto result = finished.get();
+  const auto seen = observed.get();
+  INFO(result.error);
+  CHECK(result.ok());
+  CHECK_FALSE(result.script_completed);
+  CHECK_FALSE(result.server_closed_first);
+  auto last = net::parse_twilio_message(seen.frames.back());
+  REQUIRE(last.has_value());
+  CHECK(std::holds_alternative<net::twilio_stop>(*last));
+}
+
+TEST_CASE("hang_up before the webhook answers abandons the call", "[twilio_caller]") {
+  running_io io;
+  // A webhook that accepts the connection and never answers.
+  asio::ip::tcp::acceptor silent(io.io, {asio::ip::make_address("127.0.0.1"), 0});
+  asio::ip::tcp::socket held(io.io);
+  silent.async_accept(held, [](boost::system::error_code) {});
+  sim::twilio_caller_options options;
+  options.webhook_url =
+      "http://127.0.0.1:" + std::to_string(silent.local_endpoint().port()) + "/incoming-call";
+  options.auth_token = auth_token;
+  options.script = {sim::silence(20ms)};
+
+  std::promise<sim::twilio_call_result> done;
+  auto finished = done.get_future();
+  auto call = sim::twilio_caller::start(
+      io.io, options, [&](sim::twilio_call_result result) { done.set_value(std::move(result)); });
+  call->hang_up();
+  const auto result = finished.get();
+  CHECK(result.error.find("hung up") != std::string::npos);
+  CHECK(result.webhook_status == 0);
+  CHECK(result.upgrade_status == 0);
+  CHECK(result.frames_sent == 0);
+
+  // The acceptor and socket belong to the io threads now: close them there before they go.
+  std::promise<void> closed;
+  asio::post(io.io, [&] {
+    boost::system::error_code ignored;
+    silent.close(ignored);
+    held.close(ignored);
+    closed.set_value();
+  });
+  closed.get_future().get();
+}
