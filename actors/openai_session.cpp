@@ -106,6 +106,12 @@ void on_server_event(self_pointer self, std::string_view text) {
                      response_finished{event.response_id, event.status, to_usage(event.usage)});
         } else if constexpr (std::is_same_v<type, net::realtime_error>) {
           const auto code = event.code.value_or("other");
+          if (code == "response_cancel_not_active") {
+            // Expected race: with interrupt_response the server cancels its own response on
+            // speech_started, sometimes before our response.cancel arrives.
+            spdlog::debug("[call {}] response already cancelled by the model", state.call_sid);
+            return;
+          }
           spdlog::warn("[call {}] model error {}: {}", state.call_sid, code, event.message);
           self->send(supervisor, model_status{model_status::kind::error_event, code});
         }

@@ -11,8 +11,12 @@ constexpr std::uint8_t mulaw_silence = 0xFF;
 
 std::string playout_timeline::enqueue(std::string_view item_id,
                                       std::span<const std::uint8_t> audio) {
-  auto& progress = items_[std::string(item_id)];
+  auto [found, inserted] = items_.try_emplace(std::string(item_id));
+  auto& progress = found->second;
+  if (inserted)
+    progress.first_byte = sent_total_;
   progress.sent_bytes += audio.size();
+  sent_total_ += audio.size();
   if (!audio.empty()) {
     queue_.push_back({std::string(item_id), {audio.begin(), audio.end()}, 0});
     queued_bytes_ += audio.size();
@@ -30,6 +34,7 @@ std::size_t playout_timeline::play_tick(std::span<std::uint8_t> out) {
     front.consumed += take;
     filled += take;
     queued_bytes_ -= take;
+    played_total_ += take;
     items_[front.item_id].played_bytes += take;
     last_played_item_ = front.item_id;
     if (front.consumed == front.audio.size())
@@ -56,7 +61,10 @@ mark_echo playout_timeline::on_mark(std::string_view name) {
     return mark_echo::unknown;
   if (position > found->second.cut_at_bytes)
     return mark_echo::cleared;
-  if (position > found->second.played_bytes)
+  // Twilio a tick or two ahead of our clock is the normal phase difference of two 20 ms
+  // clocks: skipping then would put clicks in the recording. Only a real drift is corrected.
+  const auto heard_up_to = found->second.first_byte + position;  // in all audio sent
+  if (heard_up_to > played_total_ + mark_skip_tolerance_bytes)
     skip_to(item_id, position);
   return mark_echo::played;
 }
@@ -77,6 +85,7 @@ void playout_timeline::skip_to(std::string_view item_id, std::uint64_t position)
     }
     front.consumed += drop;
     queued_bytes_ -= drop;
+    played_total_ += drop;
     progress.played_bytes += drop;
     skipped_bytes_ += drop;
     last_played_item_ = front.item_id;
@@ -98,6 +107,7 @@ playout_cut playout_timeline::cut() {
     progress.cut_at_bytes = std::min(progress.cut_at_bytes, progress.played_bytes);
   }
   queue_.clear();
+  played_total_ += queued_bytes_;  // gone: later audio starts where the cut left off
   queued_bytes_ = 0;
   if (!result.item_id.empty()) {
     const auto& progress = items_[result.item_id];

@@ -10,8 +10,9 @@
 // Marks: after each chunk of audio the bridge sends a Twilio mark named "<item>@<end byte>".
 // Twilio echoes a mark when the audio before it has played, immediately when nothing is
 // buffered, and for every pending mark when a `clear` empties its buffer (protocols.md §A2).
-// An echo whose position is past what the clock has played means Twilio is ahead of the model:
-// the timeline skips to it (dropping the skipped bytes keeps the two tracks aligned). After a
+// An echo more than 40 ms past what the clock has played means Twilio is ahead of the model:
+// the timeline skips to it (dropping the skipped bytes keeps the two tracks aligned); less is
+// the ordinary phase difference of two 20 ms clocks and is left alone. After a
 // cut, echoes past the cut point are the ones `clear` flushed: recognised, and not played.
 //
 // Barge-in: cut() discards everything unplayed and says which item was playing and how many
@@ -32,6 +33,8 @@ namespace switchboard::actors {
 /// μ-law at 8 kHz: bytes per 20 ms tick.
 constexpr std::size_t bytes_per_tick = 160;
 constexpr std::uint64_t bytes_per_ms = 8;
+/// How far (40 ms) a mark echo may run ahead of the clock before the timeline skips to it.
+constexpr std::uint64_t mark_skip_tolerance_bytes = 2 * bytes_per_tick;
 
 enum class mark_echo { played, cleared, unknown };
 
@@ -76,6 +79,7 @@ class playout_timeline {
     std::uint64_t sent_bytes = 0;
     std::uint64_t played_bytes = 0;
     std::uint64_t cut_at_bytes = UINT64_MAX;  // marks past it were flushed by `clear`
+    std::uint64_t first_byte = 0;  // where the item starts in all audio sent (items are contiguous)
   };
 
   void skip_to(std::string_view item_id, std::uint64_t position);
@@ -85,6 +89,8 @@ class playout_timeline {
   std::unordered_map<std::string, item_progress> items_;
   std::string last_played_item_;
   std::uint64_t skipped_bytes_ = 0;
+  std::uint64_t sent_total_ = 0;    // all agent audio enqueued
+  std::uint64_t played_total_ = 0;  // of it, played or skipped
 };
 
 /// Places caller frames on the call's timeline by their Twilio timestamps (pure logic).

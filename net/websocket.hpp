@@ -32,6 +32,9 @@ class websocket_connection {
   virtual void send_text(std::string message) = 0;
   /// Starts the closing handshake; frames queued before it are sent first.
   virtual void close(close_code code, std::string reason) = 0;
+  /// Drops the TCP connection at once, without a closing handshake (what a network failure
+  /// looks like to the peer). For fault injection; queued frames are discarded.
+  virtual void abort() = 0;
   /// Peer address for logs ("127.0.0.1:53211").
   virtual std::string remote_endpoint() const = 0;
 };

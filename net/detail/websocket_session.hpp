@@ -70,6 +70,15 @@ class websocket_session final : public websocket_connection,
                       });
   }
 
+  void abort() override {
+    boost::asio::post(ws_.get_executor(), [self = this->shared_from_this()] {
+      boost::beast::error_code ignored;
+      auto& socket = boost::beast::get_lowest_layer(self->ws_).socket();
+      socket.shutdown(boost::asio::ip::tcp::socket::shutdown_both, ignored);
+      socket.close(ignored);
+    });
+  }
+
   std::string remote_endpoint() const override { return remote_; }
 
   /// Reports an end that happened before the handshake completed (on the strand).

@@ -53,6 +53,7 @@ class recording_connection final : public net::websocket_connection {
     close_code_ = code;
     close_reason_ = std::move(reason);
   }
+  void abort() override { close(net::close_code::internal_error, "aborted"); }
   std::string remote_endpoint() const override { return "test"; }
 
   std::vector<std::string> take() {
