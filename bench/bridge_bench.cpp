@@ -1,9 +1,9 @@
 // bridge_bench: the figures for the call bridge's notes — how long a 20 ms frame takes to cross
 // the bridge each way, and what one call costs the server in CPU and memory.
 //
-//   Twilio stand-ins ──media──▶ `switchboard serve` ──append──▶ model stand-in (echo mode)
-//        ▲            (this process)   (child process)                (this process)    │
-//        └──────────────media◀── bridge ◀──output_audio.delta (the same bytes)──────────┘
+//   Twilio stand-ins ──media──▶ `switchboard serve` ──append──▶ model stand-in, echo mode
+//   (this process)   ◀──media─── (a child process)   ◀──delta───  (this process)
+//                                                     (the appended bytes)
 //
 // Every caller frame carries a marker (call index, frame number) in its first bytes. The bridge
 // forwards audio as base64 without re-encoding and the echo returns the appended bytes, so each
@@ -22,15 +22,13 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/json/array.hpp>
-#include <boost/json/object.hpp>
-#include <boost/json/serialize.hpp>
 #include <boost/system/result.hpp>
 
 #include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <chrono>
+#include <climits>
 #include <cmath>
 #include <condition_variable>
 #include <csignal>
@@ -53,6 +51,7 @@
 #include <string_view>
 #include <sys/wait.h>
 #include <thread>
+#include <tuple>
 #include <unistd.h>
 #include <vector>
 
@@ -73,7 +72,8 @@ using result = boost::system::result<T, std::string>;
 struct bench_options {
   std::size_t calls = 100;
   std::chrono::milliseconds ramp{2000};
-  std::uint32_t seconds = 20;  // marked audio per call
+  std::uint32_t seconds = 20;            // marked audio per call
+  std::chrono::milliseconds idle{2000};  // the server's baseline, before the calls
   std::string server = SWITCHBOARD_BINARY_DIR "/switchboard";
   bool keep_recordings = false;
   bool show_server_log = false;
@@ -81,11 +81,13 @@ struct bench_options {
 };
 
 constexpr std::string_view usage =
-    "usage: bridge_bench [--calls N] [--ramp-ms MS] [--seconds S] [--server PATH]\n"
-    "                    [--keep-recordings] [--show-server-log] [-- SERVE_FLAGS...]\n"
+    "usage: bridge_bench [--calls N] [--ramp-ms MS] [--seconds S] [--idle-ms MS]\n"
+    "                    [--server PATH] [--keep-recordings] [--show-server-log]\n"
+    "                    [-- SERVE_FLAGS...]\n"
     "  --calls N          concurrent simulated calls (default 100)\n"
     "  --ramp-ms MS       calls start evenly over this time (default 2000)\n"
     "  --seconds S        marked audio each call streams before hanging up (default 20)\n"
+    "  --idle-ms MS       the server's idle baseline (CPU, RSS) before the calls (default 2000)\n"
     "  --server PATH      the switchboard executable (default: the one built with the bench)\n"
     "  --keep-recordings  keep the server's recordings directory (its path is printed)\n"
     "  --show-server-log  copy the server's log to stderr\n"
@@ -142,6 +144,11 @@ result<bench_options> parse_options(int argc, char** argv) {
       if (!ramp)
         return bad();
       options.ramp = std::chrono::milliseconds(*ramp);
+    } else if (name == "--idle-ms") {
+      const auto idle = parse_number<std::uint32_t>(value);
+      if (!idle)
+        return bad();
+      options.idle = std::chrono::milliseconds(*idle);
     } else if (name == "--seconds") {
       const auto seconds = parse_number<std::uint32_t>(value);
       if (!seconds || *seconds == 0 || *seconds > 3600)
@@ -289,13 +296,15 @@ double percentile_ms(const std::vector<std::int64_t>& sorted, double fraction) {
   return static_cast<double>(sorted[std::clamp<std::size_t>(rank, 1, sorted.size()) - 1]) / 1e6;
 }
 
+/// Latencies from `from` to `to` of the frames whose `from` time is in [begin_ns, end_ns).
 direction_figures figures(const std::vector<frame_times>& times, std::int64_t frame_times::*from,
-                          std::int64_t frame_times::*to) {
+                          std::int64_t frame_times::*to, std::int64_t begin_ns = INT64_MIN,
+                          std::int64_t end_ns = INT64_MAX) {
   direction_figures out;
   std::vector<std::int64_t> latencies;
   latencies.reserve(times.size());
   for (const auto& frame : times) {
-    if (frame.*from == 0)
+    if (frame.*from == 0 || frame.*from < begin_ns || frame.*from >= end_ns)
       continue;
     ++out.sent;
     if (frame.*to == 0) {
@@ -593,18 +602,19 @@ std::string format_ms(double ms) {
   return text;
 }
 
-double round2(double value) {
-  return std::round(value * 100.0) / 100.0;
+/// A JSON number with fixed decimals (Boost.JSON would print 0.51 as 5.1E-1).
+std::string fixed(double value, int decimals) {
+  char text[48];
+  std::snprintf(text, sizeof text, "%.*f", decimals, value);
+  return text;
 }
 
-boost::json::object direction_json(const direction_figures& figures) {
-  return {{"sent", figures.sent},
-          {"matched", figures.matched},
-          {"lost", figures.lost},
-          {"p50_ms", round2(figures.p50_ms)},
-          {"p95_ms", round2(figures.p95_ms)},
-          {"p99_ms", round2(figures.p99_ms)},
-          {"max_ms", round2(figures.max_ms)}};
+std::string direction_json(const direction_figures& figures) {
+  return "{\"sent\":" + std::to_string(figures.sent) +
+         ",\"matched\":" + std::to_string(figures.matched) +
+         ",\"lost\":" + std::to_string(figures.lost) + ",\"p50_ms\":" + fixed(figures.p50_ms, 3) +
+         ",\"p95_ms\":" + fixed(figures.p95_ms, 3) + ",\"p99_ms\":" + fixed(figures.p99_ms, 3) +
+         ",\"max_ms\":" + fixed(figures.max_ms, 3) + "}";
 }
 
 // ---- the run --------------------------------------------------------------------------------
@@ -716,6 +726,9 @@ int run(const bench_options& options) {
     };
   }
 
+  // The server idle, for its baseline CPU (timers, the actor scheduler) and memory.
+  const auto idle_start = sample_process(server_pid);
+  std::this_thread::sleep_for(options.idle);
   const auto idle = sample_process(server_pid);
 
   const auto t0 = steady::now() + 50ms;
@@ -791,10 +804,13 @@ int run(const bench_options& options) {
   const auto outbound = figures(table.times(), &frame_times::echoed, &frame_times::received);
   const auto window = steady_end.at - steady_start.at;
   const double server_cpu = core_percent(steady_start.cpu_ticks, steady_end.cpu_ticks, window);
+  const double server_idle_cpu =
+      core_percent(idle_start.cpu_ticks, idle.cpu_ticks, idle.at - idle_start.at);
   const double bench_cpu = core_percent(bench_start_ticks, bench_end_ticks, window);
   const double model_cpu = core_percent(model_start_ticks, model_end_ticks, window);
   const double caller_cpu = core_percent(caller_start_ticks, caller_end_ticks, window);
   const auto calls_count = static_cast<double>(options.calls);
+  const double cpu_per_call = (server_cpu - server_idle_cpu) / calls_count;
   const double rss_per_call_kib =
       (static_cast<double>(steady_end.rss_kib) - static_cast<double>(idle.rss_kib)) / calls_count;
   const double whole_run_seconds = std::chrono::duration<double>(after.at - idle.at).count();
@@ -830,11 +846,43 @@ int run(const bench_options& options) {
                   format_ms(figure.max_ms).c_str());
     std::cout << line;
   }
+  // Latency over time: a backlog that builds up shows as a p50 that grows slice by slice, a
+  // stall as one slice's maximum.
+  const auto t0_ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(t0.time_since_epoch()).count();
+  constexpr std::int64_t slice_ns = 5'000'000'000;
+  const auto run_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                          options.ramp + std::chrono::seconds(options.seconds) + 1s)
+                          .count();
+  std::cout << "by 5 s of the run (p50/max ms):";
+  for (std::int64_t begin = 0; begin < run_ns; begin += slice_ns) {
+    std::snprintf(line, sizeof line, " %14s",
+                  (std::to_string(begin / 1'000'000'000) + "-" +
+                   std::to_string((begin + slice_ns) / 1'000'000'000) + " s")
+                      .c_str());
+    std::cout << line;
+  }
+  std::cout << "\n";
+  for (const auto& [name, from, to] :
+       {std::tuple{"  caller -> model", &frame_times::sent, &frame_times::appended},
+        std::tuple{"  model -> caller", &frame_times::echoed, &frame_times::received}}) {
+    std::snprintf(line, sizeof line, "%-30s", name);
+    std::cout << line;
+    for (std::int64_t begin = 0; begin < run_ns; begin += slice_ns) {
+      const auto slice = figures(table.times(), from, to, t0_ns + begin, t0_ns + begin + slice_ns);
+      std::snprintf(line, sizeof line, " %14s",
+                    slice.matched == 0
+                        ? "-"
+                        : (format_ms(slice.p50_ms) + "/" + format_ms(slice.max_ms)).c_str());
+      std::cout << line;
+    }
+    std::cout << "\n";
+  }
   std::snprintf(line, sizeof line,
                 "\nserver CPU, steady window %.1f s (%zu..%zu calls streaming): %.1f %% of one "
-                "core = %.3f %% per call\n",
+                "core; idle %.1f %% -> %.3f %% per call\n",
                 std::chrono::duration<double>(window).count(), streaming_at_start, streaming_at_end,
-                server_cpu, server_cpu / calls_count);
+                server_cpu, server_idle_cpu, cpu_per_call);
   std::cout << line;
   std::snprintf(line, sizeof line, "server CPU, whole run: %.2f s over %.1f s\n",
                 server_cpu_seconds, whole_run_seconds);
@@ -867,29 +915,24 @@ int run(const bench_options& options) {
   if (options.keep_recordings)
     std::cout << "recordings kept in " << (directory / "recordings").string() << "\n";
 
-  boost::json::object json{
-      {"calls", options.calls},
-      {"seconds", options.seconds},
-      {"ramp_ms", options.ramp.count()},
-      {"calls_completed", calls_ok},
-      {"inbound", direction_json(inbound)},
-      {"outbound", direction_json(outbound)},
-      {"server",
-       {{"cpu_core_pct", round2(server_cpu)},
-        {"cpu_core_pct_per_call", std::round(server_cpu / calls_count * 1000) / 1000},
-        {"cpu_seconds_whole_run", round2(server_cpu_seconds)},
-        {"rss_idle_kib", idle.rss_kib},
-        {"rss_steady_kib", steady_end.rss_kib},
-        {"rss_after_kib", after.rss_kib},
-        {"rss_per_call_kib", std::round(rss_per_call_kib)},
-        {"warnings", warning_count}}},
-      {"bench",
-       {{"cpu_core_pct", round2(bench_cpu)},
-        {"model_thread_pct", round2(model_cpu)},
-        {"caller_thread_pct", round2(caller_cpu)}}},
-      {"window_s", round2(std::chrono::duration<double>(window).count())},
-      {"streaming_at_window", boost::json::array{streaming_at_start, streaming_at_end}}};
-  std::cout << boost::json::serialize(json) << "\n";
+  std::cout << "{\"calls\":" << options.calls << ",\"seconds\":" << options.seconds
+            << ",\"ramp_ms\":" << options.ramp.count() << ",\"calls_completed\":" << calls_ok
+            << ",\"inbound\":" << direction_json(inbound)
+            << ",\"outbound\":" << direction_json(outbound)
+            << ",\"server\":{\"cpu_core_pct\":" << fixed(server_cpu, 2)
+            << ",\"idle_cpu_core_pct\":" << fixed(server_idle_cpu, 2)
+            << ",\"cpu_core_pct_per_call\":" << fixed(cpu_per_call, 4)
+            << ",\"cpu_seconds_whole_run\":" << fixed(server_cpu_seconds, 2)
+            << ",\"rss_idle_kib\":" << idle.rss_kib << ",\"rss_steady_kib\":" << steady_end.rss_kib
+            << ",\"rss_after_kib\":" << after.rss_kib
+            << ",\"rss_per_call_kib\":" << fixed(rss_per_call_kib, 0)
+            << ",\"warnings\":" << warning_count
+            << "},\"bench\":{\"cpu_core_pct\":" << fixed(bench_cpu, 2)
+            << ",\"model_thread_pct\":" << fixed(model_cpu, 2)
+            << ",\"caller_thread_pct\":" << fixed(caller_cpu, 2)
+            << "},\"window_s\":" << fixed(std::chrono::duration<double>(window).count(), 2)
+            << ",\"streaming_at_window\":[" << streaming_at_start << "," << streaming_at_end
+            << "]}\n";
   return calls_ok == options.calls ? 0 : 1;
 }
 

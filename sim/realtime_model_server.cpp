@@ -372,9 +372,12 @@ class model_session final : public net::websocket_handler,
     if (closed_ || closing_)
       return;
     shared_->update([](model_stats& stats) { ++stats.connections_dropped; });
-    // net::websocket_connection offers no abortive close, so the loss is a close frame with
-    // 1001; the bridge must treat it like a dead socket (reconnect).
-    close_now(net::close_code::going_away, "simulated connection loss");
+    // A network failure: the TCP connection goes away with no closing handshake.
+    closing_ = true;
+    stop_streaming();
+    drop_timer_.cancel();
+    if (auto connection = connection_.lock())
+      connection->abort();
   }
 
   void close_now(net::close_code code, const std::string& reason) {

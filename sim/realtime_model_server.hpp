@@ -96,8 +96,8 @@ struct model_options {
   // ---- faults
   /// Non-zero: every upgrade is refused with this HTTP status (e.g. 503, 429).
   unsigned refuse_status = 0;
-  /// Non-zero: the first `drop_first_connections` accepted connections are closed this long
-  /// after they open (close code 1001 "simulated connection loss"), so a reconnect succeeds.
+  /// Non-zero: the first `drop_first_connections` accepted connections are cut this long after
+  /// they open, abruptly (TCP closed, no close frame), so a reconnect then succeeds.
   std::chrono::milliseconds drop_after{0};
   std::size_t drop_first_connections = 1;
   /// Sends an `error` (server_error) right after every session.updated.
