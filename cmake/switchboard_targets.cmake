@@ -30,6 +30,8 @@ function(switchboard_test name)
   cmake_parse_arguments(arg "NEEDS_EXECUTABLE" "" "SOURCES;DEPS" ${ARGN})
   add_executable(${name} ${arg_SOURCES})
   target_link_libraries(${name} PRIVATE ${arg_DEPS} switchboard_test_main)
+  # Shared test helpers: #include "support/...".
+  target_include_directories(${name} PRIVATE "${PROJECT_SOURCE_DIR}/tests")
   target_compile_definitions(${name} PRIVATE
     SWITCHBOARD_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
     SWITCHBOARD_BINARY_DIR="${PROJECT_BINARY_DIR}")

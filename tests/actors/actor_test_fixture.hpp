@@ -5,6 +5,7 @@
 
 #include "actors/bridge_environment.hpp"
 #include "net/websocket.hpp"
+#include "support/temporary_directory.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -18,6 +19,8 @@
 #include <vector>
 
 namespace switchboard::actors::testing {
+
+using switchboard::testing::temporary_directory;
 
 inline caf::actor_system_config& deterministic(caf::actor_system_config& config) {
   config.set("scheduler.policy", caf::atom("testing"));
@@ -111,19 +114,6 @@ class fake_model_links final : public model_link_factory {
   int opens = 0;
   int closes = 0;
   std::vector<std::string> sent;
-};
-
-/// A fresh directory under the system temp dir, removed at the end.
-struct temporary_directory {
-  std::filesystem::path path;
-  temporary_directory() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "switchboard-XXXXXX").string();
-    path = ::mkdtemp(pattern.data());
-  }
-  ~temporary_directory() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path, ignored);
-  }
 };
 
 }  // namespace switchboard::actors::testing

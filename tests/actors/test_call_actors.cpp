@@ -76,19 +76,28 @@ bool contains(const std::vector<std::string>& texts, std::string_view needle) {
                      [&](const auto& text) { return text.find(needle) != std::string::npos; });
 }
 
+/// A ticking silence clock whose recorder and Twilio socket are probes.
+struct clock_under_test {
+  call_peers peers;
+  std::shared_ptr<std::vector<std::uint8_t>> heard = std::make_shared<std::vector<std::uint8_t>>();
+  std::shared_ptr<twilio_probe_log> twilio_log = std::make_shared<twilio_probe_log>();
+};
+clock_under_test start_clock(actor_fixture& fixture) {
+  clock_under_test clock;
+  clock.peers.clock = fixture.system.spawn(silence_clock);
+  clock.peers.agent_recorder = fixture.system.spawn(recorder_probe, clock.heard);
+  clock.peers.twilio = fixture.system.spawn(twilio_probe, clock.twilio_log);
+  caf::anon_send(clock.peers.clock, clock.peers);
+  caf::anon_send(clock.peers.clock, call_started{});
+  return clock;
+}
+
 }  // namespace
 
 TEST_CASE("the silence clock writes one 20 ms tick of μ-law silence per 20 ms of quiet",
           "[silence_clock]") {
   actor_fixture fixture;
-  auto heard = std::make_shared<std::vector<std::uint8_t>>();
-  auto twilio_log = std::make_shared<twilio_probe_log>();
-  call_peers peers;
-  peers.clock = fixture.system.spawn(silence_clock);
-  peers.agent_recorder = fixture.system.spawn(recorder_probe, heard);
-  peers.twilio = fixture.system.spawn(twilio_probe, twilio_log);
-  caf::anon_send(peers.clock, peers);
-  caf::anon_send(peers.clock, call_started{});
+  const auto [peers, heard, twilio_log] = start_clock(fixture);
   fixture.run();
   CHECK(heard->empty());
 
@@ -103,14 +112,7 @@ TEST_CASE("the silence clock writes one 20 ms tick of μ-law silence per 20 ms o
 TEST_CASE("agent audio goes to Twilio with a mark, and the caller hears it tick by tick",
           "[silence_clock]") {
   actor_fixture fixture;
-  auto heard = std::make_shared<std::vector<std::uint8_t>>();
-  auto twilio_log = std::make_shared<twilio_probe_log>();
-  call_peers peers;
-  peers.clock = fixture.system.spawn(silence_clock);
-  peers.agent_recorder = fixture.system.spawn(recorder_probe, heard);
-  peers.twilio = fixture.system.spawn(twilio_probe, twilio_log);
-  caf::anon_send(peers.clock, peers);
-  caf::anon_send(peers.clock, call_started{});
+  const auto [peers, heard, twilio_log] = start_clock(fixture);
   caf::anon_send(peers.clock, agent_audio{"resp_1", "item_1", audio_base64(240, 0x11)});
   fixture.run();
   REQUIRE(twilio_log->played.size() == 1);
@@ -130,7 +132,7 @@ TEST_CASE("a call through the supervisor: session set-up, caller audio, barge-in
   auto model = std::make_shared<fake_model_links>();
   auto env = std::make_shared<bridge_environment>();
   env->model_links = model;
-  env->recordings_dir = recordings.path;
+  env->recordings_dir = recordings.path();
   env->session.instructions = "Be brief.";
   env->session.voice = "cedar";
   env->call_tokens = net::call_token_issuer::from_secret("token-secret");
@@ -245,7 +247,7 @@ TEST_CASE("a stream whose call token does not check out is refused before the mo
   auto model = std::make_shared<fake_model_links>();
   auto env = std::make_shared<bridge_environment>();
   env->model_links = model;
-  env->recordings_dir = recordings.path;
+  env->recordings_dir = recordings.path();
   env->call_tokens = net::call_token_issuer::from_secret("token-secret");
 
   auto twilio = std::make_shared<recording_connection>();

@@ -10,22 +10,11 @@
 
 namespace switchboard::testing {
 
-temporary_directory::temporary_directory() {
-  std::string pattern =
-      (std::filesystem::temp_directory_path() / "switchboard-e2e-XXXXXX").string();
-  path = ::mkdtemp(pattern.data());
-}
-
-temporary_directory::~temporary_directory() {
-  std::error_code ignored;
-  std::filesystem::remove_all(path, ignored);
-}
-
 bridge_harness::bridge_harness(options given) {
   sim_thread_ = std::thread([this] { sim_io_.run(); });
   given.model.expected_api_key = "sk-harness";
   if (given.model_over_tls) {
-    auto files = sim::write_self_signed_ca(certificates_.path);
+    auto files = sim::write_self_signed_ca(certificates_.path());
     REQUIRE(files.has_value());
     // The bridge's TLS client trusts OpenSSL's default store, which honours SSL_CERT_FILE.
     ::setenv("SSL_CERT_FILE", files->ca_certificate.c_str(), 1);
@@ -43,7 +32,7 @@ bridge_harness::bridge_harness(options given) {
   settings.twilio_auth_token = auth_token_;
   settings.openai_api_key = "sk-harness";
   settings.openai_realtime_url = model_->url() + "?model=gpt-realtime";
-  settings.recordings_dir = given.recordings_dir.value_or(recordings_.path);
+  settings.recordings_dir = given.recordings_dir.value_or(recordings_.path());
   auto server =
       app::bridge_server::start(settings, {.model_links = nullptr, .reconnect = given.reconnect});
   if (given.model_over_tls)

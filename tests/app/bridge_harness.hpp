@@ -8,6 +8,7 @@
 #include "config/settings.hpp"
 #include "sim/realtime_model_server.hpp"
 #include "sim/twilio_caller.hpp"
+#include "support/temporary_directory.hpp"
 
 #include <boost/asio/io_context.hpp>
 
@@ -19,11 +20,7 @@
 
 namespace switchboard::testing {
 
-struct temporary_directory {
-  std::filesystem::path path;
-  temporary_directory();
-  ~temporary_directory();
-};
+using switchboard::testing::temporary_directory;
 
 class bridge_harness {
  public:
@@ -46,7 +43,7 @@ class bridge_harness {
 
   app::bridge_server& server() { return *server_; }
   sim::realtime_model_server& model() { return *model_; }
-  const std::filesystem::path& recordings() const { return recordings_.path; }
+  const std::filesystem::path& recordings() const { return recordings_.path(); }
   const std::string& auth_token() const { return auth_token_; }
 
  private:

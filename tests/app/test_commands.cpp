@@ -144,14 +144,14 @@ TEST_CASE("a configuration mistake stops start-up with a message naming each set
 
 TEST_CASE("mix and repair give clear errors and never touch their inputs", "[commands]") {
   switchboard::testing::temporary_directory dir;
-  const auto missing = run("mix " + shell_quote((dir.path / "nope.wav").string()) + " " +
-                           shell_quote((dir.path / "nope2.wav").string()) + " --out " +
-                           shell_quote(dir.path.string()));
+  const auto missing = run("mix " + shell_quote((dir.path() / "nope.wav").string()) + " " +
+                           shell_quote((dir.path() / "nope2.wav").string()) + " --out " +
+                           shell_quote(dir.path().string()));
   CHECK(missing.exit_status == 1);
   CHECK(missing.output.find("nope.wav") != std::string::npos);
   CHECK(run("mix only-one.wav --out x").exit_status == 2);
 
-  const auto not_wav = dir.path / "notes.wav";
+  const auto not_wav = dir.path() / "notes.wav";
   std::ofstream(not_wav) << "these are not the samples you are looking for";
   const auto repaired = run("repair " + shell_quote(not_wav.string()));
   CHECK(repaired.exit_status == 1);
@@ -166,7 +166,7 @@ TEST_CASE("serve answers its health probes and stops on SIGTERM", "[commands]") 
   switchboard::testing::temporary_directory dir;
   server_process server({"serve", "--port=0", "--bind-address=127.0.0.1",
                          "--twilio-auth-token=process-test",
-                         "--recordings-dir=" + dir.path.string()});
+                         "--recordings-dir=" + dir.path().string()});
   const auto port_text = server.wait_for_line(std::regex("listening on 127\\.0\\.0\\.1:([0-9]+)"));
   REQUIRE_FALSE(port_text.empty());
   const auto port = static_cast<std::uint16_t>(std::stoi(port_text));

@@ -314,7 +314,7 @@ TEST_CASE("recordings that cannot be written are reported and the audio bridge k
           "[end_to_end]") {
   temporary_directory scratch;
   // A regular file where the recordings directory should be: nothing can be created under it.
-  const auto blocked = scratch.path / "not-a-directory";
+  const auto blocked = scratch.path() / "not-a-directory";
   std::ofstream(blocked) << "x";
   bridge_harness::options options;
   options.recordings_dir = blocked / "recordings";

@@ -1,48 +1,7 @@
 #pragma once
 
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
-#include <stdexcept>
-#include <string>
-#include <string_view>
-#include <system_error>
+#include "support/temporary_directory.hpp"
 
 namespace switchboard::config::testing {
-
-// A fresh directory under the system temp dir, removed with everything in it on destruction.
-class temporary_directory {
- public:
-  temporary_directory() {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "switchboard-config-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) {
-      throw std::runtime_error("mkdtemp failed for " + pattern);
-    }
-    path_ = pattern;
-  }
-  temporary_directory(const temporary_directory&) = delete;
-  temporary_directory& operator=(const temporary_directory&) = delete;
-  ~temporary_directory() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-
-  const std::filesystem::path& path() const { return path_; }
-
-  // Writes `contents` byte for byte (no newline translation) and returns the file's path.
-  std::filesystem::path write(std::string_view name, std::string_view contents) const {
-    const auto file = path_ / name;
-    std::ofstream out(file, std::ios::binary);
-    out.write(contents.data(), static_cast<std::streamsize>(contents.size()));
-    if (!out) {
-      throw std::runtime_error("cannot write " + file.string());
-    }
-    return file;
-  }
-
- private:
-  std::filesystem::path path_;
-};
-
+using switchboard::testing::temporary_directory;
 }  // namespace switchboard::config::testing

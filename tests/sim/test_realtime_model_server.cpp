@@ -9,6 +9,7 @@
 #include "sim/realtime_model_server.hpp"
 #include "sim/self_signed_ca.hpp"
 #include "sim/speech_fixtures.hpp"
+#include "support/temporary_directory.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/json/parse.hpp>
@@ -316,26 +317,7 @@ answered_turn speak_and_collect_answer(model_client& client) {
   return turn;
 }
 
-class scratch_directory {
- public:
-  scratch_directory() {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "switchboard-model-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr)
-      throw std::runtime_error("mkdtemp " + pattern);
-    path_ = pattern;
-  }
-  scratch_directory(const scratch_directory&) = delete;
-  scratch_directory& operator=(const scratch_directory&) = delete;
-  ~scratch_directory() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+using scratch_directory = switchboard::testing::temporary_directory;
 
 }  // namespace
 

@@ -2,6 +2,7 @@
 // host-name verification of 127.0.0.1 and localhost needs, and errors as values.
 #include "net/tls.hpp"
 #include "sim/self_signed_ca.hpp"
+#include "support/temporary_directory.hpp"
 
 #include <catch2/catch.hpp>
 #include <openssl/pem.h>
@@ -21,26 +22,7 @@ using namespace switchboard::sim;
 
 namespace {
 
-class scratch_directory {
- public:
-  scratch_directory() {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "switchboard-ca-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr)
-      throw std::runtime_error("mkdtemp " + pattern);
-    path_ = pattern;
-  }
-  scratch_directory(const scratch_directory&) = delete;
-  scratch_directory& operator=(const scratch_directory&) = delete;
-  ~scratch_directory() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+using scratch_directory = switchboard::testing::temporary_directory;
 
 struct x509_free {
   void operator()(X509* certificate) const { X509_free(certificate); }
