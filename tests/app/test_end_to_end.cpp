@@ -29,6 +29,16 @@ std::span<const std::uint8_t> first(sim::speech_fixture fixture,
       std::min<std::size_t>(audio.size(), static_cast<std::size_t>(duration.count()) * 8));
 }
 
+/// The shortest useful call: a short question, then listen until `heard` of the answer played.
+std::vector<sim::caller_step> ask_and_listen(std::chrono::milliseconds heard) {
+  return {
+      sim::silence(200ms),
+      sim::speak(first(sim::speech_fixture::caller_request, 800ms)),
+      sim::wait_for_agent_audio(heard),
+      sim::hangup(),
+  };
+}
+
 std::string read_text(const std::filesystem::path& path) {
   std::ifstream in(path);
   std::stringstream text;
@@ -164,12 +174,7 @@ TEST_CASE("20 concurrent calls each get their own model session and lose no fram
   for (int i = 0; i < calls; ++i) {
     std::promise<sim::twilio_call_result> done;
     running.push_back(std::async(std::launch::async, [&harness] {
-      return harness.place(harness.call({
-          sim::silence(200ms),
-          sim::speak(first(sim::speech_fixture::caller_request, 800ms)),
-          sim::wait_for_agent_audio(400ms),
-          sim::hangup(),
-      }));
+      return harness.place(harness.call(ask_and_listen(400ms)));
     }));
   }
   std::map<std::string, sim::twilio_call_result> results;
@@ -298,12 +303,7 @@ TEST_CASE("the model over wss:// with a self-signed CA trusted through SSL_CERT_
   bridge_harness::options options;
   options.model_over_tls = true;
   bridge_harness harness(options);
-  const auto result = harness.place(harness.call({
-      sim::silence(200ms),
-      sim::speak(first(sim::speech_fixture::caller_request, 800ms)),
-      sim::wait_for_agent_audio(300ms),
-      sim::hangup(),
-  }));
+  const auto result = harness.place(harness.call(ask_and_listen(300ms)));
   REQUIRE(result.ok());
   CHECK(result.agent_bytes_played >= 300 * 8);
   CHECK(harness.model().stats().sessions_opened == 1);
@@ -319,12 +319,7 @@ TEST_CASE("recordings that cannot be written are reported and the audio bridge k
   bridge_harness::options options;
   options.recordings_dir = blocked / "recordings";
   bridge_harness harness(options);
-  const auto result = harness.place(harness.call({
-      sim::silence(200ms),
-      sim::speak(first(sim::speech_fixture::caller_request, 800ms)),
-      sim::wait_for_agent_audio(300ms),
-      sim::hangup(),
-  }));
+  const auto result = harness.place(harness.call(ask_and_listen(300ms)));
   REQUIRE(result.ok());
   CHECK(result.agent_bytes_played >= 300 * 8);  // the caller still heard the agent
   const auto outcome = only_outcome(harness);
