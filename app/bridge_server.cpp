@@ -192,10 +192,13 @@ class node final : public bridge_server {
   }
 
   config::settings settings_;
-  caf::actor_system_config actor_config_;
-  caf::actor_system actor_system_;
+  // Declared before the actor system so that it outlives every actor: an actor that ends during
+  // the system's shutdown may drop the last reference to a socket, whose destructor reaches
+  // into the io_context's services.
   asio::io_context io_;
   asio::executor_work_guard<asio::io_context::executor_type> work_ = asio::make_work_guard(io_);
+  caf::actor_system_config actor_config_;
+  caf::actor_system actor_system_;
   std::vector<std::thread> threads_;
   std::unique_ptr<net::http_server> http_;
   std::shared_ptr<actors::bridge_environment> env_;
