@@ -4,6 +4,7 @@
 // issuer, and the registry of calls. Built once by the server (app/) or by a test.
 
 #include "actors/interfaces.hpp"
+#include "metrics/bridge_metrics.hpp"
 #include "net/call_token.hpp"
 #include "net/realtime_messages.hpp"
 
@@ -88,6 +89,8 @@ struct bridge_environment {
   std::filesystem::path recordings_dir;
   std::optional<net::call_token_issuer> call_tokens;  // nullopt: tokens not checked (insecure)
   std::shared_ptr<call_registry> calls = std::make_shared<call_registry>();
+  /// The node's metric families; the server shares them with /metrics.
+  std::shared_ptr<metrics::bridge_metrics> metrics = std::make_shared<metrics::bridge_metrics>();
   reconnect_policy reconnect;
   /// Caller audio kept while the model session is not ready (20 ms frames): 10 s.
   std::size_t max_buffered_caller_frames = 500;

@@ -25,6 +25,7 @@ struct call_record {
   std::uint64_t late_deltas_dropped = 0;
   std::uint64_t model_reconnects = 0;
   std::uint64_t model_errors = 0;
+  bool model_unavailable = false;  // the model could not be reached: the bridge ended the call
   std::uint64_t responses = 0;
   token_usage usage;
   playout_totals playout;

@@ -1,10 +1,12 @@
 #include "actors/call_supervisor.hpp"
 
+#include "actors/instrumented.hpp"
 #include "actors/openai_session.hpp"
 #include "actors/recorder.hpp"
 #include "actors/silence_clock.hpp"
 #include "actors/twilio_socket.hpp"
 #include "audio/mixer.hpp"
+#include "metrics/call_log.hpp"
 
 #include <caf/event_based_actor.hpp>
 #include <spdlog/spdlog.h>
@@ -78,9 +80,29 @@ std::string write_new_file(const std::filesystem::path& path, const std::string&
   return {};
 }
 
+metrics::call_end classify_end(const call_record& record) {
+  if (record.stream.refused)
+    return metrics::call_end::refused;
+  if (record.model_unavailable)
+    return metrics::call_end::model_unavailable;
+  // Twilio's `stop` (the call was hung up normally), or the bridge ended it.
+  if (record.end_reason == "twilio stop" || record.end_reason == "hung up by the bridge")
+    return metrics::call_end::completed;
+  return metrics::call_end::caller_disconnected;  // the socket went without a `stop`
+}
+
 /// Runs on its own thread (blocking file I/O): mixes, transcript, call.json, outcome.
 void finalize_call(call_record record, std::filesystem::path directory,
-                   std::shared_ptr<call_registry> calls) {
+                   std::shared_ptr<call_registry> calls,
+                   std::shared_ptr<metrics::bridge_metrics> node) {
+  const metrics::call_ids ids{record.identity.call_sid, record.identity.stream_sid};
+  for (const auto& recording : record.recordings) {
+    if (recording.error.empty() && !recording.path.empty()) {
+      metrics::log_call(spdlog::level::info, ids,
+                        "{} recording finalised: {} ({} ms, {} ms silence)", recording.track,
+                        recording.path, recording.samples / 8, recording.silence_samples / 8);
+    }
+  }
   const bool both_tracks = record.recordings.size() == 2 &&
                            std::all_of(record.recordings.begin(), record.recordings.end(),
                                        [](const auto& r) { return r.error.empty(); });
@@ -124,13 +146,18 @@ void finalize_call(call_record record, std::filesystem::path directory,
   outcome.malformed_frames = record.stream.malformed_frames;
   outcome.model_reconnects = record.model_reconnects;
   outcome.problems = record.problems;
-  spdlog::info(
-      "[call {} stream {}] call ended ({}): {} ms, {} frames in, {} out, {} barge-ins, "
-      "{} malformed, usage {} in / {} out tokens{}{}",
-      outcome.call_sid, outcome.stream_sid, outcome.end_reason, outcome.duration_ms,
-      outcome.frames_in, outcome.frames_out, outcome.barge_ins, outcome.malformed_frames,
-      record.usage.input_tokens, record.usage.output_tokens,
-      directory.empty() ? "" : ", recordings in ", directory.string());
+  const auto end = classify_end(record);
+  metrics::log_call(spdlog::level::info, ids,
+                    "call ended ({}, {}): {} ms, {} frames in, {} out, {} barge-ins, {} malformed, "
+                    "{} model reconnects, usage {} in / {} out tokens{}{}",
+                    metrics::to_string(end), outcome.end_reason, outcome.duration_ms,
+                    outcome.frames_in, outcome.frames_out, outcome.barge_ins,
+                    outcome.malformed_frames, outcome.model_reconnects, record.usage.input_tokens,
+                    record.usage.output_tokens, directory.empty() ? "" : ", recordings in ",
+                    directory.string());
+  node->calls_ended(end).Increment();
+  node->call_duration().Observe(static_cast<double>(outcome.duration_ms) / 1000.0);
+  node->active_calls().Decrement();
   calls->call_finished(std::move(outcome));
 }
 
@@ -139,9 +166,9 @@ void finish(self_pointer self) {
   state.record.ended_at = state.env->wall_clock();
   // Mixing and file writes block: run them off the actor scheduler.
   self->home_system().spawn<caf::detached>(
-      [record = state.record, directory = state.directory,
-       calls = state.env->calls](caf::event_based_actor*) mutable {
-        finalize_call(std::move(record), std::move(directory), std::move(calls));
+      [record = state.record, directory = state.directory, calls = state.env->calls,
+       node = state.env->metrics](caf::event_based_actor*) mutable {
+        finalize_call(std::move(record), std::move(directory), std::move(calls), std::move(node));
       });
   // The children that have not ended themselves (the Twilio socket, or all of them on a refused
   // stream) end with the call.
@@ -197,6 +224,10 @@ void begin_ending(self_pointer self, std::string reason) {
           });
 }
 
+metrics::call_ids ids_of(const call_supervisor_state& state) {
+  return {state.record.identity.call_sid, state.record.identity.stream_sid};
+}
+
 void on_speech_started(self_pointer self, const caller_speech_started& speech) {
   auto& state = self->state;
   state.caller_item_start_ms[speech.item_id] = speech.audio_start_ms;
@@ -216,13 +247,17 @@ void on_speech_started(self_pointer self, const caller_speech_started& speech) {
             if (!cut.had_unplayed)
               return;
             ++st.record.barge_ins;
+            st.env->metrics->barge_ins().Increment();
+            st.env->metrics->barge_in_clear().Observe(
+                metrics::seconds_between(speech.received_ns, metrics::steady_now_ns()));
             if (!cut.item_id.empty()) {
               ++st.record.truncations;
               self->send(st.peers.model,
                          truncate_item{cut.item_id, std::min(cut.heard_ms, cut.sent_ms)});
             }
-            spdlog::info("[call {}] barge-in: agent cut at {} ms of {} ({} ms sent)",
-                         st.record.identity.call_sid, cut.heard_ms, cut.item_id, cut.sent_ms);
+            metrics::log_call(spdlog::level::info, ids_of(st),
+                              "barge-in: agent cut at {} ms of {} ({} ms sent)", cut.heard_ms,
+                              cut.item_id, cut.sent_ms);
           },
           [=](caf::error&) {});
 }
@@ -237,15 +272,18 @@ call_supervisor_actor::behavior_type call_supervisor(
   state.record.started_at = env->wall_clock();
   state.started_steady = std::chrono::steady_clock::now();
   env->calls->call_opened();
+  env->metrics->calls_started().Increment();
+  env->metrics->active_calls().Increment();
+  const auto& m = count_actor(self, env->metrics, metrics::actor_kind::call_supervisor);
 
   // Linked: a crash of the bridge's own actors takes the call down with them. Recorders are
   // not linked: a failed recording must not end the call.
   state.peers.supervisor = self;
   state.peers.twilio = self->spawn<caf::linked>(twilio_socket, env, connection, ingress);
   state.peers.model = self->spawn<caf::linked>(openai_session, env);
-  state.peers.clock = self->spawn<caf::linked>(silence_clock);
-  state.peers.caller_recorder = self->spawn(recorder);
-  state.peers.agent_recorder = self->spawn(recorder);
+  state.peers.clock = self->spawn<caf::linked>(silence_clock, env);
+  state.peers.caller_recorder = self->spawn(recorder, env);
+  state.peers.agent_recorder = self->spawn(recorder, env);
   for (auto send_peers :
        {+[](self_pointer s, const call_peers&p) { s->send(p.clock, p); },
         +[](self_pointer s, const call_peers&p) { s->send(p.model, p); },
@@ -259,93 +297,121 @@ call_supervisor_actor::behavior_type call_supervisor(
   }
 
   return {
-      [=](call_started& started) {
-        auto& st = self->state;
-        if (st.started || st.ending)
-          return;
-        st.started = true;
-        st.record.identity = started.identity;
-        std::string error;
-        st.directory = make_call_directory(st.env->recordings_dir, utc_date(st.record.started_at),
-                                           started.identity.call_sid, error);
-        if (st.directory.empty()) {
-          st.record.problems.push_back(error);
-          spdlog::error("[call {}] recordings off for this call: {}", started.identity.call_sid,
-                        error);
-        }
-        const auto path_of = [&](const char* file) {
-          // An unwritable directory: the recorders report the failure, the bridge goes on.
-          return st.directory.empty() ? std::string("/nonexistent/") + file
-                                      : (st.directory / file).string();
-        };
-        self->send(st.peers.caller_recorder, recording_target{"caller", path_of("caller.wav")});
-        self->send(st.peers.agent_recorder, recording_target{"agent", path_of("agent.wav")});
-        self->send(st.peers.clock, started);
-        self->send(st.peers.model, started);
-      },
-      [=](call_stream_ended& ended) {
-        self->state.record.stream = ended;
-        begin_ending(self, ended.reason);
-      },
-      [=](caller_speech_started& speech) { on_speech_started(self, speech); },
-      [=](agent_audio& audio) {
-        auto& st = self->state;
-        if (st.ending || st.interrupted_responses.contains(audio.response_id)) {
-          ++st.record.late_deltas_dropped;
-          return;
-        }
-        st.agent_item_start_ms.try_emplace(audio.item_id, call_elapsed_ms(self));
-        self->send(st.peers.clock, std::move(audio));
-      },
-      [=](response_started& response) {
-        auto& st = self->state;
-        st.active_response = response.response_id;
-        st.cancel_sent = false;
-        ++st.record.responses;
-      },
-      [=](response_finished& response) {
-        auto& st = self->state;
-        if (response.response_id == st.active_response)
-          st.active_response.clear();
-        auto& usage = st.record.usage;
-        usage.input_tokens += response.usage.input_tokens;
-        usage.output_tokens += response.usage.output_tokens;
-        usage.input_audio_tokens += response.usage.input_audio_tokens;
-        usage.output_audio_tokens += response.usage.output_audio_tokens;
-        usage.cached_tokens += response.usage.cached_tokens;
-      },
-      [=](transcript_entry& entry) {
-        auto& st = self->state;
-        const auto& starts =
-            entry.speaker == "caller" ? st.caller_item_start_ms : st.agent_item_start_ms;
-        if (auto found = starts.find(entry.item_id); found != starts.end()) {
-          entry.offset_ms = found->second;
-        } else {
-          entry.offset_ms = call_elapsed_ms(self);
-        }
-        st.record.transcript.push_back(std::move(entry));
-      },
-      [=](model_status& status) {
-        auto& st = self->state;
-        switch (status.what) {
-          case model_status::kind::connected:
-            break;
-          case model_status::kind::reconnecting:
-            ++st.record.model_reconnects;
-            break;
-          case model_status::kind::error_event:
-            ++st.record.model_errors;
-            break;
-          case model_status::kind::unavailable:
-            st.record.problems.push_back("model unavailable: " + status.detail);
-            // End the call cleanly from our side: Twilio gets a close, recordings are kept.
-            self->send(st.peers.twilio, hangup_atom::value);
-            break;
-        }
-      },
-      [=](recording_problem& problem) {
-        self->state.record.problems.push_back(problem.track + " recording: " + problem.message);
-      },
+      instrumented(self, m,
+                   [=](call_started& started) {
+                     auto& st = self->state;
+                     if (st.started || st.ending)
+                       return;
+                     st.started = true;
+                     st.record.identity = started.identity;
+                     std::string error;
+                     st.directory =
+                         make_call_directory(st.env->recordings_dir, utc_date(st.record.started_at),
+                                             started.identity.call_sid, error);
+                     if (st.directory.empty()) {
+                       st.record.problems.push_back(error);
+                       metrics::log_call(spdlog::level::err, ids_of(st),
+                                         "recordings off for this call: {}", error);
+                     }
+                     const auto path_of = [&](const char* file) {
+                       // An unwritable directory: the recorders report the failure, the bridge goes
+                       // on.
+                       return st.directory.empty() ? std::string("/nonexistent/") + file
+                                                   : (st.directory / file).string();
+                     };
+                     const auto& identity = started.identity;
+                     self->send(st.peers.caller_recorder,
+                                recording_target{"caller", path_of("caller.wav"), identity.call_sid,
+                                                 identity.stream_sid});
+                     self->send(st.peers.agent_recorder,
+                                recording_target{"agent", path_of("agent.wav"), identity.call_sid,
+                                                 identity.stream_sid});
+                     self->send(st.peers.clock, started);
+                     self->send(st.peers.model, started);
+                   }),
+      instrumented(self, m,
+                   [=](call_stream_ended& ended) {
+                     self->state.record.stream = ended;
+                     begin_ending(self, ended.reason);
+                   }),
+      instrumented(self, m,
+                   [=](caller_speech_started& speech) { on_speech_started(self, speech); }),
+      instrumented(self, m,
+                   [=](agent_audio& audio) {
+                     auto& st = self->state;
+                     if (st.ending || st.interrupted_responses.contains(audio.response_id)) {
+                       ++st.record.late_deltas_dropped;
+                       return;
+                     }
+                     st.agent_item_start_ms.try_emplace(audio.item_id, call_elapsed_ms(self));
+                     self->send(st.peers.clock, std::move(audio));
+                   }),
+      instrumented(self, m,
+                   [=](response_started& response) {
+                     auto& st = self->state;
+                     st.active_response = response.response_id;
+                     st.cancel_sent = false;
+                     ++st.record.responses;
+                   }),
+      instrumented(self, m,
+                   [=](response_finished& response) {
+                     auto& st = self->state;
+                     if (response.response_id == st.active_response)
+                       st.active_response.clear();
+                     auto& usage = st.record.usage;
+                     usage.input_tokens += response.usage.input_tokens;
+                     usage.output_tokens += response.usage.output_tokens;
+                     usage.input_audio_tokens += response.usage.input_audio_tokens;
+                     usage.output_audio_tokens += response.usage.output_audio_tokens;
+                     usage.cached_tokens += response.usage.cached_tokens;
+                     auto& node = *st.env->metrics;
+                     const auto add = [](prometheus::Counter& counter, std::uint64_t tokens) {
+                       counter.Increment(static_cast<double>(tokens));
+                     };
+                     add(node.input_tokens(), response.usage.input_tokens);
+                     add(node.output_tokens(), response.usage.output_tokens);
+                     add(node.input_audio_tokens(), response.usage.input_audio_tokens);
+                     add(node.output_audio_tokens(), response.usage.output_audio_tokens);
+                     add(node.cached_tokens(), response.usage.cached_tokens);
+                   }),
+      instrumented(self, m,
+                   [=](transcript_entry& entry) {
+                     auto& st = self->state;
+                     const auto& starts = entry.speaker == "caller" ? st.caller_item_start_ms
+                                                                    : st.agent_item_start_ms;
+                     if (auto found = starts.find(entry.item_id); found != starts.end()) {
+                       entry.offset_ms = found->second;
+                     } else {
+                       entry.offset_ms = call_elapsed_ms(self);
+                     }
+                     st.record.transcript.push_back(std::move(entry));
+                   }),
+      instrumented(self, m,
+                   [=](model_status& status) {
+                     auto& st = self->state;
+                     switch (status.what) {
+                       case model_status::kind::connected:
+                         break;
+                       case model_status::kind::reconnecting:
+                         ++st.record.model_reconnects;
+                         break;
+                       case model_status::kind::error_event:
+                         ++st.record.model_errors;
+                         break;
+                       case model_status::kind::unavailable:
+                         st.record.problems.push_back("model unavailable: " + status.detail);
+                         st.record.model_unavailable = true;
+                         // End the call cleanly from our side: Twilio gets a close, recordings are
+                         // kept.
+                         self->send(st.peers.twilio, hangup_atom::value);
+                         break;
+                     }
+                   }),
+      instrumented(self, m,
+                   [=](recording_problem& problem) {
+                     self->state.record.problems.push_back(problem.track +
+                                                           " recording: " + problem.message);
+                   }),
   };
 }
 

@@ -20,11 +20,12 @@ namespace switchboard::actors {
 /// One text frame from Twilio's media-stream WebSocket.
 struct twilio_frame {
   std::string text;
-  bool is_text = true;  // false: a binary frame, which Twilio never sends
+  bool is_text = true;           // false: a binary frame, which Twilio never sends
+  std::int64_t received_ns = 0;  // steady clock, when the io thread read it (bridge latency)
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, twilio_frame& x) {
-  return f(caf::meta::type_name("twilio_frame"), x.text, x.is_text);
+  return f(caf::meta::type_name("twilio_frame"), x.text, x.is_text, x.received_ns);
 }
 
 /// The Twilio WebSocket is gone.
@@ -40,10 +41,11 @@ typename Inspector::result_type inspect(Inspector& f, twilio_socket_closed& x) {
 struct realtime_frame {
   std::uint32_t link_id = 0;
   std::string text;
+  std::int64_t received_ns = 0;  // steady clock, when the io thread read it (bridge latency)
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, realtime_frame& x) {
-  return f(caf::meta::type_name("realtime_frame"), x.link_id, x.text);
+  return f(caf::meta::type_name("realtime_frame"), x.link_id, x.text, x.received_ns);
 }
 
 /// What happened to the model connection.
@@ -104,10 +106,11 @@ typename Inspector::result_type inspect(Inspector& f, call_stream_ended& x) {
 struct caller_audio {
   std::uint64_t timestamp_ms = 0;  // Twilio's media.timestamp: ms since the stream started
   std::string payload_base64;      // μ-law 8 kHz, as Twilio sent it
+  std::int64_t received_ns = 0;    // steady clock, when Twilio's frame was read
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, caller_audio& x) {
-  return f(caf::meta::type_name("caller_audio"), x.timestamp_ms, x.payload_base64);
+  return f(caf::meta::type_name("caller_audio"), x.timestamp_ms, x.payload_base64, x.received_ns);
 }
 
 // -- Agent audio: OpenAI session -> supervisor -> silence clock -> Twilio socket ---------------
@@ -115,21 +118,24 @@ typename Inspector::result_type inspect(Inspector& f, caller_audio& x) {
 struct agent_audio {
   std::string response_id;
   std::string item_id;
-  std::string payload_base64;  // μ-law 8 kHz, as the model sent it
+  std::string payload_base64;    // μ-law 8 kHz, as the model sent it
+  std::int64_t received_ns = 0;  // steady clock, when the model's delta was read
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, agent_audio& x) {
-  return f(caf::meta::type_name("agent_audio"), x.response_id, x.item_id, x.payload_base64);
+  return f(caf::meta::type_name("agent_audio"), x.response_id, x.item_id, x.payload_base64,
+           x.received_ns);
 }
 
 /// Silence clock -> Twilio socket: a `media` and its `mark`, written together.
 struct play_to_caller {
   std::string payload_base64;
   std::string mark_name;
+  std::int64_t received_ns = 0;  // steady clock, when the model's delta was read
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, play_to_caller& x) {
-  return f(caf::meta::type_name("play_to_caller"), x.payload_base64, x.mark_name);
+  return f(caf::meta::type_name("play_to_caller"), x.payload_base64, x.mark_name, x.received_ns);
 }
 
 /// Twilio socket -> silence clock: Twilio echoed a mark.
@@ -182,10 +188,12 @@ typename Inspector::result_type inspect(Inspector& f, playout_totals& x) {
 struct caller_speech_started {
   std::string item_id;
   std::uint64_t audio_start_ms = 0;
+  std::int64_t received_ns = 0;  // steady clock, when the model's event was read
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, caller_speech_started& x) {
-  return f(caf::meta::type_name("caller_speech_started"), x.item_id, x.audio_start_ms);
+  return f(caf::meta::type_name("caller_speech_started"), x.item_id, x.audio_start_ms,
+           x.received_ns);
 }
 
 struct response_started {
@@ -269,10 +277,12 @@ typename Inspector::result_type inspect(Inspector& f, recording_problem& x) {
 struct recording_target {
   std::string track;  // "caller" | "agent"
   std::string path;
+  std::string call_sid;  // for the recorder's log lines
+  std::string stream_sid;
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, recording_target& x) {
-  return f(caf::meta::type_name("recording_target"), x.track, x.path);
+  return f(caf::meta::type_name("recording_target"), x.track, x.path, x.call_sid, x.stream_sid);
 }
 
 /// The reply to finalize_atom.

@@ -1,5 +1,6 @@
 #include "actors/openai_session.hpp"
 
+#include "actors/instrumented.hpp"
 #include "net/realtime_messages.hpp"
 
 #include <spdlog/spdlog.h>
@@ -24,6 +25,7 @@ void start_connecting(self_pointer self) {
   if (state.closing || !state.env->model_links)
     return;
   ++state.link_id;
+  state.connect_started_ns = metrics::steady_now_ns();
   state.link =
       state.env->model_links->open(caf::actor_cast<openai_session_actor>(self), state.link_id);
 }
@@ -32,8 +34,13 @@ void on_opened(self_pointer self) {
   auto& state = self->state;
   state.ready = true;
   state.attempts = 0;
-  if (state.ever_connected)
+  auto& node = *state.env->metrics;
+  node.model_connect().Observe(
+      metrics::seconds_between(state.connect_started_ns, metrics::steady_now_ns()));
+  if (state.ever_connected) {
     ++state.reconnects;
+    node.model_reconnects().Increment();
+  }
   state.ever_connected = true;
   state.outbound.clear();
   net::append_realtime_session_update(state.outbound, state.env->session);
@@ -45,8 +52,8 @@ void on_opened(self_pointer self) {
     send_to_model(self);
   }
   state.held_audio.clear();
-  spdlog::info("[call {}] model session ready{}", state.call_sid,
-               state.reconnects > 0 ? " (reconnected)" : "");
+  metrics::log_call(spdlog::level::info, state.ids, "model session ready{}",
+                    state.reconnects > 0 ? " (reconnected)" : "");
   self->send(state.peers->supervisor, model_status{model_status::kind::connected, ""});
 }
 
@@ -58,15 +65,15 @@ void on_lost(self_pointer self, const std::string& reason) {
     return;
   ++state.attempts;
   if (state.attempts >= state.env->reconnect.max_attempts) {
-    spdlog::error("[call {}] model unavailable after {} attempts: {}", state.call_sid,
-                  state.attempts, reason);
+    metrics::log_call(spdlog::level::err, state.ids, "model unavailable after {} attempts: {}",
+                      state.attempts, reason);
     self->send(state.peers->supervisor, model_status{model_status::kind::unavailable, reason});
     return;
   }
   const double unit = std::uniform_real_distribution<double>(0.0, 1.0)(state.jitter);
   const auto delay = reconnect_delay(state.env->reconnect, state.attempts, unit);
-  spdlog::warn("[call {}] model connection {}: {}; retrying in {} ms", state.call_sid,
-               state.ever_connected ? "lost" : "failed", reason, delay.count());
+  metrics::log_call(spdlog::level::warn, state.ids, "model connection {}: {}; retrying in {} ms",
+                    state.ever_connected ? "lost" : "failed", reason, delay.count());
   self->send(state.peers->supervisor, model_status{model_status::kind::reconnecting, reason});
   self->delayed_send(self, delay, connect_atom::value);
 }
@@ -78,12 +85,14 @@ token_usage to_usage(const std::optional<net::realtime_usage>& usage) {
           usage->output_audio_tokens, usage->input_cached_tokens};
 }
 
-void on_server_event(self_pointer self, std::string_view text) {
+void on_server_event(self_pointer self, std::string_view text, std::int64_t received_ns) {
   auto& state = self->state;
+  auto& node = *state.env->metrics;
   auto parsed = net::parse_realtime_event(text);
   if (!parsed) {
-    spdlog::warn("[call {}] malformed model event dropped: {}", state.call_sid,
-                 parsed.error().detail);
+    node.malformed_model_events().Increment();
+    metrics::log_call(spdlog::level::warn, state.ids, "malformed model event dropped: {}",
+                      parsed.error().detail);
     return;
   }
   const auto& supervisor = state.peers->supervisor;
@@ -91,12 +100,20 @@ void on_server_event(self_pointer self, std::string_view text) {
       [&](auto& event) {
         using type = std::decay_t<decltype(event)>;
         if constexpr (std::is_same_v<type, net::realtime_speech_started>) {
-          self->send(supervisor, caller_speech_started{event.item_id, event.audio_start_ms});
+          self->send(supervisor,
+                     caller_speech_started{event.item_id, event.audio_start_ms, received_ns});
+        } else if constexpr (std::is_same_v<type, net::realtime_speech_stopped>) {
+          state.speech_stopped_ns = received_ns;
         } else if constexpr (std::is_same_v<type, net::realtime_response_created>) {
           self->send(supervisor, response_started{event.response_id});
         } else if constexpr (std::is_same_v<type, net::realtime_audio_delta>) {
+          if (state.speech_stopped_ns) {
+            node.first_audio_latency().Observe(
+                metrics::seconds_between(*state.speech_stopped_ns, received_ns));
+            state.speech_stopped_ns.reset();
+          }
           self->send(supervisor, agent_audio{std::move(event.response_id), std::move(event.item_id),
-                                             std::move(event.delta_base64)});
+                                             std::move(event.delta_base64), received_ns});
         } else if constexpr (std::is_same_v<type, net::realtime_transcript_done>) {
           self->send(supervisor, transcript_entry{"agent", event.item_id, event.transcript, 0});
         } else if constexpr (std::is_same_v<type, net::realtime_input_transcript>) {
@@ -104,15 +121,21 @@ void on_server_event(self_pointer self, std::string_view text) {
         } else if constexpr (std::is_same_v<type, net::realtime_response_done>) {
           self->send(supervisor,
                      response_finished{event.response_id, event.status, to_usage(event.usage)});
+        } else if constexpr (std::is_same_v<type, net::realtime_other_event>) {
+          if (event.type == "conversation.item.truncated")
+            node.truncations_confirmed().Increment();
         } else if constexpr (std::is_same_v<type, net::realtime_error>) {
           const auto code = event.code.value_or("other");
+          node.model_errors(code).Increment();
           if (code == "response_cancel_not_active") {
             // Expected race: with interrupt_response the server cancels its own response on
             // speech_started, sometimes before our response.cancel arrives.
-            spdlog::debug("[call {}] response already cancelled by the model", state.call_sid);
+            metrics::log_call(spdlog::level::debug, state.ids,
+                              "response already cancelled by the model");
             return;
           }
-          spdlog::warn("[call {}] model error {}: {}", state.call_sid, code, event.message);
+          metrics::log_call(spdlog::level::warn, state.ids, "model error {}: {}", code,
+                            event.message);
           self->send(supervisor, model_status{model_status::kind::error_event, code});
         }
       },
@@ -133,77 +156,94 @@ std::chrono::milliseconds reconnect_delay(const reconnect_policy& policy, unsign
 openai_session_actor::behavior_type openai_session(self_pointer self, bridge_environment_ptr env) {
   self->state.env = std::move(env);
   self->state.outbound.reserve(512);
+  const auto& m = count_actor(self, self->state.env->metrics, metrics::actor_kind::openai_session);
   return {
-      [=](call_peers& peers) { self->state.peers = std::move(peers); },
-      [=](call_started& started) {
-        self->state.call_sid = started.identity.call_sid;
-        if (!self->state.link && !self->state.ready)
-          start_connecting(self);
-      },
-      [=](connect_atom) {
-        if (!self->state.link && !self->state.ready)
-          start_connecting(self);
-      },
-      [=](realtime_link_event& event) {
-        auto& state = self->state;
-        if (event.link_id != state.link_id)
-          return;  // an old connection's last words
-        switch (event.what) {
-          case realtime_link_event::kind::opened:
-            on_opened(self);
-            break;
-          case realtime_link_event::kind::closed:
-          case realtime_link_event::kind::connect_failed:
-            on_lost(self, event.reason);
-            break;
-        }
-      },
-      [=](realtime_frame& frame) {
-        if (frame.link_id != self->state.link_id)
-          return;
-        on_server_event(self, frame.text);
-      },
-      [=](caller_audio& audio) {
-        auto& state = self->state;
-        if (state.closing)
-          return;
-        if (!state.ready) {
-          if (state.held_audio.size() >= state.env->max_buffered_caller_frames) {
-            state.held_audio.pop_front();
-            ++state.dropped_audio_frames;
-          }
-          state.held_audio.push_back(std::move(audio.payload_base64));
-          return;
-        }
-        state.outbound.clear();
-        net::append_realtime_audio_append(state.outbound, audio.payload_base64);
-        send_to_model(self);
-      },
-      [=](truncate_item& truncate) {
-        auto& state = self->state;
-        if (!state.ready)
-          return;
-        state.outbound.clear();
-        net::append_realtime_truncate(state.outbound, truncate.item_id, truncate.audio_end_ms);
-        send_to_model(self);
-      },
-      [=](cancel_atom) {
-        auto& state = self->state;
-        if (!state.ready)
-          return;
-        state.outbound.clear();
-        net::append_realtime_response_cancel(state.outbound);
-        send_to_model(self);
-      },
-      [=](close_atom) {
-        auto& state = self->state;
-        state.closing = true;
-        state.ready = false;
-        if (state.link)
-          state.link->close();
-        state.link.reset();
-        self->quit();
-      },
+      instrumented(self, m, [=](call_peers& peers) { self->state.peers = std::move(peers); }),
+      instrumented(self, m,
+                   [=](call_started& started) {
+                     self->state.ids = {started.identity.call_sid, started.identity.stream_sid};
+                     if (!self->state.link && !self->state.ready)
+                       start_connecting(self);
+                   }),
+      instrumented(self, m,
+                   [=](connect_atom) {
+                     if (!self->state.link && !self->state.ready)
+                       start_connecting(self);
+                   }),
+      instrumented(self, m,
+                   [=](realtime_link_event& event) {
+                     auto& state = self->state;
+                     if (event.link_id != state.link_id)
+                       return;  // an old connection's last words
+                     switch (event.what) {
+                       case realtime_link_event::kind::opened:
+                         on_opened(self);
+                         break;
+                       case realtime_link_event::kind::closed:
+                       case realtime_link_event::kind::connect_failed:
+                         on_lost(self, event.reason);
+                         break;
+                     }
+                   }),
+      instrumented(self, m,
+                   [=](realtime_frame& frame) {
+                     if (frame.link_id != self->state.link_id)
+                       return;
+                     on_server_event(self, frame.text, frame.received_ns);
+                   }),
+      instrumented(self, m,
+                   [=](caller_audio& audio) {
+                     auto& state = self->state;
+                     if (state.closing)
+                       return;
+                     if (!state.ready) {
+                       if (state.held_audio.size() >= state.env->max_buffered_caller_frames) {
+                         state.held_audio.pop_front();
+                         ++state.dropped_audio_frames;
+                       }
+                       // Held frames are not timed: they waited for the session, not for the
+                       // bridge.
+                       state.held_audio.push_back(std::move(audio.payload_base64));
+                       return;
+                     }
+                     state.outbound.clear();
+                     net::append_realtime_audio_append(state.outbound, audio.payload_base64);
+                     send_to_model(self);
+                     if (audio.received_ns != 0) {
+                       state.env->metrics->latency_to_model().Observe(
+                           metrics::seconds_between(audio.received_ns, metrics::steady_now_ns()));
+                     }
+                   }),
+      instrumented(self, m,
+                   [=](truncate_item& truncate) {
+                     auto& state = self->state;
+                     if (!state.ready)
+                       return;
+                     state.outbound.clear();
+                     net::append_realtime_truncate(state.outbound, truncate.item_id,
+                                                   truncate.audio_end_ms);
+                     send_to_model(self);
+                     state.env->metrics->truncations_sent().Increment();
+                   }),
+      instrumented(self, m,
+                   [=](cancel_atom) {
+                     auto& state = self->state;
+                     if (!state.ready)
+                       return;
+                     state.outbound.clear();
+                     net::append_realtime_response_cancel(state.outbound);
+                     send_to_model(self);
+                   }),
+      instrumented(self, m,
+                   [=](close_atom) {
+                     auto& state = self->state;
+                     state.closing = true;
+                     state.ready = false;
+                     if (state.link)
+                       state.link->close();
+                     state.link.reset();
+                     self->quit();
+                   }),
   };
 }
 

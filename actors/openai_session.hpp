@@ -13,6 +13,7 @@
 
 #include "actors/bridge_environment.hpp"
 #include "actors/interfaces.hpp"
+#include "metrics/call_log.hpp"
 
 #include <deque>
 #include <random>
@@ -35,7 +36,11 @@ struct openai_session_state {
   std::uint64_t dropped_audio_frames = 0;
   std::string outbound;  // reused serialisation buffer
   std::minstd_rand jitter{std::random_device{}()};
-  std::string call_sid;  // for logs
+  metrics::call_ids ids;                // for logs
+  std::int64_t connect_started_ns = 0;  // the current connection attempt (model connect time)
+  // When the model heard the caller stop (speech_stopped), until its next audio: the time to
+  // first audio, the wait a caller feels.
+  std::optional<std::int64_t> speech_stopped_ns;
 };
 
 openai_session_actor::behavior_type openai_session(

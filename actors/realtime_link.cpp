@@ -15,8 +15,9 @@ class websocket_model_link final : public model_link,
                                    public net::websocket_handler,
                                    public std::enable_shared_from_this<websocket_model_link> {
  public:
-  websocket_model_link(openai_session_actor session, std::uint32_t link_id)
-      : session_(std::move(session)), link_id_(link_id) {}
+  websocket_model_link(openai_session_actor session, std::uint32_t link_id,
+                       std::shared_ptr<metrics::bridge_metrics> metrics)
+      : session_(std::move(session)), link_id_(link_id), metrics_(std::move(metrics)) {}
 
   // -- model_link (actor thread) --
   void send(std::string text) override {
@@ -34,19 +35,33 @@ class websocket_model_link final : public model_link,
       std::lock_guard lock(mutex_);
       connection_ = connection;
     }
+    metrics_
+        ->websocket_connections(metrics::websocket_peer::model, metrics::websocket_outcome::opened)
+        .Increment();
+    metrics_->websockets_open(metrics::websocket_peer::model).Increment();
+    opened_ = true;
     caf::anon_send(session_,
                    realtime_link_event{link_id_, realtime_link_event::kind::opened, "", 0});
   }
   void on_message(std::string message, bool is_text) override {
     if (!is_text)
       return;  // the Realtime API sends JSON text only
-    caf::anon_send(session_, realtime_frame{link_id_, std::move(message)});
+    caf::anon_send(session_,
+                   realtime_frame{link_id_, std::move(message), metrics::steady_now_ns()});
   }
   void on_close(net::websocket_closed why) override {
+    if (opened_)
+      metrics_->websockets_open(metrics::websocket_peer::model).Decrement();
     caf::anon_send(session_, realtime_link_event{link_id_, realtime_link_event::kind::closed,
                                                  describe(why), why.code});
   }
   void on_connect_failed(net::websocket_connect_failure why) override {
+    // Refused: the model answered the upgrade with an HTTP error (key, quota); failed: no answer.
+    metrics_
+        ->websocket_connections(metrics::websocket_peer::model,
+                                why.http_status != 0 ? metrics::websocket_outcome::refused
+                                                     : metrics::websocket_outcome::failed)
+        .Increment();
     caf::anon_send(session_,
                    realtime_link_event{link_id_, realtime_link_event::kind::connect_failed,
                                        why.reason, why.http_status});
@@ -71,13 +86,15 @@ class websocket_model_link final : public model_link,
   std::uint32_t link_id_;
   std::mutex mutex_;
   std::weak_ptr<net::websocket_connection> connection_;
+  std::shared_ptr<metrics::bridge_metrics> metrics_;
+  bool opened_ = false;  // io thread only
 };
 
 }  // namespace
 
 std::shared_ptr<model_link> websocket_model_links::open(openai_session_actor session,
                                                         std::uint32_t link_id) {
-  auto link = std::make_shared<websocket_model_link>(std::move(session), link_id);
+  auto link = std::make_shared<websocket_model_link>(std::move(session), link_id, metrics_);
   net::websocket_client_options options;
   options.url = url_;
   if (!api_key_.empty())

@@ -13,8 +13,13 @@ namespace switchboard::actors {
 class websocket_model_links final : public model_link_factory {
  public:
   websocket_model_links(boost::asio::io_context& io, std::shared_ptr<net::tls_context> tls,
-                        std::string url, std::string api_key)
-      : io_(io), tls_(std::move(tls)), url_(std::move(url)), api_key_(std::move(api_key)) {}
+                        std::string url, std::string api_key,
+                        std::shared_ptr<metrics::bridge_metrics> metrics)
+      : io_(io),
+        tls_(std::move(tls)),
+        url_(std::move(url)),
+        api_key_(std::move(api_key)),
+        metrics_(std::move(metrics)) {}
 
   std::shared_ptr<model_link> open(openai_session_actor session, std::uint32_t link_id) override;
 
@@ -23,6 +28,7 @@ class websocket_model_links final : public model_link_factory {
   std::shared_ptr<net::tls_context> tls_;
   std::string url_;
   std::string api_key_;
+  std::shared_ptr<metrics::bridge_metrics> metrics_;
 };
 
 }  // namespace switchboard::actors

@@ -1,5 +1,6 @@
 #include "actors/recorder.hpp"
 
+#include "actors/instrumented.hpp"
 #include "net/base64.hpp"
 
 #include <spdlog/spdlog.h>
@@ -15,8 +16,13 @@ void report_failure(self_pointer self, const std::string& message) {
   if (!state.failure.empty())
     return;
   state.failure = message;
-  spdlog::error("recording of the {} track failed, the call goes on without it: {}", state.track,
-                message);
+  metrics::log_call(spdlog::level::err, state.ids,
+                    "recording of the {} track failed, the call goes on without it: {}",
+                    state.track, message);
+  state.env->metrics
+      ->recording_errors(state.track == "agent" ? metrics::recording_track::agent
+                                                : metrics::recording_track::caller)
+      .Increment();
   if (state.peers)
     self->send(state.peers->supervisor, recording_problem{state.track, message});
 }
@@ -35,6 +41,8 @@ void write_silence(self_pointer self, std::size_t samples) {
     return;
   write_or_fail(self, [&](audio::wav_writer& writer) { return writer.append_silence(samples); });
   self->state.samples += samples;
+  if (self->state.bytes_written != nullptr)
+    self->state.bytes_written->Increment(static_cast<double>(samples));
   self->state.silence_samples += samples;
 }
 
@@ -43,6 +51,8 @@ void write_audio(self_pointer self, std::span<const std::uint8_t> audio) {
     return;
   write_or_fail(self, [&](audio::wav_writer& writer) { return writer.append(audio); });
   self->state.samples += audio.size();
+  if (self->state.bytes_written != nullptr)
+    self->state.bytes_written->Increment(static_cast<double>(audio.size()));
 }
 
 void record_caller(self_pointer self, const caller_audio& frame) {
@@ -62,61 +72,73 @@ void record_heard(self_pointer self, const heard_audio& heard) {
 
 }  // namespace
 
-recorder_actor::behavior_type recorder(self_pointer self) {
+recorder_actor::behavior_type recorder(self_pointer self, bridge_environment_ptr env) {
+  self->state.env = std::move(env);
+  const auto& m = count_actor(self, self->state.env->metrics, metrics::actor_kind::recorder);
   return {
-      [=](call_peers& peers) { self->state.peers = std::move(peers); },
-      [=](recording_target& target) {
-        auto& state = self->state;
-        state.track = target.track;
-        state.path = target.path;
-        auto created = audio::wav_writer::create(target.path, audio::wav_format::mulaw_8k_mono());
-        if (!created) {
-          report_failure(self, created.error().message);
-        } else {
-          state.writer.emplace(std::move(*created));
-        }
-        for (const auto& frame : state.held_caller)
-          record_caller(self, frame);
-        for (const auto& heard : state.held_heard)
-          record_heard(self, heard);
-        state.held_caller.clear();
-        state.held_heard.clear();
-      },
-      [=](caller_audio& frame) {
-        auto& state = self->state;
-        if (state.path.empty()) {
-          if (state.held_caller.size() < max_recorder_held_frames) {
-            state.held_caller.push_back(std::move(frame));
-          }
-          return;
-        }
-        record_caller(self, frame);
-      },
-      [=](heard_audio& heard) {
-        auto& state = self->state;
-        if (state.path.empty()) {
-          if (state.held_heard.size() < max_recorder_held_frames) {
-            state.held_heard.push_back(std::move(heard));
-          }
-          return;
-        }
-        record_heard(self, heard);
-      },
-      [=](finalize_atom, std::uint64_t call_samples) -> recording_summary {
-        auto& state = self->state;
-        // Both tracks end at the call's length, so that they stay aligned sample for sample.
-        if (call_samples > state.samples)
-          write_silence(self, call_samples - state.samples);
-        if (state.writer) {
-          if (auto closed = state.writer->close(); !closed) {
-            report_failure(self, closed.error().message);
-          }
-          state.writer.reset();
-        }
-        self->quit();
-        return recording_summary{state.track, state.path, state.samples, state.silence_samples,
-                                 state.failure};
-      },
+      instrumented(self, m, [=](call_peers& peers) { self->state.peers = std::move(peers); }),
+      instrumented(self, m,
+                   [=](recording_target& target) {
+                     auto& state = self->state;
+                     state.track = target.track;
+                     state.path = target.path;
+                     state.ids = {target.call_sid, target.stream_sid};
+                     state.bytes_written = &state.env->metrics->recording_bytes(
+                         target.track == "agent" ? metrics::recording_track::agent
+                                                 : metrics::recording_track::caller);
+                     auto created =
+                         audio::wav_writer::create(target.path, audio::wav_format::mulaw_8k_mono());
+                     if (!created) {
+                       report_failure(self, created.error().message);
+                     } else {
+                       state.writer.emplace(std::move(*created));
+                     }
+                     for (const auto& frame : state.held_caller)
+                       record_caller(self, frame);
+                     for (const auto& heard : state.held_heard)
+                       record_heard(self, heard);
+                     state.held_caller.clear();
+                     state.held_heard.clear();
+                   }),
+      instrumented(self, m,
+                   [=](caller_audio& frame) {
+                     auto& state = self->state;
+                     if (state.path.empty()) {
+                       if (state.held_caller.size() < max_recorder_held_frames) {
+                         state.held_caller.push_back(std::move(frame));
+                       }
+                       return;
+                     }
+                     record_caller(self, frame);
+                   }),
+      instrumented(self, m,
+                   [=](heard_audio& heard) {
+                     auto& state = self->state;
+                     if (state.path.empty()) {
+                       if (state.held_heard.size() < max_recorder_held_frames) {
+                         state.held_heard.push_back(std::move(heard));
+                       }
+                       return;
+                     }
+                     record_heard(self, heard);
+                   }),
+      instrumented(self, m,
+                   [=](finalize_atom, std::uint64_t call_samples) -> recording_summary {
+                     auto& state = self->state;
+                     // Both tracks end at the call's length, so that they stay aligned sample for
+                     // sample.
+                     if (call_samples > state.samples)
+                       write_silence(self, call_samples - state.samples);
+                     if (state.writer) {
+                       if (auto closed = state.writer->close(); !closed) {
+                         report_failure(self, closed.error().message);
+                       }
+                       state.writer.reset();
+                     }
+                     self->quit();
+                     return recording_summary{state.track, state.path, state.samples,
+                                              state.silence_samples, state.failure};
+                   }),
   };
 }
 

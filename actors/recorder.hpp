@@ -12,9 +12,11 @@
 // clock's ticks, back to back. A recorder that cannot write reports it and keeps draining its
 // mailbox: a failed recording must never stop the audio bridge.
 
+#include "actors/bridge_environment.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/playout_timeline.hpp"
 #include "audio/wav_writer.hpp"
+#include "metrics/call_log.hpp"
 
 #include <optional>
 
@@ -24,7 +26,10 @@ struct recorder_state {
   static inline const char* name = "recorder";
 
   std::optional<call_peers> peers;
+  bridge_environment_ptr env;
+  metrics::call_ids ids;
   std::string track;
+  prometheus::Counter* bytes_written = nullptr;  // this track's recording bytes
   std::optional<audio::wav_writer> writer;
   std::string path;
   std::string failure;  // first error, reported once
@@ -40,6 +45,7 @@ struct recorder_state {
 /// Frames kept while the recorder waits for its target (10 s of 20 ms frames).
 constexpr std::size_t max_recorder_held_frames = 500;
 
-recorder_actor::behavior_type recorder(recorder_actor::stateful_pointer<recorder_state> self);
+recorder_actor::behavior_type recorder(recorder_actor::stateful_pointer<recorder_state> self,
+                                       bridge_environment_ptr env);
 
 }  // namespace switchboard::actors

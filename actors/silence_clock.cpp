@@ -1,8 +1,11 @@
 #include "actors/silence_clock.hpp"
 
+#include "actors/instrumented.hpp"
 #include "net/base64.hpp"
 
 #include <spdlog/spdlog.h>
+
+#include <algorithm>
 
 namespace switchboard::actors {
 
@@ -10,6 +13,7 @@ namespace {
 
 using self_pointer = silence_clock_actor::stateful_pointer<silence_clock_state>;
 constexpr auto tick_period = std::chrono::milliseconds(20);
+constexpr std::size_t max_marks_in_flight = 1024;
 
 void schedule_next_tick(self_pointer self) {
   auto& state = self->state;
@@ -42,8 +46,10 @@ void on_tick(self_pointer self) {
       std::span<std::uint8_t> slot(heard.mulaw.data() + i * bytes_per_tick, bytes_per_tick);
       const auto agent_bytes = state.timeline.play_tick(slot);
       state.totals.agent_bytes_played += agent_bytes;
-      if (agent_bytes == 0)
+      if (agent_bytes == 0) {
         ++state.totals.silence_ticks;
+        state.env->metrics->silence_frames().Increment();
+      }
       ++state.totals.ticks;
     }
     self->send(state.peers->agent_recorder, std::move(heard));
@@ -53,49 +59,76 @@ void on_tick(self_pointer self) {
 
 }  // namespace
 
-silence_clock_actor::behavior_type silence_clock(self_pointer self) {
+silence_clock_actor::behavior_type silence_clock(self_pointer self, bridge_environment_ptr env) {
+  self->state.env = std::move(env);
+  const auto& m = count_actor(self, self->state.env->metrics, metrics::actor_kind::silence_clock);
   return {
-      [=](call_peers& peers) { self->state.peers = std::move(peers); },
-      [=](call_started&) {
-        auto& state = self->state;
-        if (state.ticking)
-          return;
-        state.ticking = true;
-        state.started_at = self->clock().now();
-        schedule_next_tick(self);
-      },
-      [=](agent_audio& audio) {
-        auto& state = self->state;
-        state.decoded.clear();
-        if (auto decoded = net::append_decoded_base64(audio.payload_base64, state.decoded);
-            !decoded) {
-          spdlog::warn("agent audio dropped: {}", decoded.error().detail);
-          return;
-        }
-        auto mark = state.timeline.enqueue(audio.item_id, state.decoded);
-        self->send(state.peers->twilio,
-                   play_to_caller{std::move(audio.payload_base64), std::move(mark)});
-      },
-      [=](mark_echoed& echo) {
-        if (self->state.timeline.on_mark(echo.name) == mark_echo::cleared) {
-          ++self->state.totals.marks_cleared;
-        }
-      },
-      [=](cut_atom) -> playout_cut_result {
-        auto& state = self->state;
-        // Twilio first: every 20 ms of delay here is 20 ms more of the agent talking over the
-        // caller.
-        if (state.timeline.has_unplayed())
-          self->send(state.peers->twilio, clear_atom::value);
-        const auto cut = state.timeline.cut();
-        return {cut.had_unplayed, cut.item_id, cut.heard_ms, cut.sent_ms};
-      },
-      [=](caf::tick_atom) { on_tick(self); },
-      [=](stop_atom) -> playout_totals {
-        self->state.ticking = false;
-        self->quit();
-        return self->state.totals;
-      },
+      instrumented(self, m, [=](call_peers& peers) { self->state.peers = std::move(peers); }),
+      instrumented(self, m,
+                   [=](call_started& started) {
+                     auto& state = self->state;
+                     state.ids = {started.identity.call_sid, started.identity.stream_sid};
+                     if (state.ticking)
+                       return;
+                     state.ticking = true;
+                     state.started_at = self->clock().now();
+                     schedule_next_tick(self);
+                   }),
+      instrumented(
+          self, m,
+          [=](agent_audio& audio) {
+            auto& state = self->state;
+            state.decoded.clear();
+            if (auto decoded = net::append_decoded_base64(audio.payload_base64, state.decoded);
+                !decoded) {
+              state.env->metrics->malformed_model_events().Increment();
+              metrics::log_call(spdlog::level::warn, state.ids, "agent audio dropped: {}",
+                                decoded.error().detail);
+              return;
+            }
+            auto mark = state.timeline.enqueue(audio.item_id, state.decoded);
+            // Bounded: a peer that never echoes marks must not grow it for the whole call.
+            if (state.marks_in_flight.size() >= max_marks_in_flight)
+              state.marks_in_flight.pop_front();
+            state.marks_in_flight.emplace_back(mark, metrics::steady_now_ns());
+            self->send(state.peers->twilio, play_to_caller{std::move(audio.payload_base64),
+                                                           std::move(mark), audio.received_ns});
+          }),
+      instrumented(self, m,
+                   [=](mark_echoed& echo) {
+                     auto& state = self->state;
+                     if (state.timeline.on_mark(echo.name) == mark_echo::cleared)
+                       ++state.totals.marks_cleared;
+                     // Twilio echoes marks in the order they were sent: older ones still listed
+                     // were cleared by a barge-in and are forgotten with this one.
+                     const auto sent =
+                         std::find_if(state.marks_in_flight.begin(), state.marks_in_flight.end(),
+                                      [&](const auto& mark) { return mark.first == echo.name; });
+                     if (sent != state.marks_in_flight.end()) {
+                       state.env->metrics->mark_echo_delay().Observe(
+                           metrics::seconds_between(sent->second, metrics::steady_now_ns()));
+                       state.marks_in_flight.erase(state.marks_in_flight.begin(), sent + 1);
+                     }
+                   }),
+      instrumented(self, m,
+                   [=](cut_atom) -> playout_cut_result {
+                     auto& state = self->state;
+                     // Twilio first: every 20 ms of delay here is 20 ms more of the agent talking
+                     // over the caller.
+                     if (state.timeline.has_unplayed())
+                       self->send(state.peers->twilio, clear_atom::value);
+                     // Cleared marks are echoed at once; they say nothing about playout lag.
+                     state.marks_in_flight.clear();
+                     const auto cut = state.timeline.cut();
+                     return {cut.had_unplayed, cut.item_id, cut.heard_ms, cut.sent_ms};
+                   }),
+      instrumented(self, m, [=](caf::tick_atom) { on_tick(self); }),
+      instrumented(self, m,
+                   [=](stop_atom) -> playout_totals {
+                     self->state.ticking = false;
+                     self->quit();
+                     return self->state.totals;
+                   }),
   };
 }
 

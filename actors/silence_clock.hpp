@@ -12,8 +12,11 @@
 #include "actors/bridge_environment.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/playout_timeline.hpp"
+#include "metrics/call_log.hpp"
 
 #include <caf/actor_clock.hpp>
+
+#include <deque>
 
 namespace switchboard::actors {
 
@@ -21,7 +24,12 @@ struct silence_clock_state {
   static inline const char* name = "silence_clock";
 
   std::optional<call_peers> peers;
+  bridge_environment_ptr env;
+  metrics::call_ids ids;
   playout_timeline timeline;
+  // Marks sent to Twilio and not yet echoed, oldest first, with when they were sent (ns,
+  // steady clock): the echo delay is how far Twilio's playout lags.
+  std::deque<std::pair<std::string, std::int64_t>> marks_in_flight;
   bool ticking = false;
   caf::actor_clock::time_point started_at;
   playout_totals totals;
@@ -33,6 +41,6 @@ struct silence_clock_state {
 constexpr std::uint64_t max_catch_up_ticks = 50;
 
 silence_clock_actor::behavior_type silence_clock(
-    silence_clock_actor::stateful_pointer<silence_clock_state> self);
+    silence_clock_actor::stateful_pointer<silence_clock_state> self, bridge_environment_ptr env);
 
 }  // namespace switchboard::actors

@@ -1,5 +1,6 @@
 #include "actors/twilio_socket.hpp"
 
+#include "actors/instrumented.hpp"
 #include "net/twilio_messages.hpp"
 
 #include <spdlog/spdlog.h>
@@ -49,28 +50,34 @@ void end_stream(self_pointer self, std::string reason, bool refused) {
     self->send(state.peers->supervisor, std::move(ended));
 }
 
+/// A frame that could not be used: counted for the call and the node, the call goes on.
+void count_malformed(self_pointer self) {
+  ++self->state.malformed_frames;
+  self->state.env->metrics->malformed_twilio_frames().Increment();
+}
+
 void on_start(self_pointer self, const net::twilio_start& start) {
   auto& state = self->state;
   if (state.started) {
-    ++state.malformed_frames;
-    spdlog::warn("[call {}] second `start` ignored", state.call_sid);
+    count_malformed(self);
+    metrics::log_call(spdlog::level::warn, state.ids, "second `start` ignored");
     return;
   }
-  state.call_sid = start.call_sid;
-  state.stream_sid = start.stream_sid;
+  state.ids = {start.call_sid, start.stream_sid};
   if (state.env->call_tokens) {
     const auto token = find_parameter(start, "token");
     const auto why = state.env->call_tokens->check(token, start.call_sid, state.env->wall_clock());
     if (!why.empty()) {
       // The upgrade's signature is the same for every call; the token is what proves this
       // stream belongs to a call our webhook answered.
-      spdlog::warn("[call {} stream {}] stream refused: {}", start.call_sid, start.stream_sid, why);
+      metrics::log_call(spdlog::level::warn, state.ids, "stream refused: {}", why);
       close_socket(self, net::close_code::policy_violation, "call token refused");
       return end_stream(self, "call token refused: " + why, true);
     }
   }
   state.started = true;
-  spdlog::info("[call {} stream {}] Twilio stream started", state.call_sid, state.stream_sid);
+  metrics::log_call(spdlog::level::info, state.ids, "Twilio stream started (from {} to {})",
+                    find_parameter(start, "From"), find_parameter(start, "To"));
   self->send(state.peers->supervisor,
              call_started{{start.call_sid, start.stream_sid, start.account_sid,
                            std::string(find_parameter(start, "From")),
@@ -82,15 +89,15 @@ void on_frame(self_pointer self, twilio_frame& frame) {
   if (state.ended)
     return;
   if (!frame.is_text) {
-    ++state.malformed_frames;
-    spdlog::warn("[call {}] binary frame from Twilio dropped", state.call_sid);
+    count_malformed(self);
+    metrics::log_call(spdlog::level::warn, state.ids, "binary frame from Twilio dropped");
     return;
   }
   auto parsed = net::parse_twilio_message(frame.text);
   if (!parsed) {
-    ++state.malformed_frames;
-    spdlog::warn("[call {}] malformed Twilio frame dropped: {}", state.call_sid,
-                 parsed.error().detail);
+    count_malformed(self);
+    metrics::log_call(spdlog::level::warn, state.ids, "malformed Twilio frame dropped: {}",
+                      parsed.error().detail);
     return;
   }
   std::visit(
@@ -100,24 +107,25 @@ void on_frame(self_pointer self, twilio_frame& frame) {
           on_start(self, message);
         } else if constexpr (std::is_same_v<type, net::twilio_media>) {
           if (!state.started) {
-            ++state.malformed_frames;
+            count_malformed(self);
             return;
           }
           ++state.frames_in;
+          state.env->metrics->media_frames(metrics::frame_direction::inbound).Increment();
           state.caller_end_ms = std::max(state.caller_end_ms, frame_end_ms(message));
-          caller_audio audio{message.timestamp_ms, std::move(message.payload_base64)};
+          caller_audio audio{message.timestamp_ms, std::move(message.payload_base64),
+                             frame.received_ns};
           self->send(state.peers->caller_recorder, audio);
           self->send(state.peers->model, std::move(audio));
         } else if constexpr (std::is_same_v<type, net::twilio_mark>) {
           ++state.marks_echoed;
           self->send(state.peers->clock, mark_echoed{std::move(message.name)});
         } else if constexpr (std::is_same_v<type, net::twilio_stop>) {
-          spdlog::info("[call {} stream {}] Twilio stream stopped", state.call_sid,
-                       state.stream_sid);
+          metrics::log_call(spdlog::level::info, state.ids, "Twilio stream stopped");
           end_stream(self, "twilio stop", false);
           close_socket(self, net::close_code::normal, "stream stopped");
         } else if constexpr (std::is_same_v<type, net::twilio_dtmf>) {
-          spdlog::info("[call {}] DTMF {}", state.call_sid, message.digit);
+          metrics::log_call(spdlog::level::info, state.ids, "DTMF {}", message.digit);
         }
         // `connected` carries nothing a bridge needs.
       },
@@ -133,41 +141,55 @@ twilio_socket_actor::behavior_type twilio_socket(
   self->state.connection = std::move(connection);
   self->state.ingress = std::move(ingress);
   self->state.outbound.reserve(512);
+  const auto& m = count_actor(self, self->state.env->metrics, metrics::actor_kind::twilio_socket);
   return {
-      [=](call_peers& peers) {
-        self->state.peers = std::move(peers);
-        // Only now can frames be handled: open the door (held frames arrive first).
-        self->state.ingress->attach(caf::actor_cast<twilio_socket_actor>(self));
-      },
-      [=](twilio_frame& frame) { on_frame(self, frame); },
-      [=](twilio_socket_closed& closed) {
-        spdlog::info("[call {}] Twilio socket closed: {}", self->state.call_sid, closed.reason);
-        end_stream(self, "socket closed: " + closed.reason, false);
-      },
-      [=](play_to_caller& audio) {
-        auto& state = self->state;
-        if (!state.started || state.ended)
-          return;
-        ++state.frames_out;
-        state.outbound.clear();
-        net::append_twilio_media(state.outbound, state.stream_sid, audio.payload_base64);
-        send_to_twilio(self, state.outbound);
-        state.outbound.clear();
-        net::append_twilio_mark(state.outbound, state.stream_sid, audio.mark_name);
-        send_to_twilio(self, state.outbound);
-      },
-      [=](clear_atom) {
-        auto& state = self->state;
-        if (!state.started || state.ended)
-          return;
-        state.outbound.clear();
-        net::append_twilio_clear(state.outbound, state.stream_sid);
-        send_to_twilio(self, state.outbound);
-      },
-      [=](hangup_atom) {
-        close_socket(self, net::close_code::normal, "call ended");
-        end_stream(self, "hung up by the bridge", false);
-      },
+      instrumented(self, m,
+                   [=](call_peers& peers) {
+                     self->state.peers = std::move(peers);
+                     // Only now can frames be handled: open the door (held frames arrive first).
+                     self->state.ingress->attach(caf::actor_cast<twilio_socket_actor>(self));
+                   }),
+      instrumented(self, m, [=](twilio_frame& frame) { on_frame(self, frame); }),
+      instrumented(self, m,
+                   [=](twilio_socket_closed& closed) {
+                     metrics::log_call(spdlog::level::info, self->state.ids,
+                                       "Twilio socket closed: {}", closed.reason);
+                     end_stream(self, "socket closed: " + closed.reason, false);
+                   }),
+      instrumented(self, m,
+                   [=](play_to_caller& audio) {
+                     auto& state = self->state;
+                     if (!state.started || state.ended)
+                       return;
+                     ++state.frames_out;
+                     const auto& stream_sid = state.ids.stream_sid;
+                     state.outbound.clear();
+                     net::append_twilio_media(state.outbound, stream_sid, audio.payload_base64);
+                     send_to_twilio(self, state.outbound);
+                     state.outbound.clear();
+                     net::append_twilio_mark(state.outbound, stream_sid, audio.mark_name);
+                     send_to_twilio(self, state.outbound);
+                     auto& node = *state.env->metrics;
+                     node.media_frames(metrics::frame_direction::outbound).Increment();
+                     if (audio.received_ns != 0) {
+                       node.latency_to_caller().Observe(
+                           metrics::seconds_between(audio.received_ns, metrics::steady_now_ns()));
+                     }
+                   }),
+      instrumented(self, m,
+                   [=](clear_atom) {
+                     auto& state = self->state;
+                     if (!state.started || state.ended)
+                       return;
+                     state.outbound.clear();
+                     net::append_twilio_clear(state.outbound, state.ids.stream_sid);
+                     send_to_twilio(self, state.outbound);
+                   }),
+      instrumented(self, m,
+                   [=](hangup_atom) {
+                     close_socket(self, net::close_code::normal, "call ended");
+                     end_stream(self, "hung up by the bridge", false);
+                   }),
   };
 }
 

@@ -12,6 +12,7 @@
 #include "actors/bridge_environment.hpp"
 #include "actors/frame_ingress.hpp"
 #include "actors/interfaces.hpp"
+#include "metrics/call_log.hpp"
 #include "net/websocket.hpp"
 
 #include <memory>
@@ -28,8 +29,7 @@ struct twilio_socket_state {
 
   bool started = false;
   bool ended = false;
-  std::string call_sid;
-  std::string stream_sid;
+  metrics::call_ids ids;  // known from `start`
   std::uint64_t caller_end_ms = 0;
   std::uint64_t frames_in = 0;
   std::uint64_t frames_out = 0;

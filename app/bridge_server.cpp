@@ -14,6 +14,7 @@
 #include <atomic>
 #include <future>
 #include <thread>
+#include <unistd.h>
 #include <vector>
 
 namespace switchboard::app {
@@ -41,6 +42,19 @@ unsigned core_count() {
   return std::max(1u, std::thread::hardware_concurrency());
 }
 
+std::string host_name() {
+  std::array<char, 256> name{};
+  if (::gethostname(name.data(), name.size() - 1) != 0)
+    return "unknown";
+  return name.data();
+}
+
+net::http_response metrics_response(const metrics::bridge_metrics& node) {
+  auto response = net::http_response::text(200, node.scrape());
+  response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  return response;
+}
+
 class node final : public bridge_server {
  public:
   explicit node(const config::settings& settings)
@@ -50,6 +64,8 @@ class node final : public bridge_server {
 
   boost::system::result<void, std::string> start(overrides options) {
     auto env = std::make_shared<actors::bridge_environment>();
+    env->metrics = std::make_shared<metrics::bridge_metrics>(
+        settings_.node_name.empty() ? host_name() : settings_.node_name);
     env->session = session_config(settings_);
     env->recordings_dir = settings_.recordings_dir;
     env->reconnect = options.reconnect;
@@ -69,7 +85,7 @@ class node final : public bridge_server {
       if (!tls)
         return tls.error();
       env->model_links = std::make_shared<actors::websocket_model_links>(
-          io_, *tls, settings_.openai_realtime_url, settings_.openai_api_key);
+          io_, *tls, settings_.openai_realtime_url, settings_.openai_api_key, env->metrics);
     }
     env_ = env;
     if (!webhook_.check_signatures) {
@@ -92,18 +108,40 @@ class node final : public bridge_server {
     if (!server)
       return server.error();
     http_ = std::move(*server);
+    if (settings_.metrics_port) {
+      // Probes and metrics only: this port stays inside the cluster.
+      http_options.port = *settings_.metrics_port;
+      auto metrics_server = net::http_server::start(
+          io_, http_options,
+          {.on_request =
+               [this](const net::http_request& request) { return route_internal(request); },
+           .on_upgrade =
+               [](const net::http_request&) {
+                 return net::websocket_upgrade_decision::refused(
+                     net::http_response::text(404, "not found\n"));
+               }});
+      if (!metrics_server)
+        return "METRICS_PORT: " + metrics_server.error();
+      metrics_http_ = std::move(*metrics_server);
+    }
     ready_ = true;
 
     const unsigned threads = settings_.io_threads != 0 ? settings_.io_threads : core_count();
     for (unsigned i = 0; i < threads; ++i)
       threads_.emplace_back([this] { io_.run(); });
-    spdlog::info("listening on {}:{} ({} io threads, {} actor threads)", settings_.bind_address,
-                 http_->port(), threads, core_count());
+    spdlog::info(
+        "listening on {}:{} ({} io threads, {} actor threads), metrics on port {}, node {}",
+        settings_.bind_address, http_->port(), threads, core_count(), metrics_port(),
+        env->metrics->node());
     return {};
   }
 
   std::uint16_t port() const override { return http_ ? http_->port() : 0; }
+  std::uint16_t metrics_port() const override {
+    return metrics_http_ ? metrics_http_->port() : port();
+  }
   actors::call_registry& calls() override { return *env_->calls; }
+  metrics::bridge_metrics& metrics() override { return *env_->metrics; }
 
   void wait(bool handle_signals) override {
     std::optional<asio::signal_set> signals;
@@ -155,6 +193,8 @@ class node final : public bridge_server {
     ready_ = false;
     if (http_)
       http_->stop();
+    if (metrics_http_)
+      metrics_http_->stop();
     stopped_.set_value();
   }
 
@@ -162,24 +202,40 @@ class node final : public bridge_server {
     const auto path = request.path();
     if (path == net::incoming_call_path) {
       auto response = net::answer_incoming_call(request, webhook_, *tokens_, env_->wall_clock());
+      env_->metrics->webhooks(response.status).Increment();
       if (response.status != 200) {
         spdlog::warn("webhook from {} refused: {} {}", request.remote_address, response.status,
                      response.body.substr(0, response.body.size() - 1));
       }
       return response;
     }
+    if (path == "/metrics" && settings_.metrics_port)
+      return net::http_response::text(404, "not found: /metrics is on METRICS_PORT\n");
+    return route_internal(request);
+  }
+
+  /// What the metrics listener serves: probes and metrics; the main port serves them too
+  /// (metrics only when METRICS_PORT is not set).
+  net::http_response route_internal(const net::http_request& request) {
+    const auto path = request.path();
     if (path == "/healthz")
       return net::http_response::text(200, "ok\n");
     if (path == "/readyz") {
       return ready_ ? net::http_response::text(200, "ready\n")
                     : net::http_response::text(503, "not ready\n");
     }
+    if (path == "/metrics")
+      return metrics_response(*env_->metrics);
     return net::http_response::text(404, "not found\n");
   }
 
   net::websocket_upgrade_decision upgrade(const net::http_request& request) {
     if (auto why = net::check_media_stream_upgrade(request, webhook_); !why.empty()) {
       spdlog::warn("media stream from {} refused: {}", request.remote_address, why);
+      env_->metrics
+          ->websocket_connections(metrics::websocket_peer::twilio,
+                                  metrics::websocket_outcome::refused)
+          .Increment();
       const unsigned status = request.path() == net::media_stream_path ? 403 : 404;
       return net::websocket_upgrade_decision::refused(net::http_response::text(status, why + "\n"));
     }
@@ -201,6 +257,7 @@ class node final : public bridge_server {
   caf::actor_system actor_system_;
   std::vector<std::thread> threads_;
   std::unique_ptr<net::http_server> http_;
+  std::unique_ptr<net::http_server> metrics_http_;  // METRICS_PORT, when set
   std::shared_ptr<actors::bridge_environment> env_;
   net::twilio_webhook_settings webhook_;
   std::optional<net::call_token_issuer> tokens_;

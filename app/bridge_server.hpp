@@ -4,6 +4,7 @@
 //   POST|GET /incoming-call   Twilio voice webhook → TwiML with the media stream
 //   GET /media-stream         WebSocket upgrade → a call
 //   GET /healthz, /readyz     liveness, readiness
+//   GET /metrics              Prometheus metrics (on METRICS_PORT instead, when that is set)
 // Used by `switchboard serve`, the demo and the integration tests (in process).
 
 #include "actors/bridge_environment.hpp"
@@ -35,7 +36,10 @@ class bridge_server {
   virtual ~bridge_server() = default;
 
   virtual std::uint16_t port() const = 0;
+  /// The port serving /metrics: METRICS_PORT's listener, or port() when that is not set.
+  virtual std::uint16_t metrics_port() const = 0;
   virtual actors::call_registry& calls() = 0;
+  virtual metrics::bridge_metrics& metrics() = 0;
   /// Blocks until SIGINT/SIGTERM (when `handle_signals`) or stop().
   virtual void wait(bool handle_signals) = 0;
   /// Stops accepting and shuts down. Calls still running are cut off (drain comes later).

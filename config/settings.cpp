@@ -289,8 +289,8 @@ constexpr std::array descriptors{
                        }},
     setting_descriptor{
         "METRICS_PORT", "",
-        "Port of the Prometheus /metrics listener; 0 = serve /metrics on PORT; unset = no "
-        "/metrics.",
+        "Own listener for Prometheus /metrics (and the probes), off the public port; 0 = any "
+        "free port (logged). Unset: /metrics is served on PORT.",
         "<0-65535>", false, false,
         [](std::string_view text, settings& out) -> problem {
           if (text.empty()) {
@@ -306,6 +306,25 @@ constexpr std::array descriptors{
         },
         [](const settings& in) {
           return in.metrics_port ? port_text(*in.metrics_port) : std::string{};
+        }},
+    setting_descriptor{
+        "NODE_NAME", "",
+        "This node's name in the `node` label of every metric (in Kubernetes: the pod name). "
+        "Unset: the host name.",
+        "<name>", false, false,
+        [](std::string_view text, settings& out) -> problem {
+          const bool valid_characters = std::all_of(text.begin(), text.end(), [](char c) {
+            return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '.' ||
+                   c == '_';
+          });
+          if (text.size() > 253 || !valid_characters) {
+            return "expected up to 253 letters, digits, '-', '.' or '_' (a host or pod name)";
+          }
+          out.node_name = std::string(text);
+          return std::nullopt;
+        },
+        [](const settings& in) {
+          return in.node_name;
         }},
     setting_descriptor{
         "OPENAI_API_KEY", "", "OpenAI API key for the Realtime API.", "<key>", true, false,

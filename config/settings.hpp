@@ -40,8 +40,9 @@ struct settings {
   std::string bind_address = "0.0.0.0";       // BIND_ADDRESS, an IPv4 or IPv6 address
   std::optional<std::string> public_url;      // PUBLIC_URL, normalised without a trailing slash
   unsigned io_threads = 0;                    // IO_THREADS, 0 = one per core
-  std::optional<std::uint16_t> metrics_port;  // METRICS_PORT: unset = no /metrics,
-                                              // 0 = on the main port, else its own listener
+  std::optional<std::uint16_t> metrics_port;  // METRICS_PORT: unset = /metrics on PORT,
+                                              // else its own listener (0 = any free port)
+  std::string node_name;  // NODE_NAME: the `node` label of metrics; empty = the host name
   // OpenAI Realtime
   std::string openai_api_key;  // OPENAI_API_KEY (secret), empty = unset
   std::string openai_realtime_url = std::string(default_openai_realtime_url);

@@ -1,5 +1,7 @@
 #include "metrics/logging.hpp"
 
+#include "metrics/call_log.hpp"
+
 #include <boost/json/serialize.hpp>
 #include <boost/json/string.hpp>
 #include <spdlog/logger.h>
@@ -43,10 +45,18 @@ class json_line_formatter final : public spdlog::formatter {
     append(dest, R"(","logger":)");
     append(dest, boost::json::serialize(
                      boost::json::string_view(msg.logger_name.data(), msg.logger_name.size())));
+    const auto fields = split_call_prefix(std::string_view(msg.payload.data(), msg.payload.size()));
+    if (!fields.call_sid.empty()) {
+      append(dest, R"(,"call_sid":)");
+      append(dest, boost::json::serialize(boost::json::string_view(fields.call_sid)));
+    }
+    if (!fields.stream_sid.empty()) {
+      append(dest, R"(,"stream_sid":)");
+      append(dest, boost::json::serialize(boost::json::string_view(fields.stream_sid)));
+    }
     append(dest, R"(,"msg":)");
     // Boost.JSON escapes quotes, backslashes and control characters.
-    append(dest, boost::json::serialize(
-                     boost::json::string_view(msg.payload.data(), msg.payload.size())));
+    append(dest, boost::json::serialize(boost::json::string_view(fields.message)));
     append(dest, "}\n");
   }
 
@@ -56,6 +66,41 @@ class json_line_formatter final : public spdlog::formatter {
 };
 
 }  // namespace
+
+std::string call_log_prefix(const call_ids& ids) {
+  if (ids.call_sid.empty() && ids.stream_sid.empty())
+    return {};
+  std::string prefix = "[call " + (ids.call_sid.empty() ? std::string("?") : ids.call_sid);
+  if (!ids.stream_sid.empty())
+    prefix += " stream " + ids.stream_sid;
+  prefix += "] ";
+  return prefix;
+}
+
+call_log_fields split_call_prefix(std::string_view line) {
+  constexpr std::string_view opening = "[call ";
+  const auto close = line.find("] ");
+  if (!line.starts_with(opening) || close == std::string_view::npos)
+    return {{}, {}, line};
+  const auto inside = line.substr(opening.size(), close - opening.size());
+  call_log_fields fields{inside, {}, line.substr(close + 2)};
+  constexpr std::string_view stream = " stream ";
+  if (const auto at = inside.find(stream); at != std::string_view::npos) {
+    fields.call_sid = inside.substr(0, at);
+    fields.stream_sid = inside.substr(at + stream.size());
+  }
+  if (fields.call_sid == "?")
+    fields.call_sid = {};
+  // Ids never contain spaces; anything else is not our prefix.
+  if (fields.call_sid.find(' ') != std::string_view::npos ||
+      fields.stream_sid.find(' ') != std::string_view::npos)
+    return {{}, {}, line};
+  return fields;
+}
+
+std::unique_ptr<spdlog::formatter> make_json_line_formatter() {
+  return std::make_unique<json_line_formatter>();
+}
 
 boost::system::result<void, std::string> configure_logging(std::string_view format,
                                                            std::string_view level) {
@@ -71,7 +116,7 @@ boost::system::result<void, std::string> configure_logging(std::string_view form
   auto logger = std::make_shared<spdlog::logger>("switchboard",
                                                  std::make_shared<spdlog::sinks::stderr_sink_mt>());
   if (format == "json") {
-    logger->set_formatter(std::make_unique<json_line_formatter>());
+    logger->set_formatter(make_json_line_formatter());
   } else {
     logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ %v");
   }

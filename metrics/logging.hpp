@@ -3,7 +3,9 @@
 // for log shippers. Call-scoped lines carry their call and stream ids as fields.
 
 #include <boost/system/result.hpp>
+#include <spdlog/formatter.h>
 
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -13,5 +15,9 @@ namespace switchboard::metrics {
 /// Returns an error naming the bad value; the logger is left unchanged then.
 boost::system::result<void, std::string> configure_logging(std::string_view format,
                                                            std::string_view level);
+
+/// The JSON-lines formatter LOG_FORMAT=json installs: {"ts","level","logger","call_sid",
+/// "stream_sid","msg"}, the ids lifted from the call prefix (call_log.hpp).
+std::unique_ptr<spdlog::formatter> make_json_line_formatter();
 
 }  // namespace switchboard::metrics

@@ -384,6 +384,7 @@ class call_session final : public twilio_caller, public std::enable_shared_from_
   void next_step() {
     ++step_index_;
     step_begun_ = false;
+    hold_announced_ = false;
   }
 
   /// True when the step used this tick (sent its media frame, or ended the call).
@@ -442,6 +443,25 @@ class call_session final : public twilio_caller, public std::enable_shared_from_
                           "): the agent did not stay quiet for " +
                           std::to_string(wait.quiet.count()) + " ms within " +
                           std::to_string(wait.timeout.count()) + " ms");
+                do_hangup();
+                return true;
+              }
+              send_media({});
+              return true;
+            },
+            [this](const hold_step& hold) {
+              if (!hold_announced_) {
+                hold_announced_ = true;
+                if (hold.on_hold)
+                  hold.on_hold();
+              }
+              if (hold.released.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
+                next_step();
+                return false;
+              }
+              if (step_timed_out(hold.timeout)) {
+                fail_once("hold (step " + std::to_string(step_index_) + "): not released within " +
+                          std::to_string(hold.timeout.count()) + " ms");
                 do_hangup();
                 return true;
               }
@@ -614,6 +634,7 @@ class call_session final : public twilio_caller, public std::enable_shared_from_
 
   std::size_t step_index_ = 0;
   bool step_begun_ = false;
+  bool hold_announced_ = false;  // the current hold step has called on_hold
   std::size_t speak_offset_ = 0;
   std::uint64_t silence_frames_left_ = 0;
   std::uint64_t heard_in_step_ = 0;

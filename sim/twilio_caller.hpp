@@ -58,6 +58,14 @@ struct wait_for_agent_silence_step {
   std::chrono::milliseconds quiet{0};
   std::chrono::milliseconds timeout{30'000};
 };
+/// Keep sending silence until `released` is ready: holds calls open while a test or a tool
+/// looks at the bridge mid-call. `on_hold` (optional) is called on the io thread when the hold
+/// begins. Fails the call after `timeout`.
+struct hold_step {
+  std::shared_future<void> released;
+  std::function<void()> on_hold;
+  std::chrono::milliseconds timeout{30'000};
+};
 /// A keypress: a `dtmf` message (track inbound_track) between two media frames.
 struct dtmf_step {
   char digit = '0';  // 0-9, *, #
@@ -72,7 +80,7 @@ struct hangup_step {};
 
 using caller_step =
     std::variant<speak_step, silence_step, wait_for_agent_audio_step, wait_for_agent_silence_step,
-                 dtmf_step, send_raw_step, hangup_step>;
+                 hold_step, dtmf_step, send_raw_step, hangup_step>;
 
 inline caller_step speak(std::span<const std::uint8_t> audio) {
   return speak_step{audio};
@@ -88,6 +96,10 @@ inline caller_step wait_for_agent_audio(
 inline caller_step wait_for_agent_silence(
     std::chrono::milliseconds quiet, std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
   return wait_for_agent_silence_step{quiet, timeout};
+}
+inline caller_step hold_until(std::shared_future<void> released, std::function<void()> on_hold,
+                              std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
+  return hold_step{std::move(released), std::move(on_hold), timeout};
 }
 inline caller_step dtmf(char digit) {
   return dtmf_step{digit};

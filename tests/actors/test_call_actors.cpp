@@ -84,7 +84,8 @@ struct clock_under_test {
 };
 clock_under_test start_clock(actor_fixture& fixture) {
   clock_under_test clock;
-  clock.peers.clock = fixture.system.spawn(silence_clock);
+  clock.peers.clock =
+      fixture.system.spawn(silence_clock, std::make_shared<const bridge_environment>());
   clock.peers.agent_recorder = fixture.system.spawn(recorder_probe, clock.heard);
   clock.peers.twilio = fixture.system.spawn(twilio_probe, clock.twilio_log);
   caf::anon_send(clock.peers.clock, clock.peers);

@@ -33,6 +33,8 @@ bridge_harness::bridge_harness(options given) {
   settings.openai_api_key = "sk-harness";
   settings.openai_realtime_url = model_->url() + "?model=gpt-realtime";
   settings.recordings_dir = given.recordings_dir.value_or(recordings_.path());
+  settings.metrics_port = given.metrics_port;
+  settings.node_name = given.node_name;
   auto server =
       app::bridge_server::start(settings, {.model_links = nullptr, .reconnect = given.reconnect});
   if (given.model_over_tls)
@@ -60,7 +62,24 @@ sim::twilio_caller_options bridge_harness::call(std::vector<sim::caller_step> sc
 }
 
 sim::twilio_call_result bridge_harness::place(sim::twilio_caller_options call) {
-  return sim::twilio_caller::run(sim_io_, std::move(call)).get();
+  return start(std::move(call)).get();
+}
+
+std::future<sim::twilio_call_result> bridge_harness::start(sim::twilio_caller_options call) {
+  return sim::twilio_caller::run(sim_io_, std::move(call));
+}
+
+net::http_client_response bridge_harness::get(std::uint16_t port, const std::string& path) {
+  net::http_client_request request;
+  request.url = "http://127.0.0.1:" + std::to_string(port) + path;
+  std::promise<net::http_client_result> answer;
+  auto future = answer.get_future();
+  net::http_request_async(sim_io_, std::move(request), [&answer](net::http_client_result result) {
+    answer.set_value(std::move(result));
+  });
+  auto result = future.get();
+  REQUIRE(result.has_value());
+  return std::move(*result);
 }
 
 std::vector<std::uint8_t> wav_audio(const std::filesystem::path& path) {

@@ -6,6 +6,7 @@
 
 #include "app/bridge_server.hpp"
 #include "config/settings.hpp"
+#include "net/http_client.hpp"
 #include "sim/realtime_model_server.hpp"
 #include "sim/twilio_caller.hpp"
 #include "support/temporary_directory.hpp"
@@ -13,6 +14,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include <filesystem>
+#include <future>
 #include <memory>
 #include <optional>
 #include <string>
@@ -28,6 +30,8 @@ class bridge_harness {
     sim::model_options model;
     bool model_over_tls = false;  // wss:// with a self-signed CA trusted via SSL_CERT_FILE
     std::optional<std::filesystem::path> recordings_dir;  // default: a fresh temporary one
+    std::optional<std::uint16_t> metrics_port;            // METRICS_PORT (0: any free port)
+    std::string node_name = "harness-node";               // NODE_NAME
     actors::reconnect_policy reconnect{.max_attempts = 3,
                                        .first_delay = std::chrono::milliseconds(50),
                                        .max_delay = std::chrono::milliseconds(200)};
@@ -40,6 +44,10 @@ class bridge_harness {
   /// A call as Twilio would place it (signed with the server's auth token).
   sim::twilio_caller_options call(std::vector<sim::caller_step> script) const;
   sim::twilio_call_result place(sim::twilio_caller_options call);
+  /// The same, without waiting: the result arrives when the call has ended.
+  std::future<sim::twilio_call_result> start(sim::twilio_caller_options call);
+  /// GET http://127.0.0.1:<port><path> from the bridge; fails the test when nothing answers.
+  net::http_client_response get(std::uint16_t port, const std::string& path);
 
   app::bridge_server& server() { return *server_; }
   sim::realtime_model_server& model() { return *model_; }

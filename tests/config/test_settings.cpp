@@ -144,6 +144,7 @@ TEST_CASE("settings: the table holds exactly the documented names, two of them s
       "PUBLIC_URL",
       "IO_THREADS",
       "METRICS_PORT",
+      "NODE_NAME",
       "OPENAI_API_KEY",
       "OPENAI_REALTIME_URL",
       "OPENAI_VOICE",
@@ -433,6 +434,7 @@ TEST_CASE("settings: every setting's invalid forms are errors naming that settin
         "https://user:pw@voice.example.com", "https://exa mple.com"}},
       {"IO_THREADS", {"65", "-1", "many", "", "1.5"}},
       {"METRICS_PORT", {"65536", "abc", "-1", "9100 "}},
+      {"NODE_NAME", {"pod 1", "pod/1", "node\n", std::string(254, 'a')}},
       {"OPENAI_API_KEY", {"sk-abc def", "sk-abc\n", "\tsk"}},
       {"OPENAI_REALTIME_URL",
        {"https://api.openai.com/v1/realtime", "", "wss://", "not a url",
@@ -760,7 +762,7 @@ TEST_CASE("validate: without TWILIO_AUTH_TOKEN the insecure switch is required")
   CHECK(load_ok(given).allow_unsigned_twilio);
 }
 
-TEST_CASE("validate: METRICS_PORT may not equal PORT, but 0 shares it") {
+TEST_CASE("validate: METRICS_PORT may not equal PORT; 0 is any free port") {
   settings built = valid_code_built();
   built.port = 8080;
   built.metrics_port = 8080;

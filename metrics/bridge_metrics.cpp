@@ -1,0 +1,260 @@
+#include "metrics/bridge_metrics.hpp"
+
+#include "metrics/process_metrics.hpp"
+
+#include <prometheus/text_serializer.h>
+
+namespace switchboard::metrics {
+
+namespace {
+
+using prometheus::Histogram;
+
+// Bucket bounds, in the unit of each family (seconds, or messages).
+const Histogram::BucketBoundaries frame_latency_buckets{0.0005, 0.001, 0.002, 0.005, 0.01, 0.02,
+                                                        0.05,   0.1,   0.25,  0.5,   1.0};
+const Histogram::BucketBoundaries first_audio_buckets{0.1, 0.2, 0.3, 0.5, 0.75, 1.0,
+                                                      1.5, 2.0, 3.0, 5.0, 10.0};
+const Histogram::BucketBoundaries connect_buckets{0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0};
+const Histogram::BucketBoundaries clear_buckets{0.0005, 0.001, 0.002, 0.005, 0.01,
+                                                0.02,   0.05,  0.1,   0.25,  0.5};
+const Histogram::BucketBoundaries mark_echo_buckets{0.02, 0.05, 0.1, 0.2,  0.5,
+                                                    1.0,  2.0,  5.0, 10.0, 30.0};
+const Histogram::BucketBoundaries call_duration_buckets{5,   15,  30,   60,   120,
+                                                        300, 600, 1200, 1800, 3600};
+const Histogram::BucketBoundaries handler_buckets{1e-6, 5e-6, 1e-5, 5e-5, 1e-4, 5e-4,
+                                                  1e-3, 5e-3, 0.01, 0.05, 0.1};
+const Histogram::BucketBoundaries mailbox_buckets{0, 1, 2, 4, 8, 16, 32, 64, 128, 256};
+
+constexpr std::array<std::string_view, 12> model_error_codes{
+    "invalid_request_error",
+    "invalid_api_key",
+    "insufficient_quota",
+    "rate_limit_exceeded",
+    "server_error",
+    "session_expired",
+    "invalid_value",
+    "conversation_already_has_active_response",
+    "response_cancel_not_active",
+    "input_audio_buffer_commit_empty",
+    "item_truncate_invalid_item_id",
+    "decimal_above_max_value",
+};
+
+constexpr std::array<unsigned, 9> webhook_statuses{200, 400, 403, 404, 405, 413, 500, 502, 503};
+
+}  // namespace
+
+std::string_view to_string(actor_kind kind) {
+  switch (kind) {
+    case actor_kind::call_supervisor:
+      return "call_supervisor";
+    case actor_kind::twilio_socket:
+      return "twilio_socket";
+    case actor_kind::openai_session:
+      return "openai_session";
+    case actor_kind::recorder:
+      return "recorder";
+    case actor_kind::silence_clock:
+      return "silence_clock";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(call_end outcome) {
+  switch (outcome) {
+    case call_end::completed:
+      return "completed";
+    case call_end::caller_disconnected:
+      return "caller_disconnected";
+    case call_end::model_unavailable:
+      return "model_unavailable";
+    case call_end::refused:
+      return "refused";
+  }
+  return "unknown";
+}
+
+double seconds_between(std::int64_t from_ns, std::int64_t to_ns) {
+  return static_cast<double>(to_ns - from_ns) / 1e9;
+}
+
+std::int64_t steady_now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+const std::array<std::string_view, 12>& bridge_metrics::known_model_error_codes() {
+  return model_error_codes;
+}
+
+prometheus::Family<prometheus::Counter>& bridge_metrics::counter_family(const std::string& name,
+                                                                        const std::string& help) {
+  return prometheus::BuildCounter()
+      .Name(name)
+      .Help(help)
+      .Labels({{"node", node_}})
+      .Register(*registry_);
+}
+
+prometheus::Family<prometheus::Gauge>& bridge_metrics::gauge_family(const std::string& name,
+                                                                    const std::string& help) {
+  return prometheus::BuildGauge()
+      .Name(name)
+      .Help(help)
+      .Labels({{"node", node_}})
+      .Register(*registry_);
+}
+
+prometheus::Family<prometheus::Histogram>& bridge_metrics::histogram_family(
+    const std::string& name, const std::string& help) {
+  return prometheus::BuildHistogram()
+      .Name(name)
+      .Help(help)
+      .Labels({{"node", node_}})
+      .Register(*registry_);
+}
+
+bridge_metrics::bridge_metrics(std::string node)
+    : node_(std::move(node)), registry_(std::make_shared<prometheus::Registry>()) {
+  gauge_family("switchboard_build_info", "Always 1; the version in a label.")
+      .Add({{"version", SWITCHBOARD_VERSION}})
+      .Set(1);
+
+  auto& running = gauge_family("switchboard_actors_running", "Actors alive, by actor type.");
+  auto& messages =
+      counter_family("switchboard_actor_messages_total", "Messages handled, by actor type.");
+  auto& handler = histogram_family("switchboard_actor_handler_seconds",
+                                   "Time an actor spent handling one message.");
+  auto& failures = counter_family("switchboard_actor_failures_total",
+                                  "Actors that ended with an error, by actor type.");
+  auto& mailbox =
+      histogram_family("switchboard_actor_mailbox_depth",
+                       "Messages waiting in the actor's mailbox when it handles one (fetched "
+                       "part of the mailbox: a lower bound).");
+  for (std::size_t i = 0; i < actor_kind_count; ++i) {
+    const prometheus::Labels labels{{"actor", std::string(to_string(static_cast<actor_kind>(i)))}};
+    actors_[i] = {&running.Add(labels), &messages.Add(labels),
+                  &handler.Add(labels, handler_buckets), &failures.Add(labels),
+                  &mailbox.Add(labels, mailbox_buckets)};
+  }
+
+  active_calls_ = &gauge_family("switchboard_active_calls",
+                                "Calls with an open media stream on this node (autoscaling "
+                                "signal).")
+                       .Add({});
+  calls_started_ =
+      &counter_family("switchboard_calls_started_total", "Media streams accepted.").Add({});
+  auto& ended = counter_family("switchboard_calls_total", "Calls ended, by outcome.");
+  for (std::size_t i = 0; i < calls_ended_.size(); ++i) {
+    calls_ended_[i] = &ended.Add({{"outcome", std::string(to_string(static_cast<call_end>(i)))}});
+  }
+  call_duration_ = &histogram_family("switchboard_call_duration_seconds",
+                                     "Length of ended calls, from stream start.")
+                        .Add({}, call_duration_buckets);
+  auto& webhooks = counter_family("switchboard_webhooks_total",
+                                  "Incoming-call webhooks answered, by HTTP status code.");
+  for (const unsigned status : webhook_statuses) {
+    const auto code = std::to_string(status);
+    webhooks_.emplace(code, &webhooks.Add({{"code", code}}));
+  }
+  webhooks_.emplace("other", &webhooks.Add({{"code", "other"}}));
+
+  auto& frames = counter_family("switchboard_media_frames_total",
+                                "Twilio media frames: inbound from the caller, outbound to them.");
+  media_frames_ = {&frames.Add({{"direction", "inbound"}}),
+                   &frames.Add({{"direction", "outbound"}})};
+  auto& latency = histogram_family(
+      "switchboard_bridge_latency_seconds",
+      "Time for a frame to cross the bridge: received on one socket to written to the other.");
+  latency_to_model_ = &latency.Add({{"direction", "to_model"}}, frame_latency_buckets);
+  latency_to_caller_ = &latency.Add({{"direction", "to_caller"}}, frame_latency_buckets);
+  auto& malformed = counter_family("switchboard_malformed_frames_total",
+                                   "Frames dropped because they could not be understood.");
+  malformed_twilio_ = &malformed.Add({{"source", "twilio"}});
+  malformed_model_ = &malformed.Add({{"source", "model"}});
+  auto& connections = counter_family("switchboard_websocket_connections_total",
+                                     "WebSocket connections by peer and outcome.");
+  auto& open = gauge_family("switchboard_websocket_connections_open",
+                            "WebSocket connections open now, by peer.");
+  constexpr std::array<const char*, 2> peers{"twilio", "model"};
+  constexpr std::array<const char*, 3> outcomes{"opened", "refused", "failed"};
+  for (std::size_t p = 0; p < peers.size(); ++p) {
+    for (std::size_t o = 0; o < outcomes.size(); ++o)
+      websocket_connections_[p][o] =
+          &connections.Add({{"peer", peers[p]}, {"outcome", outcomes[o]}});
+    websockets_open_[p] = &open.Add({{"peer", peers[p]}});
+  }
+
+  model_connect_ = &histogram_family("switchboard_model_connect_seconds",
+                                     "Time to open the model's WebSocket (TLS included).")
+                        .Add({}, connect_buckets);
+  first_audio_latency_ =
+      &histogram_family("switchboard_first_audio_latency_seconds",
+                        "From the model hearing the caller stop speaking to its first audio.")
+           .Add({}, first_audio_buckets);
+  auto& errors = counter_family("switchboard_model_errors_total",
+                                "Error events from the model, by code (unknown codes: other).");
+  for (const auto code : model_error_codes)
+    model_errors_.emplace(std::string(code), &errors.Add({{"code", std::string(code)}}));
+  model_errors_.emplace("other", &errors.Add({{"code", "other"}}));
+  model_reconnects_ = &counter_family("switchboard_model_reconnects_total",
+                                      "Model connections re-established after a loss.")
+                           .Add({});
+  auto& tokens = counter_family("switchboard_model_tokens_total",
+                                "Model token usage by kind (from response.done), for cost.");
+  tokens_input_ = &tokens.Add({{"kind", "input"}});
+  tokens_output_ = &tokens.Add({{"kind", "output"}});
+  tokens_input_audio_ = &tokens.Add({{"kind", "input_audio"}});
+  tokens_output_audio_ = &tokens.Add({{"kind", "output_audio"}});
+  tokens_cached_ = &tokens.Add({{"kind", "cached"}});
+
+  barge_ins_ = &counter_family("switchboard_barge_ins_total",
+                               "Times the caller spoke over agent audio that was still playing.")
+                    .Add({});
+  auto& truncations = counter_family("switchboard_truncations_total",
+                                     "conversation.item.truncate sent, and confirmed by the "
+                                     "model.");
+  truncations_sent_ = &truncations.Add({{"result", "sent"}});
+  truncations_confirmed_ = &truncations.Add({{"result", "confirmed"}});
+  barge_in_clear_ = &histogram_family("switchboard_barge_in_clear_seconds",
+                                      "From the model's speech_started to Twilio `clear` sent.")
+                         .Add({}, clear_buckets);
+  mark_echo_delay_ =
+      &histogram_family("switchboard_mark_echo_delay_seconds",
+                        "From a mark sent to Twilio to its echo: how far playout lags.")
+           .Add({}, mark_echo_buckets);
+  silence_frames_ = &counter_family("switchboard_silence_frames_total",
+                                    "20 ms frames of silence written to the agent track.")
+                         .Add({});
+  auto& bytes = counter_family("switchboard_recording_bytes_total",
+                               "Audio bytes written to recordings, by track.");
+  auto& recording_errors =
+      counter_family("switchboard_recording_errors_total", "Recordings that failed, by track.");
+  recording_bytes_ = {&bytes.Add({{"track", "caller"}}), &bytes.Add({{"track", "agent"}})};
+  recording_errors_ = {&recording_errors.Add({{"track", "caller"}}),
+                       &recording_errors.Add({{"track", "agent"}})};
+}
+
+prometheus::Counter& bridge_metrics::webhooks(unsigned status) {
+  if (const auto found = webhooks_.find(std::to_string(status)); found != webhooks_.end())
+    return *found->second;
+  return *webhooks_.at("other");
+}
+
+prometheus::Counter& bridge_metrics::model_errors(std::string_view code) {
+  if (const auto found = model_errors_.find(code); found != model_errors_.end())
+    return *found->second;
+  return *model_errors_.find(std::string_view("other"))->second;
+}
+
+std::string bridge_metrics::scrape() const {
+  auto families = registry_->Collect();
+  auto process = process_metrics().Collect();
+  families.insert(families.end(), std::make_move_iterator(process.begin()),
+                  std::make_move_iterator(process.end()));
+  return prometheus::TextSerializer().Serialize(families);
+}
+
+}  // namespace switchboard::metrics

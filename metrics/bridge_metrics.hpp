@@ -1,0 +1,177 @@
+#pragma once
+// The node's Prometheus metrics. Every family is registered once, here, at construction; the
+// hot path only increments handles it was given (atomic counters, no lookups, no allocation).
+// Labels are bounded — node, actor, direction, outcome, code, peer, source, track, kind,
+// result — and never carry a call id: the per-call view lives in logs and call.json.
+//
+// The names are a contract with the dashboards, the alert rules and the autoscaler
+// (k8s/observability/): rename nothing without changing them too.
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace switchboard::metrics {
+
+/// The actor types of a call; later the cluster's actors join them.
+enum class actor_kind : std::uint8_t {
+  call_supervisor,
+  twilio_socket,
+  openai_session,
+  recorder,
+  silence_clock,
+};
+inline constexpr std::size_t actor_kind_count = 5;
+std::string_view to_string(actor_kind kind);
+
+/// What one actor type reports: how many run, what they handle, how long it takes.
+struct actor_metrics {
+  prometheus::Gauge* running = nullptr;
+  prometheus::Counter* messages = nullptr;
+  prometheus::Histogram* handler_seconds = nullptr;
+  prometheus::Counter* failures = nullptr;
+  prometheus::Histogram* mailbox_depth = nullptr;
+};
+
+enum class call_end : std::uint8_t { completed, caller_disconnected, model_unavailable, refused };
+std::string_view to_string(call_end outcome);
+
+enum class frame_direction : std::uint8_t { inbound, outbound };
+enum class websocket_peer : std::uint8_t { twilio, model };
+enum class websocket_outcome : std::uint8_t { opened, refused, failed };
+enum class recording_track : std::uint8_t { caller, agent };
+
+/// Seconds between two steady-clock readings in nanoseconds since the clock's epoch (the unit
+/// messages carry their receive times in).
+double seconds_between(std::int64_t from_ns, std::int64_t to_ns);
+std::int64_t steady_now_ns();
+
+class bridge_metrics {
+ public:
+  /// `node` is the value of the constant `node` label (NODE_NAME, the host name by default).
+  explicit bridge_metrics(std::string node = "local");
+  bridge_metrics(const bridge_metrics&) = delete;
+  bridge_metrics& operator=(const bridge_metrics&) = delete;
+
+  /// The text exposition format (0.0.4) of every family, process metrics included.
+  std::string scrape() const;
+
+  const std::string& node() const { return node_; }
+
+  // -- per actor type ---------------------------------------------------------------------------
+  const actor_metrics& actor(actor_kind kind) const {
+    return actors_[static_cast<std::size_t>(kind)];
+  }
+
+  // -- calls ------------------------------------------------------------------------------------
+  prometheus::Gauge& active_calls() { return *active_calls_; }
+  prometheus::Counter& calls_started() { return *calls_started_; }
+  prometheus::Counter& calls_ended(call_end outcome) {
+    return *calls_ended_[static_cast<std::size_t>(outcome)];
+  }
+  prometheus::Histogram& call_duration() { return *call_duration_; }
+  /// Incoming-call webhooks answered, by HTTP status (known statuses, else "other").
+  prometheus::Counter& webhooks(unsigned status);
+
+  // -- media ------------------------------------------------------------------------------------
+  prometheus::Counter& media_frames(frame_direction direction) {
+    return *media_frames_[static_cast<std::size_t>(direction)];
+  }
+  /// Time for a frame to cross the bridge: Twilio → model, model → Twilio.
+  prometheus::Histogram& latency_to_model() { return *latency_to_model_; }
+  prometheus::Histogram& latency_to_caller() { return *latency_to_caller_; }
+  prometheus::Counter& malformed_twilio_frames() { return *malformed_twilio_; }
+  prometheus::Counter& malformed_model_events() { return *malformed_model_; }
+  prometheus::Counter& websocket_connections(websocket_peer peer, websocket_outcome outcome) {
+    return *websocket_connections_[static_cast<std::size_t>(peer)]
+                                  [static_cast<std::size_t>(outcome)];
+  }
+  prometheus::Gauge& websockets_open(websocket_peer peer) {
+    return *websockets_open_[static_cast<std::size_t>(peer)];
+  }
+
+  // -- model ------------------------------------------------------------------------------------
+  prometheus::Histogram& model_connect() { return *model_connect_; }
+  prometheus::Histogram& first_audio_latency() { return *first_audio_latency_; }
+  /// Model error events by code: the known codes, else "other".
+  prometheus::Counter& model_errors(std::string_view code);
+  prometheus::Counter& model_reconnects() { return *model_reconnects_; }
+  prometheus::Counter& input_tokens() { return *tokens_input_; }
+  prometheus::Counter& output_tokens() { return *tokens_output_; }
+  prometheus::Counter& input_audio_tokens() { return *tokens_input_audio_; }
+  prometheus::Counter& output_audio_tokens() { return *tokens_output_audio_; }
+  prometheus::Counter& cached_tokens() { return *tokens_cached_; }
+
+  // -- barge-in and playout ---------------------------------------------------------------------
+  prometheus::Counter& barge_ins() { return *barge_ins_; }
+  prometheus::Counter& truncations_sent() { return *truncations_sent_; }
+  prometheus::Counter& truncations_confirmed() { return *truncations_confirmed_; }
+  prometheus::Histogram& barge_in_clear() { return *barge_in_clear_; }
+  prometheus::Histogram& mark_echo_delay() { return *mark_echo_delay_; }
+  prometheus::Counter& silence_frames() { return *silence_frames_; }
+
+  // -- recordings -------------------------------------------------------------------------------
+  prometheus::Counter& recording_bytes(recording_track track) {
+    return *recording_bytes_[static_cast<std::size_t>(track)];
+  }
+  prometheus::Counter& recording_errors(recording_track track) {
+    return *recording_errors_[static_cast<std::size_t>(track)];
+  }
+
+  /// The model error codes that get their own label value.
+  static const std::array<std::string_view, 12>& known_model_error_codes();
+
+ private:
+  prometheus::Family<prometheus::Counter>& counter_family(const std::string& name,
+                                                          const std::string& help);
+  prometheus::Family<prometheus::Gauge>& gauge_family(const std::string& name,
+                                                      const std::string& help);
+  prometheus::Family<prometheus::Histogram>& histogram_family(const std::string& name,
+                                                              const std::string& help);
+
+  std::string node_;
+  std::shared_ptr<prometheus::Registry> registry_;
+
+  std::array<actor_metrics, actor_kind_count> actors_;
+  prometheus::Gauge* active_calls_;
+  prometheus::Counter* calls_started_;
+  std::array<prometheus::Counter*, 4> calls_ended_;
+  prometheus::Histogram* call_duration_;
+  std::map<std::string, prometheus::Counter*, std::less<>> webhooks_;
+  std::array<prometheus::Counter*, 2> media_frames_;
+  prometheus::Histogram* latency_to_model_;
+  prometheus::Histogram* latency_to_caller_;
+  prometheus::Counter* malformed_twilio_;
+  prometheus::Counter* malformed_model_;
+  std::array<std::array<prometheus::Counter*, 3>, 2> websocket_connections_;
+  std::array<prometheus::Gauge*, 2> websockets_open_;
+  prometheus::Histogram* model_connect_;
+  prometheus::Histogram* first_audio_latency_;
+  std::map<std::string, prometheus::Counter*, std::less<>> model_errors_;
+  prometheus::Counter* model_reconnects_;
+  prometheus::Counter* tokens_input_;
+  prometheus::Counter* tokens_output_;
+  prometheus::Counter* tokens_input_audio_;
+  prometheus::Counter* tokens_output_audio_;
+  prometheus::Counter* tokens_cached_;
+  prometheus::Counter* barge_ins_;
+  prometheus::Counter* truncations_sent_;
+  prometheus::Counter* truncations_confirmed_;
+  prometheus::Histogram* barge_in_clear_;
+  prometheus::Histogram* mark_echo_delay_;
+  prometheus::Counter* silence_frames_;
+  std::array<prometheus::Counter*, 2> recording_bytes_;
+  std::array<prometheus::Counter*, 2> recording_errors_;
+};
+
+}  // namespace switchboard::metrics
