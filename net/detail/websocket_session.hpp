@@ -16,7 +16,9 @@
 
 #include <deque>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 
 namespace switchboard::net::detail {
 
@@ -52,11 +54,18 @@ class websocket_session final : public websocket_connection,
     do_read();
   }
 
+  /// Any thread. Messages sent while a hand-over to the strand is pending join it: a `media`
+  /// and its `mark`, sent back to back by one actor, cost one wake-up of the io thread.
   void send_text(std::string message) override {
+    {
+      std::lock_guard lock(outbox_mutex_);
+      outbox_.push_back(std::move(message));
+      if (outbox_posted_)
+        return;
+      outbox_posted_ = true;
+    }
     boost::asio::post(ws_.get_executor(),
-                      [self = this->shared_from_this(), message = std::move(message)]() mutable {
-                        self->enqueue(std::move(message));
-                      });
+                      [self = this->shared_from_this()] { self->take_outbox(); });
   }
 
   void close(close_code code, std::string reason) override {
@@ -85,6 +94,17 @@ class websocket_session final : public websocket_connection,
   void handshake_failed(const std::string& why) { finish({false, 0, why}); }
 
  private:
+  void take_outbox() {
+    {
+      std::lock_guard lock(outbox_mutex_);
+      draining_.swap(outbox_);  // both keep their capacity: no allocation per hand-over
+      outbox_posted_ = false;
+    }
+    for (auto& message : draining_)
+      enqueue(std::move(message));
+    draining_.clear();
+  }
+
   void enqueue(std::string message) {
     if (finished_ || close_requested_)
       return;
@@ -178,6 +198,10 @@ class websocket_session final : public websocket_connection,
   std::shared_ptr<websocket_handler> handler_;
   websocket_limits limits_;
   boost::beast::flat_buffer read_buffer_;
+  std::mutex outbox_mutex_;
+  std::vector<std::string> outbox_;    // sent, not yet on the strand (guarded by outbox_mutex_)
+  bool outbox_posted_ = false;         // a take_outbox() is posted (guarded by outbox_mutex_)
+  std::vector<std::string> draining_;  // strand only
   std::deque<std::string> queue_;
   std::size_t queued_bytes_ = 0;
   bool writing_ = false;
