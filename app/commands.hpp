@@ -12,5 +12,6 @@ int run_mix(std::span<const std::string> arguments);
 int run_repair(std::span<const std::string> arguments);
 int run_settings(std::span<const std::string> arguments);
 int run_demo(std::span<const std::string> arguments);
+int run_loadgen(std::span<const std::string> arguments);
 
 }  // namespace switchboard::app

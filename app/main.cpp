@@ -18,6 +18,9 @@ Usage:
   switchboard [serve] [--flags]                   run the server (the default command)
   switchboard demo [--flags]                      one simulated call through the bridge (no
                                                   accounts: a built-in model stand-in answers)
+  switchboard loadgen [--flags]                   simulated calls against a bridge, the model
+                                                  stand-in echoing: latency, lost frames and
+                                                  cost per call (`loadgen --help`)
   switchboard mix CALLER.wav AGENT.wav --out DIR  write DIR/stereo.wav (caller left, agent
                                                   right) and DIR/mono.wav from two μ-law tracks
   switchboard repair FILE|DIR                     fix the header of recordings cut off by a crash
@@ -59,6 +62,8 @@ int main(int argc, char** argv) {
     return app::run_settings(rest);
   if (command == "demo")
     return app::run_demo(rest);
+  if (command == "loadgen")
+    return app::run_loadgen(rest);
   std::cerr << "switchboard: unknown command '" << command << "'\n\n" << usage;
   return 2;
 }

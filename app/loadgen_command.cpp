@@ -1,0 +1,76 @@
+// `switchboard loadgen`: simulated Twilio calls against a bridge, the model stand-in echoing
+// every frame; prints a table of round-trip latency, lost frames and cost per call (sim/loadgen).
+#include "app/commands.hpp"
+#include "config/settings.hpp"
+#include "sim/loadgen.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <string_view>
+
+namespace switchboard::app {
+
+namespace {
+
+/// The server setting that turns recordings off (--recordings off passes RECORDINGS=off).
+constexpr std::string_view recordings_setting = "RECORDINGS";
+
+bool server_has_setting(std::string_view name) {
+  const auto all = config::setting_descriptors();
+  return std::any_of(all.begin(), all.end(), [name](const config::setting_descriptor& setting) {
+    return setting.name == name;
+  });
+}
+
+}  // namespace
+
+int run_loadgen(std::span<const std::string> arguments) {
+  if (sim::loadgen_help_requested(arguments)) {
+    std::cout << sim::loadgen_usage();
+    return 0;
+  }
+  auto options = sim::parse_loadgen_arguments(arguments);
+  if (!options) {
+    std::cerr << "switchboard loadgen: " << options.error()
+              << "\n(`switchboard loadgen --help` lists the flags)\n";
+    return 2;
+  }
+  if (options->spawns_server()) {
+    // The server under test is this very executable.
+    std::error_code ec;
+    options->server_executable = std::filesystem::read_symlink("/proc/self/exe", ec);
+    if (ec) {
+      std::cerr << "switchboard loadgen: cannot find this executable: " << ec.message() << "\n";
+      return 1;
+    }
+    if (!options->recordings) {
+      // Same executable, same settings: what this binary knows, the spawned server knows.
+      if (!server_has_setting(recordings_setting)) {
+        std::cerr << "switchboard loadgen: --recordings off: this server has no "
+                  << recordings_setting << " setting to turn recordings off\n";
+        return 2;
+      }
+      options->server_settings.push_back(std::string(recordings_setting) + "=off");
+    }
+  }
+
+  auto report = sim::run_loadgen(*options, std::cerr);
+  if (!report) {
+    std::cerr << "switchboard loadgen: " << report.error() << "\n";
+    return 1;
+  }
+  sim::print_loadgen_report(std::cout, *report);
+  if (!options->json_path.empty()) {
+    std::ofstream json(options->json_path, std::ios::binary | std::ios::trunc);
+    json << sim::loadgen_report_json(*report);
+    if (!json.flush()) {
+      std::cerr << "switchboard loadgen: cannot write " << options->json_path.string() << "\n";
+      return 1;
+    }
+  }
+  return report->all_calls_completed() ? 0 : 1;
+}
+
+}  // namespace switchboard::app
