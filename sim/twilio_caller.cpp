@@ -118,7 +118,13 @@ class call_session final : public twilio_caller, public std::enable_shared_from_
   }
 
   void begin() {
-    asio::post(strand_, [self = shared_from_this()] { self->post_webhook(); });
+    asio::post(strand_, [self = shared_from_this()] {
+      if (self->options_.twiml.empty()) {
+        self->post_webhook();
+      } else {
+        self->accept_twiml(self->options_.twiml);
+      }
+    });
   }
 
   void hang_up() override {
@@ -290,9 +296,16 @@ class call_session final : public twilio_caller, public std::enable_shared_from_
       return fail("webhook " + options_.webhook_url + " answered HTTP " +
                   std::to_string(answer->status) + ": " + answer->body.substr(0, 200));
     }
-    auto twiml = net::parse_connect_stream_twiml(answer->body);
+    accept_twiml(answer->body);
+  }
+
+  /// The webhook's answer, or the TwiML given with the options.
+  void accept_twiml(std::string_view body) {
+    if (phase_ != phase::webhook)
+      return;  // hung up meanwhile
+    auto twiml = net::parse_connect_stream_twiml(body);
     if (!twiml)
-      return fail("webhook TwiML: " + twiml.error());
+      return fail((options_.twiml.empty() ? "webhook TwiML: " : "TwiML: ") + twiml.error());
     result_.twiml_ok = true;
     result_.stream_url = absolute_stream_url(twiml->url, options_.webhook_url);
     result_.stream_parameters = std::move(twiml->parameters);

@@ -117,6 +117,11 @@ struct twilio_caller_options {
   /// The bridge's voice webhook, as configured on the Twilio number, e.g.
   /// http://127.0.0.1:8080/incoming-call. Signed exactly as written.
   std::string webhook_url;
+  /// TwiML already in hand, as for a call placed through the REST API (the TwiML came with
+  /// the create request, sim/twilio_rest_server.hpp): the webhook step is skipped and the
+  /// stream is read from this TwiML (result.webhook_status stays 0). A relative <Stream url>
+  /// is then resolved against webhook_url when that is set.
+  std::string twiml;
   /// Signs the webhook and the upgrade. Twilio uses the account's auth token.
   std::string auth_token;
   /// host:port to open the media-stream TCP connection to instead of the TwiML URL's host,
@@ -170,7 +175,8 @@ struct twilio_call_result {
   std::string account_sid, call_sid, stream_sid;
 
   unsigned webhook_status = 0;  // 0: no HTTP answer (see error)
-  bool twiml_ok = false;        // the webhook answered <Connect><Stream> TwiML
+  bool twiml_ok = false;        // the webhook answered (or options.twiml was)
+                                // <Connect><Stream> TwiML
   std::string stream_url;       // <Stream url> as written
   std::vector<net::form_parameter> stream_parameters;  // its <Parameter>s, sent as
                                                        // customParameters
