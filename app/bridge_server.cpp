@@ -181,8 +181,8 @@ class node final : public bridge_server {
     // A call's actors get a message every 20 ms: CAF's default "moderate" polling (500 polls
     // with 50 µs sleeps, ~25 ms) kept both workers spinning between them. After a few polls a
     // worker now waits on its condition variable, which every enqueue from outside signals, so
-    // delivery is not delayed. bench/bridge_bench: one call 27 % -> 5 % of a core, 100 calls
-    // 76 % -> 51 %, latency unchanged.
+    // delivery is not delayed. Measured with the first bridge bench (now `switchboard loadgen`):
+    // one call 27 % -> 5 % of a core, 100 calls 76 % -> 51 %, latency unchanged.
     config.set("work-stealing.moderate-poll-attempts", std::size_t{10});
     return config;
   }
