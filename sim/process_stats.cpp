@@ -1,5 +1,7 @@
 #include "sim/process_stats.hpp"
 
+#include "metrics/process_metrics.hpp"
+
 #include <algorithm>
 #include <charconv>
 #include <fstream>
@@ -40,39 +42,6 @@ std::uint64_t ticks_difference(std::uint64_t before, std::uint64_t after) {
 
 }  // namespace
 
-std::optional<proc_stat_fields> parse_proc_stat(std::string_view line) {
-  const auto close = line.rfind(')');
-  if (close == std::string_view::npos)
-    return std::nullopt;
-  auto rest = line.substr(close + 1);
-  proc_stat_fields fields;
-  int found = 0;
-  // After `)` come state (field 3), ppid (4), … utime (14), stime (15), … num_threads (20).
-  for (int index = 3; index <= 20; ++index) {
-    const auto start = rest.find_first_not_of(' ');
-    if (start == std::string_view::npos)
-      return std::nullopt;
-    rest = rest.substr(start);
-    const auto end = std::min(rest.find(' '), rest.size());
-    const auto field = trim(rest.substr(0, end));
-    rest = rest.substr(end);
-    std::uint64_t* target = index == 14   ? &fields.user_ticks
-                            : index == 15 ? &fields.system_ticks
-                            : index == 20 ? &fields.threads
-                                          : nullptr;
-    if (target == nullptr)
-      continue;
-    const auto value = parse_count(field);
-    if (!value)
-      return std::nullopt;
-    *target = *value;
-    ++found;
-  }
-  if (found != 3)
-    return std::nullopt;
-  return fields;
-}
-
 std::optional<proc_status_fields> parse_proc_status(std::string_view text) {
   proc_status_fields fields;
   bool has_rss = false;
@@ -110,12 +79,12 @@ std::optional<process_sample> sample_process(pid_t pid) {
   const auto status_text = read_small_file(directory + "/status");
   if (!stat_text || !status_text)
     return std::nullopt;
-  const auto stat = parse_proc_stat(*stat_text);
+  const auto stat = metrics::parse_proc_stat(*stat_text);
   const auto status = parse_proc_status(*status_text);
   if (!stat || !status)
     return std::nullopt;
-  sample.user_ticks = stat->user_ticks;
-  sample.system_ticks = stat->system_ticks;
+  sample.user_ticks = stat->utime_ticks;
+  sample.system_ticks = stat->stime_ticks;
   sample.threads = status->threads;
   sample.rss_kib = status->rss_kib;
   return sample;
@@ -127,11 +96,11 @@ std::optional<process_sample> sample_own_thread(pid_t tid) {
   const auto stat_text = read_small_file("/proc/self/task/" + std::to_string(tid) + "/stat");
   if (!stat_text)
     return std::nullopt;
-  const auto stat = parse_proc_stat(*stat_text);
+  const auto stat = metrics::parse_proc_stat(*stat_text);
   if (!stat)
     return std::nullopt;
-  sample.user_ticks = stat->user_ticks;
-  sample.system_ticks = stat->system_ticks;
+  sample.user_ticks = stat->utime_ticks;
+  sample.system_ticks = stat->stime_ticks;
   sample.threads = 1;
   return sample;
 }

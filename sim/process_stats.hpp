@@ -13,16 +13,7 @@
 
 namespace switchboard::sim {
 
-/// From /proc/<pid>/stat or /proc/<pid>/task/<tid>/stat.
-struct proc_stat_fields {
-  std::uint64_t user_ticks = 0;    // utime (field 14), in clock ticks
-  std::uint64_t system_ticks = 0;  // stime (field 15)
-  std::uint64_t threads = 0;       // num_threads (field 20)
-};
-
-/// Parses the one line of a stat file. The second field, `(comm)`, may itself hold spaces and
-/// parentheses: fields are counted after its last ')'.
-std::optional<proc_stat_fields> parse_proc_stat(std::string_view line);
+// /proc/<pid>/stat is parsed by metrics::parse_proc_stat, the server's own process collector.
 
 /// From /proc/<pid>/status.
 struct proc_status_fields {

@@ -1,4 +1,5 @@
 // /proc parsing for the load generator's CPU and memory figures.
+#include "metrics/process_metrics.hpp"
 #include "sim/process_stats.hpp"
 
 #include <catch2/catch.hpp>
@@ -10,23 +11,6 @@
 #include <unistd.h>
 
 using namespace switchboard::sim;
-
-TEST_CASE("stat fields are counted after the last parenthesis of the command name",
-          "[process_stats]") {
-  // A command name with spaces and parentheses, as a process may give itself.
-  const std::string line =
-      "4242 (my (odd) server) S 1 4242 4242 0 -1 4194560 1024 0 0 0 1234 567 0 0 20 0 9 0 "
-      "1059804 3133440 394 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n";
-  const auto fields = parse_proc_stat(line);
-  REQUIRE(fields);
-  CHECK(fields->user_ticks == 1234);
-  CHECK(fields->system_ticks == 567);
-  CHECK(fields->threads == 9);
-
-  CHECK_FALSE(parse_proc_stat(""));
-  CHECK_FALSE(parse_proc_stat("4242 (cut) S 1 2 3"));
-  CHECK_FALSE(parse_proc_stat("4242 (bad) S 1 4242 4242 0 -1 4194560 1024 0 0 0 x 567 0 0 20 0 9"));
-}
 
 TEST_CASE("status gives the resident memory and the thread count", "[process_stats]") {
   const std::string status =
@@ -44,7 +28,7 @@ TEST_CASE("this process's own /proc files parse", "[process_stats]") {
   std::ifstream stat_file("/proc/self/stat");
   const std::string stat((std::istreambuf_iterator<char>(stat_file)),
                          std::istreambuf_iterator<char>());
-  const auto stat_fields = parse_proc_stat(stat);
+  const auto stat_fields = switchboard::metrics::parse_proc_stat(stat);
   REQUIRE(stat_fields);
   CHECK(stat_fields->threads >= 1);
 
