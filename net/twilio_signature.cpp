@@ -115,10 +115,20 @@ bool is_valid_twilio_signature_for_body(std::string_view auth_token, std::string
   auto parsed = boost::urls::parse_uri(terminated);
   if (!parsed)
     return false;
-  auto found = parsed->params().find("bodySHA256");
-  if (found == parsed->params().end())
+  // Not params().find(): Boost.URL 1.81's find reads out of bounds on some queries (an empty
+  // query before a fragment, "x://h?#f": found by fuzz_twilio_signature). The query is decoded
+  // as a form body instead, which is fuzzed too.
+  std::string expected_hash;
+  bool has_hash = false;
+  for (auto& parameter : parse_form_body(parsed->encoded_query())) {
+    if (parameter.name == "bodySHA256") {
+      expected_hash = std::move(parameter.value);
+      has_hash = true;
+      break;
+    }
+  }
+  if (!has_hash)
     return false;
-  const std::string expected_hash((*found).value);
   const bool body_matches = constant_time_equal(sha256_hex(body), expected_hash);
   const bool signature_matches = matches_any_port_variant(auth_token, signature, url, {});
   return body_matches && signature_matches;
