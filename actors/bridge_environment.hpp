@@ -87,6 +87,7 @@ struct bridge_environment {
   net::realtime_session_config session;  // sent as session.update on every (re)connect
   std::shared_ptr<model_link_factory> model_links;
   std::filesystem::path recordings_dir;
+  bool record_audio = true;  // RECORDINGS: false = the recorders discard the audio
   std::optional<net::call_token_issuer> call_tokens;  // nullopt: tokens not checked (insecure)
   std::shared_ptr<call_registry> calls = std::make_shared<call_registry>();
   /// The node's metric families; the server shares them with /metrics.

@@ -92,7 +92,7 @@ metrics::call_end classify_end(const call_record& record) {
 }
 
 /// Runs on its own thread (blocking file I/O): mixes, transcript, call.json, outcome.
-void finalize_call(call_record record, std::filesystem::path directory,
+void finalize_call(call_record record, std::filesystem::path directory, bool audio_recorded,
                    std::shared_ptr<call_registry> calls,
                    std::shared_ptr<metrics::bridge_metrics> node) {
   const metrics::call_ids ids{record.identity.call_sid, record.identity.stream_sid};
@@ -107,8 +107,9 @@ void finalize_call(call_record record, std::filesystem::path directory,
                            std::all_of(record.recordings.begin(), record.recordings.end(),
                                        [](const auto& r) { return r.error.empty(); });
   if (!directory.empty()) {
-    record.files = {"caller.wav", "agent.wav"};
-    if (both_tracks) {
+    if (audio_recorded)
+      record.files = {"caller.wav", "agent.wav"};
+    if (audio_recorded && both_tracks) {
       auto mixed = audio::mix_tracks((directory / "caller.wav").string(),
                                      (directory / "agent.wav").string(), directory.string());
       if (mixed) {
@@ -166,9 +167,10 @@ void finish(self_pointer self) {
   state.record.ended_at = state.env->wall_clock();
   // Mixing and file writes block: run them off the actor scheduler.
   self->home_system().spawn<caf::detached>(
-      [record = state.record, directory = state.directory, calls = state.env->calls,
-       node = state.env->metrics](caf::event_based_actor*) mutable {
-        finalize_call(std::move(record), std::move(directory), std::move(calls), std::move(node));
+      [record = state.record, directory = state.directory, audio = state.env->record_audio,
+       calls = state.env->calls, node = state.env->metrics](caf::event_based_actor*) mutable {
+        finalize_call(std::move(record), std::move(directory), audio, std::move(calls),
+                      std::move(node));
       });
   // The children that have not ended themselves (the Twilio socket, or all of them on a refused
   // stream) end with the call.
@@ -320,12 +322,13 @@ call_supervisor_actor::behavior_type call_supervisor(
                                                    : (st.directory / file).string();
                      };
                      const auto& identity = started.identity;
+                     const bool discard = !st.env->record_audio;
                      self->send(st.peers.caller_recorder,
-                                recording_target{"caller", path_of("caller.wav"), identity.call_sid,
-                                                 identity.stream_sid});
+                                recording_target{"caller", discard ? "" : path_of("caller.wav"),
+                                                 identity.call_sid, identity.stream_sid, discard});
                      self->send(st.peers.agent_recorder,
-                                recording_target{"agent", path_of("agent.wav"), identity.call_sid,
-                                                 identity.stream_sid});
+                                recording_target{"agent", discard ? "" : path_of("agent.wav"),
+                                                 identity.call_sid, identity.stream_sid, discard});
                      self->send(st.peers.clock, started);
                      self->send(st.peers.model, started);
                    }),

@@ -279,10 +279,12 @@ struct recording_target {
   std::string path;
   std::string call_sid;  // for the recorder's log lines
   std::string stream_sid;
+  bool discard = false;  // RECORDINGS=off: drop the audio, write nothing
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, recording_target& x) {
-  return f(caf::meta::type_name("recording_target"), x.track, x.path, x.call_sid, x.stream_sid);
+  return f(caf::meta::type_name("recording_target"), x.track, x.path, x.call_sid, x.stream_sid,
+           x.discard);
 }
 
 /// The reply to finalize_atom.

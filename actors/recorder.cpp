@@ -83,6 +83,13 @@ recorder_actor::behavior_type recorder(self_pointer self, bridge_environment_ptr
                      state.track = target.track;
                      state.path = target.path;
                      state.ids = {target.call_sid, target.stream_sid};
+                     state.targeted = true;
+                     if (target.discard) {
+                       state.discarding = true;
+                       state.held_caller.clear();
+                       state.held_heard.clear();
+                       return;
+                     }
                      state.bytes_written = &state.env->metrics->recording_bytes(
                          target.track == "agent" ? metrics::recording_track::agent
                                                  : metrics::recording_track::caller);
@@ -103,7 +110,9 @@ recorder_actor::behavior_type recorder(self_pointer self, bridge_environment_ptr
       instrumented(self, m,
                    [=](caller_audio& frame) {
                      auto& state = self->state;
-                     if (state.path.empty()) {
+                     if (state.discarding)
+                       return;
+                     if (!state.targeted) {
                        if (state.held_caller.size() < max_recorder_held_frames) {
                          state.held_caller.push_back(std::move(frame));
                        }
@@ -114,7 +123,9 @@ recorder_actor::behavior_type recorder(self_pointer self, bridge_environment_ptr
       instrumented(self, m,
                    [=](heard_audio& heard) {
                      auto& state = self->state;
-                     if (state.path.empty()) {
+                     if (state.discarding)
+                       return;
+                     if (!state.targeted) {
                        if (state.held_heard.size() < max_recorder_held_frames) {
                          state.held_heard.push_back(std::move(heard));
                        }

@@ -32,7 +32,9 @@ struct recorder_state {
   prometheus::Counter* bytes_written = nullptr;  // this track's recording bytes
   std::optional<audio::wav_writer> writer;
   std::string path;
-  std::string failure;  // first error, reported once
+  std::string failure;      // first error, reported once
+  bool targeted = false;    // the recording_target arrived
+  bool discarding = false;  // RECORDINGS=off
   caller_track_aligner aligner;
   std::uint64_t samples = 0;
   std::uint64_t silence_samples = 0;

@@ -68,6 +68,7 @@ class node final : public bridge_server {
         settings_.node_name.empty() ? host_name() : settings_.node_name);
     env->session = session_config(settings_);
     env->recordings_dir = settings_.recordings_dir;
+    env->record_audio = settings_.recordings;
     env->reconnect = options.reconnect;
     webhook_.public_url = settings_.public_url;
     webhook_.auth_token = settings_.twilio_auth_token;

@@ -462,6 +462,15 @@ constexpr std::array descriptors{
                        [](const settings& in) {
                          return in.recordings_dir.string();
                        }},
+    setting_descriptor{
+        "RECORDINGS", "on",
+        "Record each call's audio (caller.wav, agent.wav, stereo.wav, mono.wav). off: no audio "
+        "is kept; call.json and transcript.jsonl are still written.",
+        "<bool>", false, false,
+        [](std::string_view text, settings& out) { return parse_bool(text, out.recordings); },
+        [](const settings& in) {
+          return std::string(in.recordings ? "on" : "off");
+        }},
     setting_descriptor{"LOG_FORMAT", "text", "Log line format: text or json.", "<format>", false,
                        false,
                        [](std::string_view text, settings& out) {

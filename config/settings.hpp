@@ -61,6 +61,7 @@ struct settings {
   bool allow_unsigned_twilio = false;  // insecure: accept webhooks without a signature check
   // Output
   std::filesystem::path recordings_dir = "./recordings";
+  bool recordings = true;  // RECORDINGS: false = no audio files (call.json, transcript stay)
   // Qualified: the fields are named after their settings, like their types.
   config::log_format log_format = config::log_format::text;
   config::log_level log_level = config::log_level::info;

@@ -35,6 +35,7 @@ bridge_harness::bridge_harness(options given) {
   settings.recordings_dir = given.recordings_dir.value_or(recordings_.path());
   settings.metrics_port = given.metrics_port;
   settings.node_name = given.node_name;
+  settings.recordings = given.recordings;
   auto server =
       app::bridge_server::start(settings, {.model_links = nullptr, .reconnect = given.reconnect});
   if (given.model_over_tls)

@@ -32,6 +32,7 @@ class bridge_harness {
     std::optional<std::filesystem::path> recordings_dir;  // default: a fresh temporary one
     std::optional<std::uint16_t> metrics_port;            // METRICS_PORT (0: any free port)
     std::string node_name = "harness-node";               // NODE_NAME
+    bool recordings = true;                               // RECORDINGS
     actors::reconnect_policy reconnect{.max_attempts = 3,
                                        .first_delay = std::chrono::milliseconds(50),
                                        .max_delay = std::chrono::milliseconds(200)};

@@ -327,3 +327,23 @@ TEST_CASE("recordings that cannot be written are reported and the audio bridge k
   REQUIRE_FALSE(outcome.problems.empty());
   CHECK(outcome.problems.front().find("not-a-directory") != std::string::npos);
 }
+
+TEST_CASE("RECORDINGS=off: no audio is kept, the call's summary and transcript still are",
+          "[end_to_end]") {
+  bridge_harness::options options;
+  options.recordings = false;
+  bridge_harness harness(options);
+  const auto result = harness.place(harness.call(ask_and_listen(300ms)));
+  REQUIRE(result.ok());
+  CHECK(result.agent_bytes_played >= 300 * 8);
+  const auto outcome = only_outcome(harness);
+  CHECK(outcome.problems.empty());
+  REQUIRE_FALSE(outcome.directory.empty());
+  std::vector<std::string> files;
+  for (const auto& entry : std::filesystem::directory_iterator(outcome.directory))
+    files.push_back(entry.path().filename().string());
+  std::sort(files.begin(), files.end());
+  CHECK(files == std::vector<std::string>{"call.json", "transcript.jsonl"});
+  const auto call = boost::json::parse(read_text(outcome.directory / "call.json")).as_object();
+  CHECK(call.at("files").as_array() == boost::json::array{"transcript.jsonl", "call.json"});
+}

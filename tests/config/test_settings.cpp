@@ -158,6 +158,7 @@ TEST_CASE("settings: the table holds exactly the documented names, two of them s
       "TWILIO_API_BASE",
       "ALLOW_UNSIGNED_TWILIO",
       "RECORDINGS_DIR",
+      "RECORDINGS",
       "LOG_FORMAT",
       "LOG_LEVEL",
   };
@@ -452,6 +453,7 @@ TEST_CASE("settings: every setting's invalid forms are errors naming that settin
        {"api.twilio.com", "ftp://api.twilio.com", "https://api.twilio.com?x=1", ""}},
       {"ALLOW_UNSIGNED_TWILIO", {"maybe", "", "2", "truee"}},
       {"RECORDINGS_DIR", {""}},
+      {"RECORDINGS", {"maybe", "", "2", "offf"}},
       {"LOG_FORMAT", {"xml", ""}},
       {"LOG_LEVEL", {"verbose", "warning", ""}},
   };
