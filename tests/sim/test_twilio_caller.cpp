@@ -14,6 +14,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <functional>
 #include <future>
 #include <mutex>
@@ -531,4 +532,41 @@ TEST_CASE("hang_up before the webhook answers abandons the call", "[twilio_calle
     closed.set_value();
   });
   closed.get_future().get();
+}
+
+TEST_CASE("a hold step streams silence until released, announcing itself once", "[twilio_caller]") {
+  running_io io;
+  fake_bridge bridge(io.io, bridge_script::listen_only);
+  std::promise<void> release;
+  std::promise<void> holding;
+  std::atomic<int> announcements{0};
+  auto call = sim::twilio_caller::run(
+      io.io, bridge.caller_options({sim::hold_until(release.get_future().share(),
+                                                    [&] {
+                                                      if (++announcements == 1)
+                                                        holding.set_value();
+                                                    }),
+                                    sim::hangup()}));
+  holding.get_future().wait();  // the call is in its hold step
+  release.set_value();
+  const auto result = call.get();
+  INFO(result.error);
+  CHECK(result.ok());
+  CHECK(result.script_completed);
+  CHECK(announcements == 1);
+  CHECK(result.media_frames_sent >= 1);  // silence while held
+}
+
+TEST_CASE("a hold step that is never released fails the call after its timeout",
+          "[twilio_caller]") {
+  running_io io;
+  fake_bridge bridge(io.io, bridge_script::listen_only);
+  std::promise<void> never;
+  const auto result =
+      sim::twilio_caller::run(
+          io.io, bridge.caller_options({sim::hold_until(never.get_future().share(), {}, 100ms)}))
+          .get();
+  CHECK_FALSE(result.ok());
+  CHECK(result.error.find("hold") != std::string::npos);
+  CHECK(result.media_frames_sent == 5);  // 100 ms of silence, then the hang-up
 }
