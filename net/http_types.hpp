@@ -41,6 +41,13 @@ struct http_response {
 /// Called on an io thread for every complete request; must not block.
 using http_handler = std::function<http_response(const http_request&)>;
 
+/// Sends the answer to a request taken by an async handler: from any thread, exactly once.
+using http_responder = std::function<void(http_response)>;
+/// Called on an io thread before `http_handler`, for requests whose answer waits on other I/O
+/// (e.g. Twilio's REST API): returns true when it takes the request and will answer it through
+/// the responder, false to leave it to the plain handler. Must not block.
+using async_http_handler = std::function<bool(const http_request&, const http_responder&)>;
+
 /// The answer to a WebSocket upgrade request: a handler for the accepted connection, or a
 /// refusal (any HTTP response, e.g. 403) sent before any WebSocket exists.
 struct websocket_upgrade_decision {
@@ -62,6 +69,7 @@ using websocket_upgrade_handler = std::function<websocket_upgrade_decision(const
 struct http_routes {
   http_handler on_request;
   websocket_upgrade_handler on_upgrade;
+  async_http_handler on_request_async;  // optional; tried before on_request
 };
 
 struct http_server_options {

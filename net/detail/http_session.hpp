@@ -9,6 +9,7 @@
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -87,10 +88,21 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
     auto& request = parser_->get();
     if (boost::beast::websocket::is_upgrade(request))
       return upgrade(parser_->release());
-    http_response response =
-        state_->routes.on_request
-            ? state_->routes.on_request(to_http_request(request, remote_address_))
-            : http_response::text(404, "not found\n");
+    const auto converted = to_http_request(request, remote_address_);
+    if (state_->routes.on_request_async) {
+      // The answer comes later, from any thread: back onto this session's executor to write.
+      http_responder respond = [self = this->shared_from_this(), version = request.version(),
+                                keep_alive = request.keep_alive()](http_response response) {
+        boost::asio::post(self->stream_.get_executor(),
+                          [self, response = std::move(response), version, keep_alive] {
+                            self->write(response, version, keep_alive);
+                          });
+      };
+      if (state_->routes.on_request_async(converted, respond))
+        return;
+    }
+    http_response response = state_->routes.on_request ? state_->routes.on_request(converted)
+                                                       : http_response::text(404, "not found\n");
     write(response, request.version(), request.keep_alive());
   }
 

@@ -93,3 +93,30 @@ TEST_CASE("an address that cannot be bound is an error value", "[http_server]") 
   REQUIRE_FALSE(bad.has_value());
   CHECK(bad.error().find("not-an-ip") != std::string::npos);
 }
+
+TEST_CASE("an async handler takes a request and answers it later from another thread",
+          "[http_server]") {
+  running_io io;
+  std::vector<std::thread> answerers;
+  auto server = http_server::start(
+      io.io, {.bind_address = "127.0.0.1", .port = 0},
+      {.on_request = [](const http_request&) { return http_response::text(200, "plain\n"); },
+       .on_request_async =
+           [&](const http_request& request, const switchboard::net::http_responder& respond) {
+             if (request.path() != "/later")
+               return false;  // left to on_request
+             answerers.emplace_back(
+                 [respond, body = request.body] { respond(http_response::text(201, body)); });
+             return true;
+           }});
+  REQUIRE(server.has_value());
+  const auto port = (*server)->port();
+  const auto later = fetch(port, http::verb::post, "/later", "answered elsewhere");
+  CHECK(later.result_int() == 201);
+  CHECK(later.body() == "answered elsewhere");
+  const auto plain = fetch(port, http::verb::get, "/other");
+  CHECK(plain.result_int() == 200);
+  CHECK(plain.body() == "plain\n");
+  for (auto& thread : answerers)
+    thread.join();
+}
