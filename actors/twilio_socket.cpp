@@ -66,7 +66,12 @@ void on_start(self_pointer self, const net::twilio_start& start) {
   state.ids = {start.call_sid, start.stream_sid};
   if (state.env->call_tokens) {
     const auto token = find_parameter(start, "token");
-    const auto why = state.env->call_tokens->check(token, start.call_sid, state.env->wall_clock());
+    // An outbound call's TwiML is written before Twilio names the call: its token is bound to
+    // the dial id it carries instead of the CallSid.
+    const auto dial_id = find_parameter(start, "dial_id");
+    const auto subject =
+        dial_id.empty() ? std::string(start.call_sid) : "dial:" + std::string(dial_id);
+    const auto why = state.env->call_tokens->check(token, subject, state.env->wall_clock());
     if (!why.empty()) {
       // The upgrade's signature is the same for every call; the token is what proves this
       // stream belongs to a call our webhook answered.

@@ -2,6 +2,7 @@
 
 #include "actors/media_stream_endpoint.hpp"
 #include "actors/realtime_link.hpp"
+#include "app/outbound_calls.hpp"
 #include "net/http_server.hpp"
 #include "net/twilio_webhook.hpp"
 
@@ -79,6 +80,10 @@ class node final : public bridge_server {
                         : net::call_token_issuer::from_secret(settings_.twilio_auth_token));
     if (webhook_.check_signatures)
       env->call_tokens = tokens_;
+    auto rest_tls = net::tls_context::client();
+    if (!rest_tls)
+      return rest_tls.error();
+    dialer_.emplace(settings_, io_, *rest_tls, *tokens_, env->wall_clock);
     if (options.model_links) {
       env->model_links = options.model_links;
     } else {
@@ -102,9 +107,10 @@ class node final : public bridge_server {
     auto server = net::http_server::start(
         io_, http_options,
         {.on_request = [this](const net::http_request& request) { return route(request); },
-         .on_upgrade =
-             [this](const net::http_request& request) {
-               return upgrade(request);
+         .on_upgrade = [this](const net::http_request& request) { return upgrade(request); },
+         .on_request_async =
+             [this](const net::http_request& request, const net::http_responder& respond) {
+               return dialer_->handle(request, respond);
              }});
     if (!server)
       return server.error();
@@ -262,6 +268,7 @@ class node final : public bridge_server {
   std::shared_ptr<actors::bridge_environment> env_;
   net::twilio_webhook_settings webhook_;
   std::optional<net::call_token_issuer> tokens_;
+  std::optional<outbound_dialer> dialer_;  // POST /calls
   std::atomic<bool> ready_{false};
   std::atomic<bool> stop_requested_{false};
   std::promise<void> stopped_;

@@ -5,6 +5,7 @@
 //   GET /media-stream         WebSocket upgrade → a call
 //   GET /healthz, /readyz     liveness, readiness
 //   GET /metrics              Prometheus metrics (on METRICS_PORT instead, when that is set)
+//   POST /calls               an outbound call through Twilio's REST API (API_TOKEN)
 // Used by `switchboard serve`, the demo and the integration tests (in process).
 
 #include "actors/bridge_environment.hpp"

@@ -450,6 +450,58 @@ constexpr std::array descriptors{
         [](const settings& in) {
           return std::string(in.allow_unsigned_twilio ? "true" : "false");
         }},
+    setting_descriptor{
+        "API_TOKEN", "",
+        "Bearer token of the call API (POST /calls); unset: outbound calls are off. Use a long "
+        "random value: this API places calls at your expense.",
+        "<token>", true, false,
+        [](std::string_view text, settings& out) { return parse_secret(text, out.api_token); },
+        [](const settings& in) {
+          return in.api_token;
+        }},
+    setting_descriptor{
+        "ALLOWED_DESTINATIONS", "",
+        "Comma-separated E.164 prefixes outbound calls may dial, e.g. +1,+4420; unset: none.",
+        "<prefixes>", false, false,
+        [](std::string_view text, settings& out) -> problem {
+          out.allowed_destinations.clear();
+          std::size_t start = 0;
+          while (start <= text.size() && !text.empty()) {
+            const auto comma = std::min(text.find(',', start), text.size());
+            const auto prefix = text.substr(start, comma - start);
+            const bool valid = prefix.size() >= 2 && prefix.size() <= 16 && prefix[0] == '+' &&
+                               prefix[1] != '0' &&
+                               std::all_of(prefix.begin() + 1, prefix.end(),
+                                           [](char c) { return c >= '0' && c <= '9'; });
+            if (!valid) {
+              return "'" + std::string(prefix) +
+                     "' is not an E.164 prefix ('+' and 1 to 15 digits, no leading 0)";
+            }
+            out.allowed_destinations.emplace_back(prefix);
+            start = comma + 1;
+          }
+          return std::nullopt;
+        },
+        [](const settings& in) {
+          std::string joined;
+          for (const auto& prefix : in.allowed_destinations)
+            joined += (joined.empty() ? "" : ",") + prefix;
+          return joined;
+        }},
+    setting_descriptor{"CALLS_PER_MINUTE", "10",
+                       "Outbound calls POST /calls may create per minute (toll-fraud brake).",
+                       "<1-10000>", false, false,
+                       [](std::string_view text, settings& out) -> problem {
+                         unsigned long limit = 0;
+                         if (auto why = parse_integer(text, 1, 10000, limit)) {
+                           return why;
+                         }
+                         out.calls_per_minute = static_cast<unsigned>(limit);
+                         return std::nullopt;
+                       },
+                       [](const settings& in) {
+                         return std::to_string(in.calls_per_minute);
+                       }},
     setting_descriptor{"RECORDINGS_DIR", "./recordings", "Directory for call recordings (WAV).",
                        "<path>", false, false,
                        [](std::string_view text, settings& out) -> problem {

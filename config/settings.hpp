@@ -59,6 +59,10 @@ struct settings {
   std::string twilio_phone_number;  // E.164, empty = unset
   std::string twilio_api_base = "https://api.twilio.com";
   bool allow_unsigned_twilio = false;  // insecure: accept webhooks without a signature check
+  // Outbound calls and call control (POST /calls): off without API_TOKEN.
+  std::string api_token;                          // API_TOKEN (secret), empty = API off
+  std::vector<std::string> allowed_destinations;  // ALLOWED_DESTINATIONS: E.164 prefixes
+  unsigned calls_per_minute = 10;                 // CALLS_PER_MINUTE: outbound calls created
   // Output
   std::filesystem::path recordings_dir = "./recordings";
   bool recordings = true;  // RECORDINGS: false = no audio files (call.json, transcript stay)

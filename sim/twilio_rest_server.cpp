@@ -638,6 +638,11 @@ void twilio_rest_server::inject_create_fault(twilio_rest_error fault) {
   state_->faults.push_back(std::move(fault));
 }
 
+void twilio_rest_server::set_stream_connect_address(std::string address) {
+  std::lock_guard lock(state_->mutex);
+  state_->options.stream_connect_address = std::move(address);
+}
+
 void twilio_rest_server::set_callee(std::string number, callee_behaviour behaviour) {
   std::lock_guard lock(state_->mutex);
   state_->options.callee_by_number[std::move(number)] = std::move(behaviour);

@@ -139,6 +139,9 @@ class twilio_rest_server {
   void inject_create_fault(twilio_rest_error fault);
   /// The behaviour of calls created from now on to `number`.
   void set_callee(std::string number, callee_behaviour behaviour);
+  /// Where answered calls open their media stream (host:port), for a bridge that can only be
+  /// started once this server's base_url() is known.
+  void set_stream_connect_address(std::string address);
 
   // ---- observation, from any thread (copies)
   std::vector<received_rest_request> requests() const;

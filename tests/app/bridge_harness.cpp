@@ -36,6 +36,8 @@ bridge_harness::bridge_harness(options given) {
   settings.metrics_port = given.metrics_port;
   settings.node_name = given.node_name;
   settings.recordings = given.recordings;
+  if (given.configure)
+    given.configure(settings);
   auto server =
       app::bridge_server::start(settings, {.model_links = nullptr, .reconnect = given.reconnect});
   if (given.model_over_tls)
@@ -71,7 +73,11 @@ std::future<sim::twilio_call_result> bridge_harness::start(sim::twilio_caller_op
 }
 
 net::http_client_response bridge_harness::get(std::uint16_t port, const std::string& path) {
-  net::http_client_request request;
+  return send(port, path, {});
+}
+
+net::http_client_response bridge_harness::send(std::uint16_t port, const std::string& path,
+                                               net::http_client_request request) {
   request.url = "http://127.0.0.1:" + std::to_string(port) + path;
   std::promise<net::http_client_result> answer;
   auto future = answer.get_future();

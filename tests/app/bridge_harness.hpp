@@ -14,6 +14,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include <filesystem>
+#include <functional>
 #include <future>
 #include <memory>
 #include <optional>
@@ -33,6 +34,8 @@ class bridge_harness {
     std::optional<std::uint16_t> metrics_port;            // METRICS_PORT (0: any free port)
     std::string node_name = "harness-node";               // NODE_NAME
     bool recordings = true;                               // RECORDINGS
+    /// Last word on the server's settings (e.g. the outbound-call ones).
+    std::function<void(config::settings&)> configure;
     actors::reconnect_policy reconnect{.max_attempts = 3,
                                        .first_delay = std::chrono::milliseconds(50),
                                        .max_delay = std::chrono::milliseconds(200)};
@@ -49,6 +52,10 @@ class bridge_harness {
   std::future<sim::twilio_call_result> start(sim::twilio_caller_options call);
   /// GET http://127.0.0.1:<port><path> from the bridge; fails the test when nothing answers.
   net::http_client_response get(std::uint16_t port, const std::string& path);
+  /// Any request to http://127.0.0.1:<port><path>.
+  net::http_client_response send(std::uint16_t port, const std::string& path,
+                                 net::http_client_request request);
+  boost::asio::io_context& sim_io() { return sim_io_; }
 
   app::bridge_server& server() { return *server_; }
   sim::realtime_model_server& model() { return *model_; }

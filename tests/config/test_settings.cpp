@@ -129,7 +129,7 @@ TEST_CASE("settings: the table's default texts match the struct's initialisers")
   }
 }
 
-TEST_CASE("settings: the table holds exactly the documented names, two of them secret") {
+TEST_CASE("settings: the table holds exactly the documented names, three of them secret") {
   std::set<std::string_view> names;
   for (const auto& row : setting_descriptors()) {
     INFO(row.name);
@@ -157,6 +157,9 @@ TEST_CASE("settings: the table holds exactly the documented names, two of them s
       "TWILIO_PHONE_NUMBER",
       "TWILIO_API_BASE",
       "ALLOW_UNSIGNED_TWILIO",
+      "API_TOKEN",
+      "ALLOWED_DESTINATIONS",
+      "CALLS_PER_MINUTE",
       "RECORDINGS_DIR",
       "RECORDINGS",
       "LOG_FORMAT",
@@ -165,7 +168,8 @@ TEST_CASE("settings: the table holds exactly the documented names, two of them s
   CHECK(names == contract);
   for (const auto& row : setting_descriptors()) {
     INFO(row.name);
-    CHECK(row.secret == (row.name == "OPENAI_API_KEY" || row.name == "TWILIO_AUTH_TOKEN"));
+    CHECK(row.secret == (row.name == "OPENAI_API_KEY" || row.name == "TWILIO_AUTH_TOKEN" ||
+                         row.name == "API_TOKEN"));
   }
 }
 
@@ -453,6 +457,9 @@ TEST_CASE("settings: every setting's invalid forms are errors naming that settin
        {"api.twilio.com", "ftp://api.twilio.com", "https://api.twilio.com?x=1", ""}},
       {"ALLOW_UNSIGNED_TWILIO", {"maybe", "", "2", "truee"}},
       {"RECORDINGS_DIR", {""}},
+      {"API_TOKEN", {"tok en", "token\n"}},
+      {"ALLOWED_DESTINATIONS", {"1", "+", "+0", "+1,", "+1,,+44", "+1 ", "+12345678901234567"}},
+      {"CALLS_PER_MINUTE", {"0", "10001", "ten", ""}},
       {"RECORDINGS", {"maybe", "", "2", "offf"}},
       {"LOG_FORMAT", {"xml", ""}},
       {"LOG_LEVEL", {"verbose", "warning", ""}},
@@ -834,6 +841,19 @@ TEST_CASE("settings: describe() keeps long values on one bounded line") {
   CHECK(found->size() < 120);
   CHECK(contains(*found, "(504 characters)"));
   CHECK_FALSE(contains(*found, "\n"));
+}
+
+TEST_CASE("settings: outbound calls: allowed destination prefixes and the per-minute limit") {
+  inputs given;
+  given.environment["ALLOWED_DESTINATIONS"] = "+1415,+44";
+  given.environment["CALLS_PER_MINUTE"] = "3";
+  given.environment["API_TOKEN"] = "a-long-random-token";
+  const auto loaded = load_ok(given);
+  CHECK(loaded.allowed_destinations == std::vector<std::string>{"+1415", "+44"});
+  CHECK(loaded.calls_per_minute == 3);
+  CHECK(loaded.api_token == "a-long-random-token");
+  CHECK(load_ok(inputs{}).allowed_destinations.empty());
+  CHECK(load_ok(inputs{}).calls_per_minute == 10);
 }
 
 }  // namespace switchboard::config

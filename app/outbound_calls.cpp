@@ -1,0 +1,211 @@
+#include "app/outbound_calls.hpp"
+
+#include "net/twilio_webhook.hpp"
+#include "net/twiml.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <array>
+
+namespace switchboard::app {
+
+namespace {
+
+constexpr std::size_t max_instructions_bytes = 16 * 1024;
+constexpr std::array<std::string_view, 10> voices{"alloy", "ash",     "ballad", "coral", "echo",
+                                                  "sage",  "shimmer", "verse",  "marin", "cedar"};
+
+std::string random_hex(std::size_t bytes) {
+  std::vector<unsigned char> random(bytes);
+  RAND_bytes(random.data(), static_cast<int>(random.size()));
+  static constexpr std::string_view digits = "0123456789abcdef";
+  std::string hex;
+  for (const auto byte : random) {
+    hex.push_back(digits[byte >> 4]);
+    hex.push_back(digits[byte & 0x0F]);
+  }
+  return hex;
+}
+
+net::http_response created_response(const net::twilio_call_created& call) {
+  boost::json::object body{{"call_sid", call.call_sid}, {"status", call.status}};
+  return net::http_response::json(201, boost::json::serialize(body) + "\n");
+}
+
+net::http_response twilio_error_response(const net::twilio_api_error& error) {
+  // Twilio refusing the request (bad number, unverified caller id) is the client's to fix;
+  // Twilio failing or unreachable is a bad gateway.
+  const bool client_side = error.http_status >= 400 && error.http_status < 500 &&
+                           error.http_status != 401 && error.http_status != 429;
+  boost::json::object body{{"error", "Twilio refused the call: " + error.message},
+                           {"twilio_status", error.http_status},
+                           {"twilio_code", error.code},
+                           {"twilio_message", error.message}};
+  if (error.http_status == 0)
+    body["error"] = error.message;
+  return net::http_response::json(client_side ? 400 : 502, boost::json::serialize(body) + "\n");
+}
+
+}  // namespace
+
+net::http_response api_error_response(const api_error& error) {
+  boost::json::object body{{"error", error.reason}};
+  return net::http_response::json(error.status, boost::json::serialize(body) + "\n");
+}
+
+bool is_e164(std::string_view number) {
+  if (number.size() < 9 || number.size() > 16 || number[0] != '+' || number[1] == '0')
+    return false;
+  return std::all_of(number.begin() + 1, number.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+boost::system::result<dial_request, api_error> parse_dial_request(
+    std::string_view body, const std::vector<std::string>& allowed_prefixes) {
+  boost::system::error_code ec;
+  const auto parsed = boost::json::parse(body, ec);
+  if (ec || !parsed.is_object())
+    return api_error{400, "the body must be a JSON object: {\"to\": \"+E164\", ...}"};
+  const auto& object = parsed.as_object();
+  dial_request dial;
+  const auto* to = object.if_contains("to");
+  if (to == nullptr || !to->is_string())
+    return api_error{400, "\"to\" is required: the number to call, in E.164 (+14155550100)"};
+  dial.to = std::string(to->as_string());
+  if (!is_e164(dial.to))
+    return api_error{400, "\"to\" is not an E.164 number (+ and 8 to 15 digits): " + dial.to};
+  const bool allowed =
+      std::any_of(allowed_prefixes.begin(), allowed_prefixes.end(),
+                  [&](const std::string& prefix) { return dial.to.starts_with(prefix); });
+  if (!allowed) {
+    return api_error{
+        400, dial.to + " is not in ALLOWED_DESTINATIONS" +
+                 (allowed_prefixes.empty() ? " (none are allowed: it is unset)" : std::string{})};
+  }
+  if (const auto* instructions = object.if_contains("instructions")) {
+    if (!instructions->is_string() || instructions->as_string().size() > max_instructions_bytes)
+      return api_error{400, "\"instructions\" must be a string of at most 16 KiB"};
+    dial.instructions = std::string(instructions->as_string());
+  }
+  if (const auto* voice = object.if_contains("voice")) {
+    if (!voice->is_string() || std::find(voices.begin(), voices.end(),
+                                         std::string_view(voice->as_string())) == voices.end()) {
+      return api_error{400,
+                       "\"voice\" must be one of alloy, ash, ballad, coral, echo, sage, "
+                       "shimmer, verse, marin, cedar"};
+    }
+    dial.voice = std::string(voice->as_string());
+  }
+  if (const auto* metadata = object.if_contains("metadata")) {
+    if (!metadata->is_object())
+      return api_error{400, "\"metadata\" must be a JSON object"};
+    dial.metadata_json = boost::json::serialize(*metadata);
+  }
+  return dial;
+}
+
+bool bearer_token_matches(std::string_view authorization_header, std::string_view token) {
+  constexpr std::string_view scheme = "Bearer ";
+  if (token.empty() || !authorization_header.starts_with(scheme))
+    return false;
+  const auto given = authorization_header.substr(scheme.size());
+  return given.size() == token.size() &&
+         CRYPTO_memcmp(given.data(), token.data(), token.size()) == 0;
+}
+
+bool call_rate_limiter::try_acquire(std::chrono::steady_clock::time_point now) {
+  std::lock_guard lock(mutex_);
+  while (!recent_.empty() && now - recent_.front() >= std::chrono::minutes(1))
+    recent_.pop_front();
+  if (recent_.size() >= per_minute_)
+    return false;
+  recent_.push_back(now);
+  return true;
+}
+
+std::vector<net::form_parameter> create_call_parameters(
+    const dial_request& dial, const std::string& from, const std::string& stream_url,
+    const std::string& status_callback_url, const std::string& dial_id, const std::string& token) {
+  const std::vector<net::form_parameter> stream_parameters{{"dial_id", dial_id}, {"token", token}};
+  return {
+      {"To", dial.to},
+      {"From", from},
+      {"Twiml", net::connect_stream_twiml(stream_url, stream_parameters)},
+      {"StatusCallback", status_callback_url},
+      {"StatusCallbackMethod", "POST"},
+      {"StatusCallbackEvent", "initiated"},
+      {"StatusCallbackEvent", "ringing"},
+      {"StatusCallbackEvent", "answered"},
+      {"StatusCallbackEvent", "completed"},
+  };
+}
+
+outbound_dialer::outbound_dialer(const config::settings& settings, boost::asio::io_context& io,
+                                 std::shared_ptr<net::tls_context> tls,
+                                 const net::call_token_issuer& tokens,
+                                 std::function<std::chrono::system_clock::time_point()> wall_clock)
+    : settings_(settings),
+      io_(io),
+      tls_(std::move(tls)),
+      tokens_(tokens),
+      wall_clock_(std::move(wall_clock)),
+      limiter_(settings.calls_per_minute) {}
+
+bool outbound_dialer::handle(const net::http_request& request, const net::http_responder& respond) {
+  if (request.path() != "/calls" || request.method != "POST")
+    return false;
+  const auto refuse = [&](api_error error) {
+    respond(api_error_response(error));
+    return true;
+  };
+  if (settings_.api_token.empty())
+    return refuse({404, "outbound calls are off: API_TOKEN is not set"});
+  if (!bearer_token_matches(request.header("Authorization"), settings_.api_token))
+    return refuse({401, "missing or wrong bearer token (Authorization: Bearer <API_TOKEN>)"});
+  auto dial = parse_dial_request(request.body, settings_.allowed_destinations);
+  if (!dial)
+    return refuse(dial.error());
+  if (!settings_.public_url) {
+    return refuse({503, "PUBLIC_URL is not set: Twilio could not reach this bridge's stream"});
+  }
+  if (settings_.twilio_account_sid.empty() || settings_.twilio_auth_token.empty() ||
+      settings_.twilio_phone_number.empty()) {
+    return refuse({503,
+                   "TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_PHONE_NUMBER are "
+                   "needed to place calls"});
+  }
+  if (!limiter_.try_acquire(std::chrono::steady_clock::now())) {
+    return refuse({429, "CALLS_PER_MINUTE (" + std::to_string(settings_.calls_per_minute) +
+                            ") reached: try again later"});
+  }
+  net::twilio_webhook_settings webhook;
+  webhook.public_url = settings_.public_url;
+  const auto dial_id = random_hex(16);
+  // Ringing and answering take a while: the token outlives a ringing phone.
+  const auto token = tokens_.issue("dial:" + dial_id, wall_clock_(), std::chrono::minutes(15));
+  auto parameters = create_call_parameters(*dial, settings_.twilio_phone_number,
+                                           net::media_stream_url(net::http_request{}, webhook),
+                                           *settings_.public_url + "/call-status", dial_id, token);
+  const auto to = dial->to;
+  net::create_twilio_call(
+      io_, tls_,
+      {settings_.twilio_api_base, settings_.twilio_account_sid, settings_.twilio_auth_token},
+      std::move(parameters), [respond, to, dial_id](net::twilio_create_result created) {
+        if (!created) {
+          spdlog::warn("outbound call to {} refused by Twilio: HTTP {} code {}: {}", to,
+                       created.error().http_status, created.error().code, created.error().message);
+          return respond(twilio_error_response(created.error()));
+        }
+        spdlog::info("[call {}] outbound call to {} created (dial {}): {}", created->call_sid, to,
+                     dial_id, created->status);
+        respond(created_response(*created));
+      });
+  return true;
+}
+
+}  // namespace switchboard::app

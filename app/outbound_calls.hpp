@@ -1,0 +1,96 @@
+#pragma once
+// Outbound calls: POST /calls {"to", "instructions"?, "voice"?, "metadata"?} creates a call
+// through Twilio's REST API, whose inline TwiML streams it back to this bridge. An open dial
+// endpoint is a toll-fraud hole, so every request passes, in order: the API is on (API_TOKEN),
+// the bearer token, the JSON, an E.164 destination allowed by ALLOWED_DESTINATIONS, and the
+// CALLS_PER_MINUTE limit. Errors are JSON {"error": "..."}; Twilio's own come back with its code.
+//
+// The checks are plain functions, tested directly; outbound_dialer wires them to the REST call.
+
+#include "config/settings.hpp"
+#include "net/call_token.hpp"
+#include "net/http_types.hpp"
+#include "net/twilio_rest.hpp"
+
+#include <boost/system/result.hpp>
+
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace switchboard::app {
+
+/// An API refusal: the HTTP status and why, in words for the caller of the API.
+struct api_error {
+  unsigned status = 400;
+  std::string reason;
+};
+
+/// {"error": reason} with the status.
+net::http_response api_error_response(const api_error& error);
+
+/// "+" then 8 to 15 digits, the first not 0 (E.164).
+bool is_e164(std::string_view number);
+
+struct dial_request {
+  std::string to;
+  std::optional<std::string> instructions;
+  std::optional<std::string> voice;
+  std::string metadata_json = "{}";  // an object, kept as JSON
+};
+
+/// Parses and checks a POST /calls body against the allowed destination prefixes.
+boost::system::result<dial_request, api_error> parse_dial_request(
+    std::string_view body, const std::vector<std::string>& allowed_prefixes);
+
+/// "Authorization: Bearer <token>", compared in constant time.
+bool bearer_token_matches(std::string_view authorization_header, std::string_view token);
+
+/// At most `per_minute` acquisitions in any 60 s window. Thread-safe.
+class call_rate_limiter {
+ public:
+  explicit call_rate_limiter(unsigned per_minute) : per_minute_(per_minute) {}
+  bool try_acquire(std::chrono::steady_clock::time_point now);
+
+ private:
+  std::mutex mutex_;
+  unsigned per_minute_;
+  std::deque<std::chrono::steady_clock::time_point> recent_;
+};
+
+/// The form of Calls.json for one dial: To, From, inline TwiML streaming to `stream_url` with
+/// the dial's token, and a status callback for every event.
+std::vector<net::form_parameter> create_call_parameters(
+    const dial_request& dial, const std::string& from, const std::string& stream_url,
+    const std::string& status_callback_url, const std::string& dial_id, const std::string& token);
+
+/// POST /calls, answered asynchronously (the REST call is I/O). Lives as long as the server.
+class outbound_dialer {
+ public:
+  outbound_dialer(const config::settings& settings, boost::asio::io_context& io,
+                  std::shared_ptr<net::tls_context> tls, const net::call_token_issuer& tokens,
+                  std::function<std::chrono::system_clock::time_point()> wall_clock);
+
+  /// An http_routes::on_request_async: takes POST /calls, leaves every other request.
+  bool handle(const net::http_request& request, const net::http_responder& respond);
+
+ private:
+  config::settings settings_;
+  boost::asio::io_context& io_;
+  std::shared_ptr<net::tls_context> tls_;
+  const net::call_token_issuer& tokens_;
+  std::function<std::chrono::system_clock::time_point()> wall_clock_;
+  call_rate_limiter limiter_;
+};
+
+}  // namespace switchboard::app
