@@ -13,6 +13,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -76,6 +77,26 @@ class call_registry {
   std::vector<call_outcome> finished_;
 };
 
+/// Per-call changes to the model session asked for by POST /calls ("instructions", "voice"),
+/// left by the dialer under the dial id its TwiML carries, and taken once by that call's
+/// session when the stream starts. Thread-safe; bounded (the oldest are forgotten).
+class dial_overrides {
+ public:
+  struct overrides {
+    std::optional<std::string> instructions;
+    std::optional<std::string> voice;
+  };
+  void put(std::string dial_id, overrides changes);
+  std::optional<overrides> take(std::string_view dial_id);
+
+  static constexpr std::size_t max_pending = 10'000;
+
+ private:
+  std::mutex mutex_;
+  std::map<std::string, overrides, std::less<>> pending_;
+  std::deque<std::string> order_;  // oldest first, for the bound
+};
+
 struct reconnect_policy {
   unsigned max_attempts = 4;  // per outage, the first connection included
   std::chrono::milliseconds first_delay{250};
@@ -90,6 +111,7 @@ struct bridge_environment {
   bool record_audio = true;  // RECORDINGS: false = the recorders discard the audio
   std::optional<net::call_token_issuer> call_tokens;  // nullopt: tokens not checked (insecure)
   std::shared_ptr<call_registry> calls = std::make_shared<call_registry>();
+  std::shared_ptr<dial_overrides> dials = std::make_shared<dial_overrides>();
   /// The node's metric families; the server shares them with /metrics.
   std::shared_ptr<metrics::bridge_metrics> metrics = std::make_shared<metrics::bridge_metrics>();
   reconnect_policy reconnect;

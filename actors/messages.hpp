@@ -69,11 +69,12 @@ struct call_identity {
   std::string account_sid;
   std::string from;
   std::string to;
+  std::string dial_id;  // outbound calls placed by POST /calls: the dial's id
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, call_identity& x) {
   return f(caf::meta::type_name("call_identity"), x.call_sid, x.stream_sid, x.account_sid, x.from,
-           x.to);
+           x.to, x.dial_id);
 }
 
 /// The stream's `start` arrived and its call token checked out.

@@ -43,7 +43,7 @@ void on_opened(self_pointer self) {
   }
   state.ever_connected = true;
   state.outbound.clear();
-  net::append_realtime_session_update(state.outbound, state.env->session);
+  net::append_realtime_session_update(state.outbound, state.session);
   send_to_model(self);
   // The caller's first words: held while the session was not ready, sent in order now.
   for (const auto& audio : state.held_audio) {
@@ -155,13 +155,24 @@ std::chrono::milliseconds reconnect_delay(const reconnect_policy& policy, unsign
 
 openai_session_actor::behavior_type openai_session(self_pointer self, bridge_environment_ptr env) {
   self->state.env = std::move(env);
+  self->state.session = self->state.env->session;
   self->state.outbound.reserve(512);
   const auto& m = count_actor(self, self->state.env->metrics, metrics::actor_kind::openai_session);
   return {
       instrumented(self, m, [=](call_peers& peers) { self->state.peers = std::move(peers); }),
       instrumented(self, m,
                    [=](call_started& started) {
-                     self->state.ids = {started.identity.call_sid, started.identity.stream_sid};
+                     auto& state = self->state;
+                     state.ids = {started.identity.call_sid, started.identity.stream_sid};
+                     if (!started.identity.dial_id.empty()) {
+                       // An outbound call: POST /calls may have asked for its own prompt/voice.
+                       if (auto changes = state.env->dials->take(started.identity.dial_id)) {
+                         if (changes->instructions)
+                           state.session.instructions = *changes->instructions;
+                         if (changes->voice)
+                           state.session.voice = *changes->voice;
+                       }
+                     }
                      if (!self->state.link && !self->state.ready)
                        start_connecting(self);
                    }),

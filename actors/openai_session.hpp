@@ -24,6 +24,7 @@ struct openai_session_state {
   static inline const char* name = "openai_session";
 
   bridge_environment_ptr env;
+  net::realtime_session_config session;  // the node's, with this call's overrides
   std::optional<call_peers> peers;
   std::shared_ptr<model_link> link;
   std::uint32_t link_id = 0;

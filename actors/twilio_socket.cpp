@@ -86,7 +86,8 @@ void on_start(self_pointer self, const net::twilio_start& start) {
   self->send(state.peers->supervisor,
              call_started{{start.call_sid, start.stream_sid, start.account_sid,
                            std::string(find_parameter(start, "From")),
-                           std::string(find_parameter(start, "To"))}});
+                           std::string(find_parameter(start, "To")),
+                           std::string(find_parameter(start, "dial_id"))}});
 }
 
 void on_frame(self_pointer self, twilio_frame& frame) {

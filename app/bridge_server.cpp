@@ -83,7 +83,7 @@ class node final : public bridge_server {
     auto rest_tls = net::tls_context::client();
     if (!rest_tls)
       return rest_tls.error();
-    dialer_.emplace(settings_, io_, *rest_tls, *tokens_, env->wall_clock);
+    dialer_.emplace(settings_, io_, *rest_tls, *tokens_, env->wall_clock, env->dials);
     if (options.model_links) {
       env->model_links = options.model_links;
     } else {

@@ -148,13 +148,15 @@ std::vector<net::form_parameter> create_call_parameters(
 outbound_dialer::outbound_dialer(const config::settings& settings, boost::asio::io_context& io,
                                  std::shared_ptr<net::tls_context> tls,
                                  const net::call_token_issuer& tokens,
-                                 std::function<std::chrono::system_clock::time_point()> wall_clock)
+                                 std::function<std::chrono::system_clock::time_point()> wall_clock,
+                                 std::shared_ptr<actors::dial_overrides> dials)
     : settings_(settings),
       io_(io),
       tls_(std::move(tls)),
       tokens_(tokens),
       wall_clock_(std::move(wall_clock)),
-      limiter_(settings.calls_per_minute) {}
+      limiter_(settings.calls_per_minute),
+      dials_(std::move(dials)) {}
 
 bool outbound_dialer::handle(const net::http_request& request, const net::http_responder& respond) {
   if (request.path() != "/calls" || request.method != "POST")
@@ -191,6 +193,8 @@ bool outbound_dialer::handle(const net::http_request& request, const net::http_r
   auto parameters = create_call_parameters(*dial, settings_.twilio_phone_number,
                                            net::media_stream_url(net::http_request{}, webhook),
                                            *settings_.public_url + "/call-status", dial_id, token);
+  if (dial->instructions || dial->voice)
+    dials_->put(dial_id, {dial->instructions, dial->voice});
   const auto to = dial->to;
   net::create_twilio_call(
       io_, tls_,

@@ -7,6 +7,7 @@
 //
 // The checks are plain functions, tested directly; outbound_dialer wires them to the REST call.
 
+#include "actors/bridge_environment.hpp"
 #include "config/settings.hpp"
 #include "net/call_token.hpp"
 #include "net/http_types.hpp"
@@ -79,7 +80,8 @@ class outbound_dialer {
  public:
   outbound_dialer(const config::settings& settings, boost::asio::io_context& io,
                   std::shared_ptr<net::tls_context> tls, const net::call_token_issuer& tokens,
-                  std::function<std::chrono::system_clock::time_point()> wall_clock);
+                  std::function<std::chrono::system_clock::time_point()> wall_clock,
+                  std::shared_ptr<actors::dial_overrides> dials);
 
   /// An http_routes::on_request_async: takes POST /calls, leaves every other request.
   bool handle(const net::http_request& request, const net::http_responder& respond);
@@ -91,6 +93,7 @@ class outbound_dialer {
   const net::call_token_issuer& tokens_;
   std::function<std::chrono::system_clock::time_point()> wall_clock_;
   call_rate_limiter limiter_;
+  std::shared_ptr<actors::dial_overrides> dials_;  // per-call prompt and voice, by dial id
 };
 
 }  // namespace switchboard::app

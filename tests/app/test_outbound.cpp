@@ -163,8 +163,11 @@ TEST_CASE("POST /calls places a call through Twilio's REST API and the call stre
   const auto port = harness.server().port();
   (*twilio)->set_stream_connect_address("127.0.0.1:" + std::to_string(port));
 
-  SECTION("a call is created, answered and bridged to the model") {
-    const auto answer = harness.send(port, "/calls", dial_request_to("+14155550100"));
+  SECTION("a call is created, answered and bridged to the model with its own prompt and voice") {
+    auto post = dial_request_to("+14155550100");
+    post.body = R"({"to":"+14155550100","instructions":"Confirm the delivery slot.",)"
+                R"("voice":"cedar","metadata":{"order":42}})";
+    const auto answer = harness.send(port, "/calls", post);
     INFO(answer.body);
     REQUIRE(answer.status == 201);
     const auto call_sid = json_string(answer.body, "call_sid");
@@ -183,7 +186,11 @@ TEST_CASE("POST /calls places a call through Twilio's REST API and the call stre
     REQUIRE(finished.size() == 1);
     CHECK(finished[0].call_sid == call_sid);
     CHECK_FALSE(finished[0].refused);  // the dial's token checked out
-    CHECK(harness.model().stats().sessions_opened == 1);
+    const auto model = harness.model().stats();
+    CHECK(model.sessions_opened == 1);
+    REQUIRE(model.last_session.has_value());
+    CHECK(model.last_session->instructions == "Confirm the delivery slot.");
+    CHECK(model.last_session->voice == "cedar");
 
     const auto requests = (*twilio)->requests();
     REQUIRE_FALSE(requests.empty());
