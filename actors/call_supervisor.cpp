@@ -85,10 +85,8 @@ metrics::call_end classify_end(const call_record& record) {
     return metrics::call_end::refused;
   if (record.model_unavailable)
     return metrics::call_end::model_unavailable;
-  // Twilio's `stop` (the call was hung up normally), or the bridge ended it.
-  if (record.end_reason == "twilio stop" || record.end_reason == "hung up by the bridge")
-    return metrics::call_end::completed;
-  return metrics::call_end::caller_disconnected;  // the socket went without a `stop`
+  return record.stream.stopped ? metrics::call_end::completed
+                               : metrics::call_end::caller_disconnected;  // no `stop`
 }
 
 /// Runs on its own thread (blocking file I/O): mixes, transcript, call.json, outcome.

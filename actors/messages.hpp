@@ -90,6 +90,7 @@ typename Inspector::result_type inspect(Inspector& f, call_started& x) {
 struct call_stream_ended {
   std::string reason;
   bool refused = false;             // never started: bad token, or no `start`
+  bool stopped = false;             // by Twilio's `stop` or by the bridge, not a lost socket
   std::uint64_t caller_end_ms = 0;  // end of the last caller frame on the call's timeline
   std::uint64_t frames_in = 0;      // media frames from Twilio
   std::uint64_t frames_out = 0;     // media frames to Twilio
@@ -98,8 +99,8 @@ struct call_stream_ended {
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, call_stream_ended& x) {
-  return f(caf::meta::type_name("call_stream_ended"), x.reason, x.refused, x.caller_end_ms,
-           x.frames_in, x.frames_out, x.malformed_frames, x.marks_echoed);
+  return f(caf::meta::type_name("call_stream_ended"), x.reason, x.refused, x.stopped,
+           x.caller_end_ms, x.frames_in, x.frames_out, x.malformed_frames, x.marks_echoed);
 }
 
 // -- Caller audio: Twilio socket -> OpenAI session and caller recorder ------------------------

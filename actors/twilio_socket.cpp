@@ -37,14 +37,21 @@ void close_socket(self_pointer self, net::close_code code, std::string reason) {
     connection->close(code, std::move(reason));
 }
 
+enum class stream_end : std::uint8_t { refused, stopped, lost };
+
 /// Reports the end of the stream once, whatever ended it.
-void end_stream(self_pointer self, std::string reason, bool refused) {
+void end_stream(self_pointer self, std::string reason, stream_end how) {
   auto& state = self->state;
   if (state.ended)
     return;
   state.ended = true;
-  call_stream_ended ended{std::move(reason), refused || !state.started, state.caller_end_ms,
-                          state.frames_in,   state.frames_out,          state.malformed_frames,
+  call_stream_ended ended{std::move(reason),
+                          how == stream_end::refused || !state.started,
+                          how == stream_end::stopped,
+                          state.caller_end_ms,
+                          state.frames_in,
+                          state.frames_out,
+                          state.malformed_frames,
                           state.marks_echoed};
   if (state.peers)
     self->send(state.peers->supervisor, std::move(ended));
@@ -77,7 +84,7 @@ void on_start(self_pointer self, const net::twilio_start& start) {
       // stream belongs to a call our webhook answered.
       metrics::log_call(spdlog::level::warn, state.ids, "stream refused: {}", why);
       close_socket(self, net::close_code::policy_violation, "call token refused");
-      return end_stream(self, "call token refused: " + why, true);
+      return end_stream(self, "call token refused: " + why, stream_end::refused);
     }
   }
   state.started = true;
@@ -128,7 +135,7 @@ void on_frame(self_pointer self, twilio_frame& frame) {
           self->send(state.peers->clock, mark_echoed{std::move(message.name)});
         } else if constexpr (std::is_same_v<type, net::twilio_stop>) {
           metrics::log_call(spdlog::level::info, state.ids, "Twilio stream stopped");
-          end_stream(self, "twilio stop", false);
+          end_stream(self, "twilio stop", stream_end::stopped);
           close_socket(self, net::close_code::normal, "stream stopped");
         } else if constexpr (std::is_same_v<type, net::twilio_dtmf>) {
           metrics::log_call(spdlog::level::info, state.ids, "DTMF {}", message.digit);
@@ -160,7 +167,7 @@ twilio_socket_actor::behavior_type twilio_socket(
                    [=](twilio_socket_closed& closed) {
                      metrics::log_call(spdlog::level::info, self->state.ids,
                                        "Twilio socket closed: {}", closed.reason);
-                     end_stream(self, "socket closed: " + closed.reason, false);
+                     end_stream(self, "socket closed: " + closed.reason, stream_end::lost);
                    }),
       instrumented(self, m,
                    [=](play_to_caller& audio) {
@@ -194,7 +201,7 @@ twilio_socket_actor::behavior_type twilio_socket(
       instrumented(self, m,
                    [=](hangup_atom) {
                      close_socket(self, net::close_code::normal, "call ended");
-                     end_stream(self, "hung up by the bridge", false);
+                     end_stream(self, "hung up by the bridge", stream_end::stopped);
                    }),
   };
 }
