@@ -13,13 +13,6 @@ namespace switchboard::metrics {
 
 namespace {
 
-std::optional<std::string> read_text(const char* path) {
-  std::ifstream in(path);
-  if (!in)
-    return std::nullopt;
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
 std::optional<std::uint64_t> to_number(std::string_view text) {
   std::uint64_t value = 0;
   const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -55,6 +48,13 @@ std::size_t open_file_count() {
 }
 
 }  // namespace
+
+std::optional<std::string> read_proc_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in)
+    return std::nullopt;
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
 
 std::optional<proc_stat> parse_proc_stat(std::string_view text) {
   const auto close = text.rfind(')');
@@ -100,7 +100,7 @@ std::optional<std::uint64_t> parse_boot_time(std::string_view proc_stat_text) {
 std::vector<prometheus::MetricFamily> process_metrics::Collect() const {
   using prometheus::MetricType;
   std::vector<prometheus::MetricFamily> families;
-  const auto text = read_text("/proc/self/stat");
+  const auto text = read_proc_file("/proc/self/stat");
   const auto stat = text ? parse_proc_stat(*text) : std::nullopt;
   if (stat) {
     const auto ticks = static_cast<double>(::sysconf(_SC_CLK_TCK));
@@ -114,7 +114,7 @@ std::vector<prometheus::MetricFamily> process_metrics::Collect() const {
                               MetricType::Gauge, static_cast<double>(stat->virtual_bytes)));
     families.push_back(family("process_threads", "Number of OS threads in the process.",
                               MetricType::Gauge, static_cast<double>(stat->threads)));
-    const auto boot = read_text("/proc/stat");
+    const auto boot = read_proc_file("/proc/stat");
     if (const auto btime = boot ? parse_boot_time(*boot) : std::nullopt) {
       families.push_back(family(
           "process_start_time_seconds", "Start time of the process since unix epoch in seconds.",

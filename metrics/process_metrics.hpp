@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -26,6 +27,9 @@ struct proc_stat {
 /// Parses the text of /proc/<pid>/stat. The command name (field 2) is in parentheses and may
 /// itself contain spaces and parentheses: the fields after it are counted from the last ')'.
 std::optional<proc_stat> parse_proc_stat(std::string_view text);
+
+/// The text of a /proc file (whose size reads as 0: it is read to its end), or nullopt.
+std::optional<std::string> read_proc_file(const std::string& path);
 
 /// The `btime` line of /proc/stat: boot time in seconds since the epoch.
 std::optional<std::uint64_t> parse_boot_time(std::string_view proc_stat_text);

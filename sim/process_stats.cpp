@@ -4,8 +4,6 @@
 
 #include <algorithm>
 #include <charconv>
-#include <fstream>
-#include <iterator>
 #include <string>
 #include <unistd.h>
 
@@ -27,13 +25,6 @@ std::string_view trim(std::string_view text) {
     return {};
   const auto last = text.find_last_not_of(" \t\n");
   return text.substr(first, last - first + 1);
-}
-
-std::optional<std::string> read_small_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in)
-    return std::nullopt;
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 std::uint64_t ticks_difference(std::uint64_t before, std::uint64_t after) {
@@ -75,8 +66,8 @@ std::optional<process_sample> sample_process(pid_t pid) {
   process_sample sample;
   sample.at = std::chrono::steady_clock::now();
   const auto directory = "/proc/" + std::to_string(pid);
-  const auto stat_text = read_small_file(directory + "/stat");
-  const auto status_text = read_small_file(directory + "/status");
+  const auto stat_text = metrics::read_proc_file(directory + "/stat");
+  const auto status_text = metrics::read_proc_file(directory + "/status");
   if (!stat_text || !status_text)
     return std::nullopt;
   const auto stat = metrics::parse_proc_stat(*stat_text);
@@ -93,7 +84,8 @@ std::optional<process_sample> sample_process(pid_t pid) {
 std::optional<process_sample> sample_own_thread(pid_t tid) {
   process_sample sample;
   sample.at = std::chrono::steady_clock::now();
-  const auto stat_text = read_small_file("/proc/self/task/" + std::to_string(tid) + "/stat");
+  const auto stat_text =
+      metrics::read_proc_file("/proc/self/task/" + std::to_string(tid) + "/stat");
   if (!stat_text)
     return std::nullopt;
   const auto stat = metrics::parse_proc_stat(*stat_text);
