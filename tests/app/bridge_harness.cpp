@@ -89,6 +89,13 @@ net::http_client_response bridge_harness::send(std::uint16_t port, const std::st
   return std::move(*result);
 }
 
+std::span<const std::uint8_t> first(sim::speech_fixture fixture,
+                                    std::chrono::milliseconds duration) {
+  const auto audio = sim::fixture_audio(fixture);
+  return audio.first(
+      std::min<std::size_t>(audio.size(), static_cast<std::size_t>(duration.count()) * 8));
+}
+
 std::vector<std::uint8_t> wav_audio(const std::filesystem::path& path) {
   auto info = audio::parse_wav_file(path.string());
   REQUIRE(info.has_value());

@@ -8,16 +8,19 @@
 #include "config/settings.hpp"
 #include "net/http_client.hpp"
 #include "sim/realtime_model_server.hpp"
+#include "sim/speech_fixtures.hpp"
 #include "sim/twilio_caller.hpp"
 #include "support/temporary_directory.hpp"
 
 #include <boost/asio/io_context.hpp>
 
+#include <chrono>
 #include <filesystem>
 #include <functional>
 #include <future>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 
@@ -73,6 +76,10 @@ class bridge_harness {
   std::unique_ptr<sim::realtime_model_server> model_;
   std::unique_ptr<app::bridge_server> server_;
 };
+
+/// The first `duration` of a speech fixture (all of it when shorter).
+std::span<const std::uint8_t> first(sim::speech_fixture fixture,
+                                    std::chrono::milliseconds duration);
 
 /// The bytes of a μ-law WAV's data chunk.
 std::vector<std::uint8_t> wav_audio(const std::filesystem::path& path);

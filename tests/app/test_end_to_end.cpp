@@ -21,14 +21,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-/// The first `duration` of a speech fixture.
-std::span<const std::uint8_t> first(sim::speech_fixture fixture,
-                                    std::chrono::milliseconds duration) {
-  const auto audio = sim::fixture_audio(fixture);
-  return audio.first(
-      std::min<std::size_t>(audio.size(), static_cast<std::size_t>(duration.count()) * 8));
-}
-
 /// The shortest useful call: a short question, then listen until `heard` of the answer played.
 std::vector<sim::caller_step> ask_and_listen(std::chrono::milliseconds heard) {
   return {

@@ -52,13 +52,6 @@ double value(const std::string& scrape, std::string_view name,
   return *found;
 }
 
-std::span<const std::uint8_t> first(sim::speech_fixture fixture,
-                                    std::chrono::milliseconds duration) {
-  const auto audio = sim::fixture_audio(fixture);
-  return audio.first(
-      std::min<std::size_t>(audio.size(), static_cast<std::size_t>(duration.count()) * 8));
-}
-
 void check_with_promtool(const std::string& scrape) {
   const temporary_directory scratch;
   const auto file = scratch.write("scrape.txt", scrape);

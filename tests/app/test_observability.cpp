@@ -5,8 +5,6 @@
 // or an alert that silently never fires.
 #include "audio_test_support.hpp"
 #include "bridge_harness.hpp"
-#include "net/http_client.hpp"
-#include "net/running_io.hpp"
 #include "sim/speech_fixtures.hpp"
 
 #include <boost/json/parse.hpp>
@@ -16,7 +14,6 @@
 #include <algorithm>
 #include <cctype>
 #include <fstream>
-#include <future>
 #include <map>
 #include <optional>
 #include <set>
@@ -399,31 +396,20 @@ std::map<std::string, std::string> names_in_assets() {
 /// service, children created on first use included.
 std::string scrape_after_a_call() {
   testing::bridge_harness harness;
-  const auto request = sim::fixture_audio(sim::speech_fixture::caller_request);
-  const auto interruption = sim::fixture_audio(sim::speech_fixture::caller_interruption);
   const auto result = harness.place(harness.call({
       sim::silence(200ms),
-      sim::speak(request.first(std::min<std::size_t>(request.size(), 1200 * 8))),
+      sim::speak(testing::first(sim::speech_fixture::caller_request, 1200ms)),
       sim::wait_for_agent_audio(600ms),
-      sim::speak(interruption.first(std::min<std::size_t>(interruption.size(), 800 * 8))),
+      sim::speak(testing::first(sim::speech_fixture::caller_interruption, 800ms)),
       sim::silence(200ms),
       sim::hangup(),
   }));
   REQUIRE(result.ok());
   REQUIRE(harness.server().calls().wait_for_finished(1, 30s).size() == 1);
 
-  net::testing::running_io io;
-  net::http_client_request get;
-  get.url = "http://127.0.0.1:" + std::to_string(harness.server().port()) + "/metrics";
-  std::promise<net::http_client_result> answer;
-  auto future = answer.get_future();
-  net::http_request_async(io.io, std::move(get), [&answer](net::http_client_result response) {
-    answer.set_value(std::move(response));
-  });
-  const auto response = future.get();
-  REQUIRE(response.has_value());
-  REQUIRE(response->status == 200);
-  return response->body;
+  const auto response = harness.get(harness.server().port(), "/metrics");
+  REQUIRE(response.status == 200);
+  return response.body;
 }
 
 }  // namespace

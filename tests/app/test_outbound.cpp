@@ -1,10 +1,10 @@
 // Outbound calls: the checks of POST /calls one by one, then whole calls through the Twilio
 // REST stand-in, which answers and streams the call back into the bridge.
-#include "../net/running_io.hpp"
 #include "app/outbound_calls.hpp"
 #include "bridge_harness.hpp"
 #include "sim/speech_fixtures.hpp"
 #include "sim/twilio_rest_server.hpp"
+#include "support/running_io.hpp"
 
 #include <boost/json/parse.hpp>
 #include <catch2/catch.hpp>
@@ -134,14 +134,13 @@ std::string json_string(const std::string& body, std::string_view key) {
 
 TEST_CASE("POST /calls places a call through Twilio's REST API and the call streams back in",
           "[outbound][end_to_end]") {
-  net::testing::running_io twilio_io;
+  testing::running_io twilio_io;
   sim::twilio_rest_server_options rest;
   rest.account_sid = account_sid;
   rest.auth_token = "harness-auth-token";  // the bridge's TWILIO_AUTH_TOKEN
-  const auto question = sim::fixture_audio(sim::speech_fixture::caller_request);
   rest.callee.script = {
       sim::silence(200ms),
-      sim::speak(question.first(std::min<std::size_t>(question.size(), 800 * 8))),
+      sim::speak(first(sim::speech_fixture::caller_request, 800ms)),
       sim::wait_for_agent_audio(200ms),
       sim::hangup(),
   };

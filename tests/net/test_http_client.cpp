@@ -2,7 +2,7 @@
 // completion callbacks fulfil, never by sleeping.
 #include "net/http_client.hpp"
 #include "net/http_server.hpp"
-#include "running_io.hpp"
+#include "support/running_io.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -17,7 +17,7 @@ namespace asio = boost::asio;
 using namespace switchboard::net;
 using namespace std::chrono_literals;
 
-using switchboard::net::testing::running_io;
+using switchboard::testing::running_io;
 
 namespace {
 

@@ -1,6 +1,6 @@
 // The HTTP listener over real sockets on an ephemeral port.
 #include "net/http_server.hpp"
-#include "running_io.hpp"
+#include "support/running_io.hpp"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -18,7 +18,7 @@ using switchboard::net::http_request;
 using switchboard::net::http_response;
 using switchboard::net::http_server;
 
-using switchboard::net::testing::running_io;
+using switchboard::testing::running_io;
 
 namespace {
 

@@ -2,7 +2,7 @@
 // Synchronisation is by futures the handlers fulfil, never by sleeping.
 #include "net/http_server.hpp"
 #include "net/websocket_client.hpp"
-#include "running_io.hpp"
+#include "support/running_io.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <catch2/catch.hpp>
@@ -14,7 +14,7 @@
 namespace asio = boost::asio;
 using namespace switchboard::net;
 
-using switchboard::net::testing::running_io;
+using switchboard::testing::running_io;
 
 namespace {
 

@@ -9,6 +9,7 @@
 #include "sim/realtime_model_server.hpp"
 #include "sim/self_signed_ca.hpp"
 #include "sim/speech_fixtures.hpp"
+#include "support/running_io.hpp"
 #include "support/temporary_directory.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -32,27 +33,12 @@ namespace asio = boost::asio;
 namespace net = switchboard::net;
 using namespace switchboard::sim;
 
+using switchboard::testing::running_io;
+
 namespace {
 
 // Only a guard against a hang: a passing test never comes near it.
 constexpr auto hang_guard = std::chrono::seconds(30);
-
-struct running_io {
-  asio::io_context io;
-  asio::executor_work_guard<asio::io_context::executor_type> work = asio::make_work_guard(io);
-  // Two threads: sessions must serialise their own handlers and timers.
-  std::vector<std::thread> threads;
-  running_io() {
-    for (int i = 0; i < 2; ++i)
-      threads.emplace_back([this] { io.run(); });
-  }
-  ~running_io() {
-    work.reset();
-    io.stop();
-    for (auto& thread : threads)
-      thread.join();
-  }
-};
 
 struct received_event {
   std::size_t index = 0;
@@ -323,7 +309,7 @@ using scratch_directory = switchboard::testing::temporary_directory;
 
 TEST_CASE("a caller's turn is detected and answered with the greeting, byte for byte",
           "[realtime_model_server]") {
-  running_io io;
+  running_io io{2};
   auto server = start_server(io, {.delta_interval = std::chrono::milliseconds(1)});
   auto client = connect(io, server->url() + "?model=gpt-realtime-mini");
   REQUIRE(client->wait_open());
@@ -382,7 +368,7 @@ TEST_CASE("a caller's turn is detected and answered with the greeting, byte for 
 
 TEST_CASE("truncate is accepted within the item's audio and rejected past it or elsewhere",
           "[realtime_model_server]") {
-  running_io io;
+  running_io io{2};
   auto server = start_server(io, {.delta_interval = std::chrono::milliseconds(0)});
   auto client = connect(io, server->url());
   REQUIRE(client->wait_open());
@@ -440,7 +426,7 @@ TEST_CASE("truncate is accepted within the item's audio and rejected past it or 
 
 TEST_CASE("response.cancel ends the active response and is an error without one",
           "[realtime_model_server]") {
-  running_io io;
+  running_io io{2};
   // 200 ms per 100 ms delta: the greeting would take 21 s, so it is surely still streaming.
   auto server = start_server(io, {.delta_interval = std::chrono::milliseconds(200)});
   auto client = connect(io, server->url());
@@ -500,7 +486,7 @@ TEST_CASE("response.cancel ends the active response and is an error without one"
 
 TEST_CASE("speech during a response cancels it (barge-in) and the new turn is answered",
           "[realtime_model_server]") {
-  running_io io;
+  running_io io{2};
   auto server = start_server(io, {.delta_interval = std::chrono::milliseconds(200)});
   auto client = connect(io, server->url());
   REQUIRE(client->wait_open());
@@ -546,7 +532,7 @@ TEST_CASE("speech during a response cancels it (barge-in) and the new turn is an
 
 TEST_CASE("session.update is checked like the GA API: beta fields, formats, session.type",
           "[realtime_model_server]") {
-  running_io io;
+  running_io io{2};
   auto server = start_server(io);
   auto client = connect(io, server->url());
   REQUIRE(client->wait_open());
@@ -594,7 +580,7 @@ TEST_CASE("session.update is checked like the GA API: beta fields, formats, sess
 
 TEST_CASE("a beta client gets beta_api_shape_disabled and close code 4000",
           "[realtime_model_server]") {
-  running_io io;
+  running_io io{2};
   auto server = start_server(io);
   auto client = connect(io, server->url(), {{"OpenAI-Beta", "realtime=v1"}});
   REQUIRE(client->wait_open());
@@ -608,7 +594,7 @@ TEST_CASE("a beta client gets beta_api_shape_disabled and close code 4000",
 
 TEST_CASE("upgrades are refused with refuse_status, a wrong API key or a wrong path",
           "[realtime_model_server]") {
-  running_io io;
+  running_io io{2};
   {
     auto server = start_server(io, {.refuse_status = 503});
     auto client = connect(io, server->url());
@@ -634,7 +620,7 @@ TEST_CASE("upgrades are refused with refuse_status, a wrong API key or a wrong p
 
 TEST_CASE("drop_after cuts the first connection without a close frame; the reconnect stays",
           "[realtime_model_server]") {
-  running_io io;
+  running_io io{2};
   auto server =
       start_server(io, {.drop_after = std::chrono::milliseconds(20), .drop_first_connections = 1});
   auto first = connect(io, server->url());
@@ -653,7 +639,7 @@ TEST_CASE("drop_after cuts the first connection without a close frame; the recon
 }
 
 TEST_CASE("echo mode answers every append at once with the same audio", "[realtime_model_server]") {
-  running_io io;
+  running_io io{2};
   auto server = start_server(io, {.echo = true});
   auto client = connect(io, server->url());
   REQUIRE(client->wait_open());
@@ -679,7 +665,7 @@ TEST_CASE("echo mode answers every append at once with the same audio", "[realti
 
 TEST_CASE("error_after_session_update sends an error after session.updated",
           "[realtime_model_server]") {
-  running_io io;
+  running_io io{2};
   auto server = start_server(io, {.error_after_session_update = true});
   auto client = connect(io, server->url());
   REQUIRE(client->wait_open());
@@ -688,7 +674,7 @@ TEST_CASE("error_after_session_update sends an error after session.updated",
 }
 
 TEST_CASE("stop closes open sessions with going away", "[realtime_model_server]") {
-  running_io io;
+  running_io io{2};
   auto server = start_server(io);
   auto client = connect(io, server->url());
   REQUIRE(client->wait_open());
@@ -725,7 +711,7 @@ TEST_CASE("wss:// with the self-signed CA: trusted clients connect, others fail 
   auto server_tls = net::tls_context::server(ca->server_certificate_chain, ca->server_key);
   REQUIRE(server_tls.has_value());
 
-  running_io io;
+  running_io io{2};
   auto server = start_server(io, {.tls = *server_tls});
   CHECK(server->url().rfind("wss://127.0.0.1:", 0) == 0);
 

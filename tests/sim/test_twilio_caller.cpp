@@ -7,6 +7,7 @@
 #include "net/twilio_signature.hpp"
 #include "net/twiml.hpp"
 #include "sim/twilio_caller.hpp"
+#include "support/running_io.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -29,29 +30,13 @@ namespace net = switchboard::net;
 namespace sim = switchboard::sim;
 using namespace std::chrono_literals;
 
+using switchboard::testing::running_io;
+
 namespace {
 
 constexpr const char* auth_token = "test-auth-token";
 // The public URL the TwiML names; the caller reaches it through stream_connect_address.
 constexpr const char* public_stream_url = "wss://bridge.example.com/media-stream";
-
-/// An io_context on two threads, as the server runs it: the caller must be strand-safe.
-struct running_io {
-  asio::io_context io;
-  asio::executor_work_guard<asio::io_context::executor_type> work = asio::make_work_guard(io);
-  std::thread first{[this] {
-    io.run();
-  }};
-  std::thread second{[this] {
-    io.run();
-  }};
-  ~running_io() {
-    work.reset();
-    io.stop();
-    first.join();
-    second.join();
-  }
-};
 
 std::vector<std::uint8_t> pattern(std::size_t count, std::uint8_t seed) {
   std::vector<std::uint8_t> bytes(count);
@@ -262,7 +247,7 @@ bool is_sid(const std::string& sid, const std::string& prefix) {
 
 TEST_CASE("a scripted call: webhook, signed upgrade, start, paced media, marks and clear",
           "[twilio_caller]") {
-  running_io io;
+  running_io io{2};
   fake_bridge bridge(io.io, bridge_script::marks_and_clear);
   auto observed = bridge.stream->observed();
   const auto speech = pattern(2400, 100);  // 300 ms of "speech"
@@ -399,7 +384,7 @@ TEST_CASE("a scripted call: webhook, signed upgrade, start, paced media, marks a
 }
 
 TEST_CASE("an upgrade signed with the wrong auth token is refused with 403", "[twilio_caller]") {
-  running_io io;
+  running_io io{2};
   fake_bridge bridge(io.io, bridge_script::listen_only, /*check_webhook_signature=*/false);
   auto options = bridge.caller_options({sim::speak(pattern(800, 3))});
   options.auth_token = "not-the-token";
@@ -414,7 +399,7 @@ TEST_CASE("an upgrade signed with the wrong auth token is refused with 403", "[t
 }
 
 TEST_CASE("a webhook signed with the wrong auth token gets the bridge's 403", "[twilio_caller]") {
-  running_io io;
+  running_io io{2};
   fake_bridge bridge(io.io, bridge_script::listen_only);
   auto options = bridge.caller_options({sim::speak(pattern(800, 3))});
   options.auth_token = "not-the-token";
@@ -427,7 +412,7 @@ TEST_CASE("a webhook signed with the wrong auth token gets the bridge's 403", "[
 
 TEST_CASE("a webhook answer that is not <Connect><Stream> TwiML fails the call",
           "[twilio_caller]") {
-  running_io io;
+  running_io io{2};
   fake_bridge bridge(io.io, bridge_script::listen_only);
   bridge.twiml_override = "<Response><Say>hello</Say></Response>";
   const auto result =
@@ -440,7 +425,7 @@ TEST_CASE("a webhook answer that is not <Connect><Stream> TwiML fails the call",
 
 TEST_CASE("the bridge closing the stream mid-call ends the call and the result says so",
           "[twilio_caller]") {
-  running_io io;
+  running_io io{2};
   fake_bridge bridge(io.io, bridge_script::close_early);
   auto observed = bridge.stream->observed();
   const auto result =
@@ -458,7 +443,7 @@ TEST_CASE("the bridge closing the stream mid-call ends the call and the result s
 
 TEST_CASE("a wait step that is never satisfied fails the call after its timeout and hangs up",
           "[twilio_caller]") {
-  running_io io;
+  running_io io{2};
   fake_bridge bridge(io.io, bridge_script::listen_only);
   auto observed = bridge.stream->observed();
   const auto result = sim::twilio_caller::run(
@@ -477,7 +462,7 @@ TEST_CASE("a wait step that is never satisfied fails the call after its timeout 
 }
 
 TEST_CASE("hang_up ends a running call with stop", "[twilio_caller]") {
-  running_io io;
+  running_io io{2};
   fake_bridge bridge(io.io, bridge_script::listen_only);
   auto observed = bridge.stream->observed();
   auto streaming = bridge.stream->first_media();
@@ -501,7 +486,7 @@ TEST_CASE("hang_up ends a running call with stop", "[twilio_caller]") {
 }
 
 TEST_CASE("hang_up before the webhook answers abandons the call", "[twilio_caller]") {
-  running_io io;
+  running_io io{2};
   // A webhook that accepts the connection and never answers.
   asio::ip::tcp::acceptor silent(io.io, {asio::ip::make_address("127.0.0.1"), 0});
   asio::ip::tcp::socket held(io.io);
@@ -535,7 +520,7 @@ TEST_CASE("hang_up before the webhook answers abandons the call", "[twilio_calle
 }
 
 TEST_CASE("a hold step streams silence until released, announcing itself once", "[twilio_caller]") {
-  running_io io;
+  running_io io{2};
   fake_bridge bridge(io.io, bridge_script::listen_only);
   std::promise<void> release;
   std::promise<void> holding;
@@ -559,7 +544,7 @@ TEST_CASE("a hold step streams silence until released, announcing itself once", 
 
 TEST_CASE("a hold step that is never released fails the call after its timeout",
           "[twilio_caller]") {
-  running_io io;
+  running_io io{2};
   fake_bridge bridge(io.io, bridge_script::listen_only);
   std::promise<void> never;
   const auto result =

@@ -10,6 +10,7 @@
 #include "sim/twilio_caller.hpp"
 #include "sim/twilio_rest_api.hpp"
 #include "sim/twilio_rest_server.hpp"
+#include "support/running_io.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/json/parse.hpp>
@@ -30,6 +31,8 @@ namespace net = switchboard::net;
 namespace sim = switchboard::sim;
 using namespace std::chrono_literals;
 
+using switchboard::testing::running_io;
+
 namespace {
 
 constexpr const char* account_sid = "AC0123456789abcdef0123456789abcdef";
@@ -37,24 +40,6 @@ constexpr const char* auth_token = "rest-auth-token";
 // The bridge's public stream URL as its TwiML names it; streams reach it through
 // stream_connect_address.
 constexpr const char* public_stream_url = "wss://bridge.example.com/media-stream";
-
-/// An io_context on two threads, as the server runs it.
-struct running_io {
-  asio::io_context io;
-  asio::executor_work_guard<asio::io_context::executor_type> work = asio::make_work_guard(io);
-  std::thread first{[this] {
-    io.run();
-  }};
-  std::thread second{[this] {
-    io.run();
-  }};
-  ~running_io() {
-    work.reset();
-    io.stop();
-    first.join();
-    second.join();
-  }
-};
 
 std::vector<net::form_parameter> form(std::initializer_list<net::form_parameter> params) {
   return params;
@@ -224,7 +209,7 @@ struct rest_fixture {
                                    {"StatusCallbackEvent", "completed"}}));
   }
 
-  running_io io;
+  running_io io{2};
   fake_bridge bridge;
   std::unique_ptr<sim::twilio_rest_server> server;
 };
@@ -799,7 +784,7 @@ TEST_CASE("reverse_callbacks delivers a call's callbacks last-first", "[twilio_r
 }
 
 TEST_CASE("twilio_caller plays TwiML given directly, without a webhook", "[twilio_rest]") {
-  running_io io;
+  running_io io{2};
   fake_bridge bridge(io.io);
   auto frames_future = bridge.next_stream->closed();
   sim::twilio_caller_options options;
