@@ -463,12 +463,10 @@ class call_session final : public twilio_caller, public std::enable_shared_from_
               return true;
             },
             [this](const hold_step& hold) {
-              if (!hold_announced_) {
-                hold_announced_ = true;
-                if (hold.on_hold)
-                  hold.on_hold();
-              }
-              if (hold.released.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
+              // Released only once announced: whoever waits for the announcement can rely on
+              // the held call having streamed at least one frame of silence by then.
+              if (hold_announced_ &&
+                  hold.released.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
                 next_step();
                 return false;
               }
@@ -479,6 +477,11 @@ class call_session final : public twilio_caller, public std::enable_shared_from_
                 return true;
               }
               send_media({});
+              if (!hold_announced_) {
+                hold_announced_ = true;
+                if (hold.on_hold)
+                  hold.on_hold();
+              }
               return true;
             },
             [this](const dtmf_step& press) {

@@ -59,8 +59,9 @@ struct wait_for_agent_silence_step {
   std::chrono::milliseconds timeout{30'000};
 };
 /// Keep sending silence until `released` is ready: holds calls open while a test or a tool
-/// looks at the bridge mid-call. `on_hold` (optional) is called on the io thread when the hold
-/// begins. Fails the call after `timeout`.
+/// looks at the bridge mid-call. `on_hold` (optional) is called on the io thread once the hold's
+/// first frame of silence is sent; the step always streams at least that frame. Fails the call
+/// after `timeout`.
 struct hold_step {
   std::shared_future<void> released;
   std::function<void()> on_hold;
