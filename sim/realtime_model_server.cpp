@@ -21,6 +21,7 @@
 #include <cstdio>
 #include <mutex>
 #include <random>
+#include <set>
 #include <span>
 #include <string_view>
 #include <unordered_map>
@@ -266,7 +267,8 @@ class model_session final : public net::websocket_handler,
         drop_timer_(strand_),
         beta_(how.beta),
         drop_(how.drop),
-        vad_(options_.vad) {
+        vad_(options_.vad),
+        tool_call_made_(options_.tool_calls.size(), false) {
     session_.id = shared_->make_id("sess_");
     session_.model = std::move(how.model);
     conversation_id_ = shared_->make_id("conv_");
@@ -320,10 +322,12 @@ class model_session final : public net::websocket_handler,
 
   struct active_response {
     std::string id;
-    std::string item_id;
+    std::string item_id;  // the assistant audio item; empty when the response does not speak
     bool echo = false;
-    std::span<const std::uint8_t> audio;  // the fixture being spoken (empty when echoing)
-    std::vector<std::string_view> words;  // its transcript, spoken along with the audio
+    bool speaks = true;                      // false: only a function call, no audio
+    std::optional<scripted_tool_call> call;  // made after the audio, if the response completes
+    std::span<const std::uint8_t> audio;     // the fixture being spoken (empty when echoing)
+    std::vector<std::string_view> words;     // its transcript, spoken along with the audio
     std::size_t sent_bytes = 0;
     std::size_t words_sent = 0;
     std::string transcript_sent;
@@ -527,6 +531,9 @@ class model_session final : public net::websocket_handler,
       return audio_append(*append);
     }
     if (auto* message = std::get_if<net::realtime_create_message>(&client_event)) {
+      if (message->role == "user") {
+        shared_->update([&](model_stats& stats) { stats.user_texts.push_back(message->text); });
+      }
       json::object item{
           {"type", "message"},
           {"role", message->role},
@@ -536,12 +543,22 @@ class model_session final : public net::websocket_handler,
       return add_client_item(std::move(item), message->role);
     }
     if (auto* output = std::get_if<net::realtime_create_function_output>(&client_event)) {
+      const bool known = call_ids_.contains(output->call_id);
+      shared_->update([&](model_stats& stats) {
+        stats.function_outputs.push_back({output->call_id, output->output, known});
+      });
       json::object item{{"type", "function_call_output"},
                         {"call_id", output->call_id},
                         {"output", output->output}};
       return add_client_item(std::move(item), "tool");
     }
     if (auto* create = std::get_if<net::realtime_response_create>(&client_event)) {
+      ++client_response_creates_;
+      shared_->update([&](model_stats& stats) {
+        ++stats.response_creates;
+        if (create->instructions)
+          stats.response_instructions.push_back(*create->instructions);
+      });
       return start_response(create->event_id, true);
     }
     if (auto* cancel = std::get_if<net::realtime_response_cancel>(&client_event)) {
@@ -739,6 +756,7 @@ class model_session final : public net::websocket_handler,
     if (speech_item_id_.empty())
       return;  // turn detection was switched on mid-speech
     const auto item_id = std::exchange(speech_item_id_, std::string{});
+    ++caller_turns_;
     shared_->update([](model_stats& stats) { ++stats.speech_turns; });
     send_event(net::realtime_speech_stopped{{}, item_id, audio_end_ms});
     commit_user_audio(item_id, audio_end_ms - speech_start_ms_);
@@ -819,34 +837,67 @@ class model_session final : public net::websocket_handler,
       }
       return;
     }
-    open_response(false);
+    open_response(false, scripted_call_for(requested_by_client));
     response_timer_.expires_after(options_.response_delay);
     wait_for_next_delta();
   }
 
-  // Announces a new response and its assistant audio item (§B5: response.created,
-  // output_item.added, conversation.item.added, content_part.added).
-  void open_response(bool echo) {
+  // The scripted function call this new response makes, if any: the first one not yet made in
+  // this session whose turn is this response's (0 = the client's first response.create).
+  std::optional<scripted_tool_call> scripted_call_for(bool requested_by_client) {
+    const std::uint64_t turn = requested_by_client ? 0 : caller_turns_;
+    if (requested_by_client && client_response_creates_ != 1)
+      return std::nullopt;
+    for (std::size_t index = 0; index < options_.tool_calls.size(); ++index) {
+      const auto& call = options_.tool_calls[index];
+      if (tool_call_made_[index] || call.turn != turn)
+        continue;
+      tool_call_made_[index] = true;
+      const bool declared = std::any_of(
+          session_.tools.begin(), session_.tools.end(),
+          [&](const net::realtime_function_tool& tool) { return tool.name == call.name; });
+      if (!declared) {
+        // The real model only calls the functions the session declares.
+        shared_->update([](model_stats& stats) { ++stats.function_calls_undeclared; });
+        return std::nullopt;
+      }
+      return call;
+    }
+    return std::nullopt;
+  }
+
+  // Announces a new response and, when it speaks, its assistant audio item (§B5:
+  // response.created, output_item.added, conversation.item.added, content_part.added). A
+  // call-only response has no item until its function call is made, when it completes.
+  void open_response(bool echo, std::optional<scripted_tool_call> call = std::nullopt) {
     response_.emplace();
     auto& response = *response_;
     response.id = shared_->make_id("resp_");
-    response.item_id = shared_->make_id("item_");
     response.echo = echo;
-    if (!echo) {
-      const auto fixture =
-          answers_++ == 0 ? speech_fixture::agent_greeting : speech_fixture::agent_answer;
-      response.audio = fixture_audio(fixture);
-      response.words = split_words(fixture_text(fixture));
-    }
-    items_[response.item_id] = {"assistant", true, 0};
+    response.speaks = !call || call->speak_first;
+    response.call = std::move(call);
     shared_->update([](model_stats& stats) { ++stats.responses_started; });
-
     json::object created = event("response.created");
     created["response"] = response_json("in_progress", {}, json::array{}, nullptr);
     send_json(created);
     // Output tokens are reserved at the start of each response (§B5).
     send_event(net::realtime_rate_limits_updated{
         {}, {{"requests", 5000, 4999, 0.012}, {"tokens", 40000, 36000, 6.0}}});
+    if (response.speaks)
+      open_audio_item();
+  }
+
+  // The assistant message whose audio the response speaks, at output_index 0.
+  void open_audio_item() {
+    auto& response = *response_;
+    response.item_id = shared_->make_id("item_");
+    if (!response.echo) {
+      const auto fixture =
+          answers_++ == 0 ? speech_fixture::agent_greeting : speech_fixture::agent_answer;
+      response.audio = fixture_audio(fixture);
+      response.words = split_words(fixture_text(fixture));
+    }
+    items_[response.item_id] = {"assistant", true, 0};
     json::object added = event("response.output_item.added");
     added["response_id"] = response.id;
     added["output_index"] = 0;
@@ -901,6 +952,8 @@ class model_session final : public net::websocket_handler,
           // A cancelled response's wait may already be queued: check it is still the same one.
           if (ec || !self->response_ || self->response_->id != id || self->closed_)
             return;
+          if (!self->response_->speaks)
+            return self->finish_response("completed", {});
           self->send_next_delta();
         });
   }
@@ -958,8 +1011,34 @@ class model_session final : public net::websocket_handler,
 
   // Ends the active response: the .done events, then response.done (§B5). A cancelled response
   // ends the same way with its item incomplete (§B4: output_audio.done is also sent on cancel).
+  // A completed response with a scripted call makes it last, after its audio (a goodbye first).
   void finish_response(std::string_view status, std::string_view reason) {
     response_timer_.cancel();
+    auto& response = *response_;
+    const bool completed = status == "completed";
+    json::array output;
+    if (response.speaks)
+      output.push_back(finish_audio_item(completed));
+    if (completed && response.call)
+      output.push_back(make_function_call(*response.call, output.size()));
+
+    shared_->update([completed, reason](model_stats& stats) {
+      if (completed) {
+        ++stats.responses_completed;
+      } else {
+        ++stats.responses_cancelled;
+        if (reason == "turn_detected")
+          ++stats.responses_interrupted;
+      }
+    });
+    json::object done = event("response.done");
+    done["response"] = response_json(status, reason, std::move(output), usage_json(response));
+    send_json(done);
+    response_.reset();
+  }
+
+  // The .done events of the response's audio item; returns the item as response.done lists it.
+  json::object finish_audio_item(bool completed) {
     auto& response = *response_;
     send_event(net::realtime_audio_done{{}, response.id, response.item_id, 0, 0});
     send_event(net::realtime_transcript_done{
@@ -972,9 +1051,8 @@ class model_session final : public net::websocket_handler,
     part["part"] = {{"type", "output_audio"}, {"transcript", response.transcript_sent}};
     send_json(part);
 
-    const bool completed = status == "completed";
-    const auto item = assistant_item(completed ? "completed" : "incomplete",
-                                     json::value(response.transcript_sent));
+    auto item = assistant_item(completed ? "completed" : "incomplete",
+                               json::value(response.transcript_sent));
     json::object item_done = event("response.output_item.done");
     item_done["response_id"] = response.id;
     item_done["output_index"] = 0;
@@ -983,20 +1061,62 @@ class model_session final : public net::websocket_handler,
     json::object conversation_done = event("conversation.item.done");
     conversation_done["item"] = item;
     send_json(conversation_done);
+    return item;
+  }
 
-    shared_->update([completed, reason](model_stats& stats) {
-      if (completed) {
-        ++stats.responses_completed;
-      } else {
-        ++stats.responses_cancelled;
-        if (reason == "turn_detected")
-          ++stats.responses_interrupted;
-      }
+  // A function_call output item, streamed as the GA server does (§B5): output_item.added with
+  // empty arguments, the arguments in deltas, function_call_arguments.done (with the name, GA),
+  // output_item.done. Returns the item as response.done lists it.
+  json::object make_function_call(const scripted_tool_call& call, std::size_t output_index) {
+    const auto& response = *response_;
+    const auto item_id = shared_->make_id("item_");
+    const auto call_id = shared_->make_id("call_");
+    call_ids_.insert(call_id);
+    auto item = [&](std::string_view status, std::string_view arguments) {
+      return json::object{{"id", item_id},           {"object", "realtime.item"},
+                          {"type", "function_call"}, {"status", status},
+                          {"name", call.name},       {"call_id", call_id},
+                          {"arguments", arguments}};
+    };
+    json::object added = event("response.output_item.added");
+    added["response_id"] = response.id;
+    added["output_index"] = output_index;
+    added["item"] = item("in_progress", "");
+    send_json(added);
+    announce_item(item("in_progress", ""), "conversation.item.added");
+    last_item_id_ = item_id;
+    items_[item_id] = {"function_call", false, 0};
+
+    // Two deltas, as the model streams its arguments in pieces.
+    const auto half = call.arguments.size() / 2;
+    for (const auto piece : {std::string_view(call.arguments).substr(0, half),
+                             std::string_view(call.arguments).substr(half)}) {
+      if (piece.empty())
+        continue;
+      json::object delta = event("response.function_call_arguments.delta");
+      delta["response_id"] = response.id;
+      delta["item_id"] = item_id;
+      delta["output_index"] = output_index;
+      delta["call_id"] = call_id;
+      delta["delta"] = piece;
+      send_json(delta);
+    }
+    send_event(net::realtime_function_call_done{
+        {}, response.id, item_id, output_index, call_id, call.name, call.arguments});
+    shared_->update([&](model_stats& stats) {
+      stats.function_calls.push_back({response.id, item_id, call_id, call.name, call.arguments});
     });
-    json::object done = event("response.done");
-    done["response"] = response_json(status, reason, json::array{item}, usage_json(response));
-    send_json(done);
-    response_.reset();
+
+    const auto done_item = item("completed", call.arguments);
+    json::object item_done = event("response.output_item.done");
+    item_done["response_id"] = response.id;
+    item_done["output_index"] = output_index;
+    item_done["item"] = done_item;
+    send_json(item_done);
+    json::object conversation_done = event("conversation.item.done");
+    conversation_done["item"] = done_item;
+    send_json(conversation_done);
+    return done_item;
   }
 
   // Plausible usage: audio is ~10 tokens/s in and ~20 tokens/s out, text ~4 characters a token;
@@ -1107,7 +1227,11 @@ class model_session final : public net::websocket_handler,
   std::uint64_t buffered_bytes_ = 0;  // appended audio not yet committed
   std::uint64_t heard_ms_ = 0;        // committed caller audio, for usage
   std::uint64_t answers_ = 0;
-  bool assistant_audio_sent_ = false;  // the voice is fixed from then on (§B2)
+  std::uint64_t caller_turns_ = 0;             // speech_stopped so far: the turn a response answers
+  std::uint64_t client_response_creates_ = 0;  // response.create received
+  std::vector<bool> tool_call_made_;           // per model_options::tool_calls entry
+  std::set<std::string> call_ids_;             // the function calls made in this session
+  bool assistant_audio_sent_ = false;          // the voice is fixed from then on (§B2)
   std::optional<active_response> response_;
 };
 

@@ -15,6 +15,13 @@
 //                     (faster than real time) with transcript deltas, then the .done events and
 //                     response.done (completed | cancelled with turn_detected/client_cancelled)
 //   truncate/cancel → checked against the conversation; errors are events, the session goes on
+//   tool call       → a scripted response (model_options::tool_calls) carries a function_call
+//                     item: output_item.added, function_call_arguments.delta(s) and .done,
+//                     output_item.done, then response.done listing every output item (§B5);
+//                     the client answers with a function_call_output item and response.create
+//
+// The stand-in hears the caller's audio and the bridge's text items and response.create
+// instructions; stats() records them so that tests can check what reached the model.
 //
 // The stand-in hears and speaks μ-law whatever format the session names (a bridge for Twilio
 // asks for audio/pcmu); stats() shows what the client asked for. It cannot transcribe: the
@@ -51,6 +58,20 @@ class http_server;
 
 namespace switchboard::sim {
 
+/// A function call the stand-in makes in one response of every session, as the real model does
+/// when the conversation calls for a tool (e.g. "Goodbye!" and then end_call).
+struct scripted_tool_call {
+  /// Which response carries the call: N ≥ 1 = the response to the session's Nth caller turn
+  /// (its Nth speech_stopped with create_response); 0 = the response to the first response.create
+  /// the client sends (a bridge that greets first).
+  std::uint64_t turn = 1;
+  std::string name;              // must be one of the session's tools, or nothing is called
+  std::string arguments = "{}";  // JSON text, sent in two argument deltas
+  /// true: the response speaks its answer first (the next speech fixture) and then carries the
+  /// call, in one response; false: the response carries only the call, no audio.
+  bool speak_first = false;
+};
+
 struct model_options {
   // ---- listening
   std::string bind_address = "127.0.0.1";
@@ -84,6 +105,10 @@ struct model_options {
   /// Load-generator mode: every append is answered at once by a delta carrying the same bytes,
   /// in one long-lived response per session; no VAD, no turns.
   bool echo = false;
+  /// Function calls to make, each at most once per session; a response carries at most one (the
+  /// first that matches). A call whose name the session did not declare in its tools is not made
+  /// (counted in function_calls_undeclared): that response is an ordinary spoken answer.
+  std::vector<scripted_tool_call> tool_calls;
 
   // ---- observation (benchmarks, the load generator); unset costs nothing
   /// Called on an io thread with the decoded μ-law of every input_audio_buffer.append, as it
@@ -123,6 +148,22 @@ struct model_truncate {
   bool accepted = false;
 };
 
+/// A function call the stand-in made (response.function_call_arguments.done).
+struct model_function_call {
+  std::string response_id;
+  std::string item_id;
+  std::string call_id;
+  std::string name;
+  std::string arguments;
+};
+
+/// A conversation.item.create of a function_call_output the client sent.
+struct model_function_output {
+  std::string call_id;
+  std::string output;
+  bool known_call = false;  // the call_id is one the stand-in made in that session
+};
+
 /// Counters over every session of the server since start().
 struct model_stats {
   // connections
@@ -152,6 +193,19 @@ struct model_stats {
   std::uint64_t responses_interrupted = 0;  // of those, reason turn_detected (barge-in)
   std::uint64_t audio_deltas_sent = 0;
   std::uint64_t audio_bytes_sent = 0;
+
+  // function calls (model_options::tool_calls)
+  std::vector<model_function_call> function_calls;  // made, in order
+  std::uint64_t function_calls_undeclared = 0;      // scripted but not among the session's tools
+  std::vector<model_function_output> function_outputs;  // received, in order
+
+  // client items and requests
+  /// The text of every user message item (conversation.item.create, role user), in order: what
+  /// the bridge tells the model in words (DTMF digits, "say" requests).
+  std::vector<std::string> user_texts;
+  std::uint64_t response_creates = 0;  // response.create received, refused ones included
+  /// response.instructions of every response.create that carried them, in order.
+  std::vector<std::string> response_instructions;
 
   // client control
   std::vector<model_truncate> truncates;  // every truncate received, in order

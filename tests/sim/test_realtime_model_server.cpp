@@ -725,3 +725,264 @@ TEST_CASE("wss:// with the self-signed CA: trusted clients connect, others fail 
   CHECK(failure.http_status == 0);
   CHECK(failure.reason.find("TLS") != std::string::npos);
 }
+
+// ---- scripted function calls (model_options::tool_calls) ---------------------------------------
+
+namespace {
+
+net::realtime_function_tool declared_tool(std::string name) {
+  return {std::move(name), "A tool of the test.",
+          boost::json::parse(R"({"type":"object","properties":{}})")};
+}
+
+std::string session_update_with_tools(std::vector<net::realtime_function_tool> tools) {
+  net::realtime_session_config config;
+  config.instructions = "You are a helpful receptionist.";
+  config.transcription = net::realtime_transcription{"whisper-1", "en"};
+  config.tools = std::move(tools);
+  std::string out;
+  net::append_realtime_session_update(out, config);
+  return out;
+}
+
+// response.done's output items, as the raw JSON lists them.
+boost::json::array response_output(const received_event& done) {
+  return boost::json::parse(done.text).at("response").at("output").as_array();
+}
+
+}  // namespace
+
+TEST_CASE("a scripted end_call: the response says goodbye, then calls the function",
+          "[realtime_model_server]") {
+  running_io io{2};
+  model_options options{.delta_interval = std::chrono::milliseconds(0)};
+  options.tool_calls = {{.turn = 1, .name = "end_call", .arguments = "{}", .speak_first = true}};
+  auto server = start_server(io, std::move(options));
+  auto client = connect(io, server->url());
+  REQUIRE(client->wait_open());
+  client->send(session_update_with_tools({declared_tool("end_call")}));
+  CHECK(client->next("session.updated").as<net::realtime_session_updated>().session.input_format ==
+        "audio/pcmu");
+
+  const auto turn = speak_and_collect_answer(*client);
+  CHECK(turn.audio == fixture_bytes(speech_fixture::agent_greeting));
+  const auto response_id = turn.created.as<net::realtime_response_created>().response_id;
+
+  // The audio item first (output 0), then the function call (output 1), in the same response.
+  const auto audio_done = client->next("response.output_audio.done");
+  const auto first_item = client->next("response.output_item.done");
+  const auto call_done = client->next("response.function_call_arguments.done");
+  const auto second_item = client->next("response.output_item.done");
+  CHECK(audio_done.index < first_item.index);
+  CHECK(first_item.index < call_done.index);
+  CHECK(call_done.index < second_item.index);
+  CHECK(second_item.index < turn.done.index);
+  CHECK(first_item.as<net::realtime_output_item_done>().item_type == "message");
+
+  const auto& call = call_done.as<net::realtime_function_call_done>();
+  CHECK(call.response_id == response_id);
+  CHECK(call.name == "end_call");
+  CHECK(call.arguments == "{}");
+  CHECK(call.output_index == 1);
+  CHECK(call.call_id.rfind("call_", 0) == 0);
+  const auto& item = second_item.as<net::realtime_output_item_done>();
+  CHECK(item.item_type == "function_call");
+  CHECK(item.item_status == "completed");
+  CHECK(item.item_id == call.item_id);
+  CHECK(item.call_id == call.call_id);
+  CHECK(item.name == "end_call");
+  CHECK(item.arguments == "{}");
+  CHECK(item.output_index == 1);
+
+  const auto& done = turn.done.as<net::realtime_response_done>();
+  CHECK(done.status == "completed");
+  const auto output = response_output(turn.done);
+  REQUIRE(output.size() == 2);
+  CHECK(output[0].at("type") == "message");
+  CHECK(output[1].at("type") == "function_call");
+  CHECK(output[1].at("call_id").as_string() == call.call_id);
+  CHECK(output[1].at("arguments") == "{}");
+  // output_item.added came for both items, the call's with empty arguments (they stream).
+  const auto added =
+      client->events_of("response.output_item.added", turn.created.index, turn.done.index);
+  REQUIRE(added.size() == 2);
+  const auto added_call = boost::json::parse(added[1].text);
+  CHECK(added_call.at("output_index") == 1);
+  CHECK(added_call.at("item").at("type") == "function_call");
+  CHECK(added_call.at("item").at("status") == "in_progress");
+  CHECK(added_call.at("item").at("name") == "end_call");
+  CHECK(added_call.at("item").at("arguments") == "");
+
+  // The bridge answers the call; the model speaks again on response.create.
+  std::string out;
+  net::append_realtime_function_output(out, call.call_id, R"({"ok":true})");
+  client->send(out);
+  out.clear();
+  net::append_realtime_response_create(out);
+  client->send(out);
+  const auto next = client->next("response.created").as<net::realtime_response_created>();
+  const auto next_done = client->next("response.done");
+  CHECK(next_done.as<net::realtime_response_done>().response_id == next.response_id);
+  CHECK(next_done.as<net::realtime_response_done>().status == "completed");
+  const auto next_output = response_output(next_done);
+  REQUIRE(next_output.size() == 1);
+  CHECK(next_output[0].at("type") == "message");
+
+  const auto stats = server->stats();
+  REQUIRE(stats.function_calls.size() == 1);
+  CHECK(stats.function_calls[0].name == "end_call");
+  CHECK(stats.function_calls[0].call_id == call.call_id);
+  CHECK(stats.function_calls[0].response_id == response_id);
+  REQUIRE(stats.function_outputs.size() == 1);
+  CHECK(stats.function_outputs[0].call_id == call.call_id);
+  CHECK(stats.function_outputs[0].output == R"({"ok":true})");
+  CHECK(stats.function_outputs[0].known_call);
+  CHECK(stats.function_calls_undeclared == 0);
+  CHECK(stats.responses_completed == 2);
+  CHECK(stats.errors_sent == 0);
+  CHECK(client->unparsable().empty());
+}
+
+TEST_CASE(
+    "turn 0: the first response.create gets a call-only response; arguments stream in "
+    "deltas",
+    "[realtime_model_server]") {
+  running_io io{2};
+  const std::string arguments = R"({"order":"A-1234","include_items":true})";
+  model_options options{.delta_interval = std::chrono::milliseconds(0)};
+  options.tool_calls = {{.turn = 0, .name = "lookup_order", .arguments = arguments}};
+  auto server = start_server(io, std::move(options));
+  auto client = connect(io, server->url());
+  REQUIRE(client->wait_open());
+  client->send(session_update_with_tools({declared_tool("lookup_order")}));
+  client->next("session.updated");
+
+  std::string out;
+  net::append_realtime_response_create(out, "Look the order up.");
+  client->send(out);
+  const auto created = client->next("response.created");
+  const auto done = client->next("response.done");
+  CHECK(done.as<net::realtime_response_done>().status == "completed");
+  CHECK(client->events_of("response.output_audio.delta", created.index, done.index).empty());
+  CHECK(client->events_of("response.content_part.added", created.index, done.index).empty());
+  std::string streamed;
+  for (const auto& delta :
+       client->events_of("response.function_call_arguments.delta", created.index, done.index)) {
+    streamed += boost::json::parse(delta.text).at("delta").as_string().c_str();
+  }
+  CHECK(streamed == arguments);
+  const auto calls =
+      client->events_of("response.function_call_arguments.done", created.index, done.index);
+  REQUIRE(calls.size() == 1);
+  const auto& call = calls[0].as<net::realtime_function_call_done>();
+  CHECK(call.name == "lookup_order");
+  CHECK(call.arguments == arguments);
+  CHECK(call.output_index == 0);
+  const auto output = response_output(done);
+  REQUIRE(output.size() == 1);
+  CHECK(output[0].at("type") == "function_call");
+
+  // The tool's answer and a second response.create: an ordinary spoken answer, no call again.
+  out.clear();
+  net::append_realtime_function_output(out, call.call_id, R"({"status":"shipped"})");
+  client->send(out);
+  out.clear();
+  net::append_realtime_response_create(out);
+  client->send(out);
+  const auto spoken = client->next("response.created");
+  const auto spoken_done = client->next("response.done");
+  CHECK(client->events_of("response.output_audio.delta", spoken.index, spoken_done.index).size() >
+        0);
+  CHECK(client->events_of("response.function_call_arguments.done", spoken.index, spoken_done.index)
+            .empty());
+
+  const auto stats = server->stats();
+  CHECK(stats.response_creates == 2);
+  CHECK(stats.response_instructions == std::vector<std::string>{"Look the order up."});
+  REQUIRE(stats.function_calls.size() == 1);
+  REQUIRE(stats.function_outputs.size() == 1);
+  CHECK(stats.function_outputs[0].output == R"({"status":"shipped"})");
+  CHECK(stats.audio_bytes_sent == fixture_audio(speech_fixture::agent_greeting).size());
+  CHECK(client->unparsable().empty());
+}
+
+TEST_CASE("a function the session did not declare is not called: the response just speaks",
+          "[realtime_model_server]") {
+  running_io io{2};
+  model_options options{.delta_interval = std::chrono::milliseconds(0)};
+  options.tool_calls = {{.turn = 1, .name = "transfer_call", .arguments = R"({"to":"+1415"})"}};
+  auto server = start_server(io, std::move(options));
+  auto client = connect(io, server->url());
+  REQUIRE(client->wait_open());
+  client->send(session_update_with_tools({declared_tool("end_call")}));
+  client->next("session.updated");
+
+  const auto turn = speak_and_collect_answer(*client);
+  CHECK(turn.audio == fixture_bytes(speech_fixture::agent_greeting));
+  CHECK(client->count("response.function_call_arguments.done") == 0);
+  CHECK(response_output(turn.done).size() == 1);
+  const auto stats = server->stats();
+  CHECK(stats.function_calls.empty());
+  CHECK(stats.function_calls_undeclared == 1);
+}
+
+TEST_CASE("a barge-in cancels a speak-first response before its call is made",
+          "[realtime_model_server]") {
+  running_io io{2};
+  model_options options{.delta_interval = std::chrono::milliseconds(200)};
+  options.tool_calls = {{.turn = 1, .name = "end_call", .speak_first = true}};
+  auto server = start_server(io, std::move(options));
+  auto client = connect(io, server->url());
+  REQUIRE(client->wait_open());
+  client->send(session_update_with_tools({declared_tool("end_call")}));
+  client->next("session.updated");
+
+  stream_silence(*client, 500);
+  stream(*client, fixture_audio(speech_fixture::caller_request));
+  stream_silence(*client, 700);
+  client->next("response.created");
+  client->next("response.output_audio.delta");
+  stream(*client, fixture_audio(speech_fixture::caller_interruption));
+  const auto done = client->next("response.done");
+  CHECK(done.as<net::realtime_response_done>().status_reason == "turn_detected");
+  CHECK(response_output(done).size() == 1);
+  CHECK(client->count("response.function_call_arguments.done") == 0);
+  CHECK(server->stats().function_calls.empty());
+}
+
+TEST_CASE("user text items and response instructions reach the stats, in order",
+          "[realtime_model_server]") {
+  running_io io{2};
+  auto server = start_server(io, {.delta_interval = std::chrono::milliseconds(0)});
+  auto client = connect(io, server->url());
+  REQUIRE(client->wait_open());
+  configure(*client);
+
+  // Each item is announced (conversation.item.done) before the next is sent; a response's own
+  // items come only after the last of them.
+  std::string out;
+  net::append_realtime_user_text(out, "The caller pressed 5.");
+  client->send(out);
+  client->next("conversation.item.done");
+  out.clear();
+  net::append_realtime_function_output(out, "call_unknown", R"({"x":1})");
+  client->send(out);
+  client->next("conversation.item.done");
+  out.clear();
+  net::append_realtime_user_text(out, "The caller pressed #.");
+  client->send(out);
+  client->next("conversation.item.done");
+  out.clear();
+  net::append_realtime_response_create(out, "Say: your order has shipped.");
+  client->send(out);
+  client->next("response.done");
+
+  const auto stats = server->stats();
+  CHECK(stats.user_texts ==
+        std::vector<std::string>{"The caller pressed 5.", "The caller pressed #."});
+  CHECK(stats.response_creates == 1);
+  CHECK(stats.response_instructions == std::vector<std::string>{"Say: your order has shipped."});
+  REQUIRE(stats.function_outputs.size() == 1);
+  CHECK_FALSE(stats.function_outputs[0].known_call);
+  CHECK(client->unparsable().empty());
+}
