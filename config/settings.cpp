@@ -2,6 +2,7 @@
 
 #include "config/dotenv.hpp"
 #include "config/read_file.hpp"
+#include "config/tools_file.hpp"
 
 #include <boost/asio/ip/address.hpp>
 #include <boost/url/parse.hpp>
@@ -402,6 +403,32 @@ constexpr std::array descriptors{
                        [](const settings& in) {
                          return in.openai_transcription_model;
                        }},
+    setting_descriptor{
+        "TOOLS_FILE", "",
+        "JSON file of the tools (HTTP endpoints) the agent may call besides end_call and "
+        "transfer_call: {\"tools\":[{name, description, parameters, url, timeout_ms}]}.",
+        "<path>", false, false,
+        [](std::string_view text, settings& out) -> problem {
+          if (text.empty()) {
+            out.tools_file.reset();
+          } else {
+            out.tools_file = std::filesystem::path(text);
+          }
+          return std::nullopt;
+        },
+        [](const settings& in) {
+          return in.tools_file ? in.tools_file->string() : std::string{};
+        }},
+    setting_descriptor{"TRANSFER_TO", "",
+                       "E.164 number transfer_call dials when the agent names none; unset: the "
+                       "agent must name the number.",
+                       "<number>", false, false,
+                       [](std::string_view text, settings& out) {
+                         return parse_phone_number(text, out.transfer_to);
+                       },
+                       [](const settings& in) {
+                         return in.transfer_to;
+                       }},
     setting_descriptor{"TWILIO_ACCOUNT_SID", "",
                        "Twilio account SID (AC + 32 hex digits), for the REST API.", "<sid>", false,
                        false,
@@ -501,6 +528,52 @@ constexpr std::array descriptors{
                        },
                        [](const settings& in) {
                          return std::to_string(in.calls_per_minute);
+                       }},
+    setting_descriptor{
+        "GREETING", "",
+        "What the agent says as soon as a call's stream starts (it speaks first); unset: the "
+        "agent waits for the caller.",
+        "<text>", false, false,
+        [](std::string_view text, settings& out) -> problem {
+          if (text.size() > 4096) {
+            return "longer than 4096 bytes";
+          }
+          out.greeting = std::string(text);
+          return std::nullopt;
+        },
+        [](const settings& in) {
+          return in.greeting;
+        }},
+    setting_descriptor{"IDLE_TIMEOUT", "0",
+                       "Seconds of silence from both sides after which the agent asks whether "
+                       "the caller is still there; as long again and it says goodbye and hangs "
+                       "up. 0: off.",
+                       "<0-3600>", false, false,
+                       [](std::string_view text, settings& out) -> problem {
+                         unsigned long seconds = 0;
+                         if (auto why = parse_integer(text, 0, 3600, seconds)) {
+                           return why;
+                         }
+                         out.idle_timeout_s = static_cast<unsigned>(seconds);
+                         return std::nullopt;
+                       },
+                       [](const settings& in) {
+                         return std::to_string(in.idle_timeout_s);
+                       }},
+    setting_descriptor{"MAX_CALL_DURATION", "3600",
+                       "Longest call in seconds: the agent warns the caller 30 s before (or "
+                       "half-way, for short limits), then says goodbye and hangs up. 0: no limit.",
+                       "<0-86400>", false, false,
+                       [](std::string_view text, settings& out) -> problem {
+                         unsigned long seconds = 0;
+                         if (auto why = parse_integer(text, 0, 86400, seconds)) {
+                           return why;
+                         }
+                         out.max_call_duration_s = static_cast<unsigned>(seconds);
+                         return std::nullopt;
+                       },
+                       [](const settings& in) {
+                         return std::to_string(in.max_call_duration_s);
                        }},
     setting_descriptor{"RECORDINGS_DIR", "./recordings", "Directory for call recordings (WAV).",
                        "<path>", false, false,
@@ -624,6 +697,36 @@ std::string field_message(const settings& current, const chosen_values& chosen,
   return setting_message(row, row.format(current), source_of(chosen, name), why);
 }
 
+// "TOOLS_FILE /x/tools.json": how tools_file's problems begin.
+std::string tools_file_source(const std::filesystem::path& file) {
+  return "TOOLS_FILE " + file.string();
+}
+
+// TOOLS_FILE must be readable and valid; without it, tools built in code obey the same rules.
+void check_tools_setting(const settings& candidate, const chosen_values& chosen,
+                         const std::set<std::string_view>& skip,
+                         std::vector<config_error>& problems) {
+  if (skip.contains("TOOLS_FILE"))
+    return;
+  if (!candidate.tools_file) {
+    for (auto& why : check_tools(candidate.tools, "TOOLS_FILE (tools set in code)"))
+      problems.emplace_back(errc::invalid_value, "TOOLS_FILE", std::move(why));
+    return;
+  }
+  std::string why;
+  const auto contents = read_text_file(*candidate.tools_file, why);
+  if (!contents) {
+    problems.emplace_back(errc::unreadable_file, "TOOLS_FILE",
+                          field_message(candidate, chosen, "TOOLS_FILE", "cannot read: " + why));
+    return;
+  }
+  auto parsed = parse_tools_file(*contents, tools_file_source(*candidate.tools_file));
+  if (!parsed) {
+    for (auto& message : parsed.error())
+      problems.emplace_back(errc::invalid_value, "TOOLS_FILE", std::move(message));
+  }
+}
+
 // validate() proper; `chosen` names where each value came from and `skip` lists the settings
 // load() already reported, so a bad value is not blamed twice.
 void check(const settings& candidate, const chosen_values& chosen,
@@ -662,6 +765,8 @@ void check(const settings& candidate, const chosen_values& chosen,
                                           "OPENAI_INSTRUCTIONS is set too; set only one"));
     }
   }
+
+  check_tools_setting(candidate, chosen, skip, problems);
 
   if (candidate.twilio_auth_token.empty() && !candidate.allow_unsigned_twilio &&
       !skip.contains("TWILIO_AUTH_TOKEN") && !skip.contains("ALLOW_UNSIGNED_TWILIO")) {
@@ -850,6 +955,16 @@ boost::system::result<settings, config_errors> load(std::span<const std::string>
       loaded.openai_instructions = without_trailing_whitespace(std::move(*contents));
     }
     // else check() below reports the unreadable file with its source.
+  }
+
+  if (loaded.tools_file && !reported.contains("TOOLS_FILE")) {
+    std::string why;
+    if (auto contents = read_text_file(*loaded.tools_file, why)) {
+      if (auto tools = parse_tools_file(*contents, tools_file_source(*loaded.tools_file))) {
+        loaded.tools = std::move(*tools);
+      }
+    }
+    // else check() below reports the unreadable or invalid file.
   }
 
   check(loaded, chosen, reported, problems);

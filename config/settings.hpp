@@ -1,6 +1,7 @@
 #pragma once
 
 #include "config/error.hpp"
+#include "config/tools_file.hpp"
 
 #include <boost/system/result.hpp>
 
@@ -53,6 +54,13 @@ struct settings {
   std::optional<std::filesystem::path> openai_instructions_file;
   turn_detection openai_turn_detection = turn_detection::server_vad;
   std::string openai_transcription_model = "whisper-1";  // empty = no input transcription
+  // Tools the model may call besides the built-in end_call and transfer_call (tools_file.hpp).
+  // load() fills `tools` from tools_file; validate() checks the file, or `tools` built in code.
+  std::optional<std::filesystem::path> tools_file;  // TOOLS_FILE
+  std::vector<http_tool_definition> tools;
+  // TRANSFER_TO: E.164 number transfer_call dials when the model names none; empty = the model
+  // must name one ("to" is then a required argument of transfer_call).
+  std::string transfer_to;
   // Twilio
   std::string twilio_account_sid;   // empty = unset
   std::string twilio_auth_token;    // secret, empty = unset
@@ -63,6 +71,10 @@ struct settings {
   std::string api_token;                          // API_TOKEN (secret), empty = API off
   std::vector<std::string> allowed_destinations;  // ALLOWED_DESTINATIONS: E.164 prefixes
   unsigned calls_per_minute = 10;                 // CALLS_PER_MINUTE: outbound calls created
+  // The agent's conduct on every call
+  std::string greeting;         // GREETING: said when the stream starts; empty = caller first
+  unsigned idle_timeout_s = 0;  // IDLE_TIMEOUT: silence → ask once, then end; 0 = off
+  unsigned max_call_duration_s = 3600;  // MAX_CALL_DURATION: a warning, then the end; 0 = off
   // Output
   std::filesystem::path recordings_dir = "./recordings";
   bool recordings = true;  // RECORDINGS: false = no audio files (call.json, transcript stay)

@@ -34,12 +34,17 @@ twilio_create_result interpret_create_call_answer(unsigned http_status, std::str
   return error;
 }
 
-void create_twilio_call(boost::asio::io_context& io, std::shared_ptr<tls_context> tls,
-                        const twilio_account& account, std::vector<form_parameter> parameters,
+namespace {
+
+/// POST of a form to the account's `resource` (e.g. "/Calls.json"); the answer is a call.
+void post_call_resource(boost::asio::io_context& io, std::shared_ptr<tls_context> tls,
+                        const twilio_account& account, std::string_view resource,
+                        std::vector<form_parameter> parameters,
                         std::function<void(twilio_create_result)> done) {
   http_client_request request;
   request.method = "POST";
-  request.url = account.api_base + "/2010-04-01/Accounts/" + account.account_sid + "/Calls.json";
+  request.url = account.api_base + "/2010-04-01/Accounts/" + account.account_sid;
+  request.url += resource;
   request.headers = {
       {"Authorization", basic_authorization(account.account_sid, account.auth_token)},
       {"Content-Type", "application/x-www-form-urlencoded"},
@@ -53,6 +58,23 @@ void create_twilio_call(boost::asio::io_context& io, std::shared_ptr<tls_context
     }
     done(interpret_create_call_answer(answer->status, answer->body));
   });
+}
+
+}  // namespace
+
+void create_twilio_call(boost::asio::io_context& io, std::shared_ptr<tls_context> tls,
+                        const twilio_account& account, std::vector<form_parameter> parameters,
+                        std::function<void(twilio_create_result)> done) {
+  post_call_resource(io, std::move(tls), account, "/Calls.json", std::move(parameters),
+                     std::move(done));
+}
+
+void update_twilio_call(boost::asio::io_context& io, std::shared_ptr<tls_context> tls,
+                        const twilio_account& account, std::string_view call_sid,
+                        std::vector<form_parameter> parameters,
+                        std::function<void(twilio_create_result)> done) {
+  post_call_resource(io, std::move(tls), account, "/Calls/" + std::string(call_sid) + ".json",
+                     std::move(parameters), std::move(done));
 }
 
 }  // namespace switchboard::net

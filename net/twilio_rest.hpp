@@ -1,6 +1,7 @@
 #pragma once
 // Twilio's REST API, the part a bridge needs: create a call (POST
-// /2010-04-01/Accounts/{AccountSid}/Calls.json, form-encoded, HTTP basic auth). Answers and
+// /2010-04-01/Accounts/{AccountSid}/Calls.json) and update a live one (POST .../Calls/{Sid}.json:
+// a TwiML redirect for transfers), form-encoded with HTTP basic auth. Answers and
 // Twilio's errors ({"code", "message", "more_info", "status"}) come back as values, so a caller
 // of POST /calls sees Twilio's own code and message.
 
@@ -46,6 +47,13 @@ twilio_create_result interpret_create_call_answer(unsigned http_status, std::str
 /// Creates a call; `done` runs on an io thread with the outcome. Never blocks.
 void create_twilio_call(boost::asio::io_context& io, std::shared_ptr<tls_context> tls,
                         const twilio_account& account, std::vector<form_parameter> parameters,
+                        std::function<void(twilio_create_result)> done);
+
+/// Updates a live call (e.g. Twiml=<Response><Dial>…: a transfer); `done` runs on an io thread
+/// with the call as Twilio then reports it, or Twilio's error. Never blocks.
+void update_twilio_call(boost::asio::io_context& io, std::shared_ptr<tls_context> tls,
+                        const twilio_account& account, std::string_view call_sid,
+                        std::vector<form_parameter> parameters,
                         std::function<void(twilio_create_result)> done);
 
 }  // namespace switchboard::net

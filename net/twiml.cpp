@@ -54,6 +54,13 @@ std::string connect_stream_twiml(std::string_view stream_url,
   return xml;
 }
 
+std::string dial_twiml(std::string_view to) {
+  std::string xml = R"(<?xml version="1.0" encoding="UTF-8"?><Response><Dial>)";
+  append_xml_escaped(xml, to);
+  xml += "</Dial></Response>";
+  return xml;
+}
+
 boost::system::result<connect_stream, std::string> parse_connect_stream_twiml(
     std::string_view xml) {
   namespace pt = boost::property_tree;

@@ -19,6 +19,10 @@ namespace switchboard::net {
 std::string connect_stream_twiml(std::string_view stream_url,
                                  std::span<const form_parameter> parameters);
 
+/// `<Response><Dial>to</Dial></Response>`: the call leaves the bridge for a person (a transfer
+/// through the REST API's Twiml= redirect). `to` is an E.164 number.
+std::string dial_twiml(std::string_view to);
+
 /// What the simulated Twilio reads back from TwiML: the stream URL and its parameters.
 struct connect_stream {
   std::string url;

@@ -152,6 +152,8 @@ TEST_CASE("settings: the table holds exactly the documented names, three of them
       "OPENAI_INSTRUCTIONS_FILE",
       "OPENAI_TURN_DETECTION",
       "OPENAI_TRANSCRIPTION_MODEL",
+      "TOOLS_FILE",
+      "TRANSFER_TO",
       "TWILIO_ACCOUNT_SID",
       "TWILIO_AUTH_TOKEN",
       "TWILIO_PHONE_NUMBER",
@@ -160,6 +162,9 @@ TEST_CASE("settings: the table holds exactly the documented names, three of them
       "API_TOKEN",
       "ALLOWED_DESTINATIONS",
       "CALLS_PER_MINUTE",
+      "GREETING",
+      "IDLE_TIMEOUT",
+      "MAX_CALL_DURATION",
       "RECORDINGS_DIR",
       "RECORDINGS",
       "LOG_FORMAT",
@@ -447,6 +452,7 @@ TEST_CASE("settings: every setting's invalid forms are errors naming that settin
       {"OPENAI_VOICE", {"nova", "", "marin "}},
       {"OPENAI_TURN_DETECTION", {"vad", "", "none"}},
       {"OPENAI_TRANSCRIPTION_MODEL", {"whisper 1", "whisper-1\n"}},
+      {"TRANSFER_TO", {"14155550100", "+1415555", "+1-415-555-0100"}},
       {"TWILIO_ACCOUNT_SID",
        {"AC123", "XX0123456789abcdef0123456789abcdef", "AC0123456789abcdef0123456789abcdeg",
         "AC0123456789abcdef0123456789abcdef0"}},
@@ -460,19 +466,24 @@ TEST_CASE("settings: every setting's invalid forms are errors naming that settin
       {"API_TOKEN", {"tok en", "token\n"}},
       {"ALLOWED_DESTINATIONS", {"1", "+", "+0", "+1,", "+1,,+44", "+1 ", "+12345678901234567"}},
       {"CALLS_PER_MINUTE", {"0", "10001", "ten", ""}},
+      {"GREETING", {std::string(4097, 'x')}},
+      {"IDLE_TIMEOUT", {"-1", "3601", "soon", ""}},
+      {"MAX_CALL_DURATION", {"86401", "1h", ""}},
       {"RECORDINGS", {"maybe", "", "2", "offf"}},
       {"LOG_FORMAT", {"xml", ""}},
       {"LOG_LEVEL", {"verbose", "warning", ""}},
   };
 
   // Every setting that can be invalid on its own is covered; the two instruction settings can
-  // only be invalid together or through the file (tested below).
+  // only be invalid together or through the file (tested below), TOOLS_FILE only through its
+  // file (test_tools_file.cpp).
   std::set<std::string> covered;
   for (const auto& [name, values] : invalid) {
     covered.insert(name);
   }
   for (const auto& row : setting_descriptors()) {
-    if (row.name != "OPENAI_INSTRUCTIONS" && row.name != "OPENAI_INSTRUCTIONS_FILE") {
+    if (row.name != "OPENAI_INSTRUCTIONS" && row.name != "OPENAI_INSTRUCTIONS_FILE" &&
+        row.name != "TOOLS_FILE") {
       CHECK(covered.contains(std::string(row.name)));
     }
   }
