@@ -3,7 +3,10 @@
 // model's session configuration, how to reach the model, where recordings go, the call-token
 // issuer, and the registry of calls. Built once by the server (app/) or by a test.
 
+#include "actors/call_guards.hpp"
+#include "actors/call_status_book.hpp"
 #include "actors/interfaces.hpp"
+#include "actors/live_calls.hpp"
 #include "metrics/bridge_metrics.hpp"
 #include "net/call_token.hpp"
 #include "net/realtime_messages.hpp"
@@ -85,6 +88,7 @@ class dial_overrides {
   struct overrides {
     std::optional<std::string> instructions;
     std::optional<std::string> voice;
+    std::string metadata_json;  // "metadata" of POST /calls, for the call's tools; "" = none
   };
   void put(std::string dial_id, overrides changes);
   std::optional<overrides> take(std::string_view dial_id);
@@ -95,6 +99,23 @@ class dial_overrides {
   std::mutex mutex_;
   std::map<std::string, overrides, std::less<>> pending_;
   std::deque<std::string> order_;  // oldest first, for the bound
+};
+
+/// What a call's actors ask of the world outside the node, through the io threads: the
+/// user's tools over HTTP (TOOLS_FILE) and Twilio's REST API (transfers). Answers come back as
+/// messages, exactly once. Production: app/; tests may fake it; null: no tools, no transfers.
+class call_actions {
+ public:
+  virtual ~call_actions() = default;
+  /// Runs the user tool `name` with the model's arguments; tool_result{call_id, ...} reaches
+  /// `session` once (an error result on failure or timeout). False: no tool of that name.
+  virtual bool run_tool(openai_session_actor session, const call_identity& call,
+                        std::string_view metadata_json, std::string call_id, std::string name,
+                        std::string arguments_json) = 0;
+  /// Redirects the call to <Dial>to</Dial>; transfer_outcome reaches `supervisor` once. The
+  /// destination is checked (E.164, ALLOWED_DESTINATIONS) before Twilio is asked.
+  virtual void transfer(call_supervisor_actor supervisor, std::string tool_call_id,
+                        std::string call_sid, std::string to) = 0;
 };
 
 struct reconnect_policy {
@@ -112,6 +133,18 @@ struct bridge_environment {
   std::optional<net::call_token_issuer> call_tokens;  // nullopt: tokens not checked (insecure)
   std::shared_ptr<call_registry> calls = std::make_shared<call_registry>();
   std::shared_ptr<dial_overrides> dials = std::make_shared<dial_overrides>();
+  /// Twilio's status of outbound calls (POST /call-status), and their call.json kept current.
+  std::shared_ptr<call_status_book> statuses = std::make_shared<call_status_book>();
+  /// The live and recently ended calls, for the call-control API.
+  std::shared_ptr<live_calls> live = std::make_shared<live_calls>();
+  /// Tools and transfers (null: the model's tool calls get an error result).
+  std::shared_ptr<call_actions> actions;
+  /// GREETING: what the agent says when the stream starts; empty = the caller speaks first.
+  std::string greeting;
+  /// IDLE_TIMEOUT and MAX_CALL_DURATION.
+  guard_settings guards;
+  /// Keys pressed within this pause of each other are one keypad entry.
+  std::chrono::milliseconds keypad_pause{1500};
   /// The node's metric families; the server shares them with /metrics.
   std::shared_ptr<metrics::bridge_metrics> metrics = std::make_shared<metrics::bridge_metrics>();
   reconnect_policy reconnect;

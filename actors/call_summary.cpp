@@ -92,6 +92,8 @@ std::string call_json(const call_record& record) {
       {"files", std::move(files)},
       {"problems", std::move(problems)},
   };
+  if (record.twilio_status)
+    summary["twilio_status"] = *record.twilio_status;
   return json::serialize(summary) + "\n";
 }
 

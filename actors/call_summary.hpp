@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,9 @@ struct call_record {
   std::chrono::system_clock::time_point started_at;
   std::chrono::system_clock::time_point ended_at;
   std::string end_reason;
+  /// Twilio's status of an outbound call when call.json is written ("in-progress", ...);
+  /// nullopt for an inbound call. A later status callback rewrites it (call_status_book).
+  std::optional<std::string> twilio_status;
   call_stream_ended stream;  // counts from the Twilio side
   std::uint64_t barge_ins = 0;
   std::uint64_t truncations = 0;

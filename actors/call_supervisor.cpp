@@ -6,8 +6,12 @@
 #include "actors/silence_clock.hpp"
 #include "actors/twilio_socket.hpp"
 #include "audio/mixer.hpp"
+#include "config/tools_file.hpp"
 #include "metrics/call_log.hpp"
 
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
 #include <caf/event_based_actor.hpp>
 #include <spdlog/spdlog.h>
 
@@ -92,7 +96,8 @@ metrics::call_end classify_end(const call_record& record) {
 /// Runs on its own thread (blocking file I/O): mixes, transcript, call.json, outcome.
 void finalize_call(call_record record, std::filesystem::path directory, bool audio_recorded,
                    std::shared_ptr<call_registry> calls,
-                   std::shared_ptr<metrics::bridge_metrics> node) {
+                   std::shared_ptr<metrics::bridge_metrics> node,
+                   std::shared_ptr<call_status_book> statuses, std::shared_ptr<live_calls> live) {
   const metrics::call_ids ids{record.identity.call_sid, record.identity.stream_sid};
   for (const auto& recording : record.recordings) {
     if (recording.error.empty() && !recording.path.empty()) {
@@ -125,8 +130,16 @@ void finalize_call(call_record record, std::filesystem::path directory, bool aud
       record.problems.push_back(error);
     }
     record.files.emplace_back("call.json");
+    const auto twilio_status = statuses->status_of(record.identity.call_sid);
+    if (twilio_status)
+      record.twilio_status = std::string(to_string(*twilio_status));
     if (auto error = write_new_file(directory / "call.json", call_json(record)); !error.empty()) {
       record.problems.push_back(error);
+    } else if (auto rewrite = statuses->call_json_written(record.identity.call_sid,
+                                                          directory / "call.json", twilio_status);
+               !rewrite.empty()) {
+      // Twilio's status moved on meanwhile (its `completed` follows the stream's end).
+      record.problems.push_back(rewrite);
     }
   }
   call_outcome outcome;
@@ -157,6 +170,8 @@ void finalize_call(call_record record, std::filesystem::path directory, bool aud
   node->calls_ended(end).Increment();
   node->call_duration().Observe(static_cast<double>(outcome.duration_ms) / 1000.0);
   node->active_calls().Decrement();
+  live->ended(record.identity.call_sid, record.end_reason, directory, record.files,
+              record.ended_at);
   calls->call_finished(std::move(outcome));
 }
 
@@ -166,9 +181,10 @@ void finish(self_pointer self) {
   // Mixing and file writes block: run them off the actor scheduler.
   self->home_system().spawn<caf::detached>(
       [record = state.record, directory = state.directory, audio = state.env->record_audio,
-       calls = state.env->calls, node = state.env->metrics](caf::event_based_actor*) mutable {
+       calls = state.env->calls, node = state.env->metrics, statuses = state.env->statuses,
+       live = state.env->live](caf::event_based_actor*) mutable {
         finalize_call(std::move(record), std::move(directory), audio, std::move(calls),
-                      std::move(node));
+                      std::move(node), std::move(statuses), std::move(live));
       });
   // The children that have not ended themselves (the Twilio socket, or all of them on a refused
   // stream) end with the call.
@@ -196,6 +212,10 @@ void begin_ending(self_pointer self, std::string reason) {
     return;
   state.ending = true;
   state.record.end_reason = std::move(reason);
+  state.env->live->update(state.record.identity.call_sid, [&](call_view& view) {
+    view.state = call_state::ending;
+    view.end_reason = state.record.end_reason;
+  });
   self->send(state.peers.model, close_atom::value);
   if (!state.started)
     return finish(self);  // refused or never started: nothing recorded
@@ -228,11 +248,17 @@ metrics::call_ids ids_of(const call_supervisor_state& state) {
   return {state.record.identity.call_sid, state.record.identity.stream_sid};
 }
 
+void schedule_guard_check(self_pointer self);
+
 void on_speech_started(self_pointer self, const caller_speech_started& speech) {
   auto& state = self->state;
   state.caller_item_start_ms[speech.item_id] = speech.audio_start_ms;
   if (state.ending)
     return;
+  if (state.guards) {
+    state.guards->caller_activity(guard_clock::now());
+    schedule_guard_check(self);
+  }
   const bool response_active = !state.active_response.empty();
   if (response_active && !state.cancel_sent) {
     // Deltas of this response still in flight must not reach the caller.
@@ -247,6 +273,8 @@ void on_speech_started(self_pointer self, const caller_speech_started& speech) {
             if (!cut.had_unplayed)
               return;
             ++st.record.barge_ins;
+            st.env->live->update(st.record.identity.call_sid,
+                                 [&](call_view& view) { view.barge_ins = st.record.barge_ins; });
             st.env->metrics->barge_ins().Increment();
             st.env->metrics->barge_in_clear().Observe(
                 metrics::seconds_between(speech.received_ns, metrics::steady_now_ns()));
@@ -260,6 +288,167 @@ void on_speech_started(self_pointer self, const caller_speech_started& speech) {
                               cut.item_id, cut.sent_ms);
           },
           [=](caf::error&) {});
+}
+
+// -- Control: hang-ups, the agent's words, tools, guards -------------------------------------
+
+// What the agent says when a guard acts. The model speaks them in the call's voice.
+constexpr std::string_view idle_question = "Are you still there?";
+constexpr std::string_view idle_goodbye = "It seems you are no longer there. Goodbye!";
+constexpr std::string_view time_limit_goodbye =
+    "We have reached the time limit for this call. Thank you for calling, goodbye!";
+// How long a hang-up waits for the agent's last words before it goes ahead regardless (a peer
+// that never echoes marks, a model that never answers).
+constexpr auto last_words_timeout = std::chrono::seconds(20);
+
+void hang_up_now(self_pointer self, std::string reason) {
+  auto& state = self->state;
+  if (state.ending || !state.hangup_reason.empty())
+    return;
+  metrics::log_call(spdlog::level::info, ids_of(state), "hanging up: {}", reason);
+  state.hangup_reason = std::move(reason);
+  // The socket closes, Twilio's side of the stream ends, and call_stream_ended follows.
+  self->send(state.peers.twilio, hangup_atom::value);
+}
+
+bool playout_pending(const call_supervisor_state& state) {
+  return state.audio_chunks_played < state.audio_chunks_sent;
+}
+
+void on_hangup_request(self_pointer self, hangup_request& request) {
+  auto& state = self->state;
+  if (state.ending)
+    return;
+  if (!state.started) {
+    // Nothing to play before the stream starts: close at once.
+    return hang_up_now(self, std::move(request.reason));
+  }
+  if (request.after_playout && playout_pending(state)) {
+    state.hangup_after_playout = std::move(request.reason);
+    self->delayed_send(self, last_words_timeout,
+                       hangup_request{*state.hangup_after_playout, false});
+    return;
+  }
+  hang_up_now(self, std::move(request.reason));
+}
+
+/// A goodbye the model is asked to say, then the hang-up once it has played.
+void say_goodbye_and_hang_up(self_pointer self, std::string_view goodbye, std::string reason) {
+  auto& state = self->state;
+  self->send(state.peers.model, say_request{std::string(goodbye)});
+  state.hangup_after_response = reason;
+  self->delayed_send(self, last_words_timeout * 2, hangup_request{std::move(reason), false});
+}
+
+void schedule_guard_check(self_pointer self) {
+  auto& state = self->state;
+  std::optional<guard_clock::time_point> next;
+  if (state.guards)
+    next = state.guards->next_deadline();
+  if (state.keypad) {
+    if (const auto keypad = state.keypad->deadline(); keypad && (!next || *keypad < *next))
+      next = keypad;
+  }
+  if (!next)
+    return;
+  const auto delay = std::max<guard_clock::duration>(*next - guard_clock::now(), {});
+  self->delayed_send(
+      self,
+      std::chrono::duration_cast<std::chrono::milliseconds>(delay) + std::chrono::milliseconds(1),
+      guard_check{++state.guard_generation});
+}
+
+void keypad_entry(self_pointer self, std::string digits) {
+  auto& state = self->state;
+  metrics::log_call(spdlog::level::info, ids_of(state), "keypad: {}", digits);
+  transcript_entry line{"caller", "", "[keypad] " + digits, call_elapsed_ms(self)};
+  state.env->live->update(state.record.identity.call_sid,
+                          [&](call_view& view) { view.transcript.push_back(line); });
+  state.record.transcript.push_back(std::move(line));
+  self->send(state.peers.model, caller_keypad_entry{std::move(digits)});
+}
+
+void on_guard_check(self_pointer self, const guard_check& check) {
+  auto& state = self->state;
+  if (check.generation != state.guard_generation || state.ending)
+    return;
+  const auto now = guard_clock::now();
+  if (state.keypad) {
+    if (auto digits = state.keypad->due(now))
+      keypad_entry(self, std::move(*digits));
+  }
+  if (state.guards) {
+    switch (state.guards->due(now)) {
+      case guard_action::none:
+        break;
+      case guard_action::ask_if_still_there:
+        metrics::log_call(spdlog::level::info, ids_of(state), "idle: asking the caller");
+        self->send(state.peers.model, say_request{std::string(idle_question)});
+        break;
+      case guard_action::end_for_silence:
+        say_goodbye_and_hang_up(self, idle_goodbye, "idle timeout");
+        break;
+      case guard_action::warn_of_time_limit: {
+        const auto lead = std::chrono::duration_cast<std::chrono::seconds>(
+            call_guards::warning_lead(state.env->guards.max_duration));
+        self->send(state.peers.model, say_request{"Just so you know, this call will end in about " +
+                                                  std::to_string(lead.count()) + " seconds."});
+        break;
+      }
+      case guard_action::end_at_time_limit:
+        say_goodbye_and_hang_up(self, time_limit_goodbye, "maximum call duration reached");
+        break;
+    }
+  }
+  schedule_guard_check(self);
+}
+
+void on_tool_call(self_pointer self, const agent_tool_call& call) {
+  auto& state = self->state;
+  if (call.name == config::end_call_tool_name) {
+    // The model says goodbye and then calls end_call in the same response: the goodbye is
+    // already on its way to the caller; hang up once they have heard it. No result goes back:
+    // it would make the model speak again.
+    hangup_request request{"the agent ended the call", true};
+    return on_hangup_request(self, request);
+  }
+  // transfer_call {"to": "+E164"}
+  std::string to;
+  boost::system::error_code ec;
+  const auto arguments = boost::json::parse(call.arguments_json, ec);
+  if (!ec && arguments.is_object()) {
+    if (const auto* value = arguments.as_object().if_contains("to"); value && value->is_string())
+      to = std::string(value->as_string());
+  }
+  const auto reply_error = [&](const std::string& why) {
+    boost::json::object output{{"error", why}};
+    self->send(state.peers.model, tool_result{call.call_id, boost::json::serialize(output)});
+  };
+  // An empty "to" is the configured default's (TRANSFER_TO), which the actions know.
+  if (!state.env->actions)
+    return reply_error("transfers are not available on this line");
+  state.env->actions->transfer(self, call.call_id, state.record.identity.call_sid, to);
+}
+
+void on_transfer_outcome(self_pointer self, const transfer_outcome& outcome) {
+  auto& state = self->state;
+  if (!outcome.error.empty()) {
+    metrics::log_call(spdlog::level::warn, ids_of(state), "transfer to {} failed: {}", outcome.to,
+                      outcome.error);
+    if (!outcome.tool_call_id.empty()) {
+      boost::json::object output{{"error", "the transfer failed: " + outcome.error}};
+      self->send(state.peers.model,
+                 tool_result{outcome.tool_call_id, boost::json::serialize(output)});
+    }
+    return;
+  }
+  // Twilio now plays <Dial>: it ends this stream by itself.
+  metrics::log_call(spdlog::level::info, ids_of(state), "transferred to {}", outcome.to);
+  state.hangup_reason = "transferred to " + outcome.to;
+  transcript_entry line{"agent", "", "[transferred to " + outcome.to + "]", call_elapsed_ms(self)};
+  state.record.transcript.push_back(line);
+  state.env->live->update(state.record.identity.call_sid,
+                          [&](call_view& view) { view.transcript.push_back(std::move(line)); });
 }
 
 }  // namespace
@@ -329,11 +518,20 @@ call_supervisor_actor::behavior_type call_supervisor(
                                                  identity.call_sid, identity.stream_sid, discard});
                      self->send(st.peers.clock, started);
                      self->send(st.peers.model, started);
+                     call_view view;
+                     view.identity = identity;
+                     view.direction = identity.dial_id.empty() ? "inbound" : "outbound";
+                     view.started_at = st.record.started_at;
+                     st.env->live->started(self, std::move(view));
+                     st.guards.emplace(st.env->guards, guard_clock::now());
+                     st.keypad.emplace(st.env->keypad_pause);
+                     schedule_guard_check(self);
                    }),
       instrumented(self, m,
                    [=](call_stream_ended& ended) {
-                     self->state.record.stream = ended;
-                     begin_ending(self, ended.reason);
+                     auto& st = self->state;
+                     st.record.stream = ended;
+                     begin_ending(self, st.hangup_reason.empty() ? ended.reason : st.hangup_reason);
                    }),
       instrumented(self, m,
                    [=](caller_speech_started& speech) { on_speech_started(self, speech); }),
@@ -345,6 +543,7 @@ call_supervisor_actor::behavior_type call_supervisor(
                        return;
                      }
                      st.agent_item_start_ms.try_emplace(audio.item_id, call_elapsed_ms(self));
+                     ++st.audio_chunks_sent;
                      self->send(st.peers.clock, std::move(audio));
                    }),
       instrumented(self, m,
@@ -359,6 +558,11 @@ call_supervisor_actor::behavior_type call_supervisor(
                      auto& st = self->state;
                      if (response.response_id == st.active_response)
                        st.active_response.clear();
+                     if (st.hangup_after_response) {
+                       // The goodbye a guard asked for is complete: hang up once it has played.
+                       hangup_request request{*std::exchange(st.hangup_after_response, {}), true};
+                       on_hangup_request(self, request);
+                     }
                      auto& usage = st.record.usage;
                      usage.input_tokens += response.usage.input_tokens;
                      usage.output_tokens += response.usage.output_tokens;
@@ -385,6 +589,9 @@ call_supervisor_actor::behavior_type call_supervisor(
                      } else {
                        entry.offset_ms = call_elapsed_ms(self);
                      }
+                     st.env->live->update(st.record.identity.call_sid, [&](call_view& view) {
+                       view.transcript.push_back(entry);
+                     });
                      st.record.transcript.push_back(std::move(entry));
                    }),
       instrumented(self, m,
@@ -413,6 +620,39 @@ call_supervisor_actor::behavior_type call_supervisor(
                      self->state.record.problems.push_back(problem.track +
                                                            " recording: " + problem.message);
                    }),
+      instrumented(self, m, [=](hangup_request& request) { on_hangup_request(self, request); }),
+      instrumented(self, m,
+                   [=](say_request& say) {
+                     if (!self->state.ending)
+                       self->send(self->state.peers.model, std::move(say));
+                   }),
+      instrumented(self, m,
+                   [=](caller_keypress& key) {
+                     auto& st = self->state;
+                     if (st.ending || !st.keypad)
+                       return;
+                     const auto now = guard_clock::now();
+                     st.guards->caller_activity(now);
+                     if (auto digits = st.keypad->press(key.digit, now))
+                       keypad_entry(self, std::move(*digits));
+                     schedule_guard_check(self);
+                   }),
+      instrumented(self, m,
+                   [=](playout_drained& drained) {
+                     auto& st = self->state;
+                     st.audio_chunks_played = std::max(st.audio_chunks_played, drained.chunks);
+                     if (playout_pending(st))
+                       return;  // more audio is on its way to the clock
+                     if (st.guards) {
+                       st.guards->agent_activity(guard_clock::now());
+                       schedule_guard_check(self);
+                     }
+                     if (st.hangup_after_playout)
+                       hang_up_now(self, *std::exchange(st.hangup_after_playout, {}));
+                   }),
+      instrumented(self, m, [=](agent_tool_call& call) { on_tool_call(self, call); }),
+      instrumented(self, m, [=](transfer_outcome& outcome) { on_transfer_outcome(self, outcome); }),
+      instrumented(self, m, [=](guard_check& check) { on_guard_check(self, check); }),
   };
 }
 

@@ -8,6 +8,10 @@
 //   detached finaliser writes the mixes, transcript.jsonl and call.json
 //   (RECORDINGS_DIR/<date>/<CallSid>/) and reports the outcome to the call registry.
 //
+// Control: hangup_request (API, end_call, guards) closes the Twilio stream — after the agent's
+// last audio has played when asked; say_request and keypad entries go to the model; guards
+// (idle, maximum length) and the keypad pause run on one self-addressed guard_check.
+//
 // Barge-in (input_audio_buffer.speech_started while agent audio is unplayed): the silence clock
 // sends Twilio `clear` and cuts the playout; the supervisor sends conversation.item.truncate at
 // the position the caller heard (clamped to what was sent for the item), response.cancel only
@@ -45,6 +49,18 @@ struct call_supervisor_state {
   std::unordered_map<std::string, std::uint64_t> agent_item_start_ms;
 
   std::size_t recordings_pending = 0;
+
+  // Call control, tools and guards.
+  std::optional<call_guards> guards;
+  std::optional<keypad_gatherer> keypad;
+  std::uint64_t guard_generation = 0;     // of the latest guard_check scheduled
+  std::uint64_t audio_chunks_sent = 0;    // agent_audio sent to the clock (see playout_drained)
+  std::uint64_t audio_chunks_played = 0;  // of them, played and confirmed
+  // A hang-up waiting for the agent's last words: set by end_call (after the audio already
+  // sent) or by a guard (after the goodbye response it asked for).
+  std::optional<std::string> hangup_after_playout;
+  std::optional<std::string> hangup_after_response;
+  std::string hangup_reason;  // ours, when the bridge ended the call
 };
 
 call_supervisor_actor::behavior_type call_supervisor(

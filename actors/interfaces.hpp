@@ -8,6 +8,7 @@
 //   Realtime WS ──realtime_frame──▶ openai_session ──agent_audio, speech, transcripts──▶ supervisor
 //   supervisor ──agent_audio──▶ silence_clock ──play_to_caller──▶ twilio_socket ──▶ Twilio WS
 //                                   └── every 20 ms: heard_audio ──▶ recorder (agent)
+//   call-control API (app/) ──hangup_request, say_request──▶ supervisor ──▶ the children
 //
 // A frame from Twilio thus travels: io thread → twilio_socket → openai_session → model.
 
@@ -41,7 +42,19 @@ using call_supervisor_actor = caf::typed_actor<
     // openai_session: connected, reconnecting, unavailable (the call then ends), error event.
     caf::reacts_to<model_status>,
     // recorder: a write failed; the bridge goes on without that track.
-    caf::reacts_to<recording_problem>>;
+    caf::reacts_to<recording_problem>,
+    // the call-control API, tools and guards: end the call / make the agent say something.
+    caf::reacts_to<hangup_request>, caf::reacts_to<say_request>,
+    // twilio_socket: a key the caller pressed (gathered into digits over a short pause).
+    caf::reacts_to<caller_keypress>,
+    // silence_clock: everything sent to the caller has played (marks confirm it).
+    caf::reacts_to<playout_drained>,
+    // openai_session: the model called end_call or transfer_call.
+    caf::reacts_to<agent_tool_call>,
+    // io thread: Twilio's answer to a transfer.
+    caf::reacts_to<transfer_outcome>,
+    // self: a guard or keypad deadline may be due.
+    caf::reacts_to<guard_check>>;
 
 /// Twilio's side of the call: parses every frame, checks the stream's call token, forwards
 /// caller audio, writes agent audio and marks, and closes the socket at the end.
@@ -72,6 +85,10 @@ using openai_session_actor = caf::typed_actor<
     caf::reacts_to<call_started>,
     // self: reconnect after a backoff.
     caf::reacts_to<connect_atom>,
+    // supervisor: the agent says something now (API, greeting, guards); keypad digits.
+    caf::reacts_to<say_request>, caf::reacts_to<caller_keypad_entry>,
+    // io thread (user tools) or supervisor (built-ins): a tool's answer for the model.
+    caf::reacts_to<tool_result>,
     // supervisor: the call is over, close the session.
     caf::reacts_to<close_atom>>;
 

@@ -261,6 +261,102 @@ typename Inspector::result_type inspect(Inspector& f, truncate_item& x) {
   return f(caf::meta::type_name("truncate_item"), x.item_id, x.audio_end_ms);
 }
 
+// -- Call control: the API (app/call_control), the agent's tools and the guards -> supervisor --
+
+/// End the call from our side: the stream is closed, so Twilio goes on past <Connect> and,
+/// with nothing after it, hangs up. `after_playout`: first let the caller hear all agent audio
+/// already sent (the goodbye), as Twilio's mark echoes confirm.
+struct hangup_request {
+  std::string reason;
+  bool after_playout = false;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, hangup_request& x) {
+  return f(caf::meta::type_name("hangup_request"), x.reason, x.after_playout);
+}
+
+/// Make the agent say `text` now (supervisor -> openai_session: response.create whose
+/// instructions carry the text). Waits for the model's active response to finish.
+struct say_request {
+  std::string text;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, say_request& x) {
+  return f(caf::meta::type_name("say_request"), x.text);
+}
+
+/// Twilio socket -> supervisor: the caller pressed a key (Twilio `dtmf`).
+struct caller_keypress {
+  char digit = '0';
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, caller_keypress& x) {
+  return f(caf::meta::type_name("caller_keypress"), x.digit);
+}
+
+/// Supervisor -> openai_session: the digits the caller typed, gathered over a short pause; they
+/// reach the model as a user message and a response is asked for.
+struct caller_keypad_entry {
+  std::string digits;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, caller_keypad_entry& x) {
+  return f(caf::meta::type_name("caller_keypad_entry"), x.digits);
+}
+
+/// Silence clock -> supervisor: everything sent to the caller has played, Twilio's mark echoes
+/// confirm it. `chunks` counts the agent_audio the clock had taken by then, so the supervisor
+/// knows whether audio it sent since is still on its way.
+struct playout_drained {
+  std::uint64_t chunks = 0;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, playout_drained& x) {
+  return f(caf::meta::type_name("playout_drained"), x.chunks);
+}
+
+/// openai_session -> supervisor: the model called a built-in tool (end_call, transfer_call).
+struct agent_tool_call {
+  std::string call_id;
+  std::string name;
+  std::string arguments_json;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, agent_tool_call& x) {
+  return f(caf::meta::type_name("agent_tool_call"), x.call_id, x.name, x.arguments_json);
+}
+
+/// To openai_session: a tool's answer (JSON), returned to the model as function_call_output,
+/// then a response is asked for. From the io thread (user tools over HTTP) or the supervisor.
+struct tool_result {
+  std::string call_id;
+  std::string output_json;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, tool_result& x) {
+  return f(caf::meta::type_name("tool_result"), x.call_id, x.output_json);
+}
+
+/// io thread -> supervisor: Twilio's answer to redirecting the call to <Dial> (transfer_call).
+struct transfer_outcome {
+  std::string tool_call_id;  // the model's call of transfer_call
+  std::string to;
+  std::string error;  // empty: Twilio took the redirect; the stream ends shortly
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, transfer_outcome& x) {
+  return f(caf::meta::type_name("transfer_outcome"), x.tool_call_id, x.to, x.error);
+}
+
+/// Supervisor, to itself: the next deadline of a guard or of the keypad pause may be due.
+struct guard_check {
+  std::uint64_t generation = 0;  // only the latest scheduled check counts
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, guard_check& x) {
+  return f(caf::meta::type_name("guard_check"), x.generation);
+}
+
 // -- Recorders
 // --------------------------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 #include "actors/openai_session.hpp"
 
 #include "actors/instrumented.hpp"
+#include "config/tools_file.hpp"
 #include "net/realtime_messages.hpp"
 
 #include <spdlog/spdlog.h>
@@ -30,6 +31,9 @@ void start_connecting(self_pointer self) {
       state.env->model_links->open(caf::actor_cast<openai_session_actor>(self), state.link_id);
 }
 
+void request_wanted_response(self_pointer self);
+std::string say_instructions(std::string_view text);
+
 void on_opened(self_pointer self) {
   auto& state = self->state;
   state.ready = true;
@@ -52,9 +56,71 @@ void on_opened(self_pointer self) {
     send_to_model(self);
   }
   state.held_audio.clear();
+  for (auto& item : state.held_items) {
+    state.outbound = std::move(item);
+    send_to_model(self);
+  }
+  state.held_items.clear();
+  // A new session has no response running.
+  state.response_active = false;
+  if (!state.greeted && !state.env->greeting.empty()) {
+    state.greeted = true;
+    state.responses_wanted.push_front(say_instructions(state.env->greeting));
+  }
+  request_wanted_response(self);
   metrics::log_call(spdlog::level::info, state.ids, "model session ready{}",
                     state.reconnects > 0 ? " (reconnected)" : "");
   self->send(state.peers->supervisor, model_status{model_status::kind::connected, ""});
+}
+
+/// Asks for the next wanted response when the model has none active.
+void request_wanted_response(self_pointer self) {
+  auto& state = self->state;
+  if (!state.ready || state.response_active || state.responses_wanted.empty())
+    return;
+  state.outbound.clear();
+  net::append_realtime_response_create(state.outbound, state.responses_wanted.front());
+  state.responses_wanted.pop_front();
+  send_to_model(self);
+  // Until response.created says so: a second request now would be refused as a duplicate.
+  state.response_active = true;
+}
+
+/// A conversation item (already serialised) now, or when the session is ready.
+void send_item(self_pointer self, std::string serialised) {
+  auto& state = self->state;
+  if (!state.ready) {
+    state.held_items.push_back(std::move(serialised));
+    return;
+  }
+  state.outbound = std::move(serialised);
+  send_to_model(self);
+}
+
+std::string say_instructions(std::string_view text) {
+  std::string instructions =
+      "Say exactly the following to the caller, word for word, then stop: \"";
+  instructions += text;
+  instructions += '"';
+  return instructions;
+}
+
+void on_function_call(self_pointer self, const net::realtime_output_item_done& call) {
+  auto& state = self->state;
+  metrics::log_call(spdlog::level::info, state.ids, "model called {}({})", call.name,
+                    call.arguments);
+  if (call.name == config::end_call_tool_name || call.name == config::transfer_call_tool_name) {
+    self->send(state.peers->supervisor, agent_tool_call{call.call_id, call.name, call.arguments});
+    return;
+  }
+  const auto session = caf::actor_cast<openai_session_actor>(self);
+  if (state.env->actions &&
+      state.env->actions->run_tool(session, state.identity, state.metadata_json, call.call_id,
+                                   call.name, call.arguments)) {
+    return;
+  }
+  self->send(session, tool_result{call.call_id, R"({"error":"no tool named )" + call.name +
+                                                    R"( is available"})"});
 }
 
 void on_lost(self_pointer self, const std::string& reason) {
@@ -105,6 +171,7 @@ void on_server_event(self_pointer self, std::string_view text, std::int64_t rece
         } else if constexpr (std::is_same_v<type, net::realtime_speech_stopped>) {
           state.speech_stopped_ns = received_ns;
         } else if constexpr (std::is_same_v<type, net::realtime_response_created>) {
+          state.response_active = true;
           self->send(supervisor, response_started{event.response_id});
         } else if constexpr (std::is_same_v<type, net::realtime_audio_delta>) {
           if (state.speech_stopped_ns) {
@@ -119,14 +186,24 @@ void on_server_event(self_pointer self, std::string_view text, std::int64_t rece
         } else if constexpr (std::is_same_v<type, net::realtime_input_transcript>) {
           self->send(supervisor, transcript_entry{"caller", event.item_id, event.transcript, 0});
         } else if constexpr (std::is_same_v<type, net::realtime_response_done>) {
+          state.response_active = false;
           self->send(supervisor,
                      response_finished{event.response_id, event.status, to_usage(event.usage)});
+          request_wanted_response(self);
+        } else if constexpr (std::is_same_v<type, net::realtime_output_item_done>) {
+          if (event.item_type == "function_call")
+            on_function_call(self, event);
         } else if constexpr (std::is_same_v<type, net::realtime_other_event>) {
           if (event.type == "conversation.item.truncated")
             node.truncations_confirmed().Increment();
         } else if constexpr (std::is_same_v<type, net::realtime_error>) {
           const auto code = event.code.value_or("other");
           node.model_errors(code).Increment();
+          if (code == "conversation_already_has_active_response") {
+            // Our response.create crossed one the server started itself (turn detection): ours
+            // is asked again when that one is done.
+            state.response_active = true;
+          }
           if (code == "response_cancel_not_active") {
             // Expected race: with interrupt_response the server cancels its own response on
             // speech_started, sometimes before our response.cancel arrives.
@@ -164,6 +241,7 @@ openai_session_actor::behavior_type openai_session(self_pointer self, bridge_env
                    [=](call_started& started) {
                      auto& state = self->state;
                      state.ids = {started.identity.call_sid, started.identity.stream_sid};
+                     state.identity = started.identity;
                      if (!started.identity.dial_id.empty()) {
                        // An outbound call: POST /calls may have asked for its own prompt/voice.
                        if (auto changes = state.env->dials->take(started.identity.dial_id)) {
@@ -171,6 +249,7 @@ openai_session_actor::behavior_type openai_session(self_pointer self, bridge_env
                            state.session.instructions = *changes->instructions;
                          if (changes->voice)
                            state.session.voice = *changes->voice;
+                         state.metadata_json = std::move(changes->metadata_json);
                        }
                      }
                      if (!self->state.link && !self->state.ready)
@@ -244,6 +323,38 @@ openai_session_actor::behavior_type openai_session(self_pointer self, bridge_env
                      state.outbound.clear();
                      net::append_realtime_response_cancel(state.outbound);
                      send_to_model(self);
+                   }),
+      instrumented(self, m,
+                   [=](say_request& say) {
+                     auto& state = self->state;
+                     if (state.closing)
+                       return;
+                     state.responses_wanted.push_back(say_instructions(say.text));
+                     request_wanted_response(self);
+                   }),
+      instrumented(self, m,
+                   [=](caller_keypad_entry& entry) {
+                     auto& state = self->state;
+                     if (state.closing)
+                       return;
+                     std::string item;
+                     net::append_realtime_user_text(
+                         item,
+                         "[The caller pressed these keys on their phone: " + entry.digits + "]");
+                     send_item(self, std::move(item));
+                     state.responses_wanted.emplace_back();
+                     request_wanted_response(self);
+                   }),
+      instrumented(self, m,
+                   [=](tool_result& result) {
+                     auto& state = self->state;
+                     if (state.closing)
+                       return;
+                     std::string item;
+                     net::append_realtime_function_output(item, result.call_id, result.output_json);
+                     send_item(self, std::move(item));
+                     state.responses_wanted.emplace_back();
+                     request_wanted_response(self);
                    }),
       instrumented(self, m,
                    [=](close_atom) {

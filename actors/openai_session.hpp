@@ -10,6 +10,11 @@
 // (bounded), then live audio. Server events become messages to the supervisor; an `error`
 // event is logged and counted and the call goes on. Conversation state is not carried across a
 // reconnect (replay comes with the model-reconnect work).
+//
+// The agent acts: GREETING and say_request become a response.create whose instructions carry
+// the words; keypad entries a user message; the model's function calls go to the supervisor
+// (end_call, transfer_call) or to the user's tools (call_actions), whose results return as
+// function_call_output. Each response we ask for waits until the model has none active.
 
 #include "actors/bridge_environment.hpp"
 #include "actors/interfaces.hpp"
@@ -42,6 +47,15 @@ struct openai_session_state {
   // When the model heard the caller stop (speech_stopped), until its next audio: the time to
   // first audio, the wait a caller feels.
   std::optional<std::int64_t> speech_stopped_ns;
+  call_identity identity;     // for the context of tool calls
+  std::string metadata_json;  // an outbound call's POST /calls metadata, for its tools
+  // Responses we ask for (say, greeting, keypad, tool results): the model runs one at a time,
+  // so each waits until none is active. An entry holds the response's instructions (empty:
+  // the session's).
+  bool response_active = false;
+  std::deque<std::string> responses_wanted;
+  std::deque<std::string> held_items;  // conversation items waiting for a ready session
+  bool greeted = false;
 };
 
 openai_session_actor::behavior_type openai_session(

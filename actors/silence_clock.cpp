@@ -26,6 +26,16 @@ void schedule_next_tick(self_pointer self) {
   self->delayed_send(self, delay, caf::tick_atom::value);
 }
 
+/// Tells the supervisor once everything sent has played and Twilio confirmed it (every mark
+/// echoed): a goodbye has been heard, the agent has stopped speaking.
+void report_if_drained(self_pointer self) {
+  auto& state = self->state;
+  if (!state.audio_since_drained || state.timeline.has_unplayed() || !state.marks_in_flight.empty())
+    return;
+  state.audio_since_drained = false;
+  self->send(state.peers->supervisor, playout_drained{state.chunks_taken});
+}
+
 void on_tick(self_pointer self) {
   auto& state = self->state;
   if (!state.ticking)
@@ -54,6 +64,7 @@ void on_tick(self_pointer self) {
     }
     self->send(state.peers->agent_recorder, std::move(heard));
   }
+  report_if_drained(self);
   schedule_next_tick(self);
 }
 
@@ -78,6 +89,7 @@ silence_clock_actor::behavior_type silence_clock(self_pointer self, bridge_envir
           self, m,
           [=](agent_audio& audio) {
             auto& state = self->state;
+            ++state.chunks_taken;  // dropped or not: the supervisor counts what it sent
             state.decoded.clear();
             if (auto decoded = net::append_decoded_base64(audio.payload_base64, state.decoded);
                 !decoded) {
@@ -86,6 +98,7 @@ silence_clock_actor::behavior_type silence_clock(self_pointer self, bridge_envir
                                 decoded.error().detail);
               return;
             }
+            state.audio_since_drained = true;
             auto mark = state.timeline.enqueue(audio.item_id, state.decoded);
             // Bounded: a peer that never echoes marks must not grow it for the whole call.
             if (state.marks_in_flight.size() >= max_marks_in_flight)
@@ -109,6 +122,7 @@ silence_clock_actor::behavior_type silence_clock(self_pointer self, bridge_envir
                            metrics::seconds_between(sent->second, metrics::steady_now_ns()));
                        state.marks_in_flight.erase(state.marks_in_flight.begin(), sent + 1);
                      }
+                     report_if_drained(self);
                    }),
       instrumented(self, m,
                    [=](cut_atom) -> playout_cut_result {

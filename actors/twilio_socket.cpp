@@ -138,7 +138,14 @@ void on_frame(self_pointer self, twilio_frame& frame) {
           end_stream(self, "twilio stop", stream_end::stopped);
           close_socket(self, net::close_code::normal, "stream stopped");
         } else if constexpr (std::is_same_v<type, net::twilio_dtmf>) {
+          static constexpr std::string_view keys = "0123456789*#ABCD";
+          if (!state.started || message.digit.size() != 1 ||
+              keys.find(message.digit[0]) == std::string_view::npos) {
+            count_malformed(self);
+            return;
+          }
           metrics::log_call(spdlog::level::info, state.ids, "DTMF {}", message.digit);
+          self->send(state.peers->supervisor, caller_keypress{message.digit[0]});
         }
         // `connected` carries nothing a bridge needs.
       },

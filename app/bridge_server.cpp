@@ -2,9 +2,12 @@
 
 #include "actors/media_stream_endpoint.hpp"
 #include "actors/realtime_link.hpp"
+#include "app/call_control.hpp"
+#include "app/call_status_endpoint.hpp"
 #include "app/outbound_calls.hpp"
 #include "net/http_server.hpp"
 #include "net/twilio_webhook.hpp"
+#include "web/console_assets.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -35,6 +38,13 @@ net::realtime_session_config session_config(const config::settings& settings) {
   }
   if (!settings.openai_transcription_model.empty()) {
     session.transcription = net::realtime_transcription{settings.openai_transcription_model, {}};
+  }
+  // What the model may do: end the call, transfer it, and the user's own tools.
+  for (auto& tool : config::builtin_tools(!settings.transfer_to.empty()))
+    session.tools.push_back({tool.name, tool.description, std::move(tool.parameters)});
+  for (const auto& tool : settings.tools) {
+    session.tools.push_back(
+        {tool.function.name, tool.function.description, tool.function.parameters});
   }
   return session;
 }
@@ -83,7 +93,14 @@ class node final : public bridge_server {
     auto rest_tls = net::tls_context::client();
     if (!rest_tls)
       return rest_tls.error();
-    dialer_.emplace(settings_, io_, *rest_tls, *tokens_, env->wall_clock, env->dials);
+    dialer_.emplace(settings_, io_, *rest_tls, *tokens_, env->wall_clock, env->dials,
+                    env->statuses);
+    controller_ = std::make_shared<call_controller>(settings_, io_, *rest_tls, env->live,
+                                                    env->statuses, env->wall_clock);
+    env->actions = controller_;
+    env->greeting = settings_.greeting;
+    env->guards.idle_timeout = std::chrono::seconds(settings_.idle_timeout_s);
+    env->guards.max_duration = std::chrono::seconds(settings_.max_call_duration_s);
     if (options.model_links) {
       env->model_links = options.model_links;
     } else {
@@ -110,7 +127,7 @@ class node final : public bridge_server {
          .on_upgrade = [this](const net::http_request& request) { return upgrade(request); },
          .on_request_async =
              [this](const net::http_request& request, const net::http_responder& respond) {
-               return dialer_->handle(request, respond);
+               return dialer_->handle(request, respond) || controller_->handle(request, respond);
              }});
     if (!server)
       return server.error();
@@ -216,8 +233,13 @@ class node final : public bridge_server {
       }
       return response;
     }
+    if (path == call_status_path)
+      return answer_call_status(request, webhook_, *env_->statuses, env_->wall_clock());
     if (path == "/metrics" && settings_.metrics_port)
       return net::http_response::text(404, "not found: /metrics is on METRICS_PORT\n");
+    // The web console (GET / and /console/<file>): on the public port only, not METRICS_PORT.
+    if (auto page = web::console_response(request))
+      return *page;
     return route_internal(request);
   }
 
@@ -268,7 +290,8 @@ class node final : public bridge_server {
   std::shared_ptr<actors::bridge_environment> env_;
   net::twilio_webhook_settings webhook_;
   std::optional<net::call_token_issuer> tokens_;
-  std::optional<outbound_dialer> dialer_;  // POST /calls
+  std::optional<outbound_dialer> dialer_;        // POST /calls
+  std::shared_ptr<call_controller> controller_;  // the call-control API, transfers, tools
   std::atomic<bool> ready_{false};
   std::atomic<bool> stop_requested_{false};
   std::promise<void> stopped_;

@@ -6,6 +6,8 @@
 //   GET /healthz, /readyz     liveness, readiness
 //   GET /metrics              Prometheus metrics (on METRICS_PORT instead, when that is set)
 //   POST /calls               an outbound call through Twilio's REST API (API_TOKEN)
+//   GET /calls[/{sid}], POST /calls/{sid}/hangup|transfer|say   call control (API_TOKEN)
+//   POST /call-status         Twilio's status callbacks for those calls (signed)
 // Used by `switchboard serve`, the demo and the integration tests (in process).
 
 #include "actors/bridge_environment.hpp"

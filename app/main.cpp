@@ -16,8 +16,9 @@ constexpr std::string_view usage =
 
 Usage:
   switchboard [serve] [--flags]                   run the server (the default command)
-  switchboard demo [--flags]                      one simulated call through the bridge (no
-                                                  accounts: a built-in model stand-in answers)
+  switchboard demo [--console] [--flags]          simulated calls through the bridge (no
+                                                  accounts: built-in model and Twilio stand-ins);
+                                                  --console: serve the web console until Ctrl-C
   switchboard loadgen [--flags]                   simulated calls against a bridge, the model
                                                   stand-in echoing: latency, lost frames and
                                                   cost per call (`loadgen --help`)

@@ -39,17 +39,14 @@ net::http_response created_response(const net::twilio_call_created& call) {
 }
 
 net::http_response twilio_error_response(const net::twilio_api_error& error) {
-  // Twilio refusing the request (bad number, unverified caller id) is the client's to fix;
-  // Twilio failing or unreachable is a bad gateway.
-  const bool client_side = error.http_status >= 400 && error.http_status < 500 &&
-                           error.http_status != 401 && error.http_status != 429;
   boost::json::object body{{"error", "Twilio refused the call: " + error.message},
                            {"twilio_status", error.http_status},
                            {"twilio_code", error.code},
                            {"twilio_message", error.message}};
   if (error.http_status == 0)
     body["error"] = error.message;
-  return net::http_response::json(client_side ? 400 : 502, boost::json::serialize(body) + "\n");
+  return net::http_response::json(status_for_twilio_error(error),
+                                  boost::json::serialize(body) + "\n");
 }
 
 }  // namespace
@@ -118,6 +115,21 @@ bool bearer_token_matches(std::string_view authorization_header, std::string_vie
          CRYPTO_memcmp(given.data(), token.data(), token.size()) == 0;
 }
 
+unsigned status_for_twilio_error(const net::twilio_api_error& error) {
+  const bool client_side = error.http_status >= 400 && error.http_status < 500 &&
+                           error.http_status != 401 && error.http_status != 429;
+  return client_side ? 400 : 502;
+}
+
+std::optional<api_error> refuse_api_request(const net::http_request& request,
+                                            std::string_view api_token) {
+  if (api_token.empty())
+    return api_error{404, "the call API is off: API_TOKEN is not set"};
+  if (!bearer_token_matches(request.header("Authorization"), api_token))
+    return api_error{401, "missing or wrong bearer token (Authorization: Bearer <API_TOKEN>)"};
+  return std::nullopt;
+}
+
 bool call_rate_limiter::try_acquire(std::chrono::steady_clock::time_point now) {
   std::lock_guard lock(mutex_);
   while (!recent_.empty() && now - recent_.front() >= std::chrono::minutes(1))
@@ -149,14 +161,16 @@ outbound_dialer::outbound_dialer(const config::settings& settings, boost::asio::
                                  std::shared_ptr<net::tls_context> tls,
                                  const net::call_token_issuer& tokens,
                                  std::function<std::chrono::system_clock::time_point()> wall_clock,
-                                 std::shared_ptr<actors::dial_overrides> dials)
+                                 std::shared_ptr<actors::dial_overrides> dials,
+                                 std::shared_ptr<actors::call_status_book> statuses)
     : settings_(settings),
       io_(io),
       tls_(std::move(tls)),
       tokens_(tokens),
       wall_clock_(std::move(wall_clock)),
       limiter_(settings.calls_per_minute),
-      dials_(std::move(dials)) {}
+      dials_(std::move(dials)),
+      statuses_(std::move(statuses)) {}
 
 bool outbound_dialer::handle(const net::http_request& request, const net::http_responder& respond) {
   if (request.path() != "/calls" || request.method != "POST")
@@ -165,10 +179,8 @@ bool outbound_dialer::handle(const net::http_request& request, const net::http_r
     respond(api_error_response(error));
     return true;
   };
-  if (settings_.api_token.empty())
-    return refuse({404, "outbound calls are off: API_TOKEN is not set"});
-  if (!bearer_token_matches(request.header("Authorization"), settings_.api_token))
-    return refuse({401, "missing or wrong bearer token (Authorization: Bearer <API_TOKEN>)"});
+  if (auto refused = refuse_api_request(request, settings_.api_token))
+    return refuse(*refused);
   auto dial = parse_dial_request(request.body, settings_.allowed_destinations);
   if (!dial)
     return refuse(dial.error());
@@ -193,13 +205,16 @@ bool outbound_dialer::handle(const net::http_request& request, const net::http_r
   auto parameters = create_call_parameters(*dial, settings_.twilio_phone_number,
                                            net::media_stream_url(net::http_request{}, webhook),
                                            *settings_.public_url + "/call-status", dial_id, token);
-  if (dial->instructions || dial->voice)
-    dials_->put(dial_id, {dial->instructions, dial->voice});
+  if (dial->instructions || dial->voice || dial->metadata_json != "{}")
+    dials_->put(dial_id, {dial->instructions, dial->voice, dial->metadata_json});
   const auto to = dial->to;
+  const auto from = settings_.twilio_phone_number;
   net::create_twilio_call(
       io_, tls_,
       {settings_.twilio_api_base, settings_.twilio_account_sid, settings_.twilio_auth_token},
-      std::move(parameters), [respond, to, dial_id](net::twilio_create_result created) {
+      std::move(parameters),
+      [respond, to, from, dial_id, statuses = statuses_,
+       wall_clock = wall_clock_](net::twilio_create_result created) {
         if (!created) {
           spdlog::warn("outbound call to {} refused by Twilio: HTTP {} code {}: {}", to,
                        created.error().http_status, created.error().code, created.error().message);
@@ -207,6 +222,10 @@ bool outbound_dialer::handle(const net::http_request& request, const net::http_r
         }
         spdlog::info("[call {}] outbound call to {} created (dial {}): {}", created->call_sid, to,
                      dial_id, created->status);
+        statuses->dialled(created->call_sid, to, from,
+                          actors::parse_twilio_call_status(created->status)
+                              .value_or(actors::twilio_call_status::queued),
+                          wall_clock());
         respond(created_response(*created));
       });
   return true;

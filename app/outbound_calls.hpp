@@ -57,6 +57,15 @@ boost::system::result<dial_request, api_error> parse_dial_request(
 /// "Authorization: Bearer <token>", compared in constant time.
 bool bearer_token_matches(std::string_view authorization_header, std::string_view token);
 
+/// Twilio refusing a request (a bad number, an unverified caller id) is the API client's to fix
+/// (400); Twilio failing, unreachable, or refusing our credentials or rate is a bad gateway (502).
+unsigned status_for_twilio_error(const net::twilio_api_error& error);
+
+/// The API's gate, for POST /calls and call control alike: off without API_TOKEN (404, saying
+/// so), then the bearer token (401). nullopt: let the request in.
+std::optional<api_error> refuse_api_request(const net::http_request& request,
+                                            std::string_view api_token);
+
 /// At most `per_minute` acquisitions in any 60 s window. Thread-safe.
 class call_rate_limiter {
  public:
@@ -81,7 +90,8 @@ class outbound_dialer {
   outbound_dialer(const config::settings& settings, boost::asio::io_context& io,
                   std::shared_ptr<net::tls_context> tls, const net::call_token_issuer& tokens,
                   std::function<std::chrono::system_clock::time_point()> wall_clock,
-                  std::shared_ptr<actors::dial_overrides> dials);
+                  std::shared_ptr<actors::dial_overrides> dials,
+                  std::shared_ptr<actors::call_status_book> statuses);
 
   /// An http_routes::on_request_async: takes POST /calls, leaves every other request.
   bool handle(const net::http_request& request, const net::http_responder& respond);
@@ -93,7 +103,8 @@ class outbound_dialer {
   const net::call_token_issuer& tokens_;
   std::function<std::chrono::system_clock::time_point()> wall_clock_;
   call_rate_limiter limiter_;
-  std::shared_ptr<actors::dial_overrides> dials_;  // per-call prompt and voice, by dial id
+  std::shared_ptr<actors::dial_overrides> dials_;       // per-call prompt and voice, by dial id
+  std::shared_ptr<actors::call_status_book> statuses_;  // each call created, for /call-status
 };
 
 }  // namespace switchboard::app

@@ -1,0 +1,427 @@
+#include "app/call_control.hpp"
+
+#include "actors/call_summary.hpp"
+#include "net/twilio_rest.hpp"
+#include "net/twiml.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+#include <caf/send.hpp>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <array>
+#include <fstream>
+#include <iterator>
+#include <set>
+#include <thread>
+
+namespace switchboard::app {
+
+namespace {
+
+namespace json = boost::json;
+
+constexpr std::size_t max_say_bytes = 4096;
+constexpr std::string_view calls_prefix = "/calls/";
+
+bool is_call_sid(std::string_view sid) {
+  return !sid.empty() && sid.size() <= 64 && std::all_of(sid.begin(), sid.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0;
+  });
+}
+
+net::http_response json_response(unsigned status, const json::object& body) {
+  return net::http_response::json(status, json::serialize(body) + "\n");
+}
+
+double seconds_between(std::chrono::system_clock::time_point from,
+                       std::chrono::system_clock::time_point to) {
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(to - from).count();
+  return static_cast<double>(std::max<std::int64_t>(ms, 0)) / 1000.0;
+}
+
+/// A JSON body's string field, or nullopt when the body is not an object or lacks it.
+std::optional<std::string> string_field(std::string_view body, std::string_view key) {
+  boost::system::error_code ec;
+  const auto parsed = json::parse(body, ec);
+  if (ec || !parsed.is_object())
+    return std::nullopt;
+  const auto* value = parsed.as_object().if_contains(key);
+  if (value == nullptr || !value->is_string())
+    return std::nullopt;
+  return std::string(value->as_string());
+}
+
+}  // namespace
+
+std::optional<boost::system::result<call_control_route, api_error>> parse_call_control_route(
+    std::string_view method, std::string_view path) {
+  using result = boost::system::result<call_control_route, api_error>;
+  using action = call_control_route::action;
+  const auto wrong_method = [&](std::string_view allowed) -> result {
+    return api_error{
+        405, std::string(path) + " takes " + std::string(allowed) + ", not " + std::string(method)};
+  };
+  if (path == "/calls") {
+    if (method == "GET")
+      return result(call_control_route{action::list, {}, {}});
+    return std::nullopt;  // POST /calls is the dialer's
+  }
+  if (!path.starts_with(calls_prefix))
+    return std::nullopt;
+  auto rest = path.substr(calls_prefix.size());
+  const auto slash = rest.find('/');
+  const auto sid = rest.substr(0, slash);
+  if (!is_call_sid(sid))
+    return result(api_error{404, "no such call: the call sid must be letters and digits"});
+  call_control_route route{action::show, std::string(sid), {}};
+  if (slash == std::string_view::npos) {
+    if (method != "GET")
+      return wrong_method("GET");
+    return result(route);
+  }
+  const auto tail = rest.substr(slash + 1);
+  if (tail.starts_with("recordings/")) {
+    if (method != "GET")
+      return wrong_method("GET");
+    route.what = action::recording;
+    route.file = std::string(tail.substr(std::string_view("recordings/").size()));
+    return result(route);
+  }
+  static constexpr std::array<std::pair<std::string_view, action>, 3> commands{
+      {{"hangup", action::hangup}, {"transfer", action::transfer}, {"say", action::say}}};
+  for (const auto& [name, what] : commands) {
+    if (tail == name) {
+      if (method != "POST")
+        return wrong_method("POST");
+      route.what = what;
+      return result(route);
+    }
+  }
+  return result(api_error{404, "not found: " + std::string(path)});
+}
+
+std::optional<std::string_view> recording_content_type(std::string_view file) {
+  static constexpr std::array<std::pair<std::string_view, std::string_view>, 6> files{{
+      {"caller.wav", "audio/wav"},
+      {"agent.wav", "audio/wav"},
+      {"stereo.wav", "audio/wav"},
+      {"mono.wav", "audio/wav"},
+      {"transcript.jsonl", "application/x-ndjson"},
+      {"call.json", "application/json"},
+  }};
+  for (const auto& [name, type] : files) {
+    if (name == file)
+      return type;
+  }
+  return std::nullopt;
+}
+
+json::object call_json_object(const actors::call_view& view,
+                              const actors::outbound_call_status* twilio,
+                              std::chrono::system_clock::time_point now, bool with_transcript) {
+  const auto& id = view.identity;
+  const bool ended = view.state == actors::call_state::ended;
+  json::object call{
+      {"call_sid", id.call_sid},
+      {"stream_sid", id.stream_sid},
+      {"direction", view.direction},
+      {"from", id.from},
+      {"to", id.to},
+      {"state", std::string(to_string(view.state))},
+      {"started", actors::iso8601_utc(view.started_at)},
+      {"duration_s", seconds_between(view.started_at, ended ? view.ended_at : now)},
+      {"barge_ins", view.barge_ins},
+  };
+  if (twilio != nullptr) {
+    call["twilio_status"] = std::string(to_string(twilio->status));
+    // An outbound call's stream knows only its dial; the book knows the parties.
+    if (id.to.empty())
+      call["to"] = twilio->to;
+    if (id.from.empty())
+      call["from"] = twilio->from;
+  }
+  if (!view.end_reason.empty())
+    call["end_reason"] = view.end_reason;
+  if (ended) {
+    call["ended"] = actors::iso8601_utc(view.ended_at);
+    json::array recordings;
+    for (const auto& file : view.files) {
+      if (recording_content_type(file))
+        recordings.emplace_back("/calls/" + id.call_sid + "/recordings/" + file);
+    }
+    call["recordings"] = std::move(recordings);
+  }
+  if (with_transcript) {
+    json::array transcript;
+    for (const auto& line : view.transcript) {
+      transcript.emplace_back(json::object{
+          {"speaker", line.speaker}, {"text", line.text}, {"offset_ms", line.offset_ms}});
+    }
+    call["transcript"] = std::move(transcript);
+  }
+  return call;
+}
+
+json::object dialing_call_json_object(const actors::outbound_call_status& call,
+                                      std::chrono::system_clock::time_point now) {
+  const auto placed = call.dialled_at         ? *call.dialled_at
+                      : call.arrivals.empty() ? now
+                                              : call.arrivals.front().second;
+  return {
+      {"call_sid", call.call_sid},
+      {"stream_sid", ""},
+      {"direction", call.direction},
+      {"from", call.from},
+      {"to", call.to},
+      {"state", "dialing"},
+      {"twilio_status", std::string(to_string(call.status))},
+      {"started", actors::iso8601_utc(placed)},
+      {"duration_s", seconds_between(placed, now)},
+      {"barge_ins", 0},
+  };
+}
+
+call_controller::call_controller(const config::settings& settings, boost::asio::io_context& io,
+                                 std::shared_ptr<net::tls_context> tls,
+                                 std::shared_ptr<actors::live_calls> live,
+                                 std::shared_ptr<actors::call_status_book> statuses,
+                                 std::function<std::chrono::system_clock::time_point()> wall_clock)
+    : settings_(settings),
+      io_(io),
+      tls_(std::move(tls)),
+      live_(std::move(live)),
+      statuses_(std::move(statuses)),
+      wall_clock_(std::move(wall_clock)) {
+  for (const auto& tool : settings_.tools) {
+    tools_.emplace(tool.function.name, net::http_tool{tool.function.name, tool.url, tool.timeout});
+  }
+}
+
+bool call_controller::handle(const net::http_request& request, const net::http_responder& respond) {
+  auto route = parse_call_control_route(request.method, request.path());
+  if (!route)
+    return false;
+  if (auto refused = refuse_api_request(request, settings_.api_token)) {
+    respond(api_error_response(*refused));
+    return true;
+  }
+  if (!*route) {
+    respond(api_error_response(route->error()));
+    return true;
+  }
+  const auto& call = **route;
+  using action = call_control_route::action;
+  switch (call.what) {
+    case action::list:
+      respond(list_calls());
+      break;
+    case action::show:
+      respond(show_call(call.call_sid));
+      break;
+    case action::recording:
+      send_recording(call, respond);
+      break;
+    case action::hangup:
+      respond(hang_up(call.call_sid));
+      break;
+    case action::say:
+      respond(say(call.call_sid, request.body));
+      break;
+    case action::transfer:
+      transfer_by_api(call.call_sid, request.body, respond);
+      break;
+  }
+  return true;
+}
+
+net::http_response call_controller::list_calls() const {
+  const auto now = wall_clock_();
+  json::array calls;
+  std::set<std::string, std::less<>> listed;
+  for (const auto& view : live_->live()) {
+    const auto twilio = statuses_->find(view.identity.call_sid);
+    calls.emplace_back(call_json_object(view, twilio ? &*twilio : nullptr, now, false));
+    listed.insert(view.identity.call_sid);
+  }
+  json::array recent;
+  for (const auto& view : live_->recent()) {
+    const auto twilio = statuses_->find(view.identity.call_sid);
+    recent.emplace_back(call_json_object(view, twilio ? &*twilio : nullptr, now, false));
+    listed.insert(view.identity.call_sid);
+  }
+  // Outbound calls still ringing (or answered, their stream not started yet).
+  for (const auto& dialing : statuses_->unfinished()) {
+    if (!listed.contains(dialing.call_sid))
+      calls.emplace_back(dialing_call_json_object(dialing, now));
+  }
+  return json_response(200, {{"calls", std::move(calls)}, {"recent", std::move(recent)}});
+}
+
+net::http_response call_controller::show_call(std::string_view call_sid) const {
+  const auto now = wall_clock_();
+  const auto twilio = statuses_->find(call_sid);
+  if (const auto view = live_->find(call_sid))
+    return json_response(200, call_json_object(*view, twilio ? &*twilio : nullptr, now, true));
+  if (twilio) {
+    auto call = dialing_call_json_object(*twilio, now);
+    if (actors::is_final(twilio->status))
+      call["state"] = "ended";  // never streamed here: busy, no answer, failed, canceled
+    call["transcript"] = json::array{};
+    return json_response(200, call);
+  }
+  return api_error_response({404, "no such call on this node: " + std::string(call_sid)});
+}
+
+void call_controller::send_recording(const call_control_route& route,
+                                     const net::http_responder& respond) const {
+  const auto type = recording_content_type(route.file);
+  const auto view = live_->find(route.call_sid);
+  if (!view)
+    return respond(api_error_response({404, "no such call on this node: " + route.call_sid}));
+  if (view->state != actors::call_state::ended) {
+    return respond(api_error_response(
+        {409, "the call is still live: its recordings are complete when it has ended"}));
+  }
+  if (!type || view->directory.empty() ||
+      std::find(view->files.begin(), view->files.end(), route.file) == view->files.end()) {
+    return respond(
+        api_error_response({404, "the call has no file " + route.file +
+                                     " (files: caller.wav, agent.wav, stereo.wav, mono.wav, "
+                                     "transcript.jsonl, call.json, as recorded)"}));
+  }
+  // Recordings run to megabytes: read them off the io threads.
+  std::thread([path = view->directory / route.file, type = std::string(*type), respond] {
+    std::ifstream in(path, std::ios::binary);
+    std::string body{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    if (!in.good() && !in.eof()) {
+      return respond(api_error_response({500, "cannot read " + path.filename().string()}));
+    }
+    net::http_response response;
+    response.status = 200;
+    response.content_type = type;
+    response.body = std::move(body);
+    response.headers.emplace_back("Content-Disposition",
+                                  "inline; filename=\"" + path.filename().string() + "\"");
+    respond(std::move(response));
+  }).detach();
+}
+
+net::http_response call_controller::hang_up(std::string_view call_sid) const {
+  const auto view = live_->find(call_sid);
+  if (!view)
+    return api_error_response({404, "no such call on this node: " + std::string(call_sid)});
+  const auto supervisor = live_->supervisor_of(call_sid);
+  if (!supervisor)
+    return api_error_response({409, "the call is already ending or has ended"});
+  caf::anon_send(*supervisor, actors::hangup_request{"hung up through the API", false});
+  spdlog::info("[call {}] hang-up asked through the API", call_sid);
+  return json_response(202, {{"call_sid", std::string(call_sid)}, {"state", "ending"}});
+}
+
+net::http_response call_controller::say(std::string_view call_sid, std::string_view body) const {
+  const auto text = string_field(body, "text");
+  if (!text || text->empty() || text->size() > max_say_bytes) {
+    return api_error_response(
+        {400, "the body must be {\"text\": \"...\"}, 1 to 4096 bytes of what the agent says"});
+  }
+  if (!live_->find(call_sid))
+    return api_error_response({404, "no such call on this node: " + std::string(call_sid)});
+  const auto supervisor = live_->supervisor_of(call_sid);
+  if (!supervisor)
+    return api_error_response({409, "the call is already ending or has ended"});
+  caf::anon_send(*supervisor, actors::say_request{*text});
+  return json_response(202, {{"call_sid", std::string(call_sid)}});
+}
+
+void call_controller::transfer_by_api(std::string call_sid, std::string_view body,
+                                      const net::http_responder& respond) {
+  const auto to = string_field(body, "to");
+  if (!to)
+    return respond(api_error_response({400, "the body must be {\"to\": \"+E164 number\"}"}));
+  if (!live_->find(call_sid)) {
+    return respond(api_error_response({404, "no such call on this node: " + call_sid}));
+  }
+  if (!live_->supervisor_of(call_sid))
+    return respond(api_error_response({409, "the call is already ending or has ended"}));
+  redirect_to(call_sid, *to, [respond, call_sid, to = *to](unsigned status, std::string error) {
+    if (!error.empty())
+      return respond(api_error_response({status, std::move(error)}));
+    respond(json_response(202, {{"call_sid", call_sid}, {"transferred_to", to}}));
+  });
+}
+
+void call_controller::redirect_to(std::string call_sid, std::string to,
+                                  std::function<void(unsigned, std::string)> done) {
+  if (to.empty())
+    return done(400, "no number to transfer to (and TRANSFER_TO is not set)");
+  // The model may be talked into calling anywhere: its transfers pass the same checks as
+  // POST /calls.
+  auto checked =
+      parse_dial_request(json::serialize(json::object{{"to", to}}), settings_.allowed_destinations);
+  if (!checked)
+    return done(checked.error().status, checked.error().reason);
+  if (!settings_.has_twilio_credentials())
+    return done(503, "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are needed to transfer calls");
+  spdlog::info("[call {}] transferring to {}", call_sid, to);
+  net::update_twilio_call(
+      io_, tls_,
+      {settings_.twilio_api_base, settings_.twilio_account_sid, settings_.twilio_auth_token},
+      call_sid, {{"Twiml", net::dial_twiml(to)}},
+      [done = std::move(done)](net::twilio_create_result answer) {
+        if (!answer) {
+          const auto& error = answer.error();
+          return done(status_for_twilio_error(error),
+                      "Twilio refused the transfer: " + error.message +
+                          (error.code != 0 ? " (code " + std::to_string(error.code) + ")" : ""));
+        }
+        done(202, {});
+      });
+}
+
+bool call_controller::run_tool(actors::openai_session_actor session,
+                               const actors::call_identity& call, std::string_view metadata_json,
+                               std::string call_id, std::string name, std::string arguments_json) {
+  const auto tool = tools_.find(name);
+  if (tool == tools_.end())
+    return false;
+  net::tool_call_context context{call.call_sid,
+                                 call.stream_sid,
+                                 call.from,
+                                 call.to,
+                                 call.dial_id.empty() ? "inbound" : "outbound",
+                                 std::string(metadata_json)};
+  const auto started = std::chrono::steady_clock::now();
+  net::invoke_http_tool(
+      io_, tls_, tool->second, arguments_json, context,
+      [session, call_id = std::move(call_id), name, call_sid = call.call_sid,
+       started](net::tool_result result) {
+        const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::steady_clock::now() - started)
+                            .count();
+        if (result.ok()) {
+          spdlog::info("[call {}] tool {} answered in {} ms", call_sid, name, ms);
+        } else {
+          spdlog::warn("[call {}] tool {} {} after {} ms: {}", call_sid, name,
+                       net::to_string(result.outcome), ms,
+                       result.detail.empty() ? result.output : result.detail);
+        }
+        caf::anon_send(session, actors::tool_result{call_id, std::move(result.output)});
+      });
+  return true;
+}
+
+void call_controller::transfer(actors::call_supervisor_actor supervisor, std::string tool_call_id,
+                               std::string call_sid, std::string to) {
+  if (to.empty())
+    to = settings_.transfer_to;  // TRANSFER_TO: where transfer_call goes without a number
+  redirect_to(
+      std::move(call_sid), to,
+      [supervisor, tool_call_id = std::move(tool_call_id), to](unsigned, std::string error) {
+        caf::anon_send(supervisor, actors::transfer_outcome{tool_call_id, to, std::move(error)});
+      });
+}
+
+}  // namespace switchboard::app

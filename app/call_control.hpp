@@ -1,0 +1,106 @@
+#pragma once
+// The call-control API: an operator (or the web console) sees and steers the calls of this
+// node. Bearer-protected like POST /calls (API_TOKEN); answers are JSON, errors {"error": "..."}.
+//
+//   GET  /calls                              live calls, outbound calls still dialling, and
+//                                            the last calls that ended
+//   GET  /calls/{sid}                        one call, with its transcript so far
+//   GET  /calls/{sid}/recordings/{file}      a file of an ended call (WAV, transcript, call.json)
+//   POST /calls/{sid}/hangup                 end the call now
+//   POST /calls/{sid}/transfer {"to"}        hand the call to a number (<Dial> through Twilio)
+//   POST /calls/{sid}/say {"text"}           the agent says it now
+//
+// The routes are parsed and answered by plain functions (tested directly); call_controller
+// wires them to the node's live calls, its actors and Twilio's REST API. It also implements
+// actors::call_actions, so the agent's transfer_call and the user's tools go the same way.
+
+#include "actors/bridge_environment.hpp"
+#include "actors/call_status_book.hpp"
+#include "actors/live_calls.hpp"
+#include "app/outbound_calls.hpp"
+#include "config/settings.hpp"
+#include "net/http_tool.hpp"
+#include "net/http_types.hpp"
+#include "net/tls.hpp"
+
+#include <boost/json/object.hpp>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace switchboard::app {
+
+/// A request of the call-control API, as its path and method say.
+struct call_control_route {
+  enum class action { list, show, recording, hangup, transfer, say };
+  action what = action::list;
+  std::string call_sid;
+  std::string file;  // recording
+};
+
+/// Parses method + path; nullopt when the request is not for this API. A route on an API path
+/// with the wrong method, or a malformed sid, is an api_error (405 / 404).
+std::optional<boost::system::result<call_control_route, api_error>> parse_call_control_route(
+    std::string_view method, std::string_view path);
+
+/// The JSON object of one call (the API's <call>); with its transcript when asked.
+boost::json::object call_json_object(const actors::call_view& view,
+                                     const actors::outbound_call_status* twilio,
+                                     std::chrono::system_clock::time_point now,
+                                     bool with_transcript);
+/// An outbound call placed but not streaming yet ("state": "dialing").
+boost::json::object dialing_call_json_object(const actors::outbound_call_status& call,
+                                             std::chrono::system_clock::time_point now);
+
+/// The files of an ended call the API serves, and their content types.
+std::optional<std::string_view> recording_content_type(std::string_view file);
+
+class call_controller final : public actors::call_actions {
+ public:
+  call_controller(const config::settings& settings, boost::asio::io_context& io,
+                  std::shared_ptr<net::tls_context> tls, std::shared_ptr<actors::live_calls> live,
+                  std::shared_ptr<actors::call_status_book> statuses,
+                  std::function<std::chrono::system_clock::time_point()> wall_clock);
+
+  /// An http_routes::on_request_async: takes the API's requests, leaves every other one.
+  bool handle(const net::http_request& request, const net::http_responder& respond);
+
+  // actors::call_actions
+  bool run_tool(actors::openai_session_actor session, const actors::call_identity& call,
+                std::string_view metadata_json, std::string call_id, std::string name,
+                std::string arguments_json) override;
+  void transfer(actors::call_supervisor_actor supervisor, std::string tool_call_id,
+                std::string call_sid, std::string to) override;
+
+ private:
+  net::http_response list_calls() const;
+  net::http_response show_call(std::string_view call_sid) const;
+  void send_recording(const call_control_route& route, const net::http_responder& respond) const;
+  net::http_response hang_up(std::string_view call_sid) const;
+  net::http_response say(std::string_view call_sid, std::string_view body) const;
+  void transfer_by_api(std::string call_sid, std::string_view body,
+                       const net::http_responder& respond);
+  /// Checks `to` and asks Twilio to redirect the call; `done` gets "" or why it failed, and the
+  /// HTTP status that goes with it.
+  void redirect_to(std::string call_sid, std::string to,
+                   std::function<void(unsigned status, std::string error)> done);
+
+  config::settings settings_;
+  boost::asio::io_context& io_;
+  std::shared_ptr<net::tls_context> tls_;
+  std::shared_ptr<actors::live_calls> live_;
+  std::shared_ptr<actors::call_status_book> statuses_;
+  std::function<std::chrono::system_clock::time_point()> wall_clock_;
+  std::map<std::string, net::http_tool, std::less<>> tools_;  // TOOLS_FILE, by name
+};
+
+}  // namespace switchboard::app
