@@ -366,6 +366,7 @@ void keypad_entry(self_pointer self, std::string digits) {
                           [&](call_view& view) { view.transcript.push_back(line); });
   state.record.transcript.push_back(std::move(line));
   self->send(state.peers.model, caller_keypad_entry{std::move(digits)});
+  state.env->metrics->call_actions(metrics::call_action::keypad_entry).Increment();
 }
 
 void on_guard_check(self_pointer self, const guard_check& check) {
@@ -378,24 +379,33 @@ void on_guard_check(self_pointer self, const guard_check& check) {
       keypad_entry(self, std::move(*digits));
   }
   if (state.guards) {
-    switch (state.guards->due(now)) {
+    const auto action = state.guards->due(now);
+    const auto count = [&](metrics::call_action counted) {
+      state.env->metrics->call_actions(counted).Increment();
+    };
+    switch (action) {
       case guard_action::none:
         break;
       case guard_action::ask_if_still_there:
         metrics::log_call(spdlog::level::info, ids_of(state), "idle: asking the caller");
+        count(metrics::call_action::idle_question);
         self->send(state.peers.model, say_request{std::string(idle_question)});
         break;
       case guard_action::end_for_silence:
+        count(metrics::call_action::idle_hangup);
         say_goodbye_and_hang_up(self, idle_goodbye, "idle timeout");
         break;
       case guard_action::warn_of_time_limit: {
+        count(metrics::call_action::time_limit_warning);
         const auto lead = std::chrono::duration_cast<std::chrono::seconds>(
             call_guards::warning_lead(state.env->guards.max_duration));
         self->send(state.peers.model, say_request{"Just so you know, this call will end in about " +
-                                                  std::to_string(lead.count()) + " seconds."});
+                                                  std::to_string(lead.count()) +
+                                                  (lead.count() == 1 ? " second." : " seconds.")});
         break;
       }
       case guard_action::end_at_time_limit:
+        count(metrics::call_action::time_limit_hangup);
         say_goodbye_and_hang_up(self, time_limit_goodbye, "maximum call duration reached");
         break;
     }
@@ -409,6 +419,7 @@ void on_tool_call(self_pointer self, const agent_tool_call& call) {
     // The model says goodbye and then calls end_call in the same response: the goodbye is
     // already on its way to the caller; hang up once they have heard it. No result goes back:
     // it would make the model speak again.
+    state.env->metrics->call_actions(metrics::call_action::end_call).Increment();
     hangup_request request{"the agent ended the call", true};
     return on_hangup_request(self, request);
   }
@@ -443,6 +454,7 @@ void on_transfer_outcome(self_pointer self, const transfer_outcome& outcome) {
     return;
   }
   // Twilio now plays <Dial>: it ends this stream by itself.
+  state.env->metrics->call_actions(metrics::call_action::transfer_call).Increment();
   metrics::log_call(spdlog::level::info, ids_of(state), "transferred to {}", outcome.to);
   state.hangup_reason = "transferred to " + outcome.to;
   transcript_entry line{"agent", "", "[transferred to " + outcome.to + "]", call_elapsed_ms(self)};

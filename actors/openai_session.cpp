@@ -66,6 +66,7 @@ void on_opened(self_pointer self) {
   if (!state.greeted && !state.env->greeting.empty()) {
     state.greeted = true;
     state.responses_wanted.push_front(say_instructions(state.env->greeting));
+    state.env->metrics->call_actions(metrics::call_action::greeting).Increment();
   }
   request_wanted_response(self);
   metrics::log_call(spdlog::level::info, state.ids, "model session ready{}",

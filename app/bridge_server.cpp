@@ -96,7 +96,7 @@ class node final : public bridge_server {
     dialer_.emplace(settings_, io_, *rest_tls, *tokens_, env->wall_clock, env->dials,
                     env->statuses);
     controller_ = std::make_shared<call_controller>(settings_, io_, *rest_tls, env->live,
-                                                    env->statuses, env->wall_clock);
+                                                    env->statuses, env->metrics, env->wall_clock);
     env->actions = controller_;
     env->greeting = settings_.greeting;
     env->guards.idle_timeout = std::chrono::seconds(settings_.idle_timeout_s);
@@ -234,7 +234,8 @@ class node final : public bridge_server {
       return response;
     }
     if (path == call_status_path)
-      return answer_call_status(request, webhook_, *env_->statuses, env_->wall_clock());
+      return answer_call_status(request, webhook_, *env_->statuses, env_->wall_clock(),
+                                env_->metrics.get());
     if (path == "/metrics" && settings_.metrics_port)
       return net::http_response::text(404, "not found: /metrics is on METRICS_PORT\n");
     // The web console (GET / and /console/<file>): on the public port only, not METRICS_PORT.

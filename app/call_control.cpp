@@ -188,12 +188,14 @@ call_controller::call_controller(const config::settings& settings, boost::asio::
                                  std::shared_ptr<net::tls_context> tls,
                                  std::shared_ptr<actors::live_calls> live,
                                  std::shared_ptr<actors::call_status_book> statuses,
+                                 std::shared_ptr<metrics::bridge_metrics> node,
                                  std::function<std::chrono::system_clock::time_point()> wall_clock)
     : settings_(settings),
       io_(io),
       tls_(std::move(tls)),
       live_(std::move(live)),
       statuses_(std::move(statuses)),
+      node_(std::move(node)),
       wall_clock_(std::move(wall_clock)) {
   for (const auto& tool : settings_.tools) {
     tools_.emplace(tool.function.name, net::http_tool{tool.function.name, tool.url, tool.timeout});
@@ -317,6 +319,7 @@ net::http_response call_controller::hang_up(std::string_view call_sid) const {
   if (!supervisor)
     return api_error_response({409, "the call is already ending or has ended"});
   caf::anon_send(*supervisor, actors::hangup_request{"hung up through the API", false});
+  node_->call_actions(metrics::call_action::api_hangup).Increment();
   spdlog::info("[call {}] hang-up asked through the API", call_sid);
   return json_response(202, {{"call_sid", std::string(call_sid)}, {"state", "ending"}});
 }
@@ -333,6 +336,7 @@ net::http_response call_controller::say(std::string_view call_sid, std::string_v
   if (!supervisor)
     return api_error_response({409, "the call is already ending or has ended"});
   caf::anon_send(*supervisor, actors::say_request{*text});
+  node_->call_actions(metrics::call_action::api_say).Increment();
   return json_response(202, {{"call_sid", std::string(call_sid)}});
 }
 
@@ -346,32 +350,42 @@ void call_controller::transfer_by_api(std::string call_sid, std::string_view bod
   }
   if (!live_->supervisor_of(call_sid))
     return respond(api_error_response({409, "the call is already ending or has ended"}));
-  redirect_to(call_sid, *to, [respond, call_sid, to = *to](unsigned status, std::string error) {
-    if (!error.empty())
-      return respond(api_error_response({status, std::move(error)}));
-    respond(json_response(202, {{"call_sid", call_sid}, {"transferred_to", to}}));
-  });
+  redirect_to(call_sid, *to,
+              [respond, call_sid, to = *to, node = node_](unsigned status, std::string error) {
+                if (!error.empty())
+                  return respond(api_error_response({status, std::move(error)}));
+                node->call_actions(metrics::call_action::api_transfer).Increment();
+                respond(json_response(202, {{"call_sid", call_sid}, {"transferred_to", to}}));
+              });
 }
 
 void call_controller::redirect_to(std::string call_sid, std::string to,
                                   std::function<void(unsigned, std::string)> done) {
-  if (to.empty())
+  if (to.empty()) {
+    node_->call_actions(metrics::call_action::transfer_refused).Increment();
     return done(400, "no number to transfer to (and TRANSFER_TO is not set)");
+  }
   // The model may be talked into calling anywhere: its transfers pass the same checks as
   // POST /calls.
   auto checked =
       parse_dial_request(json::serialize(json::object{{"to", to}}), settings_.allowed_destinations);
+  const auto refused = [&](unsigned status, std::string why) {
+    node_->call_actions(metrics::call_action::transfer_refused).Increment();
+    spdlog::warn("[call {}] transfer to {} refused: {}", call_sid, to, why);
+    done(status, std::move(why));
+  };
   if (!checked)
-    return done(checked.error().status, checked.error().reason);
+    return refused(checked.error().status, checked.error().reason);
   if (!settings_.has_twilio_credentials())
-    return done(503, "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are needed to transfer calls");
+    return refused(503, "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are needed to transfer calls");
   spdlog::info("[call {}] transferring to {}", call_sid, to);
   net::update_twilio_call(
       io_, tls_,
       {settings_.twilio_api_base, settings_.twilio_account_sid, settings_.twilio_auth_token},
       call_sid, {{"Twiml", net::dial_twiml(to)}},
-      [done = std::move(done)](net::twilio_create_result answer) {
+      [done = std::move(done), node = node_](net::twilio_create_result answer) {
         if (!answer) {
+          node->call_actions(metrics::call_action::transfer_refused).Increment();
           const auto& error = answer.error();
           return done(status_for_twilio_error(error),
                       "Twilio refused the transfer: " + error.message +
@@ -396,8 +410,9 @@ bool call_controller::run_tool(actors::openai_session_actor session,
   const auto started = std::chrono::steady_clock::now();
   net::invoke_http_tool(
       io_, tls_, tool->second, arguments_json, context,
-      [session, call_id = std::move(call_id), name, call_sid = call.call_sid,
-       started](net::tool_result result) {
+      [session, call_id = std::move(call_id), name, call_sid = call.call_sid, started,
+       node = node_](net::tool_result result) {
+        node->tool_calls(net::to_string(result.outcome)).Increment();
         const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                             std::chrono::steady_clock::now() - started)
                             .count();

@@ -69,6 +69,7 @@ class call_controller final : public actors::call_actions {
   call_controller(const config::settings& settings, boost::asio::io_context& io,
                   std::shared_ptr<net::tls_context> tls, std::shared_ptr<actors::live_calls> live,
                   std::shared_ptr<actors::call_status_book> statuses,
+                  std::shared_ptr<metrics::bridge_metrics> node,
                   std::function<std::chrono::system_clock::time_point()> wall_clock);
 
   /// An http_routes::on_request_async: takes the API's requests, leaves every other one.
@@ -99,6 +100,7 @@ class call_controller final : public actors::call_actions {
   std::shared_ptr<net::tls_context> tls_;
   std::shared_ptr<actors::live_calls> live_;
   std::shared_ptr<actors::call_status_book> statuses_;
+  std::shared_ptr<metrics::bridge_metrics> node_;
   std::function<std::chrono::system_clock::time_point()> wall_clock_;
   std::map<std::string, net::http_tool, std::less<>> tools_;  // TOOLS_FILE, by name
 };

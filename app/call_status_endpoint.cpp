@@ -25,7 +25,12 @@ std::string sequence_text(const std::optional<std::uint64_t>& sequence_number) {
 net::http_response answer_call_status(const net::http_request& request,
                                       const net::twilio_webhook_settings& settings,
                                       actors::call_status_book& book,
-                                      std::chrono::system_clock::time_point now) {
+                                      std::chrono::system_clock::time_point now,
+                                      metrics::bridge_metrics* node) {
+  const auto count = [node](std::string_view result) {
+    if (node != nullptr)
+      node->status_callbacks(result).Increment();
+  };
   if (request.method != "POST")
     return refuse(request, 405, "status callbacks are POSTed");
   const auto params = net::parse_form_body(request.body);
@@ -33,10 +38,13 @@ net::http_response answer_call_status(const net::http_request& request,
     // requested_url: PUBLIC_URL + the target, i.e. exactly the StatusCallback the dialer gave
     // Twilio (PUBLIC_URL + "/call-status"), which is what Twilio signs.
     const auto signature = request.header("x-twilio-signature");
-    if (signature.empty())
+    if (signature.empty()) {
+      count("refused");
       return refuse(request, 403, "missing X-Twilio-Signature");
+    }
     if (!net::is_valid_twilio_signature(settings.auth_token, signature,
                                         net::requested_url(request, settings), params)) {
+      count("refused");
       return refuse(request, 403, "invalid X-Twilio-Signature");
     }
   } else {
@@ -44,22 +52,27 @@ net::http_response answer_call_status(const net::http_request& request,
                  request.remote_address);
   }
   const auto callback = actors::parse_status_callback(params);
-  if (!callback)
+  if (!callback) {
+    count("malformed");
     return refuse(request, 400, callback.error());
+  }
 
   const auto applied = book.apply(*callback, now);
   const metrics::call_ids ids{callback->call_sid, {}};
   const auto status = actors::to_string(callback->status);
   switch (applied.outcome) {
     case actors::status_outcome::accepted:
+      count("accepted");
       metrics::log_call(spdlog::level::info, ids, "status {}{}", status,
                         sequence_text(callback->sequence_number));
       break;
     case actors::status_outcome::unknown_call_created:
+      count("unknown_call");
       metrics::log_call(spdlog::level::info, ids, "status {}{} (a call not dialled on this node)",
                         status, sequence_text(callback->sequence_number));
       break;
     case actors::status_outcome::stale:
+      count("stale");
       // Twilio's own order is not promised; a late one is expected, not a problem.
       metrics::log_call(spdlog::level::debug, ids, "status {}{} ignored: the call is already {}",
                         status, sequence_text(callback->sequence_number),

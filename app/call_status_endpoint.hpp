@@ -13,6 +13,7 @@
 // directly, and wired into the server's routes.
 
 #include "actors/call_status_book.hpp"
+#include "metrics/bridge_metrics.hpp"
 #include "net/http_types.hpp"
 #include "net/twilio_webhook.hpp"
 
@@ -24,10 +25,12 @@ namespace switchboard::app {
 inline constexpr std::string_view call_status_path = "/call-status";
 
 /// Handles one status callback; logs it per call ("[call CA..] status ringing") and every
-/// refusal with its reason.
+/// refusal with its reason, and counts it in `node` (switchboard_status_callbacks_total) when
+/// given.
 net::http_response answer_call_status(const net::http_request& request,
                                       const net::twilio_webhook_settings& settings,
                                       actors::call_status_book& book,
-                                      std::chrono::system_clock::time_point now);
+                                      std::chrono::system_clock::time_point now,
+                                      metrics::bridge_metrics* node = nullptr);
 
 }  // namespace switchboard::app

@@ -143,7 +143,9 @@ bool call_rate_limiter::try_acquire(std::chrono::steady_clock::time_point now) {
 std::vector<net::form_parameter> create_call_parameters(
     const dial_request& dial, const std::string& from, const std::string& stream_url,
     const std::string& status_callback_url, const std::string& dial_id, const std::string& token) {
-  const std::vector<net::form_parameter> stream_parameters{{"dial_id", dial_id}, {"token", token}};
+  // From and To as an inbound call's webhook passes them: the stream's `start` names neither.
+  const std::vector<net::form_parameter> stream_parameters{
+      {"dial_id", dial_id}, {"token", token}, {"From", from}, {"To", dial.to}};
   return {
       {"To", dial.to},
       {"From", from},

@@ -235,6 +235,44 @@ bridge_metrics::bridge_metrics(std::string node)
   recording_bytes_ = {&bytes.Add({{"track", "caller"}}), &bytes.Add({{"track", "agent"}})};
   recording_errors_ = {&recording_errors.Add({{"track", "caller"}}),
                        &recording_errors.Add({{"track", "agent"}})};
+
+  auto& actions = counter_family("switchboard_call_actions_total",
+                                 "What steered calls besides speech: the call-control API, the "
+                                 "model's end_call and transfer_call, keypad entries, greetings "
+                                 "and guards, by action.");
+  for (std::size_t i = 0; i < call_actions_.size(); ++i) {
+    call_actions_[i] =
+        &actions.Add({{"action", std::string(to_string(static_cast<call_action>(i)))}});
+  }
+  auto& tools = counter_family("switchboard_tool_calls_total",
+                               "Calls of the user's tools (TOOLS_FILE) over HTTP, by outcome.");
+  for (const auto* outcome :
+       {"answered", "http_error", "timed_out", "unreachable", "invalid_arguments", "other"})
+    tool_calls_.emplace(outcome, &tools.Add({{"outcome", outcome}}));
+  auto& callbacks = counter_family("switchboard_status_callbacks_total",
+                                   "Twilio status callbacks (POST /call-status), by result.");
+  for (const auto* result : {"accepted", "stale", "unknown_call", "refused", "malformed", "other"})
+    status_callbacks_.emplace(result, &callbacks.Add({{"result", result}}));
+}
+
+std::string_view to_string(call_action action) {
+  static constexpr std::array<std::string_view, call_action_count> names{
+      "api_hangup",    "api_say",          "api_transfer",       "end_call",
+      "transfer_call", "transfer_refused", "keypad_entry",       "greeting",
+      "idle_question", "idle_hangup",      "time_limit_warning", "time_limit_hangup"};
+  return names[static_cast<std::size_t>(action)];
+}
+
+prometheus::Counter& bridge_metrics::tool_calls(std::string_view outcome) {
+  if (const auto found = tool_calls_.find(outcome); found != tool_calls_.end())
+    return *found->second;
+  return *tool_calls_.at("other");
+}
+
+prometheus::Counter& bridge_metrics::status_callbacks(std::string_view result) {
+  if (const auto found = status_callbacks_.find(result); found != status_callbacks_.end())
+    return *found->second;
+  return *status_callbacks_.at("other");
 }
 
 prometheus::Counter& bridge_metrics::webhooks(unsigned status) {

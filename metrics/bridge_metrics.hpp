@@ -51,6 +51,24 @@ enum class websocket_peer : std::uint8_t { twilio, model };
 enum class websocket_outcome : std::uint8_t { opened, refused, failed };
 enum class recording_track : std::uint8_t { caller, agent };
 
+/// What steered a call besides the caller and the model's speech.
+enum class call_action : std::uint8_t {
+  api_hangup,          // POST /calls/{sid}/hangup
+  api_say,             // POST /calls/{sid}/say
+  api_transfer,        // POST /calls/{sid}/transfer, taken by Twilio
+  end_call,            // the model's end_call
+  transfer_call,       // the model's transfer_call, taken by Twilio
+  transfer_refused,    // a transfer the checks or Twilio refused
+  keypad_entry,        // DTMF digits passed to the model
+  greeting,            // GREETING said
+  idle_question,       // IDLE_TIMEOUT: "are you still there?"
+  idle_hangup,         // IDLE_TIMEOUT: the end
+  time_limit_warning,  // MAX_CALL_DURATION: the warning
+  time_limit_hangup,   // MAX_CALL_DURATION: the end
+};
+inline constexpr std::size_t call_action_count = 12;
+std::string_view to_string(call_action action);
+
 /// Seconds between two steady-clock readings in nanoseconds since the clock's epoch (the unit
 /// messages carry their receive times in).
 double seconds_between(std::int64_t from_ns, std::int64_t to_ns);
@@ -128,6 +146,16 @@ class bridge_metrics {
     return *recording_errors_[static_cast<std::size_t>(track)];
   }
 
+  // -- call control, tools, status callbacks ----------------------------------------------------
+  /// What steered a call, by action (call_action: the API, the model's built-in tools, guards).
+  prometheus::Counter& call_actions(call_action action) {
+    return *call_actions_[static_cast<std::size_t>(action)];
+  }
+  /// The user's tools (TOOLS_FILE) called over HTTP, by outcome; unknown outcomes: "other".
+  prometheus::Counter& tool_calls(std::string_view outcome);
+  /// Twilio status callbacks, by result (accepted, stale, unknown_call, refused, malformed).
+  prometheus::Counter& status_callbacks(std::string_view result);
+
   /// The model error codes that get their own label value.
   static const std::array<std::string_view, 12>& known_model_error_codes();
 
@@ -158,6 +186,9 @@ class bridge_metrics {
   prometheus::Histogram* model_connect_;
   prometheus::Histogram* first_audio_latency_;
   std::map<std::string, prometheus::Counter*, std::less<>> model_errors_;
+  std::array<prometheus::Counter*, call_action_count> call_actions_;
+  std::map<std::string, prometheus::Counter*, std::less<>> tool_calls_;
+  std::map<std::string, prometheus::Counter*, std::less<>> status_callbacks_;
   prometheus::Counter* model_reconnects_;
   prometheus::Counter* tokens_input_;
   prometheus::Counter* tokens_output_;

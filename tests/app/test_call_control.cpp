@@ -282,6 +282,28 @@ TEST_CASE("a silent line: the agent asks once, then says goodbye and hangs up",
   never.set_value();
 }
 
+TEST_CASE("a call at its maximum length: a spoken warning, then goodbye and the end",
+          "[control][end_to_end]") {
+  bridge_harness harness(
+      with_api([](config::settings& settings) { settings.max_call_duration_s = 2; }));
+  std::promise<void> never;
+  const auto result =
+      harness.place(harness.call({sim::hold_until(never.get_future().share(), {})}));
+  never.set_value();
+  CHECK(result.server_closed_first);
+  const auto finished = harness.server().calls().wait_for_finished(1, 30s);
+  REQUIRE(finished.size() == 1);
+  CHECK(finished[0].end_reason == "maximum call duration reached");
+  const auto model = harness.model().stats();
+  REQUIRE(model.response_instructions.size() == 2);
+  CHECK(model.response_instructions[0].find("this call will end in about 1 second.") !=
+        std::string::npos);
+  CHECK(model.response_instructions[1].find("time limit") != std::string::npos);
+  auto& node = harness.server().metrics();
+  CHECK(node.call_actions(metrics::call_action::time_limit_warning).Value() == 1);
+  CHECK(node.call_actions(metrics::call_action::time_limit_hangup).Value() == 1);
+}
+
 TEST_CASE("an operator transfers a call: Twilio is asked to <Dial> and the stream ends",
           "[control][end_to_end]") {
   testing::running_io twilio_io;
@@ -354,6 +376,7 @@ TEST_CASE("end_call: the agent's goodbye plays to the end before the bridge hang
   const auto finished = harness.server().calls().wait_for_finished(1, 30s);
   REQUIRE(finished.size() == 1);
   CHECK(finished[0].end_reason == "the agent ended the call");
+  CHECK(harness.server().metrics().call_actions(metrics::call_action::end_call).Value() == 1);
 }
 
 TEST_CASE(
@@ -492,10 +515,13 @@ TEST_CASE(
   CHECK(std::find(declared.begin(), declared.end(), "lookup_order") != declared.end());
   CHECK(std::find(declared.begin(), declared.end(), "end_call") != declared.end());
   REQUIRE(model.function_outputs.size() == 1);
+  auto& node = harness.server().metrics();
   if (answers) {
     CHECK(model.function_outputs[0].output == R"({"status":"shipped"})");
+    CHECK(node.tool_calls("answered").Value() == 1);
   } else {
     CHECK(model.function_outputs[0].output.find("timed out") != std::string::npos);
+    CHECK(node.tool_calls("timed_out").Value() == 1);
   }
   std::lock_guard lock(endpoint.mutex);
   REQUIRE(endpoint.bodies.size() == 1);

@@ -330,6 +330,7 @@ TEST_CASE("call status: a forged callback during a call gets 403 and changes not
   auto unsigned_callback = signed_callback(status_url, call_sid, "busy", 9);
   unsigned_callback.headers.pop_back();
   CHECK(rig.post_callback(unsigned_callback) == 403);
+  CHECK(rig.harness->server().metrics().status_callbacks("refused").Value() == 2);
 
   // Hang up through Twilio's REST API (Status=completed), as the stand-in's client would.
   net::http_client_request hang_up;

@@ -89,9 +89,13 @@ TEST_CASE("Calls.json gets To, From, inline TwiML with the dial's token, and eve
   const auto stream = net::parse_connect_stream_twiml(by_name.find("Twiml")->second);
   REQUIRE(stream.has_value());
   CHECK(stream->url == "wss://voice.example.com/media-stream");
-  REQUIRE(stream->parameters.size() == 2);
+  REQUIRE(stream->parameters.size() == 4);
   CHECK(stream->parameters[0].name == "dial_id");
   CHECK(stream->parameters[1].value == "tok");
+  CHECK(stream->parameters[2].name == "From");
+  CHECK(stream->parameters[2].value == "+15005550006");
+  CHECK(stream->parameters[3].name == "To");
+  CHECK(stream->parameters[3].value == "+14155550100");
 }
 
 TEST_CASE("Twilio's answers to Calls.json become a call or an error with Twilio's code",
