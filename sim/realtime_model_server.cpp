@@ -423,6 +423,19 @@ class model_session final : public net::websocket_handler,
 
   void send_json(const json::object& object) { send(json::serialize(object)); }
 
+  /// A finished output item: response.output_item.done, then conversation.item.done.
+  void send_item_done(const std::string& response_id, std::size_t output_index,
+                      const json::object& item) {
+    json::object item_done = event("response.output_item.done");
+    item_done["response_id"] = response_id;
+    item_done["output_index"] = output_index;
+    item_done["item"] = item;
+    send_json(item_done);
+    json::object conversation_done = event("conversation.item.done");
+    conversation_done["item"] = item;
+    send_json(conversation_done);
+  }
+
   template <class Event>
   void send_event(Event event_value) {
     event_value.event_id = shared_->make_id("event_");
@@ -1053,14 +1066,7 @@ class model_session final : public net::websocket_handler,
 
     auto item = assistant_item(completed ? "completed" : "incomplete",
                                json::value(response.transcript_sent));
-    json::object item_done = event("response.output_item.done");
-    item_done["response_id"] = response.id;
-    item_done["output_index"] = 0;
-    item_done["item"] = item;
-    send_json(item_done);
-    json::object conversation_done = event("conversation.item.done");
-    conversation_done["item"] = item;
-    send_json(conversation_done);
+    send_item_done(response.id, 0, item);
     return item;
   }
 
@@ -1108,14 +1114,7 @@ class model_session final : public net::websocket_handler,
     });
 
     const auto done_item = item("completed", call.arguments);
-    json::object item_done = event("response.output_item.done");
-    item_done["response_id"] = response.id;
-    item_done["output_index"] = output_index;
-    item_done["item"] = done_item;
-    send_json(item_done);
-    json::object conversation_done = event("conversation.item.done");
-    conversation_done["item"] = done_item;
-    send_json(conversation_done);
+    send_item_done(response.id, output_index, done_item);
     return done_item;
   }
 

@@ -72,6 +72,38 @@ bridge_harness::options with_api(std::function<void(config::settings&)> more = {
   return options;
 }
 
+/// The Twilio account the bridge places and redirects calls through: the REST stand-in, whose
+/// callee follows `script` once the call is answered.
+struct twilio_account {
+  testing::running_io io;
+  std::unique_ptr<sim::twilio_rest_server> rest;
+
+  explicit twilio_account(std::vector<sim::caller_step> script) {
+    sim::twilio_rest_server_options options;
+    options.account_sid = account_sid;
+    options.auth_token = "harness-auth-token";  // the harness's TWILIO_AUTH_TOKEN
+    options.callee.script = std::move(script);
+    auto started = sim::twilio_rest_server::start(io.io, options);
+    REQUIRE(started.has_value());
+    rest = std::move(*started);
+  }
+  /// The bridge's settings for this account.
+  void configure(config::settings& settings) const {
+    settings.twilio_account_sid = account_sid;
+    settings.twilio_phone_number = "+15005550006";
+    settings.twilio_api_base = rest->base_url();
+    settings.public_url = "http://127.0.0.1:9";  // callbacks: a closed port answers at once
+  }
+  /// Places a call through the bridge's POST /calls; answered calls stream into `harness`.
+  std::string dial(bridge_harness& harness, const std::string& to) {
+    const auto port = harness.server().port();
+    rest->set_stream_connect_address("127.0.0.1:" + std::to_string(port));
+    const auto placed = harness.send(port, "/calls", api("POST", R"({"to":")" + to + R"("})"));
+    REQUIRE(placed.status == 201);
+    return std::string(json_of(placed).at("call_sid").as_string());
+  }
+};
+
 }  // namespace
 
 TEST_CASE("call-control routes: paths, methods and sids", "[control]") {
@@ -306,34 +338,16 @@ TEST_CASE("a call at its maximum length: a spoken warning, then goodbye and the 
 
 TEST_CASE("an operator transfers a call: Twilio is asked to <Dial> and the stream ends",
           "[control][end_to_end]") {
-  testing::running_io twilio_io;
-  sim::twilio_rest_server_options rest;
-  rest.account_sid = account_sid;
-  rest.auth_token = "harness-auth-token";
   std::promise<void> holding;
-  auto twilio = sim::twilio_rest_server::start(twilio_io.io, rest);
-  REQUIRE(twilio.has_value());
   std::promise<void> never;
-  sim::callee_behaviour callee;
-  callee.script = {
+  twilio_account twilio({
       sim::speak(first(sim::speech_fixture::caller_request, 800ms)),
       sim::wait_for_agent_audio(200ms),  // the call is bridged: its supervisor is listed
       sim::hold_until(never.get_future().share(), [&] { holding.set_value(); }),
-  };
-  (*twilio)->set_callee("+14155550100", callee);
-
-  bridge_harness harness(with_api([&](config::settings& settings) {
-    settings.twilio_account_sid = account_sid;
-    settings.twilio_phone_number = "+15005550006";
-    settings.twilio_api_base = (*twilio)->base_url();
-    settings.public_url = "http://127.0.0.1:9";
-  }));
+  });
+  bridge_harness harness(with_api([&](config::settings& settings) { twilio.configure(settings); }));
   const auto port = harness.server().port();
-  (*twilio)->set_stream_connect_address("127.0.0.1:" + std::to_string(port));
-
-  const auto placed = harness.send(port, "/calls", api("POST", R"({"to":"+14155550100"})"));
-  REQUIRE(placed.status == 201);
-  const std::string sid(json_of(placed).at("call_sid").as_string());
+  const auto sid = twilio.dial(harness, "+14155550100");
   holding.get_future().wait();
 
   const auto not_allowed =
@@ -344,7 +358,7 @@ TEST_CASE("an operator transfers a call: Twilio is asked to <Dial> and the strea
       harness.send(port, "/calls/" + sid + "/transfer", api("POST", R"({"to":"+14155550199"})"));
   INFO(moved.body);
   CHECK(moved.status == 202);
-  const auto call = (*twilio)->when_finished(sid).get();
+  const auto call = twilio.rest->when_finished(sid).get();
   CHECK(call.transferred_to == "+14155550199");
   const auto finished = harness.server().calls().wait_for_finished(1, 30s);
   REQUIRE(finished.size() == 1);
@@ -402,33 +416,19 @@ TEST_CASE(
 
 TEST_CASE("transfer_call: the model hands the call to a person through Twilio's <Dial>",
           "[control][tools][end_to_end]") {
-  testing::running_io twilio_io;
-  sim::twilio_rest_server_options rest;
-  rest.account_sid = account_sid;
-  rest.auth_token = "harness-auth-token";
   std::promise<void> never;
-  rest.callee.script = {
+  twilio_account twilio({
       sim::speak(first(sim::speech_fixture::caller_request, 800ms)),
       sim::hold_until(never.get_future().share(), {}),
-  };
-  auto twilio = sim::twilio_rest_server::start(twilio_io.io, rest);
-  REQUIRE(twilio.has_value());
+  });
   bridge_harness::options options = with_api([&](config::settings& settings) {
-    settings.twilio_account_sid = account_sid;
-    settings.twilio_phone_number = "+15005550006";
-    settings.twilio_api_base = (*twilio)->base_url();
-    settings.public_url = "http://127.0.0.1:9";
+    twilio.configure(settings);
     settings.transfer_to = "+14155550123";  // where transfer_call goes without a number
   });
   options.model.tool_calls = {{.turn = 1, .name = "transfer_call", .arguments = "{}"}};
   bridge_harness harness(options);
-  const auto port = harness.server().port();
-  (*twilio)->set_stream_connect_address("127.0.0.1:" + std::to_string(port));
-
-  const auto placed = harness.send(port, "/calls", api("POST", R"({"to":"+14155550100"})"));
-  REQUIRE(placed.status == 201);
-  const std::string sid(json_of(placed).at("call_sid").as_string());
-  const auto call = (*twilio)->when_finished(sid).get();
+  const auto sid = twilio.dial(harness, "+14155550100");
+  const auto call = twilio.rest->when_finished(sid).get();
   never.set_value();
   CHECK(call.transferred_to == "+14155550123");
   const auto finished = harness.server().calls().wait_for_finished(1, 30s);
