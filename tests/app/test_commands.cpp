@@ -175,3 +175,26 @@ TEST_CASE("serve answers its health probes and stops on SIGTERM", "[commands]") 
   CHECK(http_get(port, "/incoming-call").find("403") != std::string::npos);  // unsigned
   CHECK(server.stop(SIGTERM) == 0);
 }
+
+TEST_CASE("the demo a new user runs first: an inbound and an outbound call, both recorded",
+          "[commands][demo]") {
+  switchboard::testing::temporary_directory dir;
+  // No credentials: the stand-ins answer. From an empty directory: no .env is read.
+  const auto result = run("demo", "cd " + shell_quote(dir.path().string()) +
+                                      " && env -u OPENAI_API_KEY -u PORT -u API_TOKEN");
+  INFO(result.output);
+  REQUIRE(result.exit_status == 0);
+  CHECK(result.output.find("=== switchboard demo: inbound call") != std::string::npos);
+  CHECK(result.output.find("=== switchboard demo: outbound call") != std::string::npos);
+  CHECK(result.output.find("queued -> ringing -> in-progress -> completed") != std::string::npos);
+  CHECK(result.output.find("4 of 4 status callbacks accepted") != std::string::npos);
+  std::size_t calls = 0;
+  for (const auto& day : std::filesystem::directory_iterator(dir.path() / "recordings")) {
+    for (const auto& call : std::filesystem::directory_iterator(day.path())) {
+      ++calls;
+      CHECK(std::filesystem::exists(call.path() / "stereo.wav"));
+      CHECK(std::filesystem::exists(call.path() / "call.json"));
+    }
+  }
+  CHECK(calls == 2);
+}
