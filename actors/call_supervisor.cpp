@@ -349,8 +349,12 @@ void schedule_guard_check(self_pointer self) {
     if (const auto keypad = state.keypad->deadline(); keypad && (!next || *keypad < *next))
       next = keypad;
   }
-  if (!next)
+  // One timer at a time: a check already due no later than `next` looks again when it fires.
+  // (Scheduling one per call of this function piled up an hour-long timer, and its message,
+  // for every agent turn of every call.)
+  if (!next || (state.guard_check_at && *state.guard_check_at <= *next))
     return;
+  state.guard_check_at = next;
   const auto delay = std::max<guard_clock::duration>(*next - guard_clock::now(), {});
   self->delayed_send(
       self,
@@ -373,6 +377,7 @@ void on_guard_check(self_pointer self, const guard_check& check) {
   auto& state = self->state;
   if (check.generation != state.guard_generation || state.ending)
     return;
+  state.guard_check_at.reset();
   const auto now = guard_clock::now();
   if (state.keypad) {
     if (auto digits = state.keypad->due(now))

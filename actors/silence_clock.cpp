@@ -14,6 +14,7 @@ namespace {
 using self_pointer = silence_clock_actor::stateful_pointer<silence_clock_state>;
 constexpr auto tick_period = std::chrono::milliseconds(20);
 constexpr std::size_t max_marks_in_flight = 1024;
+constexpr auto drain_report_interval = std::chrono::milliseconds(250);
 
 void schedule_next_tick(self_pointer self) {
   auto& state = self->state;
@@ -32,6 +33,12 @@ void report_if_drained(self_pointer self) {
   auto& state = self->state;
   if (!state.audio_since_drained || state.timeline.has_unplayed() || !state.marks_in_flight.empty())
     return;
+  // At most a few reports a second: a steady talker drains between every chunk. A report held
+  // back goes out on a later tick, if the playout is still drained then.
+  const auto now = self->clock().now();
+  if (now - state.last_drain_report < drain_report_interval)
+    return;
+  state.last_drain_report = now;
   state.audio_since_drained = false;
   self->send(state.peers->supervisor, playout_drained{state.chunks_taken});
 }

@@ -33,9 +33,10 @@ struct silence_clock_state {
   bool ticking = false;
   caf::actor_clock::time_point started_at;
   playout_totals totals;
-  std::uint64_t chunks_taken = 0;     // agent_audio messages received (playout_drained)
-  bool audio_since_drained = false;   // audio was taken since the last playout_drained
-  std::vector<std::uint8_t> decoded;  // reused base64 decode buffer
+  std::uint64_t chunks_taken = 0;    // agent_audio messages received (playout_drained)
+  bool audio_since_drained = false;  // audio was taken since the last playout_drained
+  caf::actor_clock::time_point last_drain_report;  // when playout_drained was last sent
+  std::vector<std::uint8_t> decoded;               // reused base64 decode buffer
 };
 
 /// Ticks played at most per wake-up when the scheduler was late (1 s): beyond that the clock
