@@ -4,6 +4,8 @@
 #include "net/twilio_rest.hpp"
 #include "net/twiml.hpp"
 
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
@@ -15,7 +17,6 @@
 #include <fstream>
 #include <iterator>
 #include <set>
-#include <thread>
 
 namespace switchboard::app {
 
@@ -196,10 +197,15 @@ call_controller::call_controller(const config::settings& settings, boost::asio::
       live_(std::move(live)),
       statuses_(std::move(statuses)),
       node_(std::move(node)),
-      wall_clock_(std::move(wall_clock)) {
+      wall_clock_(std::move(wall_clock)),
+      file_readers_(std::make_unique<boost::asio::thread_pool>(1)) {
   for (const auto& tool : settings_.tools) {
     tools_.emplace(tool.function.name, net::http_tool{tool.function.name, tool.url, tool.timeout});
   }
+}
+
+call_controller::~call_controller() {
+  file_readers_->join();
 }
 
 bool call_controller::handle(const net::http_request& request, const net::http_responder& respond) {
@@ -295,20 +301,21 @@ void call_controller::send_recording(const call_control_route& route,
                                      "transcript.jsonl, call.json, as recorded)"}));
   }
   // Recordings run to megabytes: read them off the io threads.
-  std::thread([path = view->directory / route.file, type = std::string(*type), respond] {
-    std::ifstream in(path, std::ios::binary);
-    std::string body{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-    if (!in.good() && !in.eof()) {
-      return respond(api_error_response({500, "cannot read " + path.filename().string()}));
-    }
-    net::http_response response;
-    response.status = 200;
-    response.content_type = type;
-    response.body = std::move(body);
-    response.headers.emplace_back("Content-Disposition",
-                                  "inline; filename=\"" + path.filename().string() + "\"");
-    respond(std::move(response));
-  }).detach();
+  boost::asio::post(
+      *file_readers_, [path = view->directory / route.file, type = std::string(*type), respond] {
+        std::ifstream in(path, std::ios::binary);
+        std::string body{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+        if (!in.good() && !in.eof()) {
+          return respond(api_error_response({500, "cannot read " + path.filename().string()}));
+        }
+        net::http_response response;
+        response.status = 200;
+        response.content_type = type;
+        response.body = std::move(body);
+        response.headers.emplace_back("Content-Disposition",
+                                      "inline; filename=\"" + path.filename().string() + "\"");
+        respond(std::move(response));
+      });
 }
 
 net::http_response call_controller::hang_up(std::string_view call_sid) const {

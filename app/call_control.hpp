@@ -35,7 +35,8 @@
 
 namespace boost::asio {
 class io_context;
-}
+class thread_pool;
+}  // namespace boost::asio
 
 namespace switchboard::app {
 
@@ -71,6 +72,7 @@ class call_controller final : public actors::call_actions {
                   std::shared_ptr<actors::call_status_book> statuses,
                   std::shared_ptr<metrics::bridge_metrics> node,
                   std::function<std::chrono::system_clock::time_point()> wall_clock);
+  ~call_controller() override;
 
   /// An http_routes::on_request_async: takes the API's requests, leaves every other one.
   bool handle(const net::http_request& request, const net::http_responder& respond);
@@ -103,6 +105,9 @@ class call_controller final : public actors::call_actions {
   std::shared_ptr<metrics::bridge_metrics> node_;
   std::function<std::chrono::system_clock::time_point()> wall_clock_;
   std::map<std::string, net::http_tool, std::less<>> tools_;  // TOOLS_FILE, by name
+  // Reads recordings off the io threads; joined (pending reads finish) before the controller
+  // goes, so no read outlives the server.
+  std::unique_ptr<boost::asio::thread_pool> file_readers_;
 };
 
 }  // namespace switchboard::app
