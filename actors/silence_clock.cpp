@@ -13,13 +13,18 @@ namespace {
 
 using self_pointer = silence_clock_actor::stateful_pointer<silence_clock_state>;
 constexpr auto tick_period = std::chrono::milliseconds(20);
+// The clock wakes every fifth slot (100 ms) and plays the slots due since; every event (agent
+// audio, a mark echo, a cut, the stop) first plays the slots due before it, so each 20 ms slot
+// still holds what the caller heard in it. Heard audio reaches the recorder once per wake-up:
+// five times fewer timer wake-ups and recorder messages than one per slot.
+constexpr std::uint64_t ticks_per_wakeup = 5;
 constexpr std::size_t max_marks_in_flight = 1024;
 constexpr auto drain_report_interval = std::chrono::milliseconds(250);
 
 void schedule_next_tick(self_pointer self) {
   auto& state = self->state;
-  const auto deadline =
-      state.started_at + tick_period * static_cast<std::int64_t>(state.totals.ticks + 1);
+  const auto next = (state.totals.ticks / ticks_per_wakeup + 1) * ticks_per_wakeup;
+  const auto deadline = state.started_at + tick_period * static_cast<std::int64_t>(next);
   const auto now = self->clock().now();
   const caf::actor_clock::duration_type delay =
       deadline > now ? caf::actor_clock::duration_type(deadline - now)
@@ -43,7 +48,8 @@ void report_if_drained(self_pointer self) {
   self->send(state.peers->supervisor, playout_drained{state.chunks_taken});
 }
 
-void on_tick(self_pointer self) {
+/// Plays the 20 ms slots due by now into the heard audio waiting for the recorder.
+void play_due_slots(self_pointer self) {
   auto& state = self->state;
   if (!state.ticking)
     return;
@@ -56,21 +62,38 @@ void on_tick(self_pointer self) {
     state.totals.ticks += to_play - max_catch_up_ticks;
     to_play = max_catch_up_ticks;
   }
-  if (to_play > 0) {
-    heard_audio heard;
-    heard.mulaw.resize(static_cast<std::size_t>(to_play) * bytes_per_tick);
-    for (std::uint64_t i = 0; i < to_play; ++i) {
-      std::span<std::uint8_t> slot(heard.mulaw.data() + i * bytes_per_tick, bytes_per_tick);
-      const auto agent_bytes = state.timeline.play_tick(slot);
-      state.totals.agent_bytes_played += agent_bytes;
-      if (agent_bytes == 0) {
-        ++state.totals.silence_ticks;
-        state.env->metrics->silence_frames().Increment();
-      }
-      ++state.totals.ticks;
+  auto& heard = state.heard_pending;
+  for (std::uint64_t i = 0; i < to_play; ++i) {
+    const auto start = heard.size();
+    heard.resize(start + bytes_per_tick);
+    std::span<std::uint8_t> slot(heard.data() + start, bytes_per_tick);
+    const auto agent_bytes = state.timeline.play_tick(slot);
+    state.totals.agent_bytes_played += agent_bytes;
+    if (agent_bytes == 0) {
+      ++state.totals.silence_ticks;
+      state.env->metrics->silence_frames().Increment();
     }
-    self->send(state.peers->agent_recorder, std::move(heard));
+    ++state.totals.ticks;
   }
+}
+
+/// Hands the heard audio played so far to the agent recorder.
+void flush_heard(self_pointer self) {
+  auto& state = self->state;
+  if (state.heard_pending.empty())
+    return;
+  heard_audio heard;
+  heard.mulaw.swap(state.heard_pending);
+  state.heard_pending.reserve(ticks_per_wakeup * bytes_per_tick);
+  self->send(state.peers->agent_recorder, std::move(heard));
+}
+
+void on_tick(self_pointer self) {
+  auto& state = self->state;
+  if (!state.ticking)
+    return;
+  play_due_slots(self);
+  flush_heard(self);
   report_if_drained(self);
   schedule_next_tick(self);
 }
@@ -97,6 +120,7 @@ silence_clock_actor::behavior_type silence_clock(self_pointer self, bridge_envir
           [=](agent_audio& audio) {
             auto& state = self->state;
             ++state.chunks_taken;  // dropped or not: the supervisor counts what it sent
+            play_due_slots(self);  // the audio starts after the slots already due
             state.decoded.clear();
             if (auto decoded = net::append_decoded_base64(audio.payload_base64, state.decoded);
                 !decoded) {
@@ -117,6 +141,7 @@ silence_clock_actor::behavior_type silence_clock(self_pointer self, bridge_envir
       instrumented(self, m,
                    [=](mark_echoed& echo) {
                      auto& state = self->state;
+                     play_due_slots(self);
                      if (state.timeline.on_mark(echo.name) == mark_echo::cleared)
                        ++state.totals.marks_cleared;
                      // Twilio echoes marks in the order they were sent: older ones still listed
@@ -134,6 +159,7 @@ silence_clock_actor::behavior_type silence_clock(self_pointer self, bridge_envir
       instrumented(self, m,
                    [=](cut_atom) -> playout_cut_result {
                      auto& state = self->state;
+                     play_due_slots(self);
                      // Twilio first: every 20 ms of delay here is 20 ms more of the agent talking
                      // over the caller.
                      if (state.timeline.has_unplayed())
@@ -146,6 +172,8 @@ silence_clock_actor::behavior_type silence_clock(self_pointer self, bridge_envir
       instrumented(self, m, [=](caf::tick_atom) { on_tick(self); }),
       instrumented(self, m,
                    [=](stop_atom) -> playout_totals {
+                     play_due_slots(self);
+                     flush_heard(self);  // before the reply: the recorder then finalises
                      self->state.ticking = false;
                      self->quit();
                      return self->state.totals;

@@ -7,7 +7,8 @@
 // (and gets its mark) in the order Twilio will play it. Each tick plays the next 20 ms of the
 // timeline into the agent recorder — μ-law silence when the agent is quiet — so the agent track
 // is what the caller heard, on the same timeline as the caller track. Ticks follow absolute
-// deadlines (start + n × 20 ms): a late tick catches up instead of drifting.
+// deadlines (start + n × 20 ms): a late tick catches up instead of drifting. The clock wakes
+// every 100 ms and plays the slots due; events play the slots due before them first.
 
 #include "actors/bridge_environment.hpp"
 #include "actors/interfaces.hpp"
@@ -37,6 +38,7 @@ struct silence_clock_state {
   bool audio_since_drained = false;  // audio was taken since the last playout_drained
   caf::actor_clock::time_point last_drain_report;  // when playout_drained was last sent
   std::vector<std::uint8_t> decoded;               // reused base64 decode buffer
+  std::vector<std::uint8_t> heard_pending;         // slots played, not yet sent to the recorder
 };
 
 /// Ticks played at most per wake-up when the scheduler was late (1 s): beyond that the clock

@@ -102,10 +102,13 @@ TEST_CASE("the silence clock writes one 20 ms tick of μ-law silence per 20 ms o
   fixture.run();
   CHECK(heard->empty());
 
+  // The clock wakes every 100 ms and hands the recorder the five slots played since.
   fixture.advance(20ms);
-  CHECK(heard->size() == 160);
+  CHECK(heard->empty());
   fixture.advance(80ms);
   CHECK(heard->size() == 5 * 160);
+  fixture.advance(100ms);
+  CHECK(heard->size() == 10 * 160);
   CHECK(std::all_of(heard->begin(), heard->end(), [](std::uint8_t b) { return b == 0xFF; }));
   caf::anon_send_exit(peers.clock, caf::exit_reason::user_shutdown);
 }
@@ -119,10 +122,29 @@ TEST_CASE("agent audio goes to Twilio with a mark, and the caller hears it tick 
   REQUIRE(twilio_log->played.size() == 1);
   CHECK(twilio_log->played[0].mark_name == "item_1@240");
 
-  fixture.advance(40ms);
-  REQUIRE(heard->size() == 320);
+  fixture.advance(100ms);
+  REQUIRE(heard->size() == 5 * 160);
   CHECK(std::count(heard->begin(), heard->end(), 0x11) == 240);
   CHECK((*heard)[240] == 0xFF);  // silence after the agent's 30 ms
+  caf::anon_send_exit(peers.clock, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("agent audio arriving between wake-ups plays from the next 20 ms slot, as heard",
+          "[silence_clock]") {
+  actor_fixture fixture;
+  const auto [peers, heard, twilio_log] = start_clock(fixture);
+  fixture.run();
+  fixture.advance(50ms);  // two slots have passed in silence, the clock has not woken yet
+  CHECK(heard->empty());
+  caf::anon_send(peers.clock, agent_audio{"resp_1", "item_1", audio_base64(160, 0x11)});
+  fixture.run();
+  fixture.advance(50ms);  // the wake-up at 100 ms
+  REQUIRE(heard->size() == 5 * 160);
+  CHECK(
+      std::all_of(heard->begin(), heard->begin() + 320, [](std::uint8_t b) { return b == 0xFF; }));
+  CHECK(std::all_of(heard->begin() + 320, heard->begin() + 480,
+                    [](std::uint8_t b) { return b == 0x11; }));
+  CHECK(std::all_of(heard->begin() + 480, heard->end(), [](std::uint8_t b) { return b == 0xFF; }));
   caf::anon_send_exit(peers.clock, caf::exit_reason::user_shutdown);
 }
 
