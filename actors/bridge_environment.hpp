@@ -139,6 +139,8 @@ struct bridge_environment {
   std::shared_ptr<live_calls> live = std::make_shared<live_calls>();
   /// Tools and transfers (null: the model's tool calls get an error result).
   std::shared_ptr<call_actions> actions;
+  /// TRANSFER_TO: where transfer_call goes when the model names no number; empty = nowhere.
+  std::string transfer_to;
   /// GREETING: what the agent says when the stream starts; empty = the caller speaks first.
   std::string greeting;
   /// IDLE_TIMEOUT and MAX_CALL_DURATION.

@@ -337,6 +337,8 @@ void say_goodbye_and_hang_up(self_pointer self, std::string_view goodbye, std::s
   auto& state = self->state;
   self->send(state.peers.model, say_request{std::string(goodbye)});
   state.hangup_after_response = reason;
+  // The model answers one response at a time: the goodbye follows the one it is giving now.
+  state.responses_before_goodbye = state.active_response.empty() ? 0 : 1;
   self->delayed_send(self, last_words_timeout * 2, hangup_request{std::move(reason), false});
 }
 
@@ -440,14 +442,22 @@ void on_tool_call(self_pointer self, const agent_tool_call& call) {
     boost::json::object output{{"error", why}};
     self->send(state.peers.model, tool_result{call.call_id, boost::json::serialize(output)});
   };
-  // An empty "to" is the configured default's (TRANSFER_TO), which the actions know.
+  if (to.empty())
+    to = state.env->transfer_to;  // TRANSFER_TO; empty still: the actions refuse it
   if (!state.env->actions)
     return reply_error("transfers are not available on this line");
+  state.transfer_pending_to = to;
   state.env->actions->transfer(self, call.call_id, state.record.identity.call_sid, to);
 }
 
 void on_transfer_outcome(self_pointer self, const transfer_outcome& outcome) {
   auto& state = self->state;
+  state.transfer_pending_to.clear();
+  if (!outcome.error.empty() && state.ending) {
+    // The stream ended meanwhile, for another reason.
+    state.record.problems.push_back("transfer to " + outcome.to + " failed: " + outcome.error);
+    return;
+  }
   if (!outcome.error.empty()) {
     metrics::log_call(spdlog::level::warn, ids_of(state), "transfer to {} failed: {}", outcome.to,
                       outcome.error);
@@ -548,7 +558,13 @@ call_supervisor_actor::behavior_type call_supervisor(
                    [=](call_stream_ended& ended) {
                      auto& st = self->state;
                      st.record.stream = ended;
-                     begin_ending(self, st.hangup_reason.empty() ? ended.reason : st.hangup_reason);
+                     // Ours first: a hang-up, or a transfer Twilio is carrying out (its answer
+                     // to the redirect may come after the stream's end).
+                     auto reason = !st.hangup_reason.empty() ? st.hangup_reason
+                                   : !st.transfer_pending_to.empty()
+                                       ? "transferred to " + st.transfer_pending_to
+                                       : ended.reason;
+                     begin_ending(self, std::move(reason));
                    }),
       instrumented(self, m,
                    [=](caller_speech_started& speech) { on_speech_started(self, speech); }),
@@ -575,7 +591,9 @@ call_supervisor_actor::behavior_type call_supervisor(
                      auto& st = self->state;
                      if (response.response_id == st.active_response)
                        st.active_response.clear();
-                     if (st.hangup_after_response) {
+                     if (st.hangup_after_response && st.responses_before_goodbye > 0) {
+                       --st.responses_before_goodbye;
+                     } else if (st.hangup_after_response) {
                        // The goodbye a guard asked for is complete: hang up once it has played.
                        hangup_request request{*std::exchange(st.hangup_after_response, {}), true};
                        on_hangup_request(self, request);

@@ -61,7 +61,11 @@ struct call_supervisor_state {
   // sent) or by a guard (after the goodbye response it asked for).
   std::optional<std::string> hangup_after_playout;
   std::optional<std::string> hangup_after_response;
-  std::string hangup_reason;  // ours, when the bridge ended the call
+  unsigned responses_before_goodbye = 0;  // responses that finish before the goodbye does
+  std::string hangup_reason;              // ours, when the bridge ended the call
+  // A transfer asked of Twilio and not yet answered: Twilio may end the stream for it before
+  // its answer to the redirect arrives.
+  std::string transfer_pending_to;
 };
 
 call_supervisor_actor::behavior_type call_supervisor(

@@ -99,6 +99,7 @@ class node final : public bridge_server {
                                                     env->statuses, env->metrics, env->wall_clock);
     env->actions = controller_;
     env->greeting = settings_.greeting;
+    env->transfer_to = settings_.transfer_to;
     env->guards.idle_timeout = std::chrono::seconds(settings_.idle_timeout_s);
     env->guards.max_duration = std::chrono::seconds(settings_.max_call_duration_s);
     if (options.model_links) {
