@@ -250,6 +250,14 @@ metrics::call_ids ids_of(const call_supervisor_state& state) {
 
 void schedule_guard_check(self_pointer self);
 
+/// A line of the transcript: in call.json's record and in the live view the API shows.
+void add_transcript_line(self_pointer self, transcript_entry line) {
+  auto& state = self->state;
+  state.env->live->update(state.record.identity.call_sid,
+                          [&](call_view& view) { view.transcript.push_back(line); });
+  state.record.transcript.push_back(std::move(line));
+}
+
 void on_speech_started(self_pointer self, const caller_speech_started& speech) {
   auto& state = self->state;
   state.caller_item_start_ms[speech.item_id] = speech.audio_start_ms;
@@ -367,10 +375,7 @@ void schedule_guard_check(self_pointer self) {
 void keypad_entry(self_pointer self, std::string digits) {
   auto& state = self->state;
   metrics::log_call(spdlog::level::info, ids_of(state), "keypad: {}", digits);
-  transcript_entry line{"caller", "", "[keypad] " + digits, call_elapsed_ms(self)};
-  state.env->live->update(state.record.identity.call_sid,
-                          [&](call_view& view) { view.transcript.push_back(line); });
-  state.record.transcript.push_back(std::move(line));
+  add_transcript_line(self, {"caller", "", "[keypad] " + digits, call_elapsed_ms(self)});
   self->send(state.peers.model, caller_keypad_entry{std::move(digits)});
   state.env->metrics->call_actions(metrics::call_action::keypad_entry).Increment();
 }
@@ -472,10 +477,8 @@ void on_transfer_outcome(self_pointer self, const transfer_outcome& outcome) {
   state.env->metrics->call_actions(metrics::call_action::transfer_call).Increment();
   metrics::log_call(spdlog::level::info, ids_of(state), "transferred to {}", outcome.to);
   state.hangup_reason = "transferred to " + outcome.to;
-  transcript_entry line{"agent", "", "[transferred to " + outcome.to + "]", call_elapsed_ms(self)};
-  state.record.transcript.push_back(line);
-  state.env->live->update(state.record.identity.call_sid,
-                          [&](call_view& view) { view.transcript.push_back(std::move(line)); });
+  add_transcript_line(self,
+                      {"agent", "", "[transferred to " + outcome.to + "]", call_elapsed_ms(self)});
 }
 
 }  // namespace
@@ -624,10 +627,7 @@ call_supervisor_actor::behavior_type call_supervisor(
                      } else {
                        entry.offset_ms = call_elapsed_ms(self);
                      }
-                     st.env->live->update(st.record.identity.call_sid, [&](call_view& view) {
-                       view.transcript.push_back(entry);
-                     });
-                     st.record.transcript.push_back(std::move(entry));
+                     add_transcript_line(self, std::move(entry));
                    }),
       instrumented(self, m,
                    [=](model_status& status) {

@@ -87,15 +87,20 @@ void request_wanted_response(self_pointer self) {
   state.response_active = true;
 }
 
-/// A conversation item (already serialised) now, or when the session is ready.
-void send_item(self_pointer self, std::string serialised) {
+/// A conversation item (already serialised) for the model, now or when the session is ready,
+/// and a response to it: keypad entries and tool results are answered.
+void add_item_and_respond(self_pointer self, std::string serialised) {
   auto& state = self->state;
-  if (!state.ready) {
-    state.held_items.push_back(std::move(serialised));
+  if (state.closing)
     return;
+  if (state.ready) {
+    state.outbound = std::move(serialised);
+    send_to_model(self);
+  } else {
+    state.held_items.push_back(std::move(serialised));
   }
-  state.outbound = std::move(serialised);
-  send_to_model(self);
+  state.responses_wanted.emplace_back();
+  request_wanted_response(self);
 }
 
 std::string say_instructions(std::string_view text) {
@@ -335,27 +340,17 @@ openai_session_actor::behavior_type openai_session(self_pointer self, bridge_env
                    }),
       instrumented(self, m,
                    [=](caller_keypad_entry& entry) {
-                     auto& state = self->state;
-                     if (state.closing)
-                       return;
                      std::string item;
                      net::append_realtime_user_text(
                          item,
                          "[The caller pressed these keys on their phone: " + entry.digits + "]");
-                     send_item(self, std::move(item));
-                     state.responses_wanted.emplace_back();
-                     request_wanted_response(self);
+                     add_item_and_respond(self, std::move(item));
                    }),
       instrumented(self, m,
                    [=](tool_result& result) {
-                     auto& state = self->state;
-                     if (state.closing)
-                       return;
                      std::string item;
                      net::append_realtime_function_output(item, result.call_id, result.output_json);
-                     send_item(self, std::move(item));
-                     state.responses_wanted.emplace_back();
-                     request_wanted_response(self);
+                     add_item_and_respond(self, std::move(item));
                    }),
       instrumented(self, m,
                    [=](close_atom) {

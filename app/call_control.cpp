@@ -318,13 +318,19 @@ void call_controller::send_recording(const call_control_route& route,
       });
 }
 
+boost::system::result<actors::call_supervisor_actor, api_error> call_controller::steerable(
+    std::string_view call_sid) const {
+  if (auto supervisor = live_->supervisor_of(call_sid))
+    return *supervisor;
+  if (live_->find(call_sid))
+    return api_error{409, "the call is already ending or has ended"};
+  return api_error{404, "no such call on this node: " + std::string(call_sid)};
+}
+
 net::http_response call_controller::hang_up(std::string_view call_sid) const {
-  const auto view = live_->find(call_sid);
-  if (!view)
-    return api_error_response({404, "no such call on this node: " + std::string(call_sid)});
-  const auto supervisor = live_->supervisor_of(call_sid);
+  const auto supervisor = steerable(call_sid);
   if (!supervisor)
-    return api_error_response({409, "the call is already ending or has ended"});
+    return api_error_response(supervisor.error());
   caf::anon_send(*supervisor, actors::hangup_request{"hung up through the API", false});
   node_->call_actions(metrics::call_action::api_hangup).Increment();
   spdlog::info("[call {}] hang-up asked through the API", call_sid);
@@ -337,11 +343,9 @@ net::http_response call_controller::say(std::string_view call_sid, std::string_v
     return api_error_response(
         {400, "the body must be {\"text\": \"...\"}, 1 to 4096 bytes of what the agent says"});
   }
-  if (!live_->find(call_sid))
-    return api_error_response({404, "no such call on this node: " + std::string(call_sid)});
-  const auto supervisor = live_->supervisor_of(call_sid);
+  const auto supervisor = steerable(call_sid);
   if (!supervisor)
-    return api_error_response({409, "the call is already ending or has ended"});
+    return api_error_response(supervisor.error());
   caf::anon_send(*supervisor, actors::say_request{*text});
   node_->call_actions(metrics::call_action::api_say).Increment();
   return json_response(202, {{"call_sid", std::string(call_sid)}});
@@ -352,11 +356,8 @@ void call_controller::transfer_by_api(std::string call_sid, std::string_view bod
   const auto to = string_field(body, "to");
   if (!to)
     return respond(api_error_response({400, "the body must be {\"to\": \"+E164 number\"}"}));
-  if (!live_->find(call_sid)) {
-    return respond(api_error_response({404, "no such call on this node: " + call_sid}));
-  }
-  if (!live_->supervisor_of(call_sid))
-    return respond(api_error_response({409, "the call is already ending or has ended"}));
+  if (const auto supervisor = steerable(call_sid); !supervisor)
+    return respond(api_error_response(supervisor.error()));
   redirect_to(call_sid, *to,
               [respond, call_sid, to = *to, node = node_](unsigned status, std::string error) {
                 if (!error.empty())
@@ -368,21 +369,17 @@ void call_controller::transfer_by_api(std::string call_sid, std::string_view bod
 
 void call_controller::redirect_to(std::string call_sid, std::string to,
                                   std::function<void(unsigned, std::string)> done) {
-  if (to.empty()) {
-    node_->call_actions(metrics::call_action::transfer_refused).Increment();
-    return done(400, "no number to transfer to (and TRANSFER_TO is not set)");
-  }
-  // The model may be talked into calling anywhere: its transfers pass the same checks as
-  // POST /calls.
-  auto checked =
-      parse_dial_request(json::serialize(json::object{{"to", to}}), settings_.allowed_destinations);
   const auto refused = [&](unsigned status, std::string why) {
     node_->call_actions(metrics::call_action::transfer_refused).Increment();
     spdlog::warn("[call {}] transfer to {} refused: {}", call_sid, to, why);
     done(status, std::move(why));
   };
-  if (!checked)
-    return refused(checked.error().status, checked.error().reason);
+  if (to.empty())
+    return refused(400, "no number to transfer to (and TRANSFER_TO is not set)");
+  // The model may be talked into calling anywhere: its transfers pass the same checks as
+  // POST /calls.
+  if (auto refusal = refuse_destination(to, settings_.allowed_destinations))
+    return refused(refusal->status, std::move(refusal->reason));
   if (!settings_.has_twilio_credentials())
     return refused(503, "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are needed to transfer calls");
   spdlog::info("[call {}] transferring to {}", call_sid, to);
@@ -437,8 +434,7 @@ bool call_controller::run_tool(actors::openai_session_actor session,
 
 void call_controller::transfer(actors::call_supervisor_actor supervisor, std::string tool_call_id,
                                std::string call_sid, std::string to) {
-  if (to.empty())
-    to = settings_.transfer_to;  // TRANSFER_TO: where transfer_call goes without a number
+  // `to` is the model's number, or TRANSFER_TO already put in by the supervisor.
   redirect_to(
       std::move(call_sid), to,
       [supervisor, tool_call_id = std::move(tool_call_id), to](unsigned, std::string error) {

@@ -88,6 +88,10 @@ class call_controller final : public actors::call_actions {
   net::http_response list_calls() const;
   net::http_response show_call(std::string_view call_sid) const;
   void send_recording(const call_control_route& route, const net::http_responder& respond) const;
+  /// The supervisor of a call live on this node, or why it cannot be steered: 404 unknown
+  /// here, 409 ending or ended.
+  boost::system::result<actors::call_supervisor_actor, api_error> steerable(
+      std::string_view call_sid) const;
   net::http_response hang_up(std::string_view call_sid) const;
   net::http_response say(std::string_view call_sid, std::string_view body) const;
   void transfer_by_api(std::string call_sid, std::string_view body,

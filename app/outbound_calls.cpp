@@ -62,6 +62,23 @@ bool is_e164(std::string_view number) {
   return std::all_of(number.begin() + 1, number.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
+std::optional<api_error> refuse_destination(std::string_view to,
+                                            const std::vector<std::string>& allowed_prefixes) {
+  if (!is_e164(to)) {
+    return api_error{400,
+                     "\"to\" is not an E.164 number (+ and 8 to 15 digits): " + std::string(to)};
+  }
+  const bool allowed =
+      std::any_of(allowed_prefixes.begin(), allowed_prefixes.end(),
+                  [&](const std::string& prefix) { return to.starts_with(prefix); });
+  if (!allowed) {
+    return api_error{
+        400, std::string(to) + " is not in ALLOWED_DESTINATIONS" +
+                 (allowed_prefixes.empty() ? " (none are allowed: it is unset)" : std::string{})};
+  }
+  return std::nullopt;
+}
+
 boost::system::result<dial_request, api_error> parse_dial_request(
     std::string_view body, const std::vector<std::string>& allowed_prefixes) {
   boost::system::error_code ec;
@@ -74,16 +91,8 @@ boost::system::result<dial_request, api_error> parse_dial_request(
   if (to == nullptr || !to->is_string())
     return api_error{400, "\"to\" is required: the number to call, in E.164 (+14155550100)"};
   dial.to = std::string(to->as_string());
-  if (!is_e164(dial.to))
-    return api_error{400, "\"to\" is not an E.164 number (+ and 8 to 15 digits): " + dial.to};
-  const bool allowed =
-      std::any_of(allowed_prefixes.begin(), allowed_prefixes.end(),
-                  [&](const std::string& prefix) { return dial.to.starts_with(prefix); });
-  if (!allowed) {
-    return api_error{
-        400, dial.to + " is not in ALLOWED_DESTINATIONS" +
-                 (allowed_prefixes.empty() ? " (none are allowed: it is unset)" : std::string{})};
-  }
+  if (auto refused = refuse_destination(dial.to, allowed_prefixes))
+    return *refused;
   if (const auto* instructions = object.if_contains("instructions")) {
     if (!instructions->is_string() || instructions->as_string().size() > max_instructions_bytes)
       return api_error{400, "\"instructions\" must be a string of at most 16 KiB"};

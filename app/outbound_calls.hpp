@@ -50,6 +50,11 @@ struct dial_request {
   std::string metadata_json = "{}";  // an object, kept as JSON
 };
 
+/// Why the bridge may not call `to` (not E.164, or not under an ALLOWED_DESTINATIONS prefix);
+/// nullopt when it may. The one check of every number dialled or transferred to.
+std::optional<api_error> refuse_destination(std::string_view to,
+                                            const std::vector<std::string>& allowed_prefixes);
+
 /// Parses and checks a POST /calls body against the allowed destination prefixes.
 boost::system::result<dial_request, api_error> parse_dial_request(
     std::string_view body, const std::vector<std::string>& allowed_prefixes);

@@ -263,28 +263,33 @@ std::string_view to_string(call_action action) {
   return names[static_cast<std::size_t>(action)];
 }
 
-prometheus::Counter& bridge_metrics::tool_calls(std::string_view outcome) {
-  if (const auto found = tool_calls_.find(outcome); found != tool_calls_.end())
+namespace {
+
+/// The counter of a known label value, else the one labelled "other": labels stay bounded.
+prometheus::Counter& labelled_or_other(
+    const std::map<std::string, prometheus::Counter*, std::less<>>& counters,
+    std::string_view value) {
+  if (const auto found = counters.find(value); found != counters.end())
     return *found->second;
-  return *tool_calls_.at("other");
+  return *counters.at("other");
+}
+
+}  // namespace
+
+prometheus::Counter& bridge_metrics::tool_calls(std::string_view outcome) {
+  return labelled_or_other(tool_calls_, outcome);
 }
 
 prometheus::Counter& bridge_metrics::status_callbacks(std::string_view result) {
-  if (const auto found = status_callbacks_.find(result); found != status_callbacks_.end())
-    return *found->second;
-  return *status_callbacks_.at("other");
+  return labelled_or_other(status_callbacks_, result);
 }
 
 prometheus::Counter& bridge_metrics::webhooks(unsigned status) {
-  if (const auto found = webhooks_.find(std::to_string(status)); found != webhooks_.end())
-    return *found->second;
-  return *webhooks_.at("other");
+  return labelled_or_other(webhooks_, std::to_string(status));
 }
 
 prometheus::Counter& bridge_metrics::model_errors(std::string_view code) {
-  if (const auto found = model_errors_.find(code); found != model_errors_.end())
-    return *found->second;
-  return *model_errors_.find(std::string_view("other"))->second;
+  return labelled_or_other(model_errors_, code);
 }
 
 std::string bridge_metrics::scrape() const {

@@ -11,6 +11,21 @@ marker_table::marker_table(std::size_t calls, std::size_t frames_per_call)
       times_(calls * frames_per_call),
       highest_received_(calls, -1) {}
 
+namespace {
+
+/// Calls `visit(marker)` for every marked 20 ms frame of `audio`. A bridge plays the echoes back
+/// as they came, frame-aligned; silence between them carries no marker.
+template <class Visit>
+void for_each_marker(std::span<const std::uint8_t> audio, Visit visit) {
+  for (std::size_t offset = 0; offset + marked_frame_bytes <= audio.size();
+       offset += marked_frame_bytes) {
+    if (const auto marker = read_frame_marker(audio.subspan(offset, marked_frame_bytes)))
+      visit(*marker);
+  }
+}
+
+}  // namespace
+
 frame_times* marker_table::slot(const frame_marker& marker) {
   if (marker.call >= calls_ || marker.number >= frames_per_call_)
     return nullptr;
@@ -32,58 +47,48 @@ void marker_table::stamp_sent(std::span<const std::uint8_t> frame, std::int64_t 
 
 void marker_table::stamp_received(std::size_t receiving_call, std::span<const std::uint8_t> audio,
                                   std::int64_t now_ns) {
-  // A bridge plays the echoes back as they came, frame-aligned; silence between them carries
-  // no marker.
-  for (std::size_t offset = 0; offset + marked_frame_bytes <= audio.size();
-       offset += marked_frame_bytes) {
-    const auto marker = read_frame_marker(audio.subspan(offset, marked_frame_bytes));
-    if (!marker)
-      continue;
-    auto* times = slot(*marker);
+  for_each_marker(audio, [&](const frame_marker& marker) {
+    auto* times = slot(marker);
     if (times == nullptr) {
       ++foreign_at_callers_;
-      continue;
+      return;
     }
-    if (marker->call != receiving_call) {
+    if (marker.call != receiving_call) {
       ++wrong_call_;
-      continue;
+      return;
     }
     if (times->received != 0) {
       ++duplicated_;
-      continue;
+      return;
     }
     times->received = now_ns;
     auto& highest = highest_received_[receiving_call];
-    const auto number = static_cast<std::int64_t>(marker->number);
+    const auto number = static_cast<std::int64_t>(marker.number);
     if (number < highest) {
       ++reordered_;
     } else {
       highest = number;
     }
-  }
+  });
 }
 
 void marker_table::stamp_model_side(std::span<const std::uint8_t> audio,
                                     std::int64_t frame_times::*field, std::int64_t now_ns) {
-  for (std::size_t offset = 0; offset + marked_frame_bytes <= audio.size();
-       offset += marked_frame_bytes) {
-    const auto marker = read_frame_marker(audio.subspan(offset, marked_frame_bytes));
-    if (!marker)
-      continue;
-    auto* times = slot(*marker);
+  for_each_marker(audio, [&](const frame_marker& marker) {
+    auto* times = slot(marker);
     if (times == nullptr) {
       ++foreign_at_model_;
-      continue;
+      return;
     }
     auto& seen = times->*field;
     if (seen != 0) {
       // The echo writes what was appended: a repeat there is the append's repeat.
       if (field == &frame_times::appended)
         ++duplicated_at_model_;
-      continue;
+      return;
     }
     seen = now_ns;
-  }
+  });
 }
 
 void marker_table::stamp_appended(std::span<const std::uint8_t> audio, std::int64_t now_ns) {
