@@ -4,6 +4,7 @@
 #include "actors/realtime_link.hpp"
 #include "app/call_control.hpp"
 #include "app/call_status_endpoint.hpp"
+#include "app/io_thread_scheduler.hpp"
 #include "app/outbound_calls.hpp"
 #include "net/http_server.hpp"
 #include "net/twilio_webhook.hpp"
@@ -69,7 +70,7 @@ net::http_response metrics_response(const metrics::bridge_metrics& node) {
 class node final : public bridge_server {
  public:
   explicit node(const config::settings& settings)
-      : settings_(settings), actor_system_(configure_actors(actor_config_)) {}
+      : settings_(settings), actor_system_(configure_actors(actor_config_, io_)) {}
 
   ~node() override { stop(); }
 
@@ -155,9 +156,8 @@ class node final : public bridge_server {
     for (unsigned i = 0; i < threads; ++i)
       threads_.emplace_back([this] { io_.run(); });
     spdlog::info(
-        "listening on {}:{} ({} io threads, {} actor threads), metrics on port {}, node {}",
-        settings_.bind_address, http_->port(), threads, core_count(), metrics_port(),
-        env->metrics->node());
+        "listening on {}:{} ({} io threads, which run the actors too), metrics on port {}, node {}",
+        settings_.bind_address, http_->port(), threads, metrics_port(), env->metrics->node());
     return {};
   }
 
@@ -199,16 +199,13 @@ class node final : public bridge_server {
   }
 
  private:
-  static caf::actor_system_config& configure_actors(caf::actor_system_config& config) {
-    // 0.17 key names: "scheduler.max-threads" (a "caf." prefix is silently ignored).
-    config.set("scheduler.max-threads", static_cast<std::size_t>(core_count()));
+  static caf::actor_system_config& configure_actors(caf::actor_system_config& config,
+                                                    asio::io_context& io) {
     config.set("logger.file-verbosity", caf::atom("quiet"));
-    // A call's actors get a message every 20 ms: CAF's default "moderate" polling (500 polls
-    // with 50 µs sleeps, ~25 ms) kept both workers spinning between them. After a few polls a
-    // worker now waits on its condition variable, which every enqueue from outside signals, so
-    // delivery is not delayed. Measured with the first bridge bench (now `switchboard loadgen`):
-    // one call 27 % -> 5 % of a core, 100 calls 76 % -> 51 %, latency unchanged.
-    config.set("work-stealing.moderate-poll-attempts", std::size_t{10});
+    // A call's actors run on the io thread that read its frame (app/io_thread_scheduler.hpp).
+    // Measured with `switchboard loadgen --calls 100 --model-tls` against CAF's work-stealing
+    // workers: see the README's Performance section.
+    run_actors_on_io_threads(config, io);
     return config;
   }
 

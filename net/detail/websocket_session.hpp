@@ -9,6 +9,7 @@
 
 #include "net/websocket.hpp"
 
+#include <boost/asio/defer.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/beast/core.hpp>
@@ -64,8 +65,10 @@ class websocket_session final : public websocket_connection,
         return;
       outbox_posted_ = true;
     }
-    boost::asio::post(ws_.get_executor(),
-                      [self = this->shared_from_this()] { self->take_outbox(); });
+    // Deferred: sent from an io thread (an actor running there), the write starts on that
+    // thread after the actor's turn instead of waking another io thread.
+    boost::asio::defer(ws_.get_executor(),
+                       [self = this->shared_from_this()] { self->take_outbox(); });
   }
 
   void close(close_code code, std::string reason) override {

@@ -1,0 +1,161 @@
+#include "app/io_thread_scheduler.hpp"
+
+#include <boost/asio/defer.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/detail/set_thread_name.hpp>
+#include <caf/detail/thread_safe_actor_clock.hpp>
+#include <caf/execution_unit.hpp>
+#include <caf/resumable.hpp>
+#include <caf/scheduler/abstract_coordinator.hpp>
+
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace switchboard::app {
+
+namespace {
+
+namespace asio = boost::asio;
+
+class io_thread_coordinator;
+
+/// The drain running on this thread, if any: jobs scheduled while it runs join it.
+struct running_drain {
+  const io_thread_coordinator* owner = nullptr;
+  std::vector<caf::resumable*>* next_jobs = nullptr;
+};
+thread_local running_drain this_thread_drain;
+
+class io_thread_coordinator final : public caf::scheduler::abstract_coordinator {
+ public:
+  io_thread_coordinator(caf::actor_system& system, asio::io_context& io)
+      : abstract_coordinator(system), io_(io), unit_(*this, system) {}
+
+  void enqueue(caf::resumable* job) override {
+    if (this_thread_drain.owner == this) {
+      this_thread_drain.next_jobs->push_back(job);
+      return;
+    }
+    bool post_drain = false;
+    {
+      std::lock_guard lock(mutex_);
+      if (closed_) {
+        // The system is shutting down: nothing runs any more (CAF's own scheduler does this too).
+        release(job);
+        return;
+      }
+      queued_.push_back(job);
+      post_drain = !drain_posted_;
+      drain_posted_ = true;
+    }
+    if (post_drain) {
+      // Deferred (a continuation): from an io thread, it stays on that thread's own queue and
+      // wakes no other thread; `post` would hand it to any idle io thread, with a wake-up.
+      asio::defer(io_, [this] { drain(); });
+    }
+  }
+
+  caf::detail::thread_safe_actor_clock& clock() noexcept override { return clock_; }
+
+ protected:
+  void start() override {
+    clock_thread_ = std::thread{[this] {
+      caf::detail::set_thread_name("caf.clock");
+      clock_.run_dispatch_loop();
+    }};
+    abstract_coordinator::start();
+  }
+
+  void stop() override {
+    std::vector<caf::resumable*> left;
+    {
+      std::lock_guard lock(mutex_);
+      closed_ = true;
+      left.swap(queued_);
+    }
+    for (auto* job : left)
+      cleanup_and_release(job);
+    stop_actors();
+    clock_.cancel_dispatch_loop();
+    if (clock_thread_.joinable())
+      clock_thread_.join();
+  }
+
+ private:
+  /// Runs CAF jobs on the io thread that calls it (a drain handler); see `enqueue`.
+  class io_unit final : public caf::execution_unit {
+   public:
+    io_unit(io_thread_coordinator& owner, caf::actor_system& system)
+        : caf::execution_unit(&system), owner_(owner) {}
+    void exec_later(caf::resumable* job) override { owner_.enqueue(job); }
+
+   private:
+    io_thread_coordinator& owner_;
+  };
+
+  static void release(caf::resumable* job) { intrusive_ptr_release(job); }
+
+  void drain() {
+    std::vector<caf::resumable*> jobs;
+    {
+      std::lock_guard lock(mutex_);
+      jobs.swap(queued_);
+      // Jobs queued from now on post a new drain, which another idle io thread may take.
+      drain_posted_ = false;
+    }
+    std::vector<caf::resumable*> next_jobs;
+    const auto outer = this_thread_drain;
+    this_thread_drain = {this, &next_jobs};
+    // The messages one frame causes (socket actor -> session -> supervisor -> ...) run here in
+    // one go; a bound on the rounds keeps other sockets' handlers from waiting behind a storm.
+    for (int round = 0; round < max_rounds && !jobs.empty(); ++round) {
+      for (auto* job : jobs)
+        resume(job);
+      jobs.swap(next_jobs);
+      next_jobs.clear();
+    }
+    this_thread_drain = outer;
+    for (auto* job : jobs)
+      enqueue(job);
+  }
+
+  void resume(caf::resumable* job) {
+    switch (job->resume(&unit_, max_throughput())) {
+      case caf::resumable::resume_later:
+        this_thread_drain.next_jobs->push_back(job);
+        break;
+      case caf::resumable::done:
+      case caf::resumable::awaiting_message:
+        release(job);
+        break;
+      case caf::resumable::shutdown_execution_unit:
+        // Only CAF's own workers' shutdown helpers answer this; none is ever queued here.
+        break;
+    }
+  }
+
+  static constexpr int max_rounds = 16;
+
+  asio::io_context& io_;
+  io_unit unit_;
+  caf::detail::thread_safe_actor_clock clock_;
+  std::thread clock_thread_;
+  std::mutex mutex_;
+  std::vector<caf::resumable*> queued_;  // guarded by mutex_
+  bool drain_posted_ = false;            // guarded by mutex_
+  bool closed_ = false;                  // guarded by mutex_
+};
+
+}  // namespace
+
+void run_actors_on_io_threads(caf::actor_system_config& config, asio::io_context& io) {
+  // An actor with a long mailbox yields after this many messages, so that the io thread gets
+  // back to its sockets (CAF's default is unbounded).
+  config.set("scheduler.max-throughput", std::size_t{64});
+  config.module_factories.push_back([&io](caf::actor_system& system) -> caf::actor_system::module* {
+    return new io_thread_coordinator(system, io);
+  });
+}
+
+}  // namespace switchboard::app
