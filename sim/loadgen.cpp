@@ -283,6 +283,7 @@ result<model_stand_in> start_model_stand_in(const loadgen_options& options,
   model_stand_in stand_in;
   model_options model;
   model.echo = true;
+  model.single_threaded_io = true;  // the model's io_thread
   if (!options.model_listen.empty()) {
     const auto listen = parse_host_port(options.model_listen);
     model.bind_address = listen->first;
@@ -663,8 +664,10 @@ result<loadgen_report> run_loadgen(const loadgen_options& options, std::ostream&
   }
   progress << std::flush;
 
-  // The callers: their own io thread, so that the model's thread is measured on its own.
+  // The callers: their own io thread, so that the model's thread is measured on its own. One
+  // media clock paces them all: a timer per call would wake the thread 50 × N times a second.
   io_thread caller_thread;
+  const auto media_clock = make_caller_media_clock(caller_thread.io());
   call_book calls(options.calls);
   const auto content = options.pattern == loadgen_pattern::speech ? marked_audio_content::speech
                                                                   : marked_audio_content::tone;
@@ -677,6 +680,7 @@ result<loadgen_report> run_loadgen(const loadgen_options& options, std::ostream&
     caller.auth_token = auth_token;
     caller.stream_connect_address = server->listener;
     caller.keep_heard_audio = false;
+    caller.media_clock = media_clock;
     caller.script = {speak(audio[i]), silence(trailing_silence), hangup()};
     caller.on_media_sent = [&table, &calls,
                             first = true](std::span<const std::uint8_t> frame) mutable {

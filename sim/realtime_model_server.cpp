@@ -3,6 +3,7 @@
 #include "net/base64.hpp"
 #include "net/http_server.hpp"
 #include "sim/speech_fixtures.hpp"
+#include "sim/wire_scan.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -47,13 +48,20 @@ struct realtime_model_server::state {
 
   /// "item_1a2b3c4d000042": unique per server, like the API's opaque ids.
   std::string make_id(std::string_view prefix) {
-    char counter[16];
-    std::snprintf(counter, sizeof counter, "%06llu",
-                  static_cast<unsigned long long>(next_id.fetch_add(1)));
     std::string id;
-    id.reserve(prefix.size() + id_tag.size() + 6);
-    id.append(prefix).append(id_tag).append(counter);
+    id.reserve(prefix.size() + id_tag.size() + 8);
+    id.append(prefix);
+    append_id_suffix(id);
     return id;
+  }
+
+  /// The tag and the next counter (at least six digits), appended: an id without a new string.
+  void append_id_suffix(std::string& out) {
+    out.append(id_tag);
+    const auto counter = next_id.fetch_add(1);
+    for (std::uint64_t width = 100'000; width > 1 && counter < width; width /= 10)
+      out.push_back('0');
+    append_decimal(out, counter);
   }
 
   template <class Change>
@@ -66,6 +74,12 @@ struct realtime_model_server::state {
   const model_options options;
   std::string id_tag;
   std::atomic<std::uint64_t> next_id{1};
+
+  // The counters of every frame, kept out of the mutex (read into stats() with the rest).
+  std::atomic<std::uint64_t> appends{0};
+  std::atomic<std::uint64_t> append_bytes{0};
+  std::atomic<std::uint64_t> audio_deltas_sent{0};
+  std::atomic<std::uint64_t> audio_bytes_sent{0};
 
   mutable std::mutex mutex;
   model_stats stats;                                   // guarded by mutex
@@ -277,17 +291,24 @@ class model_session final : public net::websocket_handler,
 
   // websocket_handler: called on the connection's strand; everything moves to ours, so that
   // handlers and timers never run at the same time. Posting from one strand keeps the order.
+  // With single_threaded_io they run inline: nothing else can run meanwhile.
   void on_open(std::shared_ptr<net::websocket_connection> connection) override {
+    if (options_.single_threaded_io)
+      return opened(connection);
     asio::post(strand_, [self = shared_from_this(), connection = std::move(connection)] {
       self->opened(connection);
     });
   }
   void on_message(std::string message, bool is_text) override {
+    if (options_.single_threaded_io)
+      return received(message, is_text);
     asio::post(strand_, [self = shared_from_this(), message = std::move(message), is_text] {
       self->received(message, is_text);
     });
   }
   void on_close(net::websocket_closed) override {
+    if (options_.single_threaded_io)
+      return closed();
     asio::post(strand_, [self = shared_from_this()] { self->closed(); });
   }
 
@@ -327,6 +348,7 @@ class model_session final : public net::websocket_handler,
     bool speaks = true;                      // false: only a function call, no audio
     std::optional<scripted_tool_call> call;  // made after the audio, if the response completes
     std::span<const std::uint8_t> audio;     // the fixture being spoken (empty when echoing)
+    conversation_item* item = nullptr;       // items_[item_id], once audio was sent
     std::vector<std::string_view> words;     // its transcript, spoken along with the audio
     std::size_t sent_bytes = 0;
     std::size_t words_sent = 0;
@@ -526,6 +548,11 @@ class model_session final : public net::websocket_handler,
                           "text frame.",
                           std::nullopt, {});
     }
+    // Echo mode's appends, 50 a second per session, are scanned; the rest is parsed.
+    if (options_.echo) {
+      if (const auto audio_base64 = scan_realtime_audio_append(text))
+        return audio_append(*audio_base64, {});
+    }
     auto parsed = net::parse_realtime_client_event(text);
     if (!parsed) {
       shared_->update([](model_stats& stats) { ++stats.malformed_events; });
@@ -541,7 +568,7 @@ class model_session final : public net::websocket_handler,
       return session_update(*update, text);
     }
     if (auto* append = std::get_if<net::realtime_audio_append>(&client_event)) {
-      return audio_append(*append);
+      return audio_append(append->audio_base64, append->event_id);
     }
     if (auto* message = std::get_if<net::realtime_create_message>(&client_event)) {
       if (message->role == "user") {
@@ -721,21 +748,19 @@ class model_session final : public net::websocket_handler,
 
   // ---- caller audio and turns
 
-  void audio_append(const net::realtime_audio_append& append) {
+  void audio_append(std::string_view audio_base64, const std::string& event_id) {
     decoded_.clear();
-    if (!net::append_decoded_base64(append.audio_base64, decoded_)) {
+    if (!net::append_decoded_base64(audio_base64, decoded_)) {
       shared_->update([](model_stats& stats) { ++stats.malformed_events; });
       return send_invalid("invalid_value", "Invalid 'audio'. Expected base64-encoded audio data.",
-                          "audio", append.event_id);
+                          "audio", event_id);
     }
-    shared_->update([this](model_stats& stats) {
-      ++stats.appends;
-      stats.append_bytes += decoded_.size();
-    });
+    shared_->appends.fetch_add(1);
+    shared_->append_bytes.fetch_add(decoded_.size());
     if (options_.on_audio_appended)
       options_.on_audio_appended(decoded_);
     if (options_.echo)
-      return echo(append.audio_base64);
+      return echo(audio_base64);
     buffered_bytes_ += decoded_.size();
     // The VAD hears all audio, so positions count every ms appended (§B5); its events only
     // matter while turn detection is on.
@@ -1000,21 +1025,32 @@ class model_session final : public net::websocket_handler,
     wait_for_next_delta();
   }
 
-  void send_audio_delta(std::string delta_base64, std::size_t bytes) {
+  void send_audio_delta(std::string_view delta_base64, std::size_t bytes) {
     auto& response = *response_;
     response.sent_bytes += bytes;
-    items_[response.item_id].audio_bytes += bytes;
+    if (response.item == nullptr)
+      response.item = &items_[response.item_id];  // elements of an unordered_map stay put
+    response.item->audio_bytes += bytes;
     assistant_audio_sent_ = true;
-    shared_->update([bytes](model_stats& stats) {
-      ++stats.audio_deltas_sent;
-      stats.audio_bytes_sent += bytes;
-    });
-    send_event(net::realtime_audio_delta{
-        {}, response.id, response.item_id, 0, 0, std::move(delta_base64)});
+    shared_->audio_deltas_sent.fetch_add(1);
+    shared_->audio_bytes_sent.fetch_add(bytes);
+    if (closed_)
+      return;
+    auto connection = connection_.lock();
+    if (!connection)
+      return;
+    // Serialised straight into the string handed to the socket: the hot path of echo mode.
+    std::string text;
+    text.reserve(audio_delta_envelope_bytes + response.id.size() + response.item_id.size() +
+                 delta_base64.size());
+    event_id_.assign("event_");
+    shared_->append_id_suffix(event_id_);
+    append_realtime_audio_delta(text, event_id_, response.id, response.item_id, delta_base64);
+    connection->send_text(std::move(text));
   }
 
   // Echo mode: the caller's audio comes straight back in one long-lived response.
-  void echo(const std::string& audio_base64) {
+  void echo(std::string_view audio_base64) {
     if (!response_)
       open_response(true);
     if (options_.on_echo_sent)
@@ -1212,6 +1248,9 @@ class model_session final : public net::websocket_handler,
   bool closing_ = false;  // we started closing; ignore what still arrives
   bool closed_ = false;   // the socket is gone
   std::string out_;       // reused for every serialised net event
+  std::string event_id_;  // reused for every audio delta's event id
+  // A delta's JSON around its ids and audio (type, field names, event id), with room to spare.
+  static constexpr std::size_t audio_delta_envelope_bytes = 192;
 
   session_config session_;
   std::string conversation_id_;
@@ -1364,7 +1403,12 @@ void realtime_model_server::close_sessions(net::close_code code, std::string rea
 
 model_stats realtime_model_server::stats() const {
   std::lock_guard lock(state_->mutex);
-  return state_->stats;
+  model_stats stats = state_->stats;
+  stats.appends = state_->appends.load();
+  stats.append_bytes = state_->append_bytes.load();
+  stats.audio_deltas_sent = state_->audio_deltas_sent.load();
+  stats.audio_bytes_sent = state_->audio_bytes_sent.load();
+  return stats;
 }
 
 }  // namespace switchboard::sim

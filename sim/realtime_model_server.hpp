@@ -105,6 +105,10 @@ struct model_options {
   /// Load-generator mode: every append is answered at once by a delta carrying the same bytes,
   /// in one long-lived response per session; no VAD, no turns.
   bool echo = false;
+  /// The io_context runs on ONE thread (the load generator): each session then handles its
+  /// connection's events inline instead of hopping to its own strand. Timers still run on the
+  /// session's strand, which on one thread never runs beside anything else.
+  bool single_threaded_io = false;
   /// Function calls to make, each at most once per session; a response carries at most one (the
   /// first that matches). A call whose name the session did not declare in its tools is not made
   /// (counted in function_calls_undeclared): that response is an ordinary spoken answer.

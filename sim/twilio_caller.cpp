@@ -5,6 +5,9 @@
 //      └──failure──────────────┴───────────────────┴──bridge closes──────────────────┴─▶ ended
 //
 // The result is delivered once, on entering `ended`.
+//
+// A call paced by a shared caller_media_clock runs on its single-threaded io_context without a
+// strand: its stream events arrive inline and the clock calls media_tick() for each 20 ms frame.
 #include "sim/twilio_caller.hpp"
 
 #include "net/base64.hpp"
@@ -13,6 +16,7 @@
 #include "net/twiml.hpp"
 #include "net/websocket_client.hpp"
 #include "sim/caller_playout.hpp"
+#include "sim/wire_scan.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -79,6 +83,120 @@ struct overloaded : Ts... {
   using Ts::operator()...;
 };
 
+/// What a caller_media_clock ticks.
+class clocked_call {
+ public:
+  /// One 20 ms tick, on the io thread; false once the call no longer streams.
+  virtual bool media_tick() = 0;
+
+ protected:
+  ~clocked_call() = default;
+};
+
+}  // namespace
+
+// One timer for every call of a single-threaded io_context. Calls sit in buckets by their slot
+// on a grid of `slot`; a call's ticks all fall on the same bucket, 20 ms apart, so the clock
+// wakes only for slots that hold calls and visits each bucket once per 20 ms.
+class caller_media_clock : public std::enable_shared_from_this<caller_media_clock> {
+ public:
+  caller_media_clock(asio::io_context& io, std::chrono::microseconds slot)
+      : timer_(io),
+        slot_(slot),
+        buckets_(static_cast<std::size_t>(frame_duration / slot)),
+        epoch_(clock_type::now()) {}
+
+  /// Adds a call that starts streaming now; returns when its first tick falls (the next slot
+  /// on the grid, never one already visited).
+  clock_type::time_point join(std::weak_ptr<clocked_call> call) {
+    const auto now = clock_type::now();
+    std::uint64_t index = slot_index_at_or_after(now);
+    if (visited_any_ && index <= last_visited_)
+      index = last_visited_ + 1;
+    buckets_[index % buckets_.size()].push_back(std::move(call));
+    ++members_;
+    // Slots between this one and the clock's next slot hold no call: starting there is safe.
+    if (members_ == 1 || index < next_index_)
+      next_index_ = index;
+    arm();
+    return slot_time(index);
+  }
+
+ private:
+  std::uint64_t slot_index_at_or_after(clock_type::time_point at) const {
+    const auto since = at - epoch_;
+    if (since <= clock_type::duration::zero())
+      return 0;
+    return static_cast<std::uint64_t>((since + slot_ - clock_type::duration(1)) / slot_);
+  }
+  clock_type::time_point slot_time(std::uint64_t index) const {
+    return epoch_ + static_cast<clock_type::rep>(index) * slot_;
+  }
+
+  void arm() {
+    const auto at = slot_time(next_index_);
+    if (armed_ && armed_at_ <= at)
+      return;
+    armed_ = true;
+    armed_at_ = at;
+    timer_.expires_at(at);  // cancels a later wait, whose handler then does nothing
+    timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+      if (!ec)
+        self->on_wake();
+    });
+  }
+
+  void on_wake() {
+    armed_ = false;
+    const auto now = clock_type::now();
+    // Every slot due is visited in order, so a late wake-up catches up frame by frame.
+    while (members_ > 0 && slot_time(next_index_) <= now) {
+      visit(buckets_[next_index_ % buckets_.size()]);
+      last_visited_ = next_index_;
+      visited_any_ = true;
+      ++next_index_;
+    }
+    if (members_ == 0)
+      return;
+    while (buckets_[next_index_ % buckets_.size()].empty())
+      ++next_index_;
+    arm();
+  }
+
+  void visit(std::vector<std::weak_ptr<clocked_call>>& bucket) {
+    for (std::size_t i = 0; i < bucket.size();) {
+      auto call = bucket[i].lock();
+      if (call && call->media_tick()) {
+        ++i;
+        continue;
+      }
+      bucket[i] = std::move(bucket.back());
+      bucket.pop_back();
+      --members_;
+    }
+  }
+
+  asio::steady_timer timer_;
+  const clock_type::duration slot_;
+  std::vector<std::vector<std::weak_ptr<clocked_call>>> buckets_;  // by slot index mod size
+  const clock_type::time_point epoch_;                             // slot 0
+  std::size_t members_ = 0;
+  std::uint64_t next_index_ = 0;  // the next slot to visit
+  std::uint64_t last_visited_ = 0;
+  bool visited_any_ = false;
+  bool armed_ = false;
+  clock_type::time_point armed_at_;
+};
+
+std::shared_ptr<caller_media_clock> make_caller_media_clock(boost::asio::io_context& io,
+                                                            std::chrono::microseconds slot) {
+  if (slot <= std::chrono::microseconds::zero() || frame_duration % slot != decltype(slot)::zero())
+    slot = std::chrono::milliseconds(2);
+  return std::make_shared<caller_media_clock>(io, slot);
+}
+
+namespace {
+
 class call_session;
 
 /// Receives the stream's events on the connection's strand and hands them to the call's
@@ -95,12 +213,16 @@ class stream_events final : public net::websocket_handler {
   std::shared_ptr<call_session> call_;
 };
 
-class call_session final : public twilio_caller, public std::enable_shared_from_this<call_session> {
+class call_session final : public twilio_caller,
+                           public clocked_call,
+                           public std::enable_shared_from_this<call_session> {
  public:
   call_session(asio::io_context& io, twilio_caller_options options, completion done)
       : io_(io),
-        strand_(asio::make_strand(io)),
-        timer_(strand_),
+        // One io thread and a shared clock: nothing runs concurrently, no strand needed.
+        executor_(options.media_clock ? asio::any_io_executor(io.get_executor())
+                                      : asio::any_io_executor(asio::make_strand(io))),
+        timer_(executor_),
         options_(std::move(options)),
         done_(std::move(done)),
         playout_(options_.keep_heard_audio) {
@@ -113,12 +235,10 @@ class call_session final : public twilio_caller, public std::enable_shared_from_
     result_.account_sid = options_.account_sid;
     result_.call_sid = options_.call_sid;
     result_.stream_sid = options_.stream_sid;
-    media_.stream_sid = options_.stream_sid;
-    media_.track = "inbound";
   }
 
   void begin() {
-    asio::post(strand_, [self = shared_from_this()] {
+    asio::post(executor_, [self = shared_from_this()] {
       if (self->options_.twiml.empty()) {
         self->post_webhook();
       } else {
@@ -128,7 +248,7 @@ class call_session final : public twilio_caller, public std::enable_shared_from_
   }
 
   void hang_up() override {
-    asio::post(strand_, [self = shared_from_this()] {
+    asio::post(executor_, [self = shared_from_this()] {
       self->hang_up_requested_ = true;
       if (self->phase_ == phase::webhook) {
         self->fail("hung up before the webhook answered");
@@ -139,7 +259,9 @@ class call_session final : public twilio_caller, public std::enable_shared_from_
     });
   }
 
-  const auto& strand() const { return strand_; }
+  const asio::any_io_executor& executor() const { return executor_; }
+  /// Stream events run inline on the connection's handlers (no strand to hop to).
+  bool inline_events() const { return options_.media_clock != nullptr; }
 
   // ---- stream events (on the strand) ----------------------------------------------------
 
@@ -172,8 +294,12 @@ class call_session final : public twilio_caller, public std::enable_shared_from_
 
     if (hang_up_requested_)
       return do_hangup();
-    stream_start_ = clock_type::now();
-    schedule_tick();
+    if (options_.media_clock) {
+      stream_start_ = options_.media_clock->join(weak_from_this());
+    } else {
+      stream_start_ = clock_type::now();
+      schedule_tick();
+    }
   }
 
   void on_stream_message(const std::string& text, bool is_text) {
@@ -183,39 +309,52 @@ class call_session final : public twilio_caller, public std::enable_shared_from_
       ++result_.invalid_frames_received;  // Twilio: warning 31950
       return;
     }
+    // The bridge's media and marks, 50 a second each, are scanned; the rest is parsed.
+    if (const auto scanned = scan_twilio_outbound(text)) {
+      if (scanned->event == scanned_twilio_outbound::kind::media)
+        return on_media(scanned->stream_sid, scanned->payload_base64);
+      return on_mark(scanned->stream_sid, scanned->mark_name);
+    }
     auto message = net::parse_twilio_outbound(text);
     if (!message) {
       ++result_.invalid_frames_received;  // Twilio: warning 31951
       return;
     }
-    std::visit(overloaded{
-                   [this](const net::twilio_outbound_media& media) {
-                     if (!own_stream(media.stream_sid))
-                       return;
-                     decoded_.clear();
-                     if (!net::append_decoded_base64(media.payload_base64, decoded_)) {
-                       ++result_.invalid_frames_received;
-                       return;
-                     }
-                     if (options_.on_media_received)
-                       options_.on_media_received(decoded_);
-                     playout_.append_audio(decoded_);
-                   },
-                   [this](const net::twilio_outbound_mark& mark) {
-                     if (!own_stream(mark.stream_sid))
-                       return;
-                     playout_.add_mark(mark.name, echoes_);
-                     echo_marks();
-                   },
-                   [this](const net::twilio_outbound_clear& clear) {
-                     if (!own_stream(clear.stream_sid))
-                       return;
-                     record_clear();
-                     playout_.clear(echoes_);
-                     echo_marks();
-                   },
-               },
-               *message);
+    std::visit(
+        overloaded{
+            [this](const net::twilio_outbound_media& media) {
+              on_media(media.stream_sid, media.payload_base64);
+            },
+            [this](const net::twilio_outbound_mark& mark) { on_mark(mark.stream_sid, mark.name); },
+            [this](const net::twilio_outbound_clear& clear) {
+              if (!own_stream(clear.stream_sid))
+                return;
+              record_clear();
+              playout_.clear(echoes_);
+              echo_marks();
+            },
+        },
+        *message);
+  }
+
+  void on_media(std::string_view stream_sid, std::string_view payload_base64) {
+    if (!own_stream(stream_sid))
+      return;
+    decoded_.clear();
+    if (!net::append_decoded_base64(payload_base64, decoded_)) {
+      ++result_.invalid_frames_received;
+      return;
+    }
+    if (options_.on_media_received)
+      options_.on_media_received(decoded_);
+    playout_.append_audio(decoded_);
+  }
+
+  void on_mark(std::string_view stream_sid, std::string_view name) {
+    if (!own_stream(stream_sid))
+      return;
+    playout_.add_mark(std::string(name), echoes_);
+    echo_marks();
   }
 
   void on_stream_close(const net::websocket_closed& why) {
@@ -280,7 +419,7 @@ class call_session final : public twilio_caller, public std::enable_shared_from_
     request.tls = options_.tls;
     net::http_request_async(
         io_, std::move(request), [self = shared_from_this()](net::http_client_result answer) {
-          asio::post(self->strand_, [self, answer = std::move(answer)]() mutable {
+          asio::post(self->executor_, [self, answer = std::move(answer)]() mutable {
             self->on_webhook_answer(std::move(answer));
           });
         });
@@ -348,8 +487,13 @@ class call_session final : public twilio_caller, public std::enable_shared_from_
   }
 
   void on_tick() {
+    if (media_tick())
+      schedule_tick();
+  }
+
+  bool media_tick() override {
     if (phase_ != phase::streaming)
-      return;
+      return false;
     const std::size_t played = playout_.tick(echoes_);
     echo_marks();
     heard_in_step_ += played;
@@ -357,8 +501,7 @@ class call_session final : public twilio_caller, public std::enable_shared_from_
     ++ticks_in_step_;
     run_script();
     ++ticks_;
-    if (phase_ == phase::streaming)
-      schedule_tick();
+    return phase_ == phase::streaming;
   }
 
   /// Runs steps until one sends this tick's media frame (or the call hangs up).
@@ -516,11 +659,10 @@ class call_session final : public twilio_caller, public std::enable_shared_from_
   /// phone sends continuous 20 ms frames whether anyone speaks or not.
   void send_media(std::span<const std::uint8_t> audio) {
     ++media_chunk_;
-    media_.sequence_number = next_sequence();
-    media_.chunk = media_chunk_;
+    const auto sequence_number = next_sequence();
     // Presentation time since the stream started, in ms (§A2); chunk 1 is at 0.
-    media_.timestamp_ms = (media_chunk_ - 1) * static_cast<std::uint64_t>(frame_duration.count());
-    media_.payload_base64.clear();
+    const auto timestamp_ms =
+        (media_chunk_ - 1) * static_cast<std::uint64_t>(frame_duration.count());
     std::span<const std::uint8_t> payload = audio;
     if (audio.size() != frame_bytes) {
       std::copy(audio.begin(), audio.end(), frame_.begin());
@@ -528,10 +670,10 @@ class call_session final : public twilio_caller, public std::enable_shared_from_
                 caller_playout::mulaw_silence);
       payload = frame_;
     }
-    net::append_base64(media_.payload_base64, payload);
     std::string frame;
     frame.reserve(media_frame_capacity);
-    net::append_twilio_message(frame, media_message_);
+    append_twilio_media_frame(frame, sequence_number, options_.stream_sid, media_track,
+                              media_chunk_, timestamp_ms, payload);
     ++result_.media_frames_sent;
     if (options_.on_media_sent)
       options_.on_media_sent(payload);
@@ -564,7 +706,7 @@ class call_session final : public twilio_caller, public std::enable_shared_from_
   }
 
   /// Twilio drops (and warns 31951 about) a message for another stream.
-  bool own_stream(const std::string& stream_sid) {
+  bool own_stream(std::string_view stream_sid) {
     if (stream_sid == options_.stream_sid)
       return true;
     ++result_.invalid_frames_received;
@@ -632,8 +774,11 @@ class call_session final : public twilio_caller, public std::enable_shared_from_
   // A media message with a 216-character payload and the usual counters is about 330 bytes.
   static constexpr std::size_t media_frame_capacity = 512;
 
+  // Inbound media of a <Connect> stream is always the inbound track (§A1).
+  static constexpr std::string_view media_track = "inbound";
+
   asio::io_context& io_;
-  asio::strand<asio::io_context::executor_type> strand_;
+  asio::any_io_executor executor_;  // the call's strand, or the io_context's with a media clock
   asio::steady_timer timer_;
   twilio_caller_options options_;
   completion done_;
@@ -659,33 +804,39 @@ class call_session final : public twilio_caller, public std::enable_shared_from_
   int last_speak_step_ = -1;
   clock_type::time_point last_speak_start_;
 
-  // Reused on every frame: the decoded bridge audio, marks to echo, the outgoing media
-  // message and the padded frame.
+  // Reused on every frame: the decoded bridge audio, marks to echo and the padded frame.
   std::vector<std::uint8_t> decoded_;
   std::vector<std::string> echoes_;
-  net::twilio_inbound media_message_{net::twilio_media{}};
-  net::twilio_media& media_ = std::get<net::twilio_media>(media_message_);
   std::array<std::uint8_t, frame_bytes> frame_{};
 };
 
 void stream_events::on_open(std::shared_ptr<net::websocket_connection> connection) {
-  asio::post(call_->strand(), [call = call_, connection = std::move(connection)] {
+  if (call_->inline_events())
+    return call_->on_stream_open(connection);
+  asio::post(call_->executor(), [call = call_, connection = std::move(connection)] {
     call->on_stream_open(connection);
   });
 }
 
 void stream_events::on_message(std::string message, bool is_text) {
-  asio::post(call_->strand(), [call = call_, message = std::move(message), is_text] {
+  if (call_->inline_events())
+    return call_->on_stream_message(message, is_text);
+  asio::post(call_->executor(), [call = call_, message = std::move(message), is_text] {
     call->on_stream_message(message, is_text);
   });
 }
 
 void stream_events::on_close(net::websocket_closed why) {
-  asio::post(call_->strand(), [call = call_, why = std::move(why)] { call->on_stream_close(why); });
+  if (call_->inline_events())
+    return call_->on_stream_close(why);
+  asio::post(call_->executor(),
+             [call = call_, why = std::move(why)] { call->on_stream_close(why); });
 }
 
 void stream_events::on_connect_failed(net::websocket_connect_failure why) {
-  asio::post(call_->strand(),
+  if (call_->inline_events())
+    return call_->on_stream_connect_failed(why);
+  asio::post(call_->executor(),
              [call = call_, why = std::move(why)] { call->on_stream_connect_failed(why); });
 }
 

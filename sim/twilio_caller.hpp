@@ -14,6 +14,12 @@
 // Runs on the caller's io_context (any number of threads): a strand and one steady timer per
 // call, no thread per call. Ticks fall on absolute deadlines (stream start + n × 20 ms), so
 // the media pace does not drift with scheduling delays.
+//
+// Many calls at once (the load generator): a caller_media_clock shared by the calls of an
+// io_context that runs on ONE thread. One timer then paces them all: the clock wakes on a slot
+// grid (every 2 ms while any call streams) and ticks every call due, each call still on its own
+// 20 ms schedule from its own start (rounded up to the grid). The calls then need no strand:
+// their stream events run inline on the io thread instead of hopping to a strand.
 
 #include "net/tls.hpp"
 #include "net/twilio_signature.hpp"
@@ -112,6 +118,16 @@ inline caller_step hangup() {
   return hangup_step{};
 }
 
+// ---- the shared media clock -----------------------------------------------------------------
+
+class caller_media_clock;
+
+/// A media clock for the calls of `io`, which must run on one thread only. `slot` is the grid
+/// the calls' schedules start on (it divides 20 ms; 2 ms: ten wake-ups per 20 ms at most,
+/// however many calls stream).
+std::shared_ptr<caller_media_clock> make_caller_media_clock(
+    boost::asio::io_context& io, std::chrono::microseconds slot = std::chrono::milliseconds(2));
+
 // ---- options ------------------------------------------------------------------------------
 
 struct twilio_caller_options {
@@ -148,6 +164,10 @@ struct twilio_caller_options {
   std::chrono::milliseconds webhook_timeout{10'000};
   /// Keep the audio the caller heard (8 KB per second of call) for the result.
   bool keep_heard_audio = true;
+
+  /// Paces the call with other calls (see caller_media_clock above); the call must be started
+  /// on the clock's io_context. Null: the call has its own strand and timer.
+  std::shared_ptr<caller_media_clock> media_clock;
 
   // ---- observation (benchmarks, the load generator); unset costs nothing
   /// Called on an io thread with each media frame's 160 bytes of μ-law (silence-padded) just

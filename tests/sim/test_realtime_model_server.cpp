@@ -639,8 +639,11 @@ TEST_CASE("drop_after cuts the first connection without a close frame; the recon
 }
 
 TEST_CASE("echo mode answers every append at once with the same audio", "[realtime_model_server]") {
-  running_io io{2};
-  auto server = start_server(io, {.echo = true});
+  // As the load generator runs it too: one io thread, events handled inline.
+  const bool single_threaded = GENERATE(false, true);
+  INFO("single_threaded_io: " << single_threaded);
+  running_io io{single_threaded ? 1u : 2u};
+  auto server = start_server(io, {.echo = true, .single_threaded_io = single_threaded});
   auto client = connect(io, server->url());
   REQUIRE(client->wait_open());
   configure(*client);
@@ -659,6 +662,9 @@ TEST_CASE("echo mode answers every append at once with the same audio", "[realti
   CHECK(echoed == std::vector<std::uint8_t>(speech.begin(), speech.end()));
   const auto stats = server->stats();
   CHECK(stats.responses_started == 1);
+  CHECK(stats.appends == 3);
+  CHECK(stats.append_bytes == speech.size());
+  CHECK(stats.audio_deltas_sent == 3);
   CHECK(stats.audio_bytes_sent == speech.size());
   CHECK(stats.speech_started == 0);
 }

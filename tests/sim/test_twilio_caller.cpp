@@ -247,17 +247,21 @@ bool is_sid(const std::string& sid, const std::string& prefix) {
 
 TEST_CASE("a scripted call: webhook, signed upgrade, start, paced media, marks and clear",
           "[twilio_caller]") {
-  running_io io{2};
+  // Paced by its own timer on a strand (two io threads), or by a media clock shared by the calls
+  // of a single-threaded io_context, as the load generator runs them: the same call either way.
+  const bool shared_clock = GENERATE(false, true);
+  INFO("shared media clock: " << shared_clock);
+  running_io io{shared_clock ? 1u : 2u};
   fake_bridge bridge(io.io, bridge_script::marks_and_clear);
   auto observed = bridge.stream->observed();
   const auto speech = pattern(2400, 100);  // 300 ms of "speech"
 
-  auto result =
-      sim::twilio_caller::run(
-          io.io,
-          bridge.caller_options({sim::speak(speech), sim::dtmf('7'), sim::send_raw("{not json"),
-                                 sim::wait_for_agent_silence(100ms, 5s), sim::hangup()}))
-          .get();
+  auto options =
+      bridge.caller_options({sim::speak(speech), sim::dtmf('7'), sim::send_raw("{not json"),
+                             sim::wait_for_agent_silence(100ms, 5s), sim::hangup()});
+  if (shared_clock)
+    options.media_clock = sim::make_caller_media_clock(io.io);
+  auto result = sim::twilio_caller::run(io.io, std::move(options)).get();
   const auto seen = observed.get();
 
   INFO(result.error);
