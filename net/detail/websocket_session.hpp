@@ -5,8 +5,11 @@
 // instantiation is compiled once, in its own TU.
 //
 // Shape of Beast's websocket examples: a strand per connection, do_*/on_* pairs, a write queue
-// so that a single async_write is in flight.
+// so that a single async_write is in flight. Under the websocket stream, write_batching_stream
+// gathers the frames written in one go into one write to the socket (a `media` and its `mark`:
+// one sendmsg, one TLS record).
 
+#include "net/detail/write_batching_stream.hpp"
 #include "net/websocket.hpp"
 
 #include <boost/asio/defer.hpp>
@@ -27,7 +30,7 @@ template <class NextLayer>
 class websocket_session final : public websocket_connection,
                                 public std::enable_shared_from_this<websocket_session<NextLayer>> {
  public:
-  using stream_type = boost::beast::websocket::stream<NextLayer>;
+  using stream_type = boost::beast::websocket::stream<write_batching_stream<NextLayer>>;
 
   websocket_session(NextLayer&& next_layer, std::shared_ptr<websocket_handler> handler,
                     const websocket_limits& limits)
@@ -51,6 +54,12 @@ class websocket_session final : public websocket_connection,
 
   /// Called by the accepting or connecting side once the handshake succeeded (on the strand).
   void opened() {
+    // Frames are reported written once batched; the socket write that fails comes later.
+    ws_.next_layer().on_write_failure([weak = std::weak_ptr<websocket_session>(
+                                           this->shared_from_this())](boost::beast::error_code ec) {
+      if (auto self = weak.lock())
+        self->finish({false, 0, "write failed: " + ec.message()});
+    });
     handler_->on_open(this->shared_from_this());
     do_read();
   }
@@ -112,7 +121,9 @@ class websocket_session final : public websocket_connection,
     if (finished_ || close_requested_)
       return;
     queued_bytes_ += message.size();
-    if (queued_bytes_ > limits_.max_queued_bytes) {
+    // Batched frames not yet on the socket count too: behind a peer that stops reading they
+    // are where the bytes pile up.
+    if (queued_bytes_ + ws_.next_layer().buffered_bytes() > limits_.max_queued_bytes) {
       // The peer stopped reading; holding its audio forever would grow without bound.
       close_requested_ = true;
       close_reason_ = boost::beast::websocket::close_reason(
