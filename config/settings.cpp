@@ -275,19 +275,21 @@ constexpr std::array descriptors{
         [](const settings& in) {
           return in.public_url.value_or("");
         }},
-    setting_descriptor{"IO_THREADS", "0", "Network I/O threads; 0 = one per CPU core (0-64).",
-                       "<0-64>", false, false,
-                       [](std::string_view text, settings& out) -> problem {
-                         unsigned long threads = 0;
-                         if (auto why = parse_integer(text, 0, 64, threads)) {
-                           return why;
-                         }
-                         out.io_threads = static_cast<unsigned>(threads);
-                         return std::nullopt;
-                       },
-                       [](const settings& in) {
-                         return std::to_string(in.io_threads);
-                       }},
+    setting_descriptor{
+        "IO_THREADS", "0",
+        "Network I/O threads, which also run the actors; 0 = one per CPU core (0-64).", "<0-64>",
+        false, false,
+        [](std::string_view text, settings& out) -> problem {
+          unsigned long threads = 0;
+          if (auto why = parse_integer(text, 0, 64, threads)) {
+            return why;
+          }
+          out.io_threads = static_cast<unsigned>(threads);
+          return std::nullopt;
+        },
+        [](const settings& in) {
+          return std::to_string(in.io_threads);
+        }},
     setting_descriptor{
         "METRICS_PORT", "",
         "Own listener for Prometheus /metrics (and the probes), off the public port; 0 = any "
