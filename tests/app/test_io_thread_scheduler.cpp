@@ -49,6 +49,18 @@ struct io_threads {
   std::set<std::thread::id> ids;
 };
 
+/// An actor system whose actors run on `io`'s threads, as the node's do.
+struct actors_on {
+  explicit actors_on(boost::asio::io_context& io) : system(scheduled_on(config, io)) {}
+  static caf::actor_system_config& scheduled_on(caf::actor_system_config& config,
+                                                boost::asio::io_context& io) {
+    switchboard::app::run_actors_on_io_threads(config, io);
+    return config;
+  }
+  caf::actor_system_config config;
+  caf::actor_system system;
+};
+
 /// Where the actors of a test ran, and what they saw.
 struct trace {
   std::mutex mutex;
@@ -78,9 +90,8 @@ TEST_CASE("actors run on the io threads, and the messages of a chain arrive in o
   io_threads io(2);
   trace log;
   {
-    caf::actor_system_config config;
-    switchboard::app::run_actors_on_io_threads(config, io.io);
-    caf::actor_system system(config);
+    actors_on actors(io.io);
+    auto& system = actors.system;
     caf::scoped_actor self(system);
     auto last = system.spawn(relay, &log, caf::actor_cast<caf::actor>(self));
     auto middle = system.spawn(relay, &log, last);
@@ -105,9 +116,8 @@ TEST_CASE("delayed messages still arrive: CAF's clock runs beside the io threads
   io_threads io(1);
   trace log;
   {
-    caf::actor_system_config config;
-    switchboard::app::run_actors_on_io_threads(config, io.io);
-    caf::actor_system system(config);
+    actors_on actors(io.io);
+    auto& system = actors.system;
     caf::scoped_actor self(system);
     auto target = system.spawn(relay, &log, caf::actor_cast<caf::actor>(self));
     self->delayed_send(target, 5ms, 7);
@@ -131,9 +141,8 @@ TEST_CASE("mail left when the io threads have stopped is released at shutdown", 
   io_threads io(1);
   std::atomic<int> terminated{0};
   {
-    caf::actor_system_config config;
-    switchboard::app::run_actors_on_io_threads(config, io.io);
-    caf::actor_system system(config);
+    actors_on actors(io.io);
+    auto& system = actors.system;
     // As the node does: an actor waiting for mail that no thread will run must not hold it up.
     system.await_actors_before_shutdown(false);
     caf::actor target;

@@ -127,6 +127,24 @@ class connection_pair {
     ran.get_future().get();
   }
 
+  /// What the client received when the server sent `messages` in one turn of its strand, and
+  /// how many socket writes that took.
+  struct delivery {
+    std::vector<std::string> arrived;
+    std::uint64_t socket_writes = 0;
+  };
+  delivery send_in_one_server_turn(const std::vector<std::string>& messages) {
+    client->expect(messages.size());
+    auto arrived = client->got_all.get_future();
+    const auto writes_before = server_socket_writes();
+    in_one_server_turn([&] {
+      for (const auto& message : messages)
+        server_connection->send_text(message);
+    });
+    auto got = arrived.get();
+    return {std::move(got), server_socket_writes() - writes_before};
+  }
+
   /// Writes the server session has started on its socket (TLS: SSL_writes) so far.
   std::uint64_t server_socket_writes() {
     std::uint64_t writes = 0;
@@ -205,34 +223,18 @@ TEST_CASE(
     "[websocket][batching]") {
   const auto kind = GENERATE(transport::plain, transport::tls);
   connection_pair pair(kind);
-  pair.client->expect(2);
-  auto arrived = pair.client->got_all.get_future();
-  const auto writes_before = pair.server_socket_writes();
-
-  pair.in_one_server_turn([&] {
-    pair.server_connection->send_text(media_frame);
-    pair.server_connection->send_text(mark_frame);
-  });
-
-  CHECK(arrived.get() == std::vector<std::string>{media_frame, mark_frame});
-  CHECK(pair.server_socket_writes() - writes_before == 1);
+  const auto sent = pair.send_in_one_server_turn({media_frame, mark_frame});
+  CHECK(sent.arrived == std::vector<std::string>{media_frame, mark_frame});
+  CHECK(sent.socket_writes == 1);
 }
 
 TEST_CASE("a hundred small messages handed over at once leave in one write",
           "[websocket][batching]") {
   connection_pair pair(transport::plain);
   const auto messages = numbered_messages(100, 200);
-  pair.client->expect(messages.size());
-  auto arrived = pair.client->got_all.get_future();
-  const auto writes_before = pair.server_socket_writes();
-
-  pair.in_one_server_turn([&] {
-    for (const auto& message : messages)
-      pair.server_connection->send_text(message);
-  });
-
-  CHECK(arrived.get() == messages);
-  CHECK(pair.server_socket_writes() - writes_before == 1);
+  const auto sent = pair.send_in_one_server_turn(messages);
+  CHECK(sent.arrived == messages);
+  CHECK(sent.socket_writes == 1);
 }
 
 TEST_CASE("many messages sent at once arrive complete and in order, both ways",
@@ -242,15 +244,9 @@ TEST_CASE("many messages sent at once arrive complete and in order, both ways",
 
   SECTION("server to client: more than one batch's worth, in fewer writes than messages") {
     const auto messages = numbered_messages(1000, 3000);
-    pair.client->expect(messages.size());
-    auto arrived = pair.client->got_all.get_future();
-    const auto writes_before = pair.server_socket_writes();
-    pair.in_one_server_turn([&] {
-      for (const auto& message : messages)
-        pair.server_connection->send_text(message);
-    });
-    CHECK(arrived.get() == messages);
-    CHECK(pair.server_socket_writes() - writes_before < messages.size());
+    const auto sent = pair.send_in_one_server_turn(messages);
+    CHECK(sent.arrived == messages);
+    CHECK(sent.socket_writes < messages.size());
   }
 
   SECTION("client to server: masked frames over 4 KiB go out in several pieces each") {
