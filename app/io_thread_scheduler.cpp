@@ -38,16 +38,21 @@ class io_thread_coordinator final : public caf::scheduler::abstract_coordinator 
       return;
     }
     bool post_drain = false;
+    bool closed = false;
     {
       std::lock_guard lock(mutex_);
-      if (closed_) {
-        // The system is shutting down: nothing runs any more (CAF's own scheduler does this too).
-        release(job);
-        return;
+      closed = closed_;
+      if (!closed) {
+        queued_.push_back(job);
+        post_drain = !drain_posted_;
+        drain_posted_ = true;
       }
-      queued_.push_back(job);
-      post_drain = !drain_posted_;
-      drain_posted_ = true;
+    }
+    if (closed) {
+      // The system is shutting down: nothing runs any more; the actor ends as in stop(). Outside
+      // the lock: ending it may schedule other actors, which comes back here.
+      cleanup_and_release(job);
+      return;
     }
     if (post_drain) {
       // Deferred (a continuation): from an io thread, it stays on that thread's own queue and
@@ -94,8 +99,6 @@ class io_thread_coordinator final : public caf::scheduler::abstract_coordinator 
     io_thread_coordinator& owner_;
   };
 
-  static void release(caf::resumable* job) { intrusive_ptr_release(job); }
-
   void drain() {
     std::vector<caf::resumable*> jobs;
     {
@@ -127,7 +130,7 @@ class io_thread_coordinator final : public caf::scheduler::abstract_coordinator 
         break;
       case caf::resumable::done:
       case caf::resumable::awaiting_message:
-        release(job);
+        intrusive_ptr_release(job);
         break;
       case caf::resumable::shutdown_execution_unit:
         // Only CAF's own workers' shutdown helpers answer this; none is ever queued here.

@@ -4,6 +4,5 @@ set(sim_loadgen_sources
   marker_table.cpp
   process_stats.cpp
   server_process.cpp
-  wire_scan.cpp
   loadgen.cpp
   loadgen_report.cpp)

@@ -3,7 +3,6 @@
 #include "net/base64.hpp"
 #include "net/http_server.hpp"
 #include "sim/speech_fixtures.hpp"
-#include "sim/wire_scan.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -48,20 +47,13 @@ struct realtime_model_server::state {
 
   /// "item_1a2b3c4d000042": unique per server, like the API's opaque ids.
   std::string make_id(std::string_view prefix) {
+    char counter[16];
+    std::snprintf(counter, sizeof counter, "%06llu",
+                  static_cast<unsigned long long>(next_id.fetch_add(1)));
     std::string id;
-    id.reserve(prefix.size() + id_tag.size() + 8);
-    id.append(prefix);
-    append_id_suffix(id);
+    id.reserve(prefix.size() + id_tag.size() + 6);
+    id.append(prefix).append(id_tag).append(counter);
     return id;
-  }
-
-  /// The tag and the next counter (at least six digits), appended: an id without a new string.
-  void append_id_suffix(std::string& out) {
-    out.append(id_tag);
-    const auto counter = next_id.fetch_add(1);
-    for (std::uint64_t width = 100'000; width > 1 && counter < width; width /= 10)
-      out.push_back('0');
-    append_decimal(out, counter);
   }
 
   template <class Change>
@@ -548,11 +540,6 @@ class model_session final : public net::websocket_handler,
                           "text frame.",
                           std::nullopt, {});
     }
-    // Echo mode's appends, 50 a second per session, are scanned; the rest is parsed.
-    if (options_.echo) {
-      if (const auto audio_base64 = scan_realtime_audio_append(text))
-        return audio_append(*audio_base64, {});
-    }
     auto parsed = net::parse_realtime_client_event(text);
     if (!parsed) {
       shared_->update([](model_stats& stats) { ++stats.malformed_events; });
@@ -1034,19 +1021,8 @@ class model_session final : public net::websocket_handler,
     assistant_audio_sent_ = true;
     shared_->audio_deltas_sent.fetch_add(1);
     shared_->audio_bytes_sent.fetch_add(bytes);
-    if (closed_)
-      return;
-    auto connection = connection_.lock();
-    if (!connection)
-      return;
-    // Serialised straight into the string handed to the socket: the hot path of echo mode.
-    std::string text;
-    text.reserve(audio_delta_envelope_bytes + response.id.size() + response.item_id.size() +
-                 delta_base64.size());
-    event_id_.assign("event_");
-    shared_->append_id_suffix(event_id_);
-    append_realtime_audio_delta(text, event_id_, response.id, response.item_id, delta_base64);
-    connection->send_text(std::move(text));
+    send_event(net::realtime_audio_delta{
+        {}, response.id, response.item_id, 0, 0, std::string(delta_base64)});
   }
 
   // Echo mode: the caller's audio comes straight back in one long-lived response.
@@ -1248,9 +1224,6 @@ class model_session final : public net::websocket_handler,
   bool closing_ = false;  // we started closing; ignore what still arrives
   bool closed_ = false;   // the socket is gone
   std::string out_;       // reused for every serialised net event
-  std::string event_id_;  // reused for every audio delta's event id
-  // A delta's JSON around its ids and audio (type, field names, event id), with room to spare.
-  static constexpr std::size_t audio_delta_envelope_bytes = 192;
 
   session_config session_;
   std::string conversation_id_;

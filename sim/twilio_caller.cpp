@@ -16,7 +16,6 @@
 #include "net/twiml.hpp"
 #include "net/websocket_client.hpp"
 #include "sim/caller_playout.hpp"
-#include "sim/wire_scan.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -235,6 +234,8 @@ class call_session final : public twilio_caller,
     result_.account_sid = options_.account_sid;
     result_.call_sid = options_.call_sid;
     result_.stream_sid = options_.stream_sid;
+    media_.stream_sid = options_.stream_sid;
+    media_.track = "inbound";
   }
 
   void begin() {
@@ -308,12 +309,6 @@ class call_session final : public twilio_caller,
     if (!is_text) {
       ++result_.invalid_frames_received;  // Twilio: warning 31950
       return;
-    }
-    // The bridge's media and marks, 50 a second each, are scanned; the rest is parsed.
-    if (const auto scanned = scan_twilio_outbound(text)) {
-      if (scanned->event == scanned_twilio_outbound::kind::media)
-        return on_media(scanned->stream_sid, scanned->payload_base64);
-      return on_mark(scanned->stream_sid, scanned->mark_name);
     }
     auto message = net::parse_twilio_outbound(text);
     if (!message) {
@@ -659,10 +654,11 @@ class call_session final : public twilio_caller,
   /// phone sends continuous 20 ms frames whether anyone speaks or not.
   void send_media(std::span<const std::uint8_t> audio) {
     ++media_chunk_;
-    const auto sequence_number = next_sequence();
+    media_.sequence_number = next_sequence();
+    media_.chunk = media_chunk_;
     // Presentation time since the stream started, in ms (§A2); chunk 1 is at 0.
-    const auto timestamp_ms =
-        (media_chunk_ - 1) * static_cast<std::uint64_t>(frame_duration.count());
+    media_.timestamp_ms = (media_chunk_ - 1) * static_cast<std::uint64_t>(frame_duration.count());
+    media_.payload_base64.clear();
     std::span<const std::uint8_t> payload = audio;
     if (audio.size() != frame_bytes) {
       std::copy(audio.begin(), audio.end(), frame_.begin());
@@ -670,10 +666,10 @@ class call_session final : public twilio_caller,
                 caller_playout::mulaw_silence);
       payload = frame_;
     }
+    net::append_base64(media_.payload_base64, payload);
     std::string frame;
     frame.reserve(media_frame_capacity);
-    append_twilio_media_frame(frame, sequence_number, options_.stream_sid, media_track,
-                              media_chunk_, timestamp_ms, payload);
+    net::append_twilio_message(frame, media_message_);
     ++result_.media_frames_sent;
     if (options_.on_media_sent)
       options_.on_media_sent(payload);
@@ -774,9 +770,6 @@ class call_session final : public twilio_caller,
   // A media message with a 216-character payload and the usual counters is about 330 bytes.
   static constexpr std::size_t media_frame_capacity = 512;
 
-  // Inbound media of a <Connect> stream is always the inbound track (§A1).
-  static constexpr std::string_view media_track = "inbound";
-
   asio::io_context& io_;
   asio::any_io_executor executor_;  // the call's strand, or the io_context's with a media clock
   asio::steady_timer timer_;
@@ -804,9 +797,12 @@ class call_session final : public twilio_caller,
   int last_speak_step_ = -1;
   clock_type::time_point last_speak_start_;
 
-  // Reused on every frame: the decoded bridge audio, marks to echo and the padded frame.
+  // Reused on every frame: the decoded bridge audio, marks to echo, the outgoing media
+  // message and the padded frame.
   std::vector<std::uint8_t> decoded_;
   std::vector<std::string> echoes_;
+  net::twilio_inbound media_message_{net::twilio_media{}};
+  net::twilio_media& media_ = std::get<net::twilio_media>(media_message_);
   std::array<std::uint8_t, frame_bytes> frame_{};
 };
 

@@ -112,21 +112,6 @@ class write_batching_stream {
             role, std::forward<TeardownHandler>(handler)));
   }
 
-  /// Beast's synchronous API only (the sessions never use it): sends what is pending unless a
-  /// write is in flight, then tears the next layer down.
-  friend void teardown(boost::beast::role_type role, write_batching_stream& stream,
-                       error_code& ec) {
-    auto& self = *stream.state_;
-    if (!self.flushing && !self.pending.empty()) {
-      boost::asio::write(self.next, boost::asio::buffer(self.pending), ec);
-      self.pending.clear();
-      if (ec)
-        return;
-    }
-    using boost::beast::websocket::teardown;
-    teardown(role, self.next, ec);
-  }
-
  private:
   // A batch above this goes out even while the writer is still handing over frames, and a
   // buffer grown above it is released after its write: a burst must not pin memory for the

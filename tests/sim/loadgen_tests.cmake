@@ -3,5 +3,4 @@ set(sim_loadgen_tests
   test_frame_marker.cpp
   test_marker_table.cpp
   test_process_stats.cpp
-  test_loadgen_options.cpp
-  test_wire_scan.cpp)
+  test_loadgen_options.cpp)
