@@ -43,4 +43,8 @@ function(switchboard_test name)
   else()
     catch_discover_tests(${name} TEST_PREFIX "${name}: ")
   endif()
+  # CMake lists split on ';': a test name holding one is registered as two names that match no
+  # test, and the test never runs in CTest. This check fails instead.
+  add_test(NAME "${name}: no test name holds a semicolon"
+    COMMAND sh -c "! \"$1\" --list-test-names-only | grep -F ';'" sh $<TARGET_FILE:${name}>)
 endfunction()

@@ -31,7 +31,7 @@ TEST_CASE("idle: ask once after the timeout, end after as long again", "[guards]
   CHECK(guards.due(t0 + 60s) == guard_action::none);
 }
 
-TEST_CASE("idle: the caller answering starts over; the agent talking only moves the clock",
+TEST_CASE("idle: the caller answering starts over, the agent talking only moves the clock",
           "[guards]") {
   call_guards guards({.idle_timeout = 10s}, t0);
   guards.agent_activity(t0 + 5s);  // the agent spoke until 5 s
@@ -58,7 +58,7 @@ TEST_CASE("maximum length: a warning 30 s before, then the end", "[guards]") {
   CHECK(guards.due(t0 + 700s) == guard_action::none);
 }
 
-TEST_CASE("maximum length: short limits warn half-way; a late check still warns first",
+TEST_CASE("maximum length: short limits warn half-way, a late check still warns first",
           "[guards]") {
   CHECK(call_guards::warning_lead(20s) == 10s);
   CHECK(call_guards::warning_lead(3600s) == 30s);
@@ -77,7 +77,7 @@ TEST_CASE("both guards: the earlier deadline comes first, the length wins a tie"
   CHECK(guards.due(t0 + 30s) == guard_action::none);
 }
 
-TEST_CASE("keypad: keys within the pause are one entry; '#' ends it at once", "[guards]") {
+TEST_CASE("keypad: keys within the pause are one entry, '#' ends it at once", "[guards]") {
   keypad_gatherer keypad(1500ms);
   CHECK_FALSE(keypad.deadline().has_value());
   CHECK_FALSE(keypad.press('4', t0).has_value());

@@ -107,7 +107,7 @@ TEST_CASE("the heard position never exceeds what was sent for the item", "[playo
   CHECK(cut.heard_ms <= cut.sent_ms);
 }
 
-TEST_CASE("caller frames land at their timestamps; gaps become silence", "[caller_track]") {
+TEST_CASE("caller frames land at their timestamps, gaps become silence", "[caller_track]") {
   caller_track_aligner aligner;
   auto first = aligner.place(0, 160);
   CHECK(first.silence_before == 0);

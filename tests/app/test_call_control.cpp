@@ -491,7 +491,7 @@ config::http_tool_definition lookup_order(const std::string& url,
 
 TEST_CASE(
     "a user tool: the model's arguments and the call go to its URL, its answer back to "
-    "the model; a slow tool becomes an error result and the call goes on",
+    "the model, a slow tool becomes an error result and the call goes on",
     "[control][tools][end_to_end]") {
   const bool answers = GENERATE(true, false);
   tool_endpoint endpoint(answers ? std::optional<std::string>(R"({"status":"shipped"})")

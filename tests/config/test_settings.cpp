@@ -782,7 +782,7 @@ TEST_CASE("validate: without TWILIO_AUTH_TOKEN the insecure switch is required")
   CHECK(load_ok(given).allow_unsigned_twilio);
 }
 
-TEST_CASE("validate: METRICS_PORT may not equal PORT; 0 is any free port") {
+TEST_CASE("validate: METRICS_PORT may not equal PORT, 0 is any free port") {
   settings built = valid_code_built();
   built.port = 8080;
   built.metrics_port = 8080;

@@ -82,7 +82,7 @@ boost::system::result<settings, config_errors> load_with(
 // The file's format
 // ---------------------------------------------------------------------------------------------
 
-TEST_CASE("tools file: every field is read; timeout_ms defaults to 5000") {
+TEST_CASE("tools file: every field is read, timeout_ms defaults to 5000") {
   const auto parsed = parse_tools_file(valid_file, source);
   REQUIRE(parsed.has_value());
   REQUIRE(parsed->size() == 2);
@@ -231,7 +231,7 @@ TEST_CASE("tools file: check_tools applies the same rules to tools built in code
   CHECK(contains(problems[4], "\"timeout_ms\""));
 }
 
-TEST_CASE("built-in tools: end_call takes nothing; transfer_call needs \"to\" unless a default") {
+TEST_CASE("built-in tools: end_call takes nothing, transfer_call needs \"to\" unless a default") {
   const auto tools = builtin_tools(false);
   REQUIRE(tools.size() == 2);
   CHECK(tools[0].name == "end_call");
@@ -251,7 +251,7 @@ TEST_CASE("built-in tools: end_call takes nothing; transfer_call needs \"to\" un
 // The TOOLS_FILE and TRANSFER_TO settings
 // ---------------------------------------------------------------------------------------------
 
-TEST_CASE("settings: TOOLS_FILE's tools are loaded; unset means none") {
+TEST_CASE("settings: TOOLS_FILE's tools are loaded, unset means none") {
   const testing::temporary_directory directory;
   const auto file = directory.write("tools.json", std::string(valid_file));
   auto loaded = load_with({{"TOOLS_FILE", file.string()}});

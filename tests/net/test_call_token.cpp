@@ -33,7 +33,7 @@ TEST_CASE("a call token is refused for another call, another key or when altered
   CHECK(issuer.check("12x.abc", call_sid, now) == "malformed call token");
 }
 
-TEST_CASE("tokens from a shared secret check on another issuer; random keys do not",
+TEST_CASE("tokens from a shared secret check on another issuer, random keys do not",
           "[call_token]") {
   const auto token = call_token_issuer::from_secret("shared").issue(call_sid, now);
   CHECK(call_token_issuer::from_secret("shared").check(token, call_sid, now).empty());

@@ -136,7 +136,7 @@ TEST_CASE("a 2xx answer that is not JSON reaches the model as a JSON string", "[
   CHECK(done.result.output == R"("Order A-1234 ships on Tuesday.")");
 }
 
-TEST_CASE("empty arguments are an empty object; metadata that is not JSON is sent as a string",
+TEST_CASE("empty arguments are an empty object, metadata that is not JSON is sent as a string",
           "[http_tool]") {
   running_io io{2};
   tool_server endpoint(io, http_response::json(200, "{}"));
@@ -167,7 +167,7 @@ TEST_CASE("an HTTP 500 is an error result naming the tool and the status", "[htt
         json::parse(R"({"error":"tool lookup_order failed with HTTP status 500"})"));
 }
 
-TEST_CASE("a tool slower than its timeout is an error result; its late answer is ignored",
+TEST_CASE("a tool slower than its timeout is an error result, its late answer is ignored",
           "[http_tool]") {
   running_io io{2};
   // The endpoint takes the request and answers only when the test says so.
@@ -201,7 +201,7 @@ TEST_CASE("a tool slower than its timeout is an error result; its late answer is
   responder.get()(http_response::json(200, R"({"late":true})"));
 }
 
-TEST_CASE("a refused connection is an error result without the address; the log gets it",
+TEST_CASE("a refused connection is an error result without the address, the log gets it",
           "[http_tool]") {
   running_io io{2};
   // A port that was just free: bound, read back and closed, so nothing listens there.

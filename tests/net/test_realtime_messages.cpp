@@ -255,7 +255,7 @@ TEST_CASE("realtime: the stand-in reads back every client event the bridge write
             .type == "input_audio_buffer.commit");
 }
 
-TEST_CASE("realtime: session.update fields absent stay absent; null turn detection is off",
+TEST_CASE("realtime: session.update fields absent stay absent, null turn detection is off",
           "[realtime]") {
   const auto partial =
       client_event_as<realtime_session_update>(R"({"type":"session.update","session":{

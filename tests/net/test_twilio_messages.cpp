@@ -174,7 +174,7 @@ TEST_CASE("twilio: an unknown event is refused and named", "[twilio]") {
   require_error(R"({"event":"clear","streamSid":"MZ1"})", wire_errc::unknown_event, "\"clear\"");
 }
 
-TEST_CASE("twilio: input over the cap is refused before parsing; at the cap it parses",
+TEST_CASE("twilio: input over the cap is refused before parsing, at the cap it parses",
           "[twilio]") {
   std::string at_cap(media_example);
   at_cap.resize(max_twilio_message_bytes, ' ');  // trailing white space is valid JSON
@@ -305,7 +305,7 @@ TEST_CASE("twilio: nested values of the wrong type are refused with their path",
                 "streamSid: expected a string, got object");
 }
 
-TEST_CASE("twilio: invalid UTF-8 is refused as not JSON; escapes decode", "[twilio]") {
+TEST_CASE("twilio: invalid UTF-8 is refused as not JSON, escapes decode", "[twilio]") {
   std::string invalid(mark_example);
   invalid.replace(invalid.find("my label"), 8, "my \xff\xfe label");
   require_error(invalid, wire_errc::not_json, "not JSON");

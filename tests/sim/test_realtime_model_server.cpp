@@ -618,7 +618,7 @@ TEST_CASE("upgrades are refused with refuse_status, a wrong API key or a wrong p
   CHECK(stats.sessions_opened == 1);
 }
 
-TEST_CASE("drop_after cuts the first connection without a close frame; the reconnect stays",
+TEST_CASE("drop_after cuts the first connection without a close frame, the reconnect stays",
           "[realtime_model_server]") {
   running_io io{2};
   auto server =
@@ -850,7 +850,7 @@ TEST_CASE("a scripted end_call: the response says goodbye, then calls the functi
 }
 
 TEST_CASE(
-    "turn 0: the first response.create gets a call-only response; arguments stream in "
+    "turn 0: the first response.create gets a call-only response, arguments stream in "
     "deltas",
     "[realtime_model_server]") {
   running_io io{2};

@@ -473,7 +473,7 @@ TEST_CASE("a create with the account's credentials answers 201 with the queued c
   CHECK(requests[1].method == "GET");
 }
 
-TEST_CASE("wrong or missing credentials get 401 20003; another account's path gets 404",
+TEST_CASE("wrong or missing credentials get 401 20003, another account's path gets 404",
           "[twilio_rest]") {
   rest_fixture rest;
   const auto params =
