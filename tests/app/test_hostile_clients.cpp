@@ -143,7 +143,9 @@ void check_ordinary_call(bridge_harness& harness, ordinary_call& call) {
   const auto summary = boost::json::parse(read_text(dir / "call.json"), ec);
   REQUIRE_FALSE(ec);
   CHECK(summary.at("call_sid").as_string() == result.call_sid);
-  CHECK(std::filesystem::file_size(dir / "transcript.jsonl") > 0);
+  CHECK(std::filesystem::exists(dir / "transcript.jsonl"));
+  if (call.barge_in)  // the voice model's turns are transcribed; the echo has no turns
+    CHECK(std::filesystem::file_size(dir / "transcript.jsonl") > 0);
 }
 
 /// The node answers and holds no call: every hostile stream it accepted has ended.
