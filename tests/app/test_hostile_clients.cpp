@@ -802,6 +802,40 @@ TEST_CASE("HTTP garbage, huge heads and bodies, half-open connections: refused o
                                      metrics::websocket_outcome::refused)
               .Value() > refused_before);
 
+    // Signed upgrades that are not WebSocket handshakes: refused, and no call begins.
+    const auto ticket = answer_webhook(harness);
+    const auto signed_upgrade = upgrade_request(harness, ticket);
+    for (const std::string_view header :
+         {"Sec-WebSocket-Key: ", "Sec-WebSocket-Version: ", "Upgrade: ", "Connection: "}) {
+      INFO("without " << header);
+      auto request = signed_upgrade;
+      const auto line = request.find(header);
+      REQUIRE(line != std::string::npos);
+      request.erase(line, request.find("\r\n", line) + 2 - line);
+      raw_connection connection(port);
+      REQUIRE(connection.send(request));
+      CHECK(connection.receive_http_head().starts_with("HTTP/1.1 4"));
+      CHECK(connection.drain_until_closed().has_value());
+    }
+
+    // A hundred requests in one write are answered in order, the last one closing.
+    {
+      std::string pipelined;
+      for (int i = 0; i < 100; ++i)
+        pipelined += "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+      pipelined += "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+      raw_connection connection(port);
+      REQUIRE(connection.send(pipelined));
+      std::string answers;
+      for (auto more = connection.receive(); !more.empty(); more = connection.receive())
+        answers += more;
+      std::size_t answered = 0;
+      for (auto at = answers.find("HTTP/1.1 200"); at != std::string::npos;
+           at = answers.find("HTTP/1.1 200", at + 1))
+        ++answered;
+      CHECK(answered == 101);
+    }
+
     // Every half-open connection is closed by the node's read timeout.
     for (auto& connection : half_open)
       CHECK(connection->drain_until_closed().has_value());
@@ -810,6 +844,7 @@ TEST_CASE("HTTP garbage, huge heads and bodies, half-open connections: refused o
     ordinary->release();
     check_ordinary_call(harness, *ordinary);
     check_node_idle(harness);
+    CHECK(harness.server().calls().finished_calls() == 1);  // the ordinary call alone
   }
   descriptors.check();
 }
