@@ -3,7 +3,7 @@
 // against the Kubernetes API's TypeScript types, and a switchboard node as a child process.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -70,7 +70,9 @@ const renderings = new Map();
 /// `kubectl kustomize` of an overlay: its objects. Fails when kustomize does.
 export function render(overlay) {
   if (!renderings.has(overlay)) {
-    const result = run('kubectl', ['kustomize', overlayDirectory(overlay)]);
+    const dir = overlayDirectory(overlay);
+    const result = run('kubectl', ['kustomize', dir]);
+    if (dir.startsWith(tmpdir())) rmSync(dir, { recursive: true, force: true });
     assert.equal(result.status, 0, `kubectl kustomize ${overlay} failed:\n${result.stderr}`);
     renderings.set(overlay, parseYaml(result.stdout, `kubectl kustomize ${overlay}`));
   }
@@ -216,6 +218,7 @@ export function typeCheck(groups) {
   }));
   const tsc = path.join(testDir, 'node_modules/typescript/bin/tsc');
   const result = run(process.execPath, [tsc, '-p', 'tsconfig.json', '--pretty', 'false'], { cwd: dir });
+  rmSync(dir, { recursive: true, force: true });
   const errors = [];
   for (const [file, starts] of origins) {
     for (const start of starts.filter((s) => s.unknown)) {
