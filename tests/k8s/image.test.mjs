@@ -3,7 +3,17 @@
 // build stage installs and builds with the repository's own scripts, the image runs
 // `switchboard serve` as a non-root user, and a Dockerfile linter passes.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -147,4 +157,39 @@ test('dockerfilelint passes on the Dockerfile and fails on a flawed one', () => 
   assert.notEqual(lint.status, 0);
   const titles = JSON.parse(lint.stdout).files[0].issues.map((i) => i.title);
   assert.ok(titles.includes('Base Image Missing Tag'), titles.join(', '));
+});
+
+test('as an unprivileged user in a read-only working directory, calls write only to RECORDINGS_DIR', () => {
+  // What the image's read-only root filesystem asks of the executable, shown with the demo's two
+  // calls (the bridge, its recorders and call.json, with the stand-ins in process): the working
+  // directory and HOME are read-only, RECORDINGS_DIR is the one writable place besides /tmp. As
+  // root (CI), the demo runs as nobody (setpriv), since root writes anywhere.
+  const work = mkdtempSync(path.join(tmpdir(), 'switchboard-readonly-'));
+  const workingDir = path.join(work, 'app');
+  const recordings = path.join(work, 'recordings');
+  mkdirSync(workingDir);
+  mkdirSync(recordings);
+  chmodSync(workingDir, 0o555);
+  const asRoot = process.getuid() === 0;
+  if (asRoot) {
+    chmodSync(work, 0o755);
+    chownSync(recordings, 65534, 65534);
+  }
+  const [command, args] = asRoot
+    ? ['setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', switchboardBinary(), 'demo']]
+    : [switchboardBinary(), ['demo']];
+  try {
+    const demo = run(command, args, {
+      cwd: workingDir,
+      env: { PATH: process.env.PATH, HOME: workingDir, RECORDINGS_DIR: recordings },
+      timeout: 240_000,
+    });
+    assert.equal(demo.status, 0, `switchboard demo:\n${demo.stderr.slice(-4000)}`);
+    assert.deepEqual(readdirSync(workingDir), [], 'the demo wrote into its working directory');
+    const calls = readdirSync(recordings, { recursive: true }).filter((f) => f.endsWith('call.json'));
+    assert.equal(calls.length, 2, `the demo's two calls recorded under RECORDINGS_DIR: ${calls}`);
+  } finally {
+    chmodSync(workingDir, 0o755);
+    rmSync(work, { recursive: true, force: true });
+  }
 });
