@@ -131,6 +131,9 @@ struct bridge_environment {
   std::filesystem::path recordings_dir;
   bool record_audio = true;  // RECORDINGS: false = the recorders discard the audio
   std::optional<net::call_token_issuer> call_tokens;  // nullopt: tokens not checked (insecure)
+  /// Tokens that have opened a stream: each opens one (net/call_token.hpp).
+  std::shared_ptr<net::call_token_ledger> spent_call_tokens =
+      std::make_shared<net::call_token_ledger>();
   std::shared_ptr<call_registry> calls = std::make_shared<call_registry>();
   std::shared_ptr<dial_overrides> dials = std::make_shared<dial_overrides>();
   /// Twilio's status of outbound calls (POST /call-status), and their call.json kept current.

@@ -4,6 +4,8 @@
 #include "config/tools_file.hpp"
 #include "net/realtime_messages.hpp"
 
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -125,8 +127,10 @@ void on_function_call(self_pointer self, const net::realtime_output_item_done& c
                                    call.name, call.arguments)) {
     return;
   }
-  self->send(session, tool_result{call.call_id, R"({"error":"no tool named )" + call.name +
-                                                    R"( is available"})"});
+  // The name comes from the model: serialised, never pasted into the JSON.
+  self->send(session, tool_result{call.call_id,
+                                  boost::json::serialize(boost::json::object{
+                                      {"error", "no tool named " + call.name + " is available"}})});
 }
 
 void on_lost(self_pointer self, const std::string& reason) {

@@ -37,6 +37,18 @@ void close_socket(self_pointer self, net::close_code code, std::string reason) {
     connection->close(code, std::move(reason));
 }
 
+template <class Message>
+constexpr std::string_view event_name() {
+  if constexpr (std::is_same_v<Message, net::twilio_media>)
+    return "media";
+  else if constexpr (std::is_same_v<Message, net::twilio_mark>)
+    return "mark";
+  else if constexpr (std::is_same_v<Message, net::twilio_dtmf>)
+    return "dtmf";
+  else
+    return "stop";
+}
+
 enum class stream_end : std::uint8_t { refused, stopped, lost };
 
 /// Reports the end of the stream once, whatever ended it.
@@ -76,9 +88,15 @@ void on_start(self_pointer self, const net::twilio_start& start) {
     // An outbound call's TwiML is written before Twilio names the call: its token is bound to
     // the dial id it carries instead of the CallSid.
     const auto dial_id = find_parameter(start, "dial_id");
-    const auto subject =
+    const auto call =
         dial_id.empty() ? std::string(start.call_sid) : "dial:" + std::string(dial_id);
-    const auto why = state.env->call_tokens->check(token, subject, state.env->wall_clock());
+    const auto now = state.env->wall_clock();
+    auto why = state.env->call_tokens->check(
+        token, {call, find_parameter(start, "From"), find_parameter(start, "To")}, now);
+    if (why.empty() && !state.env->spent_call_tokens->claim(
+                           token, *net::call_token_issuer::expiry_of(token), now)) {
+      why = "call token already used by another stream";
+    }
     if (!why.empty()) {
       // The upgrade's signature is the same for every call; the token is what proves this
       // stream belongs to a call our webhook answered.
@@ -116,6 +134,17 @@ void on_frame(self_pointer self, twilio_frame& frame) {
   std::visit(
       [&](auto& message) {
         using type = std::decay_t<decltype(message)>;
+        if constexpr (!std::is_same_v<type, net::twilio_start> &&
+                      !std::is_same_v<type, net::twilio_connected>) {
+          // Every message after `start` names its stream; one naming another stream is not
+          // this call's (issue #7: a `stop` for another streamSid ended the call).
+          if (state.started && message.stream_sid != state.ids.stream_sid) {
+            count_malformed(self);
+            metrics::log_call(spdlog::level::warn, state.ids, "`{}` for another stream dropped",
+                              event_name<type>());
+            return;
+          }
+        }
         if constexpr (std::is_same_v<type, net::twilio_start>) {
           on_start(self, message);
         } else if constexpr (std::is_same_v<type, net::twilio_media>) {

@@ -212,7 +212,9 @@ bool outbound_dialer::handle(const net::http_request& request, const net::http_r
   webhook.public_url = settings_.public_url;
   const auto dial_id = random_hex(16);
   // Ringing and answering take a while: the token outlives a ringing phone.
-  const auto token = tokens_.issue("dial:" + dial_id, wall_clock_(), std::chrono::minutes(15));
+  const auto token_subject = "dial:" + dial_id;
+  const auto token = tokens_.issue({token_subject, settings_.twilio_phone_number, dial->to},
+                                   wall_clock_(), std::chrono::minutes(15));
   auto parameters = create_call_parameters(*dial, settings_.twilio_phone_number,
                                            net::media_stream_url(net::http_request{}, webhook),
                                            *settings_.public_url + "/call-status", dial_id, token);

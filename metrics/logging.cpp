@@ -98,6 +98,43 @@ call_log_fields split_call_prefix(std::string_view line) {
   return fields;
 }
 
+/// The text format, with control characters in a line shown as \xNN: ids, numbers and reasons
+/// in log lines come from the wire, and a newline among them would forge a log line of its own.
+class text_line_formatter final : public spdlog::formatter {
+ public:
+  text_line_formatter() : pattern_("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ %v") {}
+
+  void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
+    spdlog::memory_buf_t line;
+    pattern_.format(msg, line);
+    const std::string_view text(line.data(), line.size());
+    const auto body = text.ends_with('\n') ? text.substr(0, text.size() - 1) : text;
+    for (const char c : body) {
+      const auto byte = static_cast<unsigned char>(c);
+      // ESC passes: the colour codes of a terminal sink are ours.
+      if ((byte < 0x20 && byte != 0x1b && byte != '\t') || byte == 0x7f) {
+        constexpr std::string_view hex = "0123456789abcdef";
+        const char escaped[] = {'\\', 'x', hex[byte >> 4], hex[byte & 0xf]};
+        dest.append(escaped, escaped + sizeof escaped);
+      } else {
+        dest.push_back(c);
+      }
+    }
+    dest.push_back('\n');
+  }
+
+  std::unique_ptr<spdlog::formatter> clone() const override {
+    return std::make_unique<text_line_formatter>();
+  }
+
+ private:
+  spdlog::pattern_formatter pattern_;
+};
+
+std::unique_ptr<spdlog::formatter> make_text_line_formatter() {
+  return std::make_unique<text_line_formatter>();
+}
+
 std::unique_ptr<spdlog::formatter> make_json_line_formatter() {
   return std::make_unique<json_line_formatter>();
 }
@@ -118,7 +155,7 @@ boost::system::result<void, std::string> configure_logging(std::string_view form
   if (format == "json") {
     logger->set_formatter(make_json_line_formatter());
   } else {
-    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ %v");
+    logger->set_formatter(make_text_line_formatter());
   }
   logger->set_level(parsed_level);
   logger->flush_on(spdlog::level::warn);

@@ -16,6 +16,10 @@ namespace switchboard::metrics {
 boost::system::result<void, std::string> configure_logging(std::string_view format,
                                                            std::string_view level);
 
+/// The text formatter LOG_FORMAT=text installs: one line per message, control characters
+/// (newlines among them) escaped as \xNN so that wire data cannot forge a line.
+std::unique_ptr<spdlog::formatter> make_text_line_formatter();
+
 /// The JSON-lines formatter LOG_FORMAT=json installs: {"ts","level","logger","call_sid",
 /// "stream_sid","msg"}, the ids lifted from the call prefix (call_log.hpp).
 std::unique_ptr<spdlog::formatter> make_json_line_formatter();

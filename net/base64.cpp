@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <array>
 
 namespace switchboard::net {
 
@@ -10,7 +11,39 @@ namespace {
 // EVP_EncodeBlock/EVP_DecodeBlock take int lengths; Twilio frames are tiny, but a hostile
 // 2 GiB input must not overflow.
 constexpr std::size_t max_block_input = 1u << 30;
+
+constexpr std::array<bool, 256> base64_alphabet = [] {
+  std::array<bool, 256> in_alphabet{};
+  for (char c = 'A'; c <= 'Z'; ++c)
+    in_alphabet[static_cast<unsigned char>(c)] = true;
+  for (char c = 'a'; c <= 'z'; ++c)
+    in_alphabet[static_cast<unsigned char>(c)] = true;
+  for (char c = '0'; c <= '9'; ++c)
+    in_alphabet[static_cast<unsigned char>(c)] = true;
+  in_alphabet['+'] = true;
+  in_alphabet['/'] = true;
+  return in_alphabet;
+}();
 }  // namespace
+
+boost::system::result<void, wire_error> check_base64(std::string_view text) {
+  if (text.size() % 4 != 0) {
+    return wire_error{wire_errc::bad_value,
+                      "base64: length " + std::to_string(text.size()) + " is not a multiple of 4"};
+  }
+  std::size_t data_end = text.size();
+  while (data_end > 0 && text.size() - data_end < 2 && text[data_end - 1] == '=')
+    --data_end;
+  for (std::size_t i = 0; i < data_end; ++i) {
+    if (!base64_alphabet[static_cast<unsigned char>(text[i])]) {
+      return wire_error{
+          wire_errc::bad_value,
+          text[i] == '=' ? "base64: misplaced padding"
+                         : "base64: character outside the alphabet at offset " + std::to_string(i)};
+    }
+  }
+  return {};
+}
 
 void append_base64(std::string& out, std::span<const std::uint8_t> bytes) {
   const auto old_size = out.size();

@@ -23,6 +23,12 @@ void append_base64(std::string& out, std::span<const std::uint8_t> bytes);
 
 std::string encode_base64(std::span<const std::uint8_t> bytes);
 
+/// Whether `text` is standard, padded base64 (RFC 4648 §4: the 64-character alphabet, a length
+/// that is a multiple of four, at most two '=' and only at the end), or why not. Whatever
+/// passes can be copied into a JSON string or an XML attribute as it is: no character of the
+/// alphabet needs escaping there.
+boost::system::result<void, wire_error> check_base64(std::string_view text);
+
 /// Decodes standard, padded base64 and appends the bytes to `out`. Returns the number of bytes
 /// appended, or an error (and `out` unchanged) for a length that is not a multiple of four or a
 /// character outside the alphabet.

@@ -7,6 +7,7 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 
@@ -50,23 +51,39 @@ call_token_issuer call_token_issuer::with_random_key() {
   return call_token_issuer(std::move(key));
 }
 
-std::string call_token_issuer::mac(std::string_view call_sid, std::string_view expiry) const {
-  std::string data(call_sid);
-  data.push_back('|');
-  data.append(expiry);
+std::string call_token_issuer::mac(const call_token_subject& subject,
+                                   std::string_view expiry) const {
+  // Each field length-prefixed: form values may hold any byte, a separator among them.
+  std::string data;
+  for (const auto field : {subject.call, expiry, subject.from, subject.to}) {
+    data += std::to_string(field.size());
+    data.push_back(':');
+    data.append(field);
+  }
   return base64url(hmac_sha256(key_, data));
 }
 
-std::string call_token_issuer::issue(std::string_view call_sid,
+std::string call_token_issuer::issue(const call_token_subject& subject,
                                      std::chrono::system_clock::time_point now,
                                      std::chrono::seconds validity) const {
   const auto expiry = std::to_string(
       std::chrono::duration_cast<std::chrono::seconds>((now + validity).time_since_epoch())
           .count());
-  return expiry + "." + mac(call_sid, expiry);
+  return expiry + "." + mac(subject, expiry);
 }
 
-std::string call_token_issuer::check(std::string_view token, std::string_view call_sid,
+std::optional<std::chrono::system_clock::time_point> call_token_issuer::expiry_of(
+    std::string_view token) {
+  const auto expiry_text = token.substr(0, token.find('.'));
+  std::int64_t expiry = 0;
+  const auto [end, ec] =
+      std::from_chars(expiry_text.data(), expiry_text.data() + expiry_text.size(), expiry);
+  if (ec != std::errc{} || end != expiry_text.data() + expiry_text.size())
+    return std::nullopt;
+  return std::chrono::system_clock::time_point(std::chrono::seconds(expiry));
+}
+
+std::string call_token_issuer::check(std::string_view token, const call_token_subject& subject,
                                      std::chrono::system_clock::time_point now) const {
   const auto dot = token.find('.');
   if (token.empty())
@@ -80,17 +97,37 @@ std::string call_token_issuer::check(std::string_view token, std::string_view ca
   if (ec != std::errc{} || end != expiry_text.data() + expiry_text.size()) {
     return "malformed call token";
   }
-  const auto expected = mac(call_sid, expiry_text);
+  const auto expected = mac(subject, expiry_text);
   const auto given = token.substr(dot + 1);
   if (given.size() != expected.size() ||
       CRYPTO_memcmp(given.data(), expected.data(), expected.size()) != 0) {
-    return "call token does not match the CallSid";
+    return "call token does not match the call, From or To";
   }
   const auto now_seconds =
       std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
   if (now_seconds > expiry)
     return "call token expired";
   return {};
+}
+
+bool call_token_ledger::claim(std::string_view token, std::chrono::system_clock::time_point expiry,
+                              std::chrono::system_clock::time_point now) {
+  std::lock_guard lock(mutex_);
+  if (spent_.size() >= prune_at_)
+    forget_expired(now);
+  return spent_.emplace(std::string(token), expiry).second;
+}
+
+std::size_t call_token_ledger::size() const {
+  std::lock_guard lock(mutex_);
+  return spent_.size();
+}
+
+void call_token_ledger::forget_expired(std::chrono::system_clock::time_point now) {
+  std::erase_if(spent_, [now](const auto& entry) { return entry.second < now; });
+  // Prune again when the ledger has doubled: amortised O(1) per claim however many calls
+  // run in one validity window.
+  prune_at_ = std::max<std::size_t>(64, spent_.size() * 2);
 }
 
 }  // namespace switchboard::net

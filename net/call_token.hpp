@@ -4,19 +4,39 @@
 // therefore issues a token bound to the CallSid and valid for a few minutes; it travels as a
 // TwiML <Parameter> and comes back in the stream's `start.customParameters`.
 //
-// Stateless: token = "<expiry unix seconds>.<base64url HMAC-SHA256(key, CallSid | expiry)>", so
-// any node that knows the key can check a token issued by another (the cluster's any-node
-// answer). The key is derived from TWILIO_AUTH_TOKEN, or random per process without one.
+// token = "<expiry unix seconds>.<base64url HMAC-SHA256(key, call | expiry | From | To)>": the
+// MAC also covers the From and To that the same TwiML carries, so a stream cannot reuse a
+// token under another caller's number (issue #7: it was then logged as the caller). Any node
+// that knows the key can check a token issued by another (the cluster's any-node answer). The
+// key is derived from TWILIO_AUTH_TOKEN, or random per process without one.
+//
+// Single use: a token opens one stream. Twilio never reconnects a Media Stream: when the
+// WebSocket drops, the <Connect> ends and Twilio moves on to the next TwiML (or hangs up), so a
+// second `start` with a spent token is a replay, never a legitimate reconnect. The ledger of
+// spent tokens is the state this needs; it forgets a token once the token has expired (an
+// expired token is refused anyway), so it holds at most the tokens claimed in one validity
+// window.
 
 #include <boost/system/result.hpp>
 
 #include <chrono>
 #include <cstdint>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace switchboard::net {
+
+/// What a token vouches for: the call it was issued for ("CA…" for an inbound call, "dial:…" for
+/// an outbound one, whose CallSid is not known yet) and the numbers its TwiML passes on.
+struct call_token_subject {
+  std::string_view call;
+  std::string_view from;
+  std::string_view to;
+};
 
 class call_token_issuer {
  public:
@@ -25,18 +45,39 @@ class call_token_issuer {
   /// A random key: tokens verify on this process only.
   static call_token_issuer with_random_key();
 
-  std::string issue(std::string_view call_sid, std::chrono::system_clock::time_point now,
+  std::string issue(const call_token_subject& subject, std::chrono::system_clock::time_point now,
                     std::chrono::seconds validity = std::chrono::minutes(5)) const;
 
   /// Empty string when valid, else why not (for the log; never echo it to the peer).
-  std::string check(std::string_view token, std::string_view call_sid,
+  std::string check(std::string_view token, const call_token_subject& subject,
                     std::chrono::system_clock::time_point now) const;
+
+  /// The expiry a token states (only meaningful once check() accepted it).
+  static std::optional<std::chrono::system_clock::time_point> expiry_of(std::string_view token);
 
  private:
   explicit call_token_issuer(std::vector<std::uint8_t> key) : key_(std::move(key)) {}
-  std::string mac(std::string_view call_sid, std::string_view expiry) const;
+  std::string mac(const call_token_subject& subject, std::string_view expiry) const;
 
   std::vector<std::uint8_t> key_;
+};
+
+/// The tokens that have opened a stream on this node. Thread-safe: calls on different io
+/// threads claim their tokens here (once per call, at its `start`).
+class call_token_ledger {
+ public:
+  /// True the first time `token` is claimed before `expiry`; false for every later claim.
+  bool claim(std::string_view token, std::chrono::system_clock::time_point expiry,
+             std::chrono::system_clock::time_point now);
+  /// Tokens remembered now (a test and a metric read it).
+  std::size_t size() const;
+
+ private:
+  void forget_expired(std::chrono::system_clock::time_point now);
+
+  mutable std::mutex mutex_;
+  std::unordered_map<std::string, std::chrono::system_clock::time_point> spent_;
+  std::size_t prune_at_ = 64;  // forget expired tokens when the ledger reaches this size
 };
 
 }  // namespace switchboard::net

@@ -53,7 +53,7 @@ twilio_media read_media(const reader& top) {
   media.track = body.string("track");
   media.chunk = body.decimal_string("chunk");
   media.timestamp_ms = body.decimal_string("timestamp");
-  media.payload_base64 = body.string("payload");
+  media.payload_base64 = body.base64("payload");
   return media;
 }
 
@@ -76,12 +76,16 @@ twilio_mark read_mark(const reader& top) {
 }
 
 twilio_stop read_stop(const reader& top) {
+  // A stop needs only the stream it ends: the rest is read when present (issue #7: a stop
+  // without accountSid was dropped as malformed and the call stayed open).
   twilio_stop stop;
-  stop.sequence_number = top.decimal_string("sequenceNumber");
+  if (top.has("sequenceNumber"))
+    stop.sequence_number = top.decimal_string("sequenceNumber");
   stop.stream_sid = top.string("streamSid");
-  const auto body = top.child("stop");
-  stop.account_sid = body.string("accountSid");
-  stop.call_sid = body.string("callSid");
+  if (const auto body = top.optional_child("stop")) {
+    stop.account_sid = body->optional_string("accountSid").value_or("");
+    stop.call_sid = body->optional_string("callSid").value_or("");
+  }
   return stop;
 }
 
@@ -141,8 +145,8 @@ void append_twilio_media(std::string& out, std::string_view stream_sid,
                          std::string_view payload_base64) {
   writer json(out);
   begin_message(json, "media", stream_sid);
-  // Base64 has no character JSON needs escaped: append it without scanning.
-  json.key("media").begin_object().key("payload").verbatim_string(payload_base64);
+  // Checked base64 needs no escaping: the common case costs one scan, no copy.
+  json.key("media").begin_object().key("payload").base64_text(payload_base64);
   json.end_object().end_object();
 }
 
@@ -180,7 +184,7 @@ boost::system::result<twilio_outbound, wire_error> parse_twilio_outbound(std::st
   if (error)
     return *error;
   if (event == "media") {
-    twilio_outbound_media media{top.string("streamSid"), top.child("media").string("payload")};
+    twilio_outbound_media media{top.string("streamSid"), top.child("media").base64("payload")};
     return finish<outbound_result>(std::move(media), error);
   }
   if (event == "mark") {

@@ -71,11 +71,13 @@ http_response answer_incoming_call(const http_request& request,
   if (call_sid.empty())
     return http_response::text(400, "CallSid is missing\n");
 
+  const auto from = value_of(params, "From");
+  const auto to = value_of(params, "To");
   const std::vector<form_parameter> stream_parameters{
       {"CallSid", std::string(call_sid)},
-      {"From", std::string(value_of(params, "From"))},
-      {"To", std::string(value_of(params, "To"))},
-      {"token", tokens.issue(call_sid, now)},
+      {"From", std::string(from)},
+      {"To", std::string(to)},
+      {"token", tokens.issue({call_sid, from, to}, now)},
   };
   http_response response;
   response.content_type = "text/xml";

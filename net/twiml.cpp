@@ -32,7 +32,12 @@ void append_xml_escaped(std::string& out, std::string_view text) {
         out += "&apos;";
         break;
       default:
-        out.push_back(c);
+        // XML 1.0 has no way to write the other C0 controls, even as references: a form value
+        // holding one would make the whole document unreadable to Twilio.
+        if (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n' && c != '\r')
+          out += "\xEF\xBF\xBD";  // U+FFFD REPLACEMENT CHARACTER
+        else
+          out.push_back(c);
     }
   }
 }

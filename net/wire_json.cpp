@@ -176,6 +176,15 @@ std::string reader::string(std::string_view key) const {
   return {};
 }
 
+std::string reader::base64(std::string_view key) const {
+  auto text = string(key);
+  if (auto checked = check_base64(text); !checked) {
+    fail(wire_errc::bad_value, key, checked.error().detail);
+    return {};
+  }
+  return text;
+}
+
 std::uint64_t reader::uint64(std::string_view key) const {
   const auto* value = required(key);
   if (value == nullptr)
@@ -465,14 +474,16 @@ writer& writer::null() {
   return *this;
 }
 
-writer& writer::raw(std::string_view json) {
+writer& writer::value(const boost::json::value& json) {
   separator();
-  out_ += json;
+  out_ += boost::json::serialize(json);
   need_comma_ = true;
   return *this;
 }
 
-writer& writer::verbatim_string(std::string_view value) {
+writer& writer::base64_text(std::string_view value) {
+  if (!check_base64(value))
+    return string(value);
   separator();
   out_ += '"';
   out_ += value;

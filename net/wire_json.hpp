@@ -62,6 +62,9 @@ class reader {
   std::uint32_t uint32(std::string_view key) const;
   double number(std::string_view key) const;
   bool boolean(std::string_view key) const;
+  /// A string that must be standard base64 (audio payloads): anything else is bad_value, so a
+  /// payload that reaches a serialiser is known to need no escaping.
+  std::string base64(std::string_view key) const;
   /// A string holding a non-negative decimal integer ("42"), as Twilio sends sequenceNumber.
   std::uint64_t decimal_string(std::string_view key) const;
   reader child(std::string_view key) const;
@@ -113,10 +116,15 @@ class writer {
   writer& number(double value);
   writer& boolean(bool value);
   writer& null();
-  /// Already-serialised JSON (a tool's parameter schema).
-  writer& raw(std::string_view json);
-  /// A string known to need no escaping (base64): written without scanning it.
-  writer& verbatim_string(std::string_view value);
+  /// A JSON value from Boost.JSON (a tool's parameter schema), serialised by it. There is no
+  /// way to append unchecked text: every byte this writer emits was escaped, checked or made
+  /// by a serialiser (issue #7: a base64 payload copied verbatim could close its string and
+  /// add events).
+  writer& value(const boost::json::value& json);
+  /// A base64 string (audio): checked against the alphabet (check_base64), then copied
+  /// without escaping; text that fails the check is written escaped like any other string, so
+  /// it stays one string value whatever it holds.
+  writer& base64_text(std::string_view value);
   /// Raw bytes written as a base64 string straight into the buffer.
   writer& base64_string(std::span<const std::uint8_t> bytes);
 

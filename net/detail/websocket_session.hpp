@@ -19,6 +19,7 @@
 #include <boost/beast/websocket.hpp>
 
 #include <deque>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -128,8 +129,7 @@ class websocket_session final : public websocket_connection,
       close_requested_ = true;
       close_reason_ = boost::beast::websocket::close_reason(
           boost::beast::websocket::close_code::policy_error, "peer is not reading");
-      queue_.clear();
-      queued_bytes_ = 0;
+      drop_unsent();
       if (!writing_)
         do_close();
       return;
@@ -150,10 +150,14 @@ class websocket_session final : public websocket_connection,
 
   void on_write(boost::beast::error_code ec) {
     writing_ = false;
-    if (ec)
-      return finish({false, 0, "write failed: " + ec.message()});
+    // The message Beast was writing is always still at the front (drop_unsent keeps it): only
+    // now may it go.
     queued_bytes_ -= queue_.front().size();
     queue_.pop_front();
+    if (finished_)
+      return drop_unsent();
+    if (ec)
+      return finish({false, 0, "write failed: " + ec.message()});
     if (!queue_.empty())
       return do_write();
     if (close_requested_)
@@ -204,8 +208,24 @@ class websocket_session final : public websocket_connection,
     if (finished_)
       return;
     finished_ = true;
-    queue_.clear();
+    drop_unsent();
     handler_->on_close(std::move(why));
+  }
+
+  /// Forgets the messages not yet handed to Beast. The one being written stays at the front
+  /// until its completion: Beast may still be reading it (a masked client frame is copied out
+  /// in chunks), and the completion pops it. Clearing it under a write in flight was the
+  /// double free of issue #7: a reset peer fails the socket write (finish) while the batching
+  /// layer's completion for the same message is still queued (on_write then popped an empty
+  /// deque).
+  void drop_unsent() {
+    if (writing_ && !queue_.empty()) {
+      queue_.erase(std::next(queue_.begin()), queue_.end());
+      queued_bytes_ = queue_.front().size();
+      return;
+    }
+    queue_.clear();
+    queued_bytes_ = 0;
   }
 
   stream_type ws_;

@@ -177,9 +177,10 @@ TEST_CASE("a call through the supervisor: session set-up, caller audio, barge-in
   start.call_sid = call_sid;
   start.tracks = {"inbound"};
   start.media_format = {"audio/x-mulaw", 8000, 1};
-  start.custom_parameters = {{"From", "+14155550100"},
-                             {"To", "+14155550199"},
-                             {"token", env->call_tokens->issue(call_sid, now)}};
+  start.custom_parameters = {
+      {"From", "+14155550100"},
+      {"To", "+14155550199"},
+      {"token", env->call_tokens->issue({call_sid, "+14155550100", "+14155550199"}, now)}};
   ingress->deliver({twilio_json(start), true});
 
   fixture.system.spawn(call_supervisor, bridge_environment_ptr(env),
@@ -291,6 +292,73 @@ TEST_CASE("a stream whose call token does not check out is refused before the mo
   auto finished = env->calls->wait_for_finished(1, 10s);
   REQUIRE(finished.size() == 1);
   CHECK(finished[0].refused);
+}
+
+TEST_CASE(
+    "a call token opens one stream: a second stream with it is refused before the model is "
+    "called, whatever From and To it names",
+    "[call_supervisor][hostile]") {
+  actor_fixture fixture;
+  temporary_directory recordings;
+  auto model = std::make_shared<fake_model_links>();
+  auto env = std::make_shared<bridge_environment>();
+  env->model_links = model;
+  env->recordings_dir = recordings.path();
+  env->call_tokens = net::call_token_issuer::from_secret("token-secret");
+  const auto now = std::chrono::system_clock::now();
+  env->wall_clock = [now] {
+    return now;
+  };
+  const std::string call_sid = "CA00000000000000000000000000000003";
+  const auto token = env->call_tokens->issue({call_sid, "+14155550100", "+14155550199"}, now);
+
+  struct stream {
+    std::shared_ptr<recording_connection> twilio;
+    std::shared_ptr<frame_ingress> ingress;
+  };
+  auto open_stream = [&](std::string stream_sid, std::string from) {
+    auto twilio = std::make_shared<recording_connection>();
+    auto ingress = std::make_shared<frame_ingress>();
+    net::twilio_start start;
+    start.sequence_number = 1;
+    start.stream_sid = std::move(stream_sid);
+    start.account_sid = "AC00000000000000000000000000000001";
+    start.call_sid = call_sid;
+    start.media_format = {"audio/x-mulaw", 8000, 1};
+    start.custom_parameters = {{"From", std::move(from)}, {"To", "+14155550199"}, {"token", token}};
+    ingress->deliver({twilio_json(start), true});
+    fixture.system.spawn(call_supervisor, bridge_environment_ptr(env),
+                         std::weak_ptr<net::websocket_connection>(twilio), ingress);
+    fixture.run();
+    return stream{twilio, ingress};
+  };
+
+  const auto first = open_stream("MZ00000000000000000000000000000031", "+14155550100");
+  CHECK_FALSE(first.twilio->closed());
+  CHECK(model->opens == 1);
+
+  const auto replay = open_stream("MZ00000000000000000000000000000032", "+14155550100");
+  CHECK(replay.twilio->closed());
+  CHECK(replay.twilio->close_code() == net::close_code::policy_violation);
+
+  const auto other_caller = open_stream("MZ00000000000000000000000000000033", "+19995550100");
+  CHECK(other_caller.twilio->closed());
+  CHECK(other_caller.twilio->close_code() == net::close_code::policy_violation);
+  CHECK(model->opens == 1);
+  auto refused = env->calls->wait_for_finished(2, 10s);
+  REQUIRE(refused.size() == 2);
+  CHECK(refused[0].refused);
+  CHECK(refused[1].refused);
+
+  // The first stream is the call: it runs on and ends as usual.
+  first.ingress->deliver(
+      {twilio_json(net::twilio_stop{2, "MZ00000000000000000000000000000031",
+                                    "AC00000000000000000000000000000001", call_sid}),
+       true});
+  fixture.run();
+  auto all = env->calls->wait_for_finished(3, 10s);
+  REQUIRE(all.size() == 3);
+  CHECK_FALSE(all[2].refused);
 }
 
 TEST_CASE("reconnect delays grow, are capped and jittered", "[openai_session]") {

@@ -11,6 +11,7 @@
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <future>
 #include <map>
@@ -266,4 +267,18 @@ TEST_CASE("JSON logs: every line of a call carries its call and stream ids, and 
   CHECK(events["Twilio stream stopped"] == 1);
   CHECK(events["recording finalised"] == 2);
   CHECK(events["call ended ("] == 1);  // the call's summary line
+}
+
+TEST_CASE("a text log line shows control characters from the wire escaped, one line per message",
+          "[metrics][logs][hostile]") {
+  std::ostringstream captured;
+  auto logger = std::make_shared<spdlog::logger>(
+      "test", std::make_shared<spdlog::sinks::ostream_sink_mt>(captured));
+  logger->set_formatter(metrics::make_text_line_formatter());
+  // A From number as a hostile stream could name it: a forged second line.
+  logger->info("Twilio stream started (from {} to {})",
+               "+1415\n2026-12-06T00:00:00.000 info  [call CA1] call ended\r", "+1");
+  const auto text = captured.str();
+  CHECK(std::count(text.begin(), text.end(), '\n') == 1);
+  CHECK(text.ends_with("\\x0a2026-12-06T00:00:00.000 info  [call CA1] call ended\\x0d to +1)\n"));
 }

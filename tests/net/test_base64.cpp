@@ -2,12 +2,14 @@
 
 #include <catch2/catch.hpp>
 
+#include <cctype>
 #include <cstdint>
 #include <string>
 #include <vector>
 
 using switchboard::net::append_decoded_base64;
 using switchboard::net::base64_encoded_size;
+using switchboard::net::check_base64;
 using switchboard::net::decode_base64;
 using switchboard::net::encode_base64;
 
@@ -59,5 +61,28 @@ TEST_CASE("malformed base64 is an error and leaves the output unchanged", "[base
     auto result = append_decoded_base64(bad, out);
     CHECK_FALSE(result.has_value());
     CHECK(out == std::vector<std::uint8_t>{9});
+  }
+}
+
+TEST_CASE("check_base64 accepts exactly what decodes, so accepted text needs no escaping",
+          "[base64][hostile]") {
+  for (const std::string_view good : {"", "AA==", "AAA=", "AAAA", "/w==", "+/+/", "no+JhoaJjpzS"}) {
+    INFO(good);
+    CHECK(check_base64(good).has_value());
+    CHECK(decode_base64(good).has_value());
+  }
+  for (const std::string_view bad : {"A", "AA=", "A===", "=AAA", "AA=A", "AAAA====", "AA\"=",
+                                     "AA\\=", "AA A", "AAA\n", "AAA-", "AAA_", "AAA\x80"}) {
+    INFO(bad);
+    CHECK_FALSE(check_base64(bad).has_value());
+    CHECK_FALSE(decode_base64(bad).has_value());
+  }
+  // Every byte value outside the alphabet is refused in every position.
+  for (int byte = 0; byte < 256; ++byte) {
+    const char c = static_cast<char>(byte);
+    const bool in_alphabet = std::isalnum(byte) != 0 || c == '+' || c == '/';
+    std::string text = "AAAA";
+    text[1] = c;
+    CHECK(check_base64(text).has_value() == (in_alphabet && byte < 128));
   }
 }

@@ -2,43 +2,91 @@
 
 #include <catch2/catch.hpp>
 
+#include <string>
+
 using switchboard::net::call_token_issuer;
+using switchboard::net::call_token_ledger;
+using switchboard::net::call_token_subject;
 using namespace std::chrono_literals;
 
 namespace {
 const auto now = std::chrono::system_clock::time_point(std::chrono::seconds(1'800'000'000));
 constexpr std::string_view call_sid = "CA0123456789abcdef0123456789abcdef";
+const call_token_subject subject{call_sid, "+14155550100", "+14155550199"};
 }  // namespace
 
-TEST_CASE("a call token checks out for its CallSid until it expires", "[call_token]") {
+TEST_CASE("a call token checks out for its call until it expires", "[call_token]") {
   const auto issuer = call_token_issuer::from_secret("auth-token");
-  const auto token = issuer.issue(call_sid, now, 300s);
-  CHECK(issuer.check(token, call_sid, now).empty());
-  CHECK(issuer.check(token, call_sid, now + 300s).empty());
-  CHECK(issuer.check(token, call_sid, now + 301s) == "call token expired");
+  const auto token = issuer.issue(subject, now, 300s);
+  CHECK(issuer.check(token, subject, now).empty());
+  CHECK(issuer.check(token, subject, now + 300s).empty());
+  CHECK(issuer.check(token, subject, now + 301s) == "call token expired");
+  CHECK(call_token_issuer::expiry_of(token) == now + 300s);
 }
 
 TEST_CASE("a call token is refused for another call, another key or when altered", "[call_token]") {
   const auto issuer = call_token_issuer::from_secret("auth-token");
-  const auto token = issuer.issue(call_sid, now);
-  CHECK_FALSE(issuer.check(token, "CA0000000000000000000000000000000", now).empty());
-  CHECK_FALSE(call_token_issuer::from_secret("other").check(token, call_sid, now).empty());
+  const auto token = issuer.issue(subject, now);
+  CHECK_FALSE(
+      issuer.check(token, {"CA0000000000000000000000000000000", subject.from, subject.to}, now)
+          .empty());
+  CHECK_FALSE(call_token_issuer::from_secret("other").check(token, subject, now).empty());
   auto altered = token;
   altered.back() = altered.back() == 'A' ? 'B' : 'A';
-  CHECK_FALSE(issuer.check(altered, call_sid, now).empty());
+  CHECK_FALSE(issuer.check(altered, subject, now).empty());
   // Moving the expiry forward breaks the MAC.
-  CHECK_FALSE(issuer.check("9" + token, call_sid, now).empty());
-  CHECK(issuer.check("", call_sid, now) == "no call token");
-  CHECK(issuer.check("garbage", call_sid, now) == "malformed call token");
-  CHECK(issuer.check("12x.abc", call_sid, now) == "malformed call token");
+  CHECK_FALSE(issuer.check("9" + token, subject, now).empty());
+  CHECK(issuer.check("", subject, now) == "no call token");
+  CHECK(issuer.check("garbage", subject, now) == "malformed call token");
+  CHECK(issuer.check("12x.abc", subject, now) == "malformed call token");
+}
+
+TEST_CASE("a call token does not carry over to another From or To", "[call_token]") {
+  // Issue #7: a stream replayed a token with another From/To, which was then logged as the
+  // caller. The MAC covers both numbers, and fields cannot be shifted into one another.
+  const auto issuer = call_token_issuer::from_secret("auth-token");
+  const auto token = issuer.issue(subject, now);
+  CHECK(issuer.check(token, {call_sid, "+19995550100", subject.to}, now) ==
+        "call token does not match the call, From or To");
+  CHECK_FALSE(issuer.check(token, {call_sid, subject.from, "+19995550199"}, now).empty());
+  CHECK_FALSE(issuer.check(token, {call_sid, subject.to, subject.from}, now).empty());
+  const auto split = issuer.issue({call_sid, "ab", "c"}, now);
+  CHECK_FALSE(issuer.check(split, {call_sid, "a", "bc"}, now).empty());
 }
 
 TEST_CASE("tokens from a shared secret check on another issuer, random keys do not",
           "[call_token]") {
-  const auto token = call_token_issuer::from_secret("shared").issue(call_sid, now);
-  CHECK(call_token_issuer::from_secret("shared").check(token, call_sid, now).empty());
-  const auto random_token = call_token_issuer::with_random_key().issue(call_sid, now);
-  CHECK_FALSE(call_token_issuer::with_random_key().check(random_token, call_sid, now).empty());
+  const auto token = call_token_issuer::from_secret("shared").issue(subject, now);
+  CHECK(call_token_issuer::from_secret("shared").check(token, subject, now).empty());
+  const auto random_token = call_token_issuer::with_random_key().issue(subject, now);
+  CHECK_FALSE(call_token_issuer::with_random_key().check(random_token, subject, now).empty());
   // URL- and XML-safe: no '+', '/', '=' or quotes.
   CHECK(token.find_first_of("+/=\"'<>&") == std::string::npos);
+}
+
+TEST_CASE("a token opens one stream: the ledger takes each token once", "[call_token]") {
+  call_token_ledger ledger;
+  const auto issuer = call_token_issuer::from_secret("auth-token");
+  const auto token = issuer.issue(subject, now);
+  const auto expiry = *call_token_issuer::expiry_of(token);
+  CHECK(ledger.claim(token, expiry, now));
+  CHECK_FALSE(ledger.claim(token, expiry, now + 1s));
+  CHECK_FALSE(ledger.claim(token, expiry, now + 299s));
+  const auto other = issuer.issue({"CA1", subject.from, subject.to}, now);
+  CHECK(ledger.claim(other, *call_token_issuer::expiry_of(other), now));
+}
+
+TEST_CASE("the ledger forgets tokens once they have expired, and only then", "[call_token]") {
+  call_token_ledger ledger;
+  // A window's worth of calls, all spent; past their expiry, new claims prune them.
+  for (int i = 0; i < 200; ++i)
+    REQUIRE(ledger.claim("old-" + std::to_string(i), now + 300s, now));
+  CHECK(ledger.size() == 200);
+  const auto later = now + 301s;
+  for (int i = 0; i < 200; ++i)
+    REQUIRE(ledger.claim("new-" + std::to_string(i), later + 300s, later));
+  CHECK(ledger.size() < 400);
+  // Unexpired tokens are never forgotten: every new one is still refused.
+  for (int i = 0; i < 200; ++i)
+    CHECK_FALSE(ledger.claim("new-" + std::to_string(i), later + 300s, later));
 }

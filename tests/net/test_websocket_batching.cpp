@@ -281,3 +281,77 @@ TEST_CASE("a close after queued messages sends them first", "[websocket][batchin
   CHECK(why.reason == "done");
   CHECK(server_closed.get().clean);
 }
+
+namespace {
+
+/// The server side of the flood-and-reset case: it answers every message with three, as the
+/// bridge does when an echoing model keeps it writing to a caller that floods `media`.
+class echoing_handler final : public websocket_handler {
+ public:
+  void on_open(std::shared_ptr<websocket_connection> connection) override {
+    connection_ = connection;
+  }
+  void on_message(std::string message, bool) override {
+    if (auto connection = connection_.lock()) {
+      for (int copy = 0; copy < 3; ++copy)
+        connection->send_text(message);
+    }
+  }
+  void on_close(websocket_closed why) override { closed.set_value(std::move(why)); }
+
+  std::promise<websocket_closed> closed;
+
+ private:
+  std::weak_ptr<websocket_connection> connection_;
+};
+
+}  // namespace
+
+TEST_CASE(
+    "a peer that floods and then resets its TCP connection mid-write ends only its own "
+    "connection, again and again",
+    "[websocket][batching][hostile]") {
+  // Issue #7: the reset failed the batched socket write while the session still had a
+  // message's write completion queued; the session cleared its queue on the failure and the
+  // completion then popped an empty deque (a double free: ASan and _GLIBCXX_ASSERTIONS abort
+  // at once, a plain build corrupts the heap). Many rounds, since the reset lands at a
+  // different point of the write cycle each time.
+  running_io io{2};
+  tcp::acceptor acceptor(io.io);
+  acceptor.open(tcp::v4());
+  acceptor.bind({asio::ip::make_address("127.0.0.1"), 0});
+  acceptor.listen();
+  const auto port = acceptor.local_endpoint().port();
+
+  for (int round = 0; round < 40; ++round) {
+    CAPTURE(round);
+    auto handler = std::make_shared<echoing_handler>();
+    auto server_closed = handler->closed.get_future();
+
+    // A blocking Beast client on this thread: it writes and never reads, then resets.
+    asio::io_context client_io;
+    beast::websocket::stream<tcp::socket> client(client_io);
+    client.next_layer().connect({asio::ip::make_address("127.0.0.1"), port});
+    tcp::socket accepted = acceptor.accept(asio::make_strand(io.io));
+    auto session = std::make_shared<websocket_session<beast::tcp_stream>>(
+        beast::tcp_stream(std::move(accepted)), handler, websocket_limits{});
+    asio::post(session->stream().get_executor(), [session] {
+      session->stream().async_accept([session](beast::error_code ec) {
+        if (ec)
+          return session->handshake_failed("websocket accept failed: " + ec.message());
+        session->opened();
+      });
+    });
+    client.handshake("127.0.0.1", "/media-stream");
+    client.text(true);
+    for (int frame = 0; frame < 200 + round * 10; ++frame)
+      client.write(asio::buffer(media_frame));
+    // SO_LINGER 0: close() sends RST instead of FIN, as a caller's network failure does.
+    client.next_layer().set_option(asio::socket_base::linger(true, 0));
+    client.next_layer().close();
+
+    const auto why = server_closed.get();
+    CHECK_FALSE(why.clean);
+    session.reset();
+  }
+}

@@ -1,0 +1,19 @@
+# Memory safety is checked, not assumed: SWITCHBOARD_SANITIZE=address,undefined (or thread)
+# builds every target of this tree with those sanitizers, so that the same tests run under them
+# (scripts/test does, in build-sanitized/). Set for the whole tree rather than per target: a
+# sanitizer must see every object that shares memory with another (a library built without
+# ASan hides the overflows of its callers' buffers), and our libraries, tests and executable
+# all share memory.
+#
+# _GLIBCXX_ASSERTIONS turns libstdc++'s precondition checks on (front() or pop_front() of an
+# empty deque, an index past a vector's end): the bug of issue #7 aborts there at once instead
+# of corrupting the heap far from its cause. -fno-sanitize-recover: a UBSan finding fails the
+# test that caused it.
+set(SWITCHBOARD_SANITIZE "" CACHE STRING
+  "Sanitizers for every target: address,undefined or thread (empty: none)")
+if(SWITCHBOARD_SANITIZE)
+  message(STATUS "switchboard: building with -fsanitize=${SWITCHBOARD_SANITIZE}")
+  add_compile_options(-fsanitize=${SWITCHBOARD_SANITIZE} -fno-sanitize-recover=all
+    -fno-omit-frame-pointer -D_GLIBCXX_ASSERTIONS)
+  add_link_options(-fsanitize=${SWITCHBOARD_SANITIZE})
+endif()
