@@ -509,6 +509,7 @@ TEST_CASE("a call token opens one stream: another with it is refused with 1008, 
     wait_for_calls(harness, 6);
     // The ordinary call and one stream per token: no model session for a refused stream.
     CHECK(harness.model().stats().sessions_opened == 3);
+    CHECK(harness.server().metrics().calls_ended(metrics::call_end::refused).Value() == 3);
     check_node_idle(harness);
   }
   descriptors.check();
