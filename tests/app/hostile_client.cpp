@@ -58,6 +58,7 @@ raw_connection::raw_connection(std::uint16_t port, options given) : options_(giv
   }
   const timeval limit{static_cast<time_t>(options_.read_limit.count()), 0};
   REQUIRE(::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit) == 0);
+  REQUIRE(::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit) == 0);
   const int no_delay = 1;
   ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &no_delay, sizeof no_delay);
   sockaddr_in address{};

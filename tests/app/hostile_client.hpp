@@ -27,8 +27,8 @@ class raw_connection {
     /// SO_RCVBUF, set before connecting so that the window the peer advertises stays this small
     /// (a slow reader); 0: the system default.
     int receive_buffer_bytes = 0;
-    /// A read blocked this long fails: a broken server then fails the test instead of hanging
-    /// it. Never used to wait for the server to do something.
+    /// A read or write blocked this long fails: a broken server then fails the test instead of
+    /// hanging it. Never used to wait for the server to do something.
     std::chrono::seconds read_limit{30};
   };
 
@@ -39,7 +39,7 @@ class raw_connection {
   raw_connection(const raw_connection&) = delete;
   raw_connection& operator=(const raw_connection&) = delete;
 
-  /// Sends every byte; false once the peer is gone (EPIPE, ECONNRESET).
+  /// Sends every byte; false once the peer is gone (EPIPE, ECONNRESET) or at the limit.
   bool send(std::string_view bytes);
   /// Whatever arrives next (at most `max` bytes); empty at EOF, a reset or the read limit.
   std::string receive(std::size_t max = 64 * 1024);
