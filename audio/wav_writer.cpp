@@ -293,8 +293,8 @@ wav_result<void> wav_writer::close() {
   if (outcome && !header) {
     outcome = header;
   }
-  if (outcome && ::fdatasync(fd_.get()) != 0) {
-    outcome = detail::errno_error(errno, "cannot sync", path_);
+  if (outcome) {
+    outcome = detail::sync_data(fd_.get(), path_);
   }
   if (const int close_error = fd_.reset(); outcome && close_error != 0) {
     outcome = detail::errno_error(close_error, "cannot close", path_);
