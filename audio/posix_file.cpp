@@ -59,6 +59,8 @@ struct disk_fault_state {
     return granted;
   }
 
+  void give_back(std::uint64_t bytes) { budget.fetch_add(bytes); }
+
   void delay() const {
     if (const auto ms = delay_ms.load(std::memory_order_relaxed); ms > 0)
       std::this_thread::sleep_for(std::chrono::milliseconds(ms));
@@ -278,6 +280,16 @@ wav_result<void> pwrite_all(int fd, std::span<const std::uint8_t> bytes, std::ui
     written += static_cast<std::size_t>(put);
   }
   return {};
+}
+
+void remove_file(const std::string& path) {
+  auto& faults = fault_state();
+  struct stat status {};
+  const bool counted = faults.active.load(std::memory_order_relaxed) && faults.limited.load() &&
+                       ::stat(path.c_str(), &status) == 0;
+  // Space comes back only with the last name (a temporary file already linked keeps its blocks).
+  if (::unlink(path.c_str()) == 0 && counted && status.st_nlink == 1)
+    faults.give_back(static_cast<std::uint64_t>(status.st_size));
 }
 
 wav_result<void> sync_data(int fd, std::string_view path) {

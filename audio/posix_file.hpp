@@ -57,6 +57,11 @@ wav_result<std::size_t> pread_full(int fd, std::span<std::uint8_t> out, std::uin
 wav_result<void> pwrite_all(int fd, std::span<const std::uint8_t> bytes, std::uint64_t offset,
                             std::string_view path, std::size_t& written);
 
+/// unlink(2) through the fault switch: a full disk's space comes back when the last name of a
+/// file goes, so an abandoned temporary file returns its bytes to the budget. Errors ignored
+/// (only files this library created are removed, and a leftover is harmless).
+void remove_file(const std::string& path);
+
 /// fdatasync through the fault switch (disk_fault.hpp: a delay applies to syncs too).
 wav_result<void> sync_data(int fd, std::string_view path);
 

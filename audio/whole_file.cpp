@@ -42,7 +42,7 @@ wav_result<std::uint64_t> write_whole_file(const std::string& path, std::string_
     return fd.error();
   const auto discard = [&](wav_error error) -> wav_result<std::uint64_t> {
     fd->reset();
-    ::unlink(temporary.c_str());
+    detail::remove_file(temporary);
     return error;
   };
   std::size_t written = 0;
@@ -63,7 +63,7 @@ wav_result<std::uint64_t> write_whole_file(const std::string& path, std::string_
         error.message = path + " already exists; not overwriting";
       return discard(std::move(error));
     }
-    ::unlink(temporary.c_str());
+    detail::remove_file(temporary);
   } else if (::rename(temporary.c_str(), path.c_str()) != 0) {
     return discard(detail::errno_error(errno, "cannot replace", path));
   }

@@ -183,6 +183,22 @@ TEST_CASE("the disk fault's budget is shared by every file and spent only on gro
   CHECK(written == 2000);
 }
 
+TEST_CASE("space a failed write took comes back when its temporary file is removed",
+          "[disk_fault][whole_file]") {
+  t::scratch_dir dir;
+  scoped_disk_fault full({.enospc_after_bytes = 3000});
+  // 3000 of 4000 bytes reach the temporary file before the disk is full; removing it frees them.
+  REQUIRE_FALSE(
+      audio::write_whole_file(dir.file("big"), std::string(4000, 'b'), audio::if_file_exists::fail)
+          .has_value());
+  CHECK(audio::current_disk_fault()->enospc_after_bytes == 3000u);
+  REQUIRE(audio::write_whole_file(dir.file("small"), std::string(2000, 's'),
+                                  audio::if_file_exists::fail)
+              .has_value());
+  CHECK(audio::current_disk_fault()->enospc_after_bytes == 1000u);
+  CHECK(names_in(dir.path()) == std::vector<std::string>{"small"});
+}
+
 TEST_CASE("the delay fault slows writes and syncs down but changes nothing written",
           "[disk_fault]") {
   t::scratch_dir dir;
