@@ -1,17 +1,15 @@
 #include "actors/call_status_book.hpp"
 
+#include "audio/whole_file.hpp"
+
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
 #include <array>
-#include <cerrno>
 #include <charconv>
-#include <cstring>
-#include <fcntl.h>
 #include <fstream>
 #include <sstream>
-#include <unistd.h>
 
 namespace switchboard::actors {
 
@@ -52,19 +50,6 @@ boost::system::result<std::optional<std::uint64_t>, std::string> optional_count(
   if (ec != std::errc{} || end != text.data() + text.size())
     return std::string(name) + " is not a whole number: " + std::string(text);
   return std::optional<std::uint64_t>{value};
-}
-
-std::string write_all(int fd, const std::string& content) {
-  std::size_t written = 0;
-  while (written < content.size()) {
-    const auto n = ::write(fd, content.data() + written, content.size() - written);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      return std::strerror(errno);
-    written += static_cast<std::size_t>(n);
-  }
-  return {};
 }
 
 }  // namespace
@@ -333,23 +318,12 @@ std::string rewrite_twilio_status(const std::filesystem::path& path, twilio_call
   summary.as_object()["twilio_status"] = to_string(status);
   const auto content = boost::json::serialize(summary) + "\n";
 
-  // Beside it, so that the rename stays on one file system and replaces it in one step.
-  auto temporary = path;
-  temporary += ".tmp";
-  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-  if (fd < 0)
-    return "cannot create " + temporary.string() + ": " + std::strerror(errno);
-  auto error = write_all(fd, content);
-  // Synced before the rename: after a crash the name holds the old file or the new, whole.
-  if (error.empty() && ::fdatasync(fd) != 0)
-    error = std::strerror(errno);
-  ::close(fd);
-  if (error.empty() && ::rename(temporary.c_str(), path.c_str()) != 0)
-    error = std::strerror(errno);
-  if (!error.empty()) {
-    ::unlink(temporary.c_str());
-    return "cannot rewrite " + path.string() + ": " + error;
-  }
+  // Whole or not at all, through the file layer's fault switch like the call's other files:
+  // readers see the old call.json or the new one, never a mix.
+  if (auto written =
+          audio::write_whole_file(path.string(), content, audio::if_file_exists::replace);
+      !written)
+    return "cannot rewrite " + path.string() + ": " + written.error().message;
   return {};
 }
 

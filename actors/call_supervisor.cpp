@@ -6,6 +6,7 @@
 #include "actors/silence_clock.hpp"
 #include "actors/twilio_socket.hpp"
 #include "audio/mixer.hpp"
+#include "audio/whole_file.hpp"
 #include "config/tools_file.hpp"
 #include "metrics/call_log.hpp"
 
@@ -14,9 +15,6 @@
 #include <boost/json/value.hpp>
 #include <caf/event_based_actor.hpp>
 #include <spdlog/spdlog.h>
-
-#include <fcntl.h>
-#include <unistd.h>
 
 namespace switchboard::actors {
 
@@ -63,25 +61,10 @@ std::filesystem::path make_call_directory(const std::filesystem::path& root,
   return {};
 }
 
-/// Writes a new file (never replacing one); returns an error text or "".
+/// Writes a new file whole or not at all (never replacing one); returns an error text or "".
 std::string write_new_file(const std::filesystem::path& path, const std::string& content) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-  if (fd < 0)
-    return "cannot create " + path.string() + ": " + std::strerror(errno);
-  std::size_t written = 0;
-  while (written < content.size()) {
-    const auto n = ::write(fd, content.data() + written, content.size() - written);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0) {
-      const std::string error = "cannot write " + path.string() + ": " + std::strerror(errno);
-      ::close(fd);
-      return error;
-    }
-    written += static_cast<std::size_t>(n);
-  }
-  ::close(fd);
-  return {};
+  auto written = audio::write_whole_file(path.string(), content, audio::if_file_exists::fail);
+  return written ? std::string() : written.error().message;
 }
 
 metrics::call_end classify_end(const call_record& record) {
@@ -110,8 +93,14 @@ void finalize_call(call_record record, std::filesystem::path directory, bool aud
                            std::all_of(record.recordings.begin(), record.recordings.end(),
                                        [](const auto& r) { return r.error.empty(); });
   if (!directory.empty()) {
-    if (audio_recorded)
-      record.files = {"caller.wav", "agent.wav"};
+    if (audio_recorded) {
+      // A track that could not even be created is not listed; one cut short by a full disk is.
+      for (const char* track : {"caller.wav", "agent.wav"}) {
+        std::error_code ec;
+        if (std::filesystem::exists(directory / track, ec))
+          record.files.emplace_back(track);
+      }
+    }
     if (audio_recorded && both_tracks) {
       auto mixed = audio::mix_tracks((directory / "caller.wav").string(),
                                      (directory / "agent.wav").string(), directory.string());
@@ -120,14 +109,20 @@ void finalize_call(call_record record, std::filesystem::path directory, bool aud
         record.files.emplace_back("mono.wav");
       } else {
         record.problems.push_back("mix: " + mixed.error().message);
+        metrics::log_call(spdlog::level::err, ids, "mix failed: {}", mixed.error().message);
+        node->call_file_errors().Increment();
       }
     }
+    // Written once, whole, when the call ends (not appended line by line): a full disk leaves
+    // no transcript rather than a torn last line.
     if (auto error =
             write_new_file(directory / "transcript.jsonl", transcript_jsonl(record.transcript));
         error.empty()) {
       record.files.emplace_back("transcript.jsonl");
     } else {
       record.problems.push_back(error);
+      metrics::log_call(spdlog::level::err, ids, "transcript not written: {}", error);
+      node->call_file_errors().Increment();
     }
     record.files.emplace_back("call.json");
     const auto twilio_status = statuses->status_of(record.identity.call_sid);
@@ -135,6 +130,8 @@ void finalize_call(call_record record, std::filesystem::path directory, bool aud
       record.twilio_status = std::string(to_string(*twilio_status));
     if (auto error = write_new_file(directory / "call.json", call_json(record)); !error.empty()) {
       record.problems.push_back(error);
+      metrics::log_call(spdlog::level::err, ids, "call summary not written: {}", error);
+      node->call_file_errors().Increment();
     } else if (auto rewrite = statuses->call_json_written(record.identity.call_sid,
                                                           directory / "call.json", twilio_status);
                !rewrite.empty()) {
@@ -531,15 +528,20 @@ call_supervisor_actor::behavior_type call_supervisor(
                        st.record.problems.push_back(error);
                        metrics::log_call(spdlog::level::err, ids_of(st),
                                          "recordings off for this call: {}", error);
+                       if (st.env->record_audio) {
+                         // Both tracks are lost, as when their recorders fail.
+                         auto& node = *st.env->metrics;
+                         node.recording_errors(metrics::recording_track::caller).Increment();
+                         node.recording_errors(metrics::recording_track::agent).Increment();
+                       }
                      }
                      const auto path_of = [&](const char* file) {
-                       // An unwritable directory: the recorders report the failure, the bridge goes
-                       // on.
-                       return st.directory.empty() ? std::string("/nonexistent/") + file
-                                                   : (st.directory / file).string();
+                       return (st.directory / file).string();
                      };
                      const auto& identity = started.identity;
-                     const bool discard = !st.env->record_audio;
+                     // No directory (the error above names the real path): the recorders drop
+                     // the audio rather than try a path that cannot exist.
+                     const bool discard = !st.env->record_audio || st.directory.empty();
                      self->send(st.peers.caller_recorder,
                                 recording_target{"caller", discard ? "" : path_of("caller.wav"),
                                                  identity.call_sid, identity.stream_sid, discard});

@@ -27,12 +27,27 @@ void report_failure(self_pointer self, const std::string& message) {
     self->send(state.peers->supervisor, recording_problem{state.track, message});
 }
 
+/// Counts the audio that reached the file since the last count: the writer buffers, and on a
+/// full disk part of what was appended never arrives, so appended bytes would overstate it.
+void count_bytes_on_disk(self_pointer self) {
+  auto& state = self->state;
+  if (!state.writer || state.bytes_written == nullptr)
+    return;
+  const auto on_disk = state.writer->bytes_on_disk();
+  if (on_disk > state.bytes_counted) {
+    state.bytes_written->Increment(static_cast<double>(on_disk - state.bytes_counted));
+    state.bytes_counted = on_disk;
+  }
+}
+
 template <class Write>
 void write_or_fail(self_pointer self, Write&& write) {
   auto& state = self->state;
   if (!state.writer || !state.failure.empty())
     return;
-  if (auto written = write(*state.writer); !written)
+  auto written = write(*state.writer);
+  count_bytes_on_disk(self);
+  if (!written)
     report_failure(self, written.error().message);
 }
 
@@ -41,8 +56,6 @@ void write_silence(self_pointer self, std::size_t samples) {
     return;
   write_or_fail(self, [&](audio::wav_writer& writer) { return writer.append_silence(samples); });
   self->state.samples += samples;
-  if (self->state.bytes_written != nullptr)
-    self->state.bytes_written->Increment(static_cast<double>(samples));
   self->state.silence_samples += samples;
 }
 
@@ -51,8 +64,6 @@ void write_audio(self_pointer self, std::span<const std::uint8_t> audio) {
     return;
   write_or_fail(self, [&](audio::wav_writer& writer) { return writer.append(audio); });
   self->state.samples += audio.size();
-  if (self->state.bytes_written != nullptr)
-    self->state.bytes_written->Increment(static_cast<double>(audio.size()));
 }
 
 void record_caller(self_pointer self, const caller_audio& frame) {
@@ -140,14 +151,18 @@ recorder_actor::behavior_type recorder(self_pointer self, bridge_environment_ptr
                      // sample.
                      if (call_samples > state.samples)
                        write_silence(self, call_samples - state.samples);
+                     // What the file holds: after a write error, less than the call's length.
+                     std::uint64_t samples_in_file = 0;
                      if (state.writer) {
-                       if (auto closed = state.writer->close(); !closed) {
+                       auto closed = state.writer->close();
+                       count_bytes_on_disk(self);
+                       samples_in_file = state.writer->bytes_on_disk();
+                       if (!closed)
                          report_failure(self, closed.error().message);
-                       }
                        state.writer.reset();
                      }
                      self->quit();
-                     return recording_summary{state.track, state.path, state.samples,
+                     return recording_summary{state.track, state.path, samples_in_file,
                                               state.silence_samples, state.failure};
                    }),
   };

@@ -29,7 +29,8 @@ struct recorder_state {
   bridge_environment_ptr env;
   metrics::call_ids ids;
   std::string track;
-  prometheus::Counter* bytes_written = nullptr;  // this track's recording bytes
+  prometheus::Counter* bytes_written = nullptr;  // this track's recording bytes on disk
+  std::uint64_t bytes_counted = 0;               // of them, added to bytes_written so far
   std::optional<audio::wav_writer> writer;
   std::string path;
   std::string failure;      // first error, reported once

@@ -21,10 +21,10 @@ std::string_view find_parameter(const net::twilio_start& start, std::string_view
   return {};
 }
 
-/// The end of one caller frame on the call's timeline (ms = bytes / 8; base64: 4 chars = 3 bytes).
-std::uint64_t frame_end_ms(const net::twilio_media& media) {
+/// The length of one caller frame (ms = bytes / 8; base64: 4 chars = 3 bytes).
+std::uint64_t frame_duration_ms(const net::twilio_media& media) {
   const auto bytes = media.payload_base64.size() / 4 * 3;
-  return media.timestamp_ms + bytes / 8;
+  return bytes / 8;
 }
 
 void send_to_twilio(self_pointer self, std::string text) {
@@ -154,8 +154,26 @@ void on_frame(self_pointer self, twilio_frame& frame) {
           }
           ++state.frames_in;
           state.env->metrics->media_frames(metrics::frame_direction::inbound).Increment();
-          state.caller_end_ms = std::max(state.caller_end_ms, frame_end_ms(message));
-          caller_audio audio{message.timestamp_ms, std::move(message.payload_base64),
+          // The stamp is the caller's word; the clock bounds it (caller_timeline.hpp).
+          const auto received_ns =
+              frame.received_ns != 0 ? frame.received_ns : metrics::steady_now_ns();
+          const auto duration_ms = frame_duration_ms(message);
+          const auto placed =
+              state.caller_clock.place(message.timestamp_ms, duration_ms, received_ns);
+          if (placed.clamped) {
+            state.env->metrics->caller_timestamp_clamps().Increment();
+            if (state.caller_clock.clamps() == 1) {
+              metrics::log_call(spdlog::level::warn, state.ids,
+                                "caller frame stamped {} ms placed at {} ms: the stream is not "
+                                "that old (further clamps of this call are only counted)",
+                                message.timestamp_ms, placed.timestamp_ms);
+            }
+            // A frame longer than the call so far keeps only what fits (whole base64 groups).
+            if (placed.duration_ms < duration_ms)
+              message.payload_base64.resize(placed.duration_ms * 8 / 3 * 4);
+          }
+          state.caller_end_ms = state.caller_clock.end_ms();
+          caller_audio audio{placed.timestamp_ms, std::move(message.payload_base64),
                              frame.received_ns};
           self->send(state.peers->caller_recorder, audio);
           self->send(state.peers->model, std::move(audio));

@@ -10,6 +10,7 @@
 // written together.
 
 #include "actors/bridge_environment.hpp"
+#include "actors/caller_timeline.hpp"
 #include "actors/frame_ingress.hpp"
 #include "actors/interfaces.hpp"
 #include "metrics/call_log.hpp"
@@ -31,6 +32,7 @@ struct twilio_socket_state {
   bool ended = false;
   metrics::call_ids ids;  // known from `start`
   std::uint64_t caller_end_ms = 0;
+  caller_timeline caller_clock;  // bounds the caller's timestamps by the clock
   std::uint64_t frames_in = 0;
   std::uint64_t frames_out = 0;
   std::uint64_t malformed_frames = 0;

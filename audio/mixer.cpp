@@ -104,7 +104,7 @@ class temp_output {
   ~temp_output() {
     if (!temp_path_.empty()) {
       (void)writer_.close();
-      ::unlink(temp_path_.c_str());
+      detail::remove_file(temp_path_);
     }
   }
 
@@ -122,7 +122,7 @@ class temp_output {
       }
       return error;
     }
-    ::unlink(temp_path_.c_str());
+    detail::remove_file(temp_path_);
     temp_path_.clear();
     return {};
   }
@@ -272,7 +272,7 @@ wav_result<mix_report> mix_tracks(const std::string& caller_path, const std::str
   }
   if (auto published = mono->publish(report.mono_path); !published) {
     // Take back the stereo file we just published so a failed mix leaves no partial result.
-    ::unlink(report.stereo_path.c_str());
+    detail::remove_file(report.stereo_path);
     return published.error();
   }
   // Make the new names durable (the files themselves were synced by close()).

@@ -52,9 +52,22 @@ wav_result<std::size_t> pread_full(int fd, std::span<std::uint8_t> out, std::uin
                                    std::string_view path);
 
 /// Writes all of `bytes` at `offset`, retrying short writes and EINTR. On failure `written` says
-/// how many bytes did reach the file.
+/// how many bytes did reach the file. Every write goes through the fault switch
+/// (disk_fault.hpp), which is off unless a test or SWITCHBOARD_FAULT_DISK turns it on.
 wav_result<void> pwrite_all(int fd, std::span<const std::uint8_t> bytes, std::uint64_t offset,
                             std::string_view path, std::size_t& written);
+
+/// unlink(2) through the fault switch: a full disk's space comes back when the last name of a
+/// file goes, so an abandoned temporary file returns its bytes to the budget. Errors ignored
+/// (only files this library created are removed, and a leftover is harmless).
+void remove_file(const std::string& path);
+
+/// fdatasync through the fault switch (disk_fault.hpp: a delay applies to syncs too).
+wav_result<void> sync_data(int fd, std::string_view path);
+
+/// Flushes a directory's entries (new or renamed names) to stable storage; errors are returned
+/// for the caller to decide (a name that is not durable yet is still a whole file).
+wav_result<void> sync_directory(const std::string& directory);
 
 /// Little-endian field helpers (RIFF is little-endian throughout).
 inline void put_le16(std::span<std::uint8_t> out, std::size_t at, std::uint16_t value) {

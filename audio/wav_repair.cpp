@@ -125,8 +125,8 @@ wav_result<repair_report> repair_wav(const std::string& path) {
       !done) {
     return done.error();
   }
-  if (::fdatasync(fd->get()) != 0) {
-    return detail::errno_error(errno, "cannot sync", path);
+  if (auto synced = detail::sync_data(fd->get(), path); !synced) {
+    return synced.error();
   }
   if (const int close_error = fd->reset(); close_error != 0) {
     return detail::errno_error(close_error, "cannot close", path);

@@ -102,7 +102,7 @@ wav_result<wav_writer> wav_writer::create(const std::string& path, const wav_for
   if (auto written = writer.write_header(0, 0); !written) {
     // We created the file exclusively, so removing it touches nothing of anybody else's.
     writer.fd_.reset();
-    ::unlink(path.c_str());
+    detail::remove_file(path);
     return written.error();
   }
   return writer;
@@ -146,6 +146,13 @@ wav_writer::~wav_writer() {
   if (fd_.valid()) {
     (void)close();
   }
+}
+
+std::uint64_t wav_writer::checkpoint_bytes() const {
+  // Whole sample frames, and at least one.
+  const std::uint64_t frames = std::max<std::uint64_t>(
+      1, std::uint64_t{format_.sample_rate} * checkpoint_interval_ms / 1000);
+  return frames * format_.block_align();
 }
 
 std::uint64_t wav_writer::duration_ms() const {
@@ -194,7 +201,7 @@ wav_result<void> wav_writer::append(std::span<const std::uint8_t> audio) {
     buffered_ += take;
     audio = audio.subspan(take);
   }
-  if (bytes_written() - checkpointed_ >= format_.byte_rate()) {
+  if (bytes_written() - checkpointed_ >= checkpoint_bytes()) {
     return checkpoint();
   }
   return {};
@@ -293,8 +300,8 @@ wav_result<void> wav_writer::close() {
   if (outcome && !header) {
     outcome = header;
   }
-  if (outcome && ::fdatasync(fd_.get()) != 0) {
-    outcome = detail::errno_error(errno, "cannot sync", path_);
+  if (outcome) {
+    outcome = detail::sync_data(fd_.get(), path_);
   }
   if (const int close_error = fd_.reset(); outcome && close_error != 0) {
     outcome = detail::errno_error(close_error, "cannot close", path_);

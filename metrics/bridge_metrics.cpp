@@ -229,12 +229,20 @@ bridge_metrics::bridge_metrics(std::string node)
                                     "20 ms frames of silence written to the agent track.")
                          .Add({});
   auto& bytes = counter_family("switchboard_recording_bytes_total",
-                               "Audio bytes written to recordings, by track.");
+                               "Audio bytes that reached the recordings on disk, by track.");
   auto& recording_errors =
       counter_family("switchboard_recording_errors_total", "Recordings that failed, by track.");
   recording_bytes_ = {&bytes.Add({{"track", "caller"}}), &bytes.Add({{"track", "agent"}})};
   recording_errors_ = {&recording_errors.Add({{"track", "caller"}}),
                        &recording_errors.Add({{"track", "agent"}})};
+  call_file_errors_ =
+      &counter_family("switchboard_call_file_errors_total",
+                      "Files of ended calls (mixes, transcript.jsonl, call.json) not written.")
+           .Add({});
+  caller_timestamp_clamps_ =
+      &counter_family("switchboard_caller_timestamp_clamps_total",
+                      "Caller media frames stamped ahead of the call's clock, clamped to it.")
+           .Add({});
 
   auto& actions = counter_family("switchboard_call_actions_total",
                                  "What steered calls besides speech: the call-control API, the "

@@ -145,6 +145,10 @@ class bridge_metrics {
   prometheus::Counter& recording_errors(recording_track track) {
     return *recording_errors_[static_cast<std::size_t>(track)];
   }
+  /// A call's files written when it ends (mixes, transcript.jsonl, call.json) that could not be.
+  prometheus::Counter& call_file_errors() { return *call_file_errors_; }
+  /// Caller frames stamped further ahead than the call has lasted, placed at the clock instead.
+  prometheus::Counter& caller_timestamp_clamps() { return *caller_timestamp_clamps_; }
 
   // -- call control, tools, status callbacks ----------------------------------------------------
   /// What steered a call, by action (call_action: the API, the model's built-in tools, guards).
@@ -203,6 +207,8 @@ class bridge_metrics {
   prometheus::Counter* silence_frames_;
   std::array<prometheus::Counter*, 2> recording_bytes_;
   std::array<prometheus::Counter*, 2> recording_errors_;
+  prometheus::Counter* call_file_errors_;
+  prometheus::Counter* caller_timestamp_clamps_;
 };
 
 }  // namespace switchboard::metrics

@@ -241,9 +241,9 @@ TEST_CASE("a writer killed mid-recording leaves a playable file that repair comp
           "[wav_repair][crash][tools]") {
   t::scratch_dir dir;
   const auto path = dir.file("killed.wav");
-  constexpr std::size_t frame_bytes = 160;    // 20 ms of μ-law
-  constexpr std::size_t checkpointed = 8000;  // the automatic checkpoint at 1 s
-  constexpr std::size_t total_frames = 75;    // 1.5 s = 12000 bytes
+  constexpr std::size_t frame_bytes = 160;     // 20 ms of μ-law
+  constexpr std::size_t checkpointed = 11200;  // the last automatic checkpoint, at 1.4 s
+  constexpr std::size_t total_frames = 75;     // 1.5 s = 12000 bytes
 
   std::array<int, 2> report_pipe{};
   std::array<int, 2> hold_pipe{};
@@ -292,11 +292,11 @@ TEST_CASE("a writer killed mid-recording leaves a playable file that repair comp
   const auto soxi_before = t::run_soxi(path);
   REQUIRE(soxi_before.has_value());
   CHECK(soxi_before->samples == checkpointed);
-  CHECK(soxi_before->duration_s == Approx(1.0));
+  CHECK(soxi_before->duration_s == Approx(1.4));
   const auto probe_before = t::run_ffprobe(path);
   REQUIRE(probe_before.has_value());
   CHECK(probe_before->codec_name == "pcm_mulaw");
-  CHECK(probe_before->duration_s == Approx(1.0));
+  CHECK(probe_before->duration_s == Approx(1.4));
 
   const auto report = audio::repair_wav(path);
   REQUIRE(report.has_value());
@@ -311,4 +311,64 @@ TEST_CASE("a writer killed mid-recording leaves a playable file that repair comp
   const auto probe_after = t::run_ffprobe(path);
   REQUIRE(probe_after.has_value());
   CHECK(probe_after->duration_s == Approx(1.5));
+}
+
+// The same death without the flush: what the writer had appended but not yet written is lost,
+// and that is less than 200 ms of audio (one checkpoint interval) wherever the kill falls. The
+// header left behind counts every byte on disk, so repair finds nothing to add.
+TEST_CASE("a writer killed at any moment loses less than 200 ms of what it was given",
+          "[wav_repair][crash][tools]") {
+  constexpr std::size_t frame_bytes = 160;      // 20 ms of μ-law
+  constexpr std::size_t interval_bytes = 1600;  // 200 ms
+  const std::size_t frames = GENERATE(1u, 9u, 10u, 11u, 75u, 149u, 500u);
+  INFO(frames << " frames appended before the kill");
+  t::scratch_dir dir;
+  const auto path = dir.file("killed.wav");
+
+  std::array<int, 2> report_pipe{};
+  std::array<int, 2> hold_pipe{};
+  REQUIRE(::pipe(report_pipe.data()) == 0);
+  REQUIRE(::pipe(hold_pipe.data()) == 0);
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    ::close(report_pipe[0]);
+    ::close(hold_pipe[1]);
+    std::array<std::uint64_t, 1> appended{0};
+    auto writer = audio::wav_writer::create(path, audio::wav_format::mulaw_8k_mono());
+    bool ok = writer.has_value();
+    for (std::size_t frame = 0; ok && frame < frames; ++frame) {
+      ok = writer->append(t::mulaw_pattern(frame_bytes, static_cast<std::uint8_t>(frame)))
+               .has_value();
+    }
+    if (ok)
+      appended[0] = writer->bytes_written();
+    (void)!::write(report_pipe[1], appended.data(), sizeof(appended));
+    std::uint8_t never = 0;
+    (void)!::read(hold_pipe[0], &never, 1);  // blocks until the parent kills us
+    ::_exit(1);
+  }
+  ::close(report_pipe[1]);
+  ::close(hold_pipe[0]);
+  std::array<std::uint64_t, 1> appended{};
+  std::array<std::uint8_t, sizeof(appended)> report_bytes{};
+  const bool reported = read_exact(report_pipe[0], report_bytes);
+  std::memcpy(appended.data(), report_bytes.data(), report_bytes.size());
+  ::kill(child, SIGKILL);
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  ::close(report_pipe[0]);
+  ::close(hold_pipe[1]);
+  REQUIRE(reported);
+  REQUIRE(WIFSIGNALED(status));
+  REQUIRE(appended[0] == frames * frame_bytes);
+
+  const auto on_disk = std::filesystem::file_size(path) - 58;
+  CHECK(appended[0] - on_disk < interval_bytes);
+  const auto soxi = t::run_soxi(path);
+  REQUIRE(soxi.has_value());
+  CHECK(soxi->samples == on_disk);  // the header counts all of it
+  const auto report = audio::repair_wav(path);
+  REQUIRE(report.has_value());
+  CHECK_FALSE(report->changed);
 }

@@ -193,7 +193,7 @@ TEST_CASE("PCM mono and stereo outputs open in ffprobe and soxi", "[wav_writer][
   }
 }
 
-TEST_CASE("writer checkpoints after every second of audio", "[wav_writer]") {
+TEST_CASE("writer checkpoints after every 200 ms of audio", "[wav_writer]") {
   t::scratch_dir dir;
   const auto path = dir.file("caller.wav");
   auto writer = wav_writer::create(path, wav_format::mulaw_8k_mono());
@@ -205,40 +205,40 @@ TEST_CASE("writer checkpoints after every second of audio", "[wav_writer]") {
   };
   CHECK(header_data_bytes() == 0);
 
-  REQUIRE(writer->append(t::mulaw_pattern(7999)).has_value());
+  REQUIRE(writer->append(t::mulaw_pattern(1599)).has_value());
   CHECK(writer->checkpointed_bytes() == 0);
   CHECK(header_data_bytes() == 0);
 
-  REQUIRE(writer->append(t::mulaw_pattern(1)).has_value());  // 8000 bytes = 1 s
-  CHECK(writer->checkpointed_bytes() == 8000);
-  CHECK(writer->bytes_on_disk() == 8000);
-  CHECK(header_data_bytes() == 8000);
+  REQUIRE(writer->append(t::mulaw_pattern(1)).has_value());  // 1600 bytes = 200 ms
+  CHECK(writer->checkpointed_bytes() == 1600);
+  CHECK(writer->bytes_on_disk() == 1600);
+  CHECK(header_data_bytes() == 1600);
   const auto file = t::read_bytes(path);
-  CHECK(le32_at(file, 4) == 50 + 8000);  // RIFF size
-  CHECK(le32_at(file, 46) == 8000);      // fact sample count
+  CHECK(le32_at(file, 4) == 50 + 1600);  // RIFF size
+  CHECK(le32_at(file, 46) == 1600);      // fact sample count
 
-  // Less than a second more: buffered, header unchanged.
-  REQUIRE(writer->append(t::mulaw_pattern(4000)).has_value());
-  CHECK(writer->bytes_written() == 12000);
-  CHECK(writer->checkpointed_bytes() == 8000);
+  // Less than 200 ms more: buffered, header unchanged.
+  REQUIRE(writer->append(t::mulaw_pattern(800)).has_value());
+  CHECK(writer->bytes_written() == 2400);
+  CHECK(writer->checkpointed_bytes() == 1600);
 
   // flush_data writes the audio but leaves the header understating it.
   REQUIRE(writer->flush_data().has_value());
-  CHECK(writer->bytes_on_disk() == 12000);
-  CHECK(std::filesystem::file_size(path) == 58 + 12000);
-  CHECK(header_data_bytes() == 8000);
+  CHECK(writer->bytes_on_disk() == 2400);
+  CHECK(std::filesystem::file_size(path) == 58 + 2400);
+  CHECK(header_data_bytes() == 1600);
   const auto understated = audio::parse_wav_file(path);
   REQUIRE(understated.has_value());
-  CHECK(understated->data_bytes == 8000);
+  CHECK(understated->data_bytes == 1600);
 
   REQUIRE(writer->checkpoint().has_value());
-  CHECK(header_data_bytes() == 12000);
+  CHECK(header_data_bytes() == 2400);
 
-  // The next automatic checkpoint comes one second after the explicit one.
-  REQUIRE(writer->append(t::mulaw_pattern(7999)).has_value());
-  CHECK(writer->checkpointed_bytes() == 12000);
+  // The next automatic checkpoint comes 200 ms of audio after the explicit one.
+  REQUIRE(writer->append(t::mulaw_pattern(1599)).has_value());
+  CHECK(writer->checkpointed_bytes() == 2400);
   REQUIRE(writer->append(t::mulaw_pattern(1)).has_value());
-  CHECK(writer->checkpointed_bytes() == 20000);
+  CHECK(writer->checkpointed_bytes() == 4000);
 }
 
 TEST_CASE("writer buffers appends and writes in 8 KiB blocks", "[wav_writer]") {
