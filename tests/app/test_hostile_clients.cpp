@@ -7,6 +7,8 @@
 // Waits are on events: call outcomes in the call registry, futures of the simulated callers,
 // the server closing a connection. The slowloris client paces its own writes with a timer (that
 // is its behaviour); nothing sleeps to let the server catch up.
+#include "actors/caller_timeline.hpp"
+#include "audio/wav_format.hpp"
 #include "audio_test_support.hpp"
 #include "bridge_harness.hpp"
 #include "hostile_client.hpp"
@@ -186,6 +188,26 @@ class descriptor_census {
   std::size_t before_ = 0;
 };
 
+/// The audio of a recording in ms (μ-law: 8 bytes per ms; the mixes: 16-bit stereo or mono).
+std::uint64_t recorded_ms(const std::filesystem::path& file) {
+  const auto info = audio::parse_wav_file(file.string());
+  REQUIRE(info.has_value());
+  return info->frames() / 8;
+}
+
+/// No file of a call holds more audio than the call lasted, give or take the second a caller's
+/// timestamps may run ahead of the clock (actors/caller_timeline.hpp): a caller's stamps cannot
+/// grow its recordings (issue 10, finding 4).
+void check_recordings_bounded_by_call(const actors::call_outcome& outcome) {
+  const auto bound_ms =
+      outcome.duration_ms +
+      static_cast<std::uint64_t>(actors::caller_timeline::default_tolerance.count()) + 20;
+  for (const char* file : {"caller.wav", "agent.wav", "stereo.wav", "mono.wav"}) {
+    INFO(file << " of a call of " << outcome.duration_ms << " ms");
+    CHECK(recorded_ms(outcome.directory / file) <= bound_ms);
+  }
+}
+
 /// 20 ms frames of a speech fixture, base64.
 std::vector<std::string> speech_payloads(sim::speech_fixture fixture,
                                          std::chrono::milliseconds duration) {
@@ -309,6 +331,8 @@ TEST_CASE("media floods reset mid-write while the echoing model keeps the node w
       CHECK_FALSE(outcome.refused);
       CHECK(outcome.frames_in <= frames_per_flood);
       CHECK(outcome.malformed_frames == 0);
+      // 10,000 frames stamped 20 ms apart are 200 s of audio sent in about a second.
+      check_recordings_bounded_by_call(outcome);
     }
     wait_for_calls(harness, flood_sids.size() + 1);
     check_node_idle(harness);
@@ -705,6 +729,66 @@ TEST_CASE("malformed and oversized frames are counted and dropped, or close only
     CHECK(node.malformed_twilio_frames().Value() - malformed_before ==
           static_cast<double>(frames_refused + 1));
     check_model_saw_only_the_bridge(harness);
+    check_node_idle(harness);
+  }
+  descriptors.check();
+}
+
+// ---- timestamp jumps ------------------------------------------------------------------------
+
+TEST_CASE("caller timestamps that jump ahead are clamped: no recording outgrows its call",
+          "[hostile]") {
+  descriptor_census descriptors;
+  {
+    bridge_harness harness;
+    auto ordinary = begin_ordinary_call(harness, true);
+    auto& node = harness.server().metrics();
+    const auto clamps_before = node.caller_timestamp_clamps().Value();
+
+    const auto ticket = answer_webhook(harness);
+    auto connection = start_stream(harness, ticket);
+    std::uint64_t sequence = 1;
+    std::uint64_t chunk = 0;
+    auto frame_at = [&](std::string_view timestamp) {
+      return text_frame(boost::json::serialize(
+          boost::json::object{{"event", "media"},
+                              {"sequenceNumber", std::to_string(++sequence)},
+                              {"streamSid", ticket.call.stream_sid},
+                              {"media", boost::json::object{{"track", "inbound"},
+                                                            {"chunk", std::to_string(++chunk)},
+                                                            {"timestamp", timestamp},
+                                                            {"payload", silence_payload()}}}}));
+    };
+    std::string frames;
+    std::uint64_t sent = 0;
+    std::uint64_t jumps = 0;
+    for (int i = 0; i < 10; ++i, ++sent)  // 200 ms as stamped: within the clock's bound
+      frames += frame_at(std::to_string(i * 20));
+    frames += frame_at("3600000");  // an hour into a call that began a moment ago
+    ++sent, ++jumps;
+    for (int i = 10; i < 20; ++i, ++sent)  // and back
+      frames += frame_at(std::to_string(i * 20));
+    frames += frame_at("18446744073709551615");  // the largest stamp there is
+    ++sent, ++jumps;
+    frames += frame_at("999999999999");
+    ++sent, ++jumps;
+    for (int hour = 1; hour <= 50; ++hour, ++sent, ++jumps)  // each frame an hour later
+      frames += frame_at(std::to_string(hour * 3'600'000ULL));
+    frames += frame_at("18446744073709551616");  // past 2^64: not a timestamp at all
+    frames += text_frame(stop_message(ticket, ++sequence));
+    REQUIRE(connection->send(frames));
+    CHECK(receive_close_code(*connection) == 1000);
+
+    const auto outcome = outcome_of(harness, ticket.call.call_sid);
+    CHECK(outcome.frames_in == sent);
+    CHECK(outcome.malformed_frames == 1);
+    CHECK(outcome.problems.empty());
+    CHECK(node.caller_timestamp_clamps().Value() - clamps_before == static_cast<double>(jumps));
+    check_recordings_bounded_by_call(outcome);
+
+    ordinary->release();
+    check_ordinary_call(harness, *ordinary);
+    wait_for_calls(harness, 2);
     check_node_idle(harness);
   }
   descriptors.check();
