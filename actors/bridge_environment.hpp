@@ -7,6 +7,8 @@
 #include "actors/call_status_book.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/live_calls.hpp"
+#include "actors/model_link_watch.hpp"
+#include "audio/prompts.hpp"
 #include "metrics/bridge_metrics.hpp"
 #include "net/call_token.hpp"
 #include "net/realtime_messages.hpp"
@@ -23,6 +25,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -153,6 +156,12 @@ struct bridge_environment {
   /// The node's metric families; the server shares them with /metrics.
   std::shared_ptr<metrics::bridge_metrics> metrics = std::make_shared<metrics::bridge_metrics>();
   reconnect_policy reconnect;
+  /// MODEL_READY_TIMEOUT and MODEL_SILENCE_TIMEOUT: when a model link counts as lost.
+  model_watch_settings model_watch;
+  /// What the caller hears before the bridge hangs up because the model cannot be reached
+  /// (μ-law 8 kHz, played like the agent's voice); empty: nothing, the call just ends.
+  std::span<const std::uint8_t> unavailable_prompt = audio::model_unavailable_prompt();
+  std::string unavailable_prompt_text = std::string(audio::model_unavailable_prompt_text());
   /// Caller audio kept while the model session is not ready (20 ms frames): 10 s.
   std::size_t max_buffered_caller_frames = 500;
   /// Wall clock for call.json and directory names; tests may pin it.

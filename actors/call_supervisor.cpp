@@ -9,6 +9,7 @@
 #include "audio/whole_file.hpp"
 #include "config/tools_file.hpp"
 #include "metrics/call_log.hpp"
+#include "net/base64.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -302,6 +303,8 @@ constexpr std::string_view idle_question = "Are you still there?";
 constexpr std::string_view idle_goodbye = "It seems you are no longer there. Goodbye!";
 constexpr std::string_view time_limit_goodbye =
     "We have reached the time limit for this call. Thank you for calling, goodbye!";
+// The item id of the apology prompt's audio in marks and the transcript.
+constexpr std::string_view unavailable_prompt_item = "bridge_model_unavailable";
 // How long a hang-up waits for the agent's last words before it goes ahead regardless (a peer
 // that never echoes marks, a model that never answers).
 constexpr auto last_words_timeout = std::chrono::seconds(20);
@@ -420,6 +423,30 @@ void on_guard_check(self_pointer self, const guard_check& check) {
     }
   }
   schedule_guard_check(self);
+}
+
+/// The model cannot be reached: the caller hears the apology prompt (through the playout
+/// clock, so it is in the agent track and its marks confirm it played), then the bridge hangs
+/// up. A caller who hangs up first ends the call as usual.
+void end_for_unavailable_model(self_pointer self) {
+  auto& state = self->state;
+  if (state.ending)
+    return;
+  const auto prompt = state.env->unavailable_prompt;
+  if (!prompt.empty()) {
+    // Model-sized chunks (100 ms): each gets its mark, as the agent's voice does.
+    constexpr std::size_t chunk_bytes = 800;
+    for (std::size_t offset = 0; offset < prompt.size(); offset += chunk_bytes) {
+      const auto chunk = prompt.subspan(offset, std::min(chunk_bytes, prompt.size() - offset));
+      ++state.audio_chunks_sent;
+      self->send(state.peers.clock, agent_audio{"", std::string(unavailable_prompt_item),
+                                                net::encode_base64(chunk), 0});
+    }
+    add_transcript_line(self, {"agent", std::string(unavailable_prompt_item),
+                               state.env->unavailable_prompt_text, call_elapsed_ms(self)});
+  }
+  hangup_request request{"model unavailable", true};
+  on_hangup_request(self, request);
 }
 
 void on_tool_call(self_pointer self, const agent_tool_call& call) {
@@ -646,9 +673,7 @@ call_supervisor_actor::behavior_type call_supervisor(
                        case model_status::kind::unavailable:
                          st.record.problems.push_back("model unavailable: " + status.detail);
                          st.record.model_unavailable = true;
-                         // End the call cleanly from our side: Twilio gets a close, recordings are
-                         // kept.
-                         self->send(st.peers.twilio, hangup_atom::value);
+                         end_for_unavailable_model(self);
                          break;
                      }
                    }),

@@ -85,6 +85,8 @@ using openai_session_actor = caf::typed_actor<
     caf::reacts_to<call_started>,
     // self: reconnect after a backoff.
     caf::reacts_to<connect_atom>,
+    // self: the link's watchdog — not configured in time, or quiet while the caller talks.
+    caf::reacts_to<model_watch_check>,
     // supervisor: the agent says something now (API, greeting, guards); keypad digits.
     caf::reacts_to<say_request>, caf::reacts_to<caller_keypad_entry>,
     // io thread (user tools) or supervisor (built-ins): a tool's answer for the model.

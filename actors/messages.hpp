@@ -251,6 +251,16 @@ typename Inspector::result_type inspect(Inspector& f, model_status& x) {
   return f(caf::meta::type_name("model_status"), x.what, x.detail);
 }
 
+/// OpenAI session, to itself: a deadline of the model link's watchdog (model_link_watch) may
+/// be due.
+struct model_watch_check {
+  std::uint64_t generation = 0;  // only the latest scheduled check counts
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, model_watch_check& x) {
+  return f(caf::meta::type_name("model_watch_check"), x.generation);
+}
+
 /// Supervisor -> OpenAI session: conversation.item.truncate.
 struct truncate_item {
   std::string item_id;

@@ -23,10 +23,26 @@ void send_to_model(self_pointer self) {
     state.link->send(state.outbound);
 }
 
+/// Keeps one watchdog check scheduled, at the watch's next deadline. A check that fires early
+/// (the model spoke since) finds nothing due and schedules the next one.
+void schedule_watch(self_pointer self) {
+  auto& state = self->state;
+  const auto next = state.watch.next_deadline();
+  if (!next || (state.watch_check_at && *state.watch_check_at <= *next))
+    return;
+  state.watch_check_at = next;
+  const auto now = self->clock().now();
+  const caf::actor_clock::duration_type delay = *next > now
+                                                    ? caf::actor_clock::duration_type(*next - now)
+                                                    : caf::actor_clock::duration_type{0};
+  self->delayed_send(self, delay, model_watch_check{++state.watch_generation});
+}
+
 void start_connecting(self_pointer self) {
   auto& state = self->state;
   if (state.closing || !state.env->model_links)
     return;
+  state.watch.connecting();
   ++state.link_id;
   state.connect_started_ns = metrics::steady_now_ns();
   state.link =
@@ -36,27 +52,42 @@ void start_connecting(self_pointer self) {
 void request_wanted_response(self_pointer self);
 std::string say_instructions(std::string_view text);
 
+/// The upgrade succeeded: configure the session and wait for the model to confirm it.
 void on_opened(self_pointer self) {
+  auto& state = self->state;
+  state.env->metrics->model_connect().Observe(
+      metrics::seconds_between(state.connect_started_ns, metrics::steady_now_ns()));
+  state.watch.opened(self->clock().now());
+  state.outbound.clear();
+  net::append_realtime_session_update(state.outbound, state.session);
+  send_to_model(self);
+  metrics::log_call(spdlog::level::debug, state.ids, "model connected, configuring the session");
+  schedule_watch(self);
+}
+
+/// session.updated: the model took our configuration, the link carries the call from now on.
+void on_configured(self_pointer self) {
   auto& state = self->state;
   state.ready = true;
   state.attempts = 0;
   auto& node = *state.env->metrics;
-  node.model_connect().Observe(
-      metrics::seconds_between(state.connect_started_ns, metrics::steady_now_ns()));
-  if (state.ever_connected) {
+  if (state.ever_ready) {
     ++state.reconnects;
     node.model_reconnects().Increment();
   }
-  state.ever_connected = true;
-  state.outbound.clear();
-  net::append_realtime_session_update(state.outbound, state.session);
-  send_to_model(self);
-  // The caller's first words: held while the session was not ready, sent in order now.
+  state.ever_ready = true;
+  if (state.outage) {
+    state.outage = false;
+    node.model_outages(metrics::model_outage_result::recovered).Increment();
+  }
+  // The caller's words so far: held while the session was not ready, sent in order now.
   for (const auto& audio : state.held_audio) {
     state.outbound.clear();
     net::append_realtime_audio_append(state.outbound, audio);
     send_to_model(self);
   }
+  if (!state.held_audio.empty())
+    state.watch.caller_audio(self->clock().now());
   state.held_audio.clear();
   for (auto& item : state.held_items) {
     state.outbound = std::move(item);
@@ -74,6 +105,7 @@ void on_opened(self_pointer self) {
   metrics::log_call(spdlog::level::info, state.ids, "model session ready{}",
                     state.reconnects > 0 ? " (reconnected)" : "");
   self->send(state.peers->supervisor, model_status{model_status::kind::connected, ""});
+  schedule_watch(self);
 }
 
 /// Asks for the next wanted response when the model has none active.
@@ -133,14 +165,19 @@ void on_function_call(self_pointer self, const net::realtime_output_item_done& c
                                       {"error", "no tool named " + call.name + " is available"}})});
 }
 
-void on_lost(self_pointer self, const std::string& reason) {
+void on_lost(self_pointer self, metrics::model_link_failure failure, const std::string& reason) {
   auto& state = self->state;
   state.ready = false;
   state.link.reset();
   if (state.closing)
     return;
+  state.watch.lost();
+  auto& node = *state.env->metrics;
+  node.model_link_failures(failure).Increment();
+  state.outage = true;
   ++state.attempts;
   if (state.attempts >= state.env->reconnect.max_attempts) {
+    node.model_outages(metrics::model_outage_result::gave_up).Increment();
     metrics::log_call(spdlog::level::err, state.ids, "model unavailable after {} attempts: {}",
                       state.attempts, reason);
     self->send(state.peers->supervisor, model_status{model_status::kind::unavailable, reason});
@@ -148,10 +185,54 @@ void on_lost(self_pointer self, const std::string& reason) {
   }
   const double unit = std::uniform_real_distribution<double>(0.0, 1.0)(state.jitter);
   const auto delay = reconnect_delay(state.env->reconnect, state.attempts, unit);
-  metrics::log_call(spdlog::level::warn, state.ids, "model connection {}: {}; retrying in {} ms",
-                    state.ever_connected ? "lost" : "failed", reason, delay.count());
+  metrics::log_call(
+      spdlog::level::warn, state.ids, "model connection {} ({}): {}; retrying in {} ms",
+      state.ever_ready ? "lost" : "failed", metrics::to_string(failure), reason, delay.count());
   self->send(state.peers->supervisor, model_status{model_status::kind::reconnecting, reason});
   self->delayed_send(self, delay, connect_atom::value);
+}
+
+/// The watchdog gave up on a link that is still open: close it, and ignore whatever it still
+/// sends (a new link id), then handle it like any lost link.
+void abandon_link(self_pointer self, metrics::model_link_failure failure,
+                  const std::string& reason) {
+  auto& state = self->state;
+  if (state.link)
+    state.link->close();
+  ++state.link_id;
+  on_lost(self, failure, reason);
+}
+
+void on_watch_check(self_pointer self, const model_watch_check& check) {
+  auto& state = self->state;
+  if (check.generation != state.watch_generation)
+    return;
+  state.watch_check_at.reset();
+  if (state.closing)
+    return;
+  const auto& settings = state.watch.settings();
+  switch (state.watch.check(self->clock().now())) {
+    case model_watch_due::nothing:
+      break;
+    case model_watch_due::probe:
+      metrics::log_call(spdlog::level::debug, state.ids,
+                        "model quiet while the caller talks: asking for a sign of life");
+      state.outbound.assign(model_probe_event);
+      send_to_model(self);
+      break;
+    case model_watch_due::ready_timeout:
+      abandon_link(self, metrics::model_link_failure::ready_timeout,
+                   "no answer to the session configuration within " +
+                       std::to_string(settings.ready_timeout.count()) + " ms");
+      break;
+    case model_watch_due::silent:
+      abandon_link(self, metrics::model_link_failure::silent,
+                   "nothing from the model for " +
+                       std::to_string(settings.silence_timeout.count()) +
+                       " ms while the caller talked");
+      break;
+  }
+  schedule_watch(self);
 }
 
 token_usage to_usage(const std::optional<net::realtime_usage>& usage) {
@@ -175,7 +256,13 @@ void on_server_event(self_pointer self, std::string_view text, std::int64_t rece
   std::visit(
       [&](auto& event) {
         using type = std::decay_t<decltype(event)>;
-        if constexpr (std::is_same_v<type, net::realtime_speech_started>) {
+        if constexpr (std::is_same_v<type, net::realtime_session_updated>) {
+          // The answer to our session.update (or to a probe, once ready).
+          if (state.watch.phase() == model_link_phase::configuring) {
+            state.watch.configured(self->clock().now());
+            on_configured(self);
+          }
+        } else if constexpr (std::is_same_v<type, net::realtime_speech_started>) {
           self->send(supervisor,
                      caller_speech_started{event.item_id, event.audio_start_ms, received_ns});
         } else if constexpr (std::is_same_v<type, net::realtime_speech_stopped>) {
@@ -243,6 +330,7 @@ std::chrono::milliseconds reconnect_delay(const reconnect_policy& policy, unsign
 openai_session_actor::behavior_type openai_session(self_pointer self, bridge_environment_ptr env) {
   self->state.env = std::move(env);
   self->state.session = self->state.env->session;
+  self->state.watch = model_link_watch(self->state.env->model_watch);
   self->state.outbound.reserve(512);
   const auto& m = count_actor(self, self->state.env->metrics, metrics::actor_kind::openai_session);
   return {
@@ -280,8 +368,14 @@ openai_session_actor::behavior_type openai_session(self_pointer self, bridge_env
                          on_opened(self);
                          break;
                        case realtime_link_event::kind::closed:
+                         on_lost(self, metrics::model_link_failure::closed, event.reason);
+                         break;
                        case realtime_link_event::kind::connect_failed:
-                         on_lost(self, event.reason);
+                         // Refused: an HTTP answer instead of the upgrade (429 quota, 401 key).
+                         on_lost(self,
+                                 event.http_status != 0 ? metrics::model_link_failure::refused
+                                                        : metrics::model_link_failure::unreachable,
+                                 event.reason);
                          break;
                      }
                    }),
@@ -289,8 +383,11 @@ openai_session_actor::behavior_type openai_session(self_pointer self, bridge_env
                    [=](realtime_frame& frame) {
                      if (frame.link_id != self->state.link_id)
                        return;
+                     // Any frame is a sign of life, even one we cannot read.
+                     self->state.watch.model_event(self->clock().now());
                      on_server_event(self, frame.text, frame.received_ns);
                    }),
+      instrumented(self, m, [=](model_watch_check& check) { on_watch_check(self, check); }),
       instrumented(self, m,
                    [=](caller_audio& audio) {
                      auto& state = self->state;
@@ -309,6 +406,8 @@ openai_session_actor::behavior_type openai_session(self_pointer self, bridge_env
                      state.outbound.clear();
                      net::append_realtime_audio_append(state.outbound, audio.payload_base64);
                      send_to_model(self);
+                     state.watch.caller_audio(self->clock().now());
+                     schedule_watch(self);
                      if (audio.received_ns != 0) {
                        state.env->metrics->latency_to_model().Observe(
                            metrics::seconds_between(audio.received_ns, metrics::steady_now_ns()));

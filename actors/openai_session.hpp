@@ -1,15 +1,22 @@
 #pragma once
 // The openai_session actor: the call's Realtime session.
 //
-//   idle ──connect──▶ connecting ──opened──▶ ready ──link lost──▶ reconnecting ──opened──▶ ready
-//                        └─ refused/failing × max_attempts ──▶ unavailable (the call ends)
+//   idle ──connect──▶ connecting ──opened──▶ configuring ──session.updated──▶ ready
+//                        ▲                        │ MODEL_READY_TIMEOUT            │ lost, or
+//                        │                        ▼                                │ silent
+//                        └─── backoff ─── reconnecting ◀───────────────────────────┘
+//   reconnecting × max_attempts (refused, unreachable, closed, not ready in time, silent)
+//     ──▶ unavailable: the supervisor plays the apology prompt and ends the call
 //   any ──close──▶ closed
 //
 // On every (re)connect it sends session.update (audio/pcmu both ways, voice, instructions, turn
-// detection, transcription), then the caller audio that arrived while it was not ready
-// (bounded), then live audio. Server events become messages to the supervisor; an `error`
-// event is logged and counted and the call goes on. Conversation state is not carried across a
-// reconnect (replay comes with the model-reconnect work).
+// detection, transcription) and holds the caller's audio (bounded) until the model answers
+// with session.updated; then the held audio, then live audio. A link is watched
+// (model_link_watch): one that accepts the upgrade and never answers the configuration, or that
+// goes quiet while the caller talks and does not answer a probe, is closed and counts as lost
+// — an open socket is not a working model. Server events become messages to the supervisor; an
+// `error` event is logged and counted and the call goes on. Conversation state is not carried
+// across a reconnect (replay comes with the model-reconnect work).
 //
 // The agent acts: GREETING and say_request become a response.create whose instructions carry
 // the words; keypad entries a user message; the model's function calls go to the supervisor
@@ -18,9 +25,13 @@
 
 #include "actors/bridge_environment.hpp"
 #include "actors/interfaces.hpp"
+#include "actors/model_link_watch.hpp"
 #include "metrics/call_log.hpp"
 
+#include <caf/actor_clock.hpp>
+
 #include <deque>
+#include <optional>
 #include <random>
 
 namespace switchboard::actors {
@@ -33,10 +44,14 @@ struct openai_session_state {
   std::optional<call_peers> peers;
   std::shared_ptr<model_link> link;
   std::uint32_t link_id = 0;
-  bool ready = false;
+  bool ready = false;  // configured: session.updated came back on the current link
   bool closing = false;
-  bool ever_connected = false;
+  bool ever_ready = false;
   unsigned attempts = 0;  // failed attempts in the current outage
+  bool outage = false;    // a link failed and no new one is ready yet
+  model_link_watch watch;
+  std::uint64_t watch_generation = 0;                          // of the latest check scheduled
+  std::optional<caf::actor_clock::time_point> watch_check_at;  // when that check fires
   std::uint64_t reconnects = 0;
   std::deque<std::string> held_audio;  // base64 frames waiting for a ready session
   std::uint64_t dropped_audio_frames = 0;

@@ -82,6 +82,8 @@ class node final : public bridge_server {
     env->recordings_dir = settings_.recordings_dir;
     env->record_audio = settings_.recordings;
     env->reconnect = options.reconnect;
+    env->model_watch.ready_timeout = std::chrono::seconds(settings_.model_ready_timeout_s);
+    env->model_watch.silence_timeout = std::chrono::seconds(settings_.model_silence_timeout_s);
     webhook_.public_url = settings_.public_url;
     webhook_.auth_token = settings_.twilio_auth_token;
     webhook_.check_signatures = !settings_.twilio_auth_token.empty();

@@ -405,6 +405,41 @@ constexpr std::array descriptors{
                        [](const settings& in) {
                          return in.openai_transcription_model;
                        }},
+    setting_descriptor{"MODEL_READY_TIMEOUT", "5",
+                       "Seconds a new model connection has to answer the session's "
+                       "configuration (session.updated) before it counts as failed and is "
+                       "retried; the API answers within a second.",
+                       "<1-60>", false, false,
+                       [](std::string_view text, settings& out) -> problem {
+                         unsigned long seconds = 0;
+                         if (auto why = parse_integer(text, 1, 60, seconds)) {
+                           return why;
+                         }
+                         out.model_ready_timeout_s = static_cast<unsigned>(seconds);
+                         return std::nullopt;
+                       },
+                       [](const settings& in) {
+                         return std::to_string(in.model_ready_timeout_s);
+                       }},
+    setting_descriptor{"MODEL_SILENCE_TIMEOUT", "20",
+                       "Seconds the model may send nothing at all while the caller's audio "
+                       "flows in before its connection counts as lost and is re-established "
+                       "(half-way it is asked for a sign of life). 0: off.",
+                       "<0, 2-600>", false, false,
+                       [](std::string_view text, settings& out) -> problem {
+                         unsigned long seconds = 0;
+                         if (auto why = parse_integer(text, 0, 600, seconds)) {
+                           return why;
+                         }
+                         if (seconds == 1) {
+                           return "must be 0 (off) or at least 2";
+                         }
+                         out.model_silence_timeout_s = static_cast<unsigned>(seconds);
+                         return std::nullopt;
+                       },
+                       [](const settings& in) {
+                         return std::to_string(in.model_silence_timeout_s);
+                       }},
     setting_descriptor{
         "TOOLS_FILE", "",
         "JSON file of the tools (HTTP endpoints) the agent may call besides end_call and "

@@ -54,6 +54,9 @@ struct settings {
   std::optional<std::filesystem::path> openai_instructions_file;
   turn_detection openai_turn_detection = turn_detection::server_vad;
   std::string openai_transcription_model = "whisper-1";  // empty = no input transcription
+  // When a model connection counts as failed (actors/model_link_watch.hpp).
+  unsigned model_ready_timeout_s = 5;     // MODEL_READY_TIMEOUT: upgrade → session.updated
+  unsigned model_silence_timeout_s = 20;  // MODEL_SILENCE_TIMEOUT: quiet while audio flows; 0 off
   // Tools the model may call besides the built-in end_call and transfer_call (tools_file.hpp).
   // load() fills `tools` from tools_file; validate() checks the file, or `tools` built in code.
   std::optional<std::filesystem::path> tools_file;  // TOOLS_FILE

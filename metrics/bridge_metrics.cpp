@@ -75,6 +75,32 @@ std::string_view to_string(call_end outcome) {
   return "unknown";
 }
 
+std::string_view to_string(model_link_failure failure) {
+  switch (failure) {
+    case model_link_failure::refused:
+      return "refused";
+    case model_link_failure::unreachable:
+      return "unreachable";
+    case model_link_failure::closed:
+      return "closed";
+    case model_link_failure::ready_timeout:
+      return "ready_timeout";
+    case model_link_failure::silent:
+      return "silent";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(model_outage_result result) {
+  switch (result) {
+    case model_outage_result::recovered:
+      return "recovered";
+    case model_outage_result::gave_up:
+      return "gave_up";
+  }
+  return "unknown";
+}
+
 double seconds_between(std::int64_t from_ns, std::int64_t to_ns) {
   return static_cast<double>(to_ns - from_ns) / 1e9;
 }
@@ -202,6 +228,22 @@ bridge_metrics::bridge_metrics(std::string node)
   model_reconnects_ = &counter_family("switchboard_model_reconnects_total",
                                       "Model connections re-established after a loss.")
                            .Add({});
+  auto& link_failures =
+      counter_family("switchboard_model_link_failures_total",
+                     "Model links that failed, by reason: refused, unreachable, closed, "
+                     "ready_timeout (no session.updated in time), silent (quiet while the caller "
+                     "talked).");
+  for (std::size_t i = 0; i < model_link_failures_.size(); ++i) {
+    model_link_failures_[i] = &link_failures.Add(
+        {{"reason", std::string(to_string(static_cast<model_link_failure>(i)))}});
+  }
+  auto& outages = counter_family("switchboard_model_outages_total",
+                                 "Outages of a call's model link, by how they ended: recovered "
+                                 "(a new link became ready) or gave_up (the call was ended).");
+  for (std::size_t i = 0; i < model_outages_.size(); ++i) {
+    model_outages_[i] =
+        &outages.Add({{"result", std::string(to_string(static_cast<model_outage_result>(i)))}});
+  }
   auto& tokens = counter_family("switchboard_model_tokens_total",
                                 "Model token usage by kind (from response.done), for cost.");
   tokens_input_ = &tokens.Add({{"kind", "input"}});

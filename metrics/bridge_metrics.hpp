@@ -2,7 +2,7 @@
 // The node's Prometheus metrics. Every family is registered once, here, at construction; the
 // hot path only increments handles it was given (atomic counters, no lookups, no allocation).
 // Labels are bounded — node, actor, direction, outcome, code, peer, source, track, kind,
-// result — and never carry a call id: the per-call view lives in logs and call.json.
+// result, reason — and never carry a call id: the per-call view lives in logs and call.json.
 //
 // The names are a contract with the dashboards, the alert rules and the autoscaler
 // (k8s/observability/): rename nothing without changing them too.
@@ -69,6 +69,24 @@ enum class call_action : std::uint8_t {
 inline constexpr std::size_t call_action_count = 12;
 std::string_view to_string(call_action action);
 
+/// Why a model link failed (one count per failed connection or attempt).
+enum class model_link_failure : std::uint8_t {
+  refused,        // the upgrade was answered with an HTTP error (429 quota, 401 key, 503)
+  unreachable,    // no answer: DNS, TCP, TLS or handshake failure
+  closed,         // the link closed or broke after it opened
+  ready_timeout,  // open, but session.updated did not come within MODEL_READY_TIMEOUT
+  silent,         // quiet for MODEL_SILENCE_TIMEOUT while the caller talked, probe unanswered
+};
+inline constexpr std::size_t model_link_failure_count = 5;
+std::string_view to_string(model_link_failure failure);
+
+/// How an outage of a call's model link (from its first failure) ended.
+enum class model_outage_result : std::uint8_t {
+  recovered,  // a new link became ready
+  gave_up,    // reconnect attempts exhausted: the caller hears the prompt, the call ends
+};
+std::string_view to_string(model_outage_result result);
+
 /// Seconds between two steady-clock readings in nanoseconds since the clock's epoch (the unit
 /// messages carry their receive times in).
 double seconds_between(std::int64_t from_ns, std::int64_t to_ns);
@@ -124,6 +142,12 @@ class bridge_metrics {
   /// Model error events by code: the known codes, else "other".
   prometheus::Counter& model_errors(std::string_view code);
   prometheus::Counter& model_reconnects() { return *model_reconnects_; }
+  prometheus::Counter& model_link_failures(model_link_failure reason) {
+    return *model_link_failures_[static_cast<std::size_t>(reason)];
+  }
+  prometheus::Counter& model_outages(model_outage_result result) {
+    return *model_outages_[static_cast<std::size_t>(result)];
+  }
   prometheus::Counter& input_tokens() { return *tokens_input_; }
   prometheus::Counter& output_tokens() { return *tokens_output_; }
   prometheus::Counter& input_audio_tokens() { return *tokens_input_audio_; }
@@ -194,6 +218,8 @@ class bridge_metrics {
   std::map<std::string, prometheus::Counter*, std::less<>> tool_calls_;
   std::map<std::string, prometheus::Counter*, std::less<>> status_callbacks_;
   prometheus::Counter* model_reconnects_;
+  std::array<prometheus::Counter*, model_link_failure_count> model_link_failures_;
+  std::array<prometheus::Counter*, 2> model_outages_;
   prometheus::Counter* tokens_input_;
   prometheus::Counter* tokens_output_;
   prometheus::Counter* tokens_input_audio_;

@@ -76,6 +76,7 @@ struct realtime_model_server::state {
   mutable std::mutex mutex;
   model_stats stats;                                   // guarded by mutex
   std::uint64_t connections_accepted = 0;              // guarded by mutex
+  std::size_t mute_next_connections = 0;               // guarded by mutex (mute_sessions)
   std::vector<std::weak_ptr<model_session>> sessions;  // guarded by mutex
 };
 
@@ -263,6 +264,7 @@ class model_session final : public net::websocket_handler,
     std::string model;
     bool beta = false;  // the client sent OpenAI-Beta: realtime=v1
     bool drop = false;  // this connection is one drop_after cuts
+    bool mute = false;  // this connection never sends anything (mute_first_connections)
   };
 
   model_session(std::shared_ptr<realtime_model_server::state> shared, setup how)
@@ -273,6 +275,7 @@ class model_session final : public net::websocket_handler,
         drop_timer_(strand_),
         beta_(how.beta),
         drop_(how.drop),
+        mute_(how.mute),
         vad_(options_.vad),
         tool_call_made_(options_.tool_calls.size(), false) {
     session_.id = shared_->make_id("sess_");
@@ -302,6 +305,11 @@ class model_session final : public net::websocket_handler,
     if (options_.single_threaded_io)
       return closed();
     asio::post(strand_, [self = shared_from_this()] { self->closed(); });
+  }
+
+  /// From any thread: the session sends nothing more, ever (it reads on).
+  void mute() {
+    asio::post(strand_, [self = shared_from_this()] { self->go_mute(); });
   }
 
   /// From any thread: ends the session from the server side.
@@ -349,11 +357,20 @@ class model_session final : public net::websocket_handler,
 
   // ---- lifecycle
 
+  void go_mute() {
+    if (mute_ || closed_)
+      return;
+    mute_ = true;
+    shared_->update([](model_stats& stats) { ++stats.sessions_muted; });
+  }
+
   void opened(const std::shared_ptr<net::websocket_connection>& connection) {
     connection_ = connection;
     {
       std::lock_guard lock(shared_->mutex);
       ++shared_->stats.sessions_opened;
+      if (mute_)
+        ++shared_->stats.sessions_muted;
       auto& sessions = shared_->sessions;
       sessions.erase(std::remove_if(sessions.begin(), sessions.end(),
                                     [](const auto& session) { return session.expired(); }),
@@ -429,7 +446,7 @@ class model_session final : public net::websocket_handler,
   }
 
   void send(std::string text) {
-    if (closed_)
+    if (closed_ || mute_)
       return;
     if (auto connection = connection_.lock())
       connection->send_text(std::move(text));
@@ -1225,6 +1242,7 @@ class model_session final : public net::websocket_handler,
   std::weak_ptr<net::websocket_connection> connection_;
   const bool beta_;
   const bool drop_;
+  bool mute_;             // sends nothing (a hung model); set at the upgrade or by mute()
   bool closing_ = false;  // we started closing; ignore what still arrives
   bool closed_ = false;   // the socket is gone
   std::string out_;       // reused for every serialised net event
@@ -1307,6 +1325,11 @@ net::websocket_upgrade_decision decide_upgrade(
     std::lock_guard lock(shared->mutex);
     const auto index = shared->connections_accepted++;
     how.drop = options.drop_after.count() > 0 && index < options.drop_first_connections;
+    how.mute = index < options.mute_first_connections;
+    if (!how.mute && shared->mute_next_connections > 0) {
+      how.mute = true;
+      --shared->mute_next_connections;
+    }
   }
   return net::websocket_upgrade_decision::accepted(
       std::make_shared<model_session>(shared, std::move(how)));
@@ -1376,6 +1399,20 @@ void realtime_model_server::close_sessions(net::close_code code, std::string rea
   }
   for (const auto& session : open)
     session->close(code, reason);
+}
+
+void realtime_model_server::mute_sessions(std::size_t also_next_connections) {
+  std::vector<std::shared_ptr<model_session>> open;
+  {
+    std::lock_guard lock(state_->mutex);
+    state_->mute_next_connections = also_next_connections;
+    for (const auto& session : state_->sessions) {
+      if (auto alive = session.lock())
+        open.push_back(std::move(alive));
+    }
+  }
+  for (const auto& session : open)
+    session->mute();
 }
 
 model_stats realtime_model_server::stats() const {

@@ -131,6 +131,11 @@ struct model_options {
   std::size_t drop_first_connections = 1;
   /// Sends an `error` (server_error) right after every session.updated.
   bool error_after_session_update = false;
+  /// The first `mute_first_connections` accepted connections are mute: the upgrade succeeds,
+  /// then the session sends nothing at all (no session.created, no answer to anything) while it
+  /// reads on — a hung model behind a live socket. WebSocket pings are still answered (the
+  /// WebSocket layer does that), so only the Realtime protocol can tell.
+  std::size_t mute_first_connections = 0;
 };
 
 /// The effective session after a session.update (absent fields keep earlier values).
@@ -177,6 +182,7 @@ struct model_stats {
   std::uint64_t sessions_closed = 0;
   std::uint64_t beta_rejected = 0;        // OpenAI-Beta: realtime=v1 → error + close 4000
   std::uint64_t connections_dropped = 0;  // by drop_after
+  std::uint64_t sessions_muted = 0;       // by mute_first_connections or mute_sessions()
 
   // session.update
   std::uint64_t session_updates = 0;  // received, rejected ones included
@@ -245,6 +251,10 @@ class realtime_model_server {
   /// Closes every open session with this code, keeps accepting: a mid-call model outage.
   void close_sessions(net::close_code code = net::close_code::going_away,
                       std::string reason = "server closed the session");
+
+  /// Every open session goes mute from now on (a model that hangs mid-call), and so do the
+  /// next `also_next_connections` connections accepted (its reconnects).
+  void mute_sessions(std::size_t also_next_connections = 0);
 
   model_stats stats() const;
 

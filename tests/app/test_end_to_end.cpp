@@ -196,7 +196,8 @@ TEST_CASE("a model that refuses: retried with backoff, then the call ends cleanl
   const auto result = harness.place(harness.call({
       sim::silence(200ms),
       sim::speak(first(sim::speech_fixture::caller_request, 800ms)),
-      sim::silence(5000ms),
+      // Longer than the retries and the apology the caller hears before the bridge hangs up.
+      sim::silence(30s),
       sim::hangup(),
   }));
   CHECK(result.server_closed_first);

@@ -41,6 +41,8 @@ TEST_CASE("every family is registered at start-up, before any call, with the nod
                            "switchboard_first_audio_latency_seconds",
                            "switchboard_model_errors_total",
                            "switchboard_model_reconnects_total",
+                           "switchboard_model_link_failures_total",
+                           "switchboard_model_outages_total",
                            "switchboard_model_tokens_total",
                            "switchboard_barge_ins_total",
                            "switchboard_truncations_total",
@@ -92,6 +94,27 @@ TEST_CASE("label values stay bounded: unknown model error codes and HTTP statuse
         std::string::npos);
   CHECK(scrape.find(R"(switchboard_webhooks_total{node="local",code="200"} 1)") !=
         std::string::npos);
+}
+
+TEST_CASE("model link failures and outages are shown at zero for every reason and result") {
+  bridge_metrics metrics;
+  metrics.model_link_failures(model_link_failure::silent).Increment();
+  const auto scrape = metrics.scrape();
+  const auto sample = [](std::string family, std::string label, std::string value, int count) {
+    return family + "{node=\"local\"," + label + "=\"" + value + "\"} " + std::to_string(count);
+  };
+  for (const auto* reason : {"refused", "unreachable", "closed", "ready_timeout"}) {
+    INFO(reason);
+    CHECK(scrape.find(sample("switchboard_model_link_failures_total", "reason", reason, 0)) !=
+          std::string::npos);
+  }
+  CHECK(scrape.find(sample("switchboard_model_link_failures_total", "reason", "silent", 1)) !=
+        std::string::npos);
+  for (const auto* result : {"recovered", "gave_up"}) {
+    INFO(result);
+    CHECK(scrape.find(sample("switchboard_model_outages_total", "result", result, 0)) !=
+          std::string::npos);
+  }
 }
 
 TEST_CASE("seconds between two steady-clock readings") {

@@ -638,6 +638,68 @@ TEST_CASE("drop_after cuts the first connection without a close frame, the recon
   CHECK(server->stats().sessions_opened == 2);
 }
 
+namespace {
+/// Spins until the stand-in's counters satisfy `done` (they move on its strands, which the
+/// test cannot otherwise observe); the hang guard bounds it.
+template <class Condition>
+void wait_for_stats(const realtime_model_server& server, Condition done) {
+  const auto give_up = std::chrono::steady_clock::now() + hang_guard;
+  while (!done(server.stats()) && std::chrono::steady_clock::now() < give_up)
+    std::this_thread::yield();
+  REQUIRE(done(server.stats()));
+}
+}  // namespace
+
+TEST_CASE("a mute session accepts the upgrade and reads, and sends nothing at all",
+          "[realtime_model_server]") {
+  running_io io{2};
+  auto server = start_server(io, {.mute_first_connections = 1});
+  auto mute = connect(io, server->url());
+  REQUIRE(mute->wait_open());
+  wait_for_stats(*server, [](const model_stats& stats) { return stats.sessions_opened == 1; });
+  mute->send(ga_session_update());
+  stream_silence(*mute, 100);
+  wait_for_stats(*server, [](const model_stats& stats) { return stats.appends == 5; });
+  // The stand-in's own close follows whatever the session sent before it: here, nothing.
+  server->close_sessions();
+  CHECK(mute->wait_closed().code == static_cast<std::uint16_t>(net::close_code::going_away));
+  CHECK(mute->count("session.created") == 0);
+  CHECK(mute->count("session.updated") == 0);
+  auto stats = server->stats();
+  CHECK(stats.sessions_muted == 1);
+  CHECK(stats.session_updates == 1);
+
+  // The next connection is served as usual, until mute_sessions() silences it mid-call.
+  auto live = connect(io, server->url());
+  REQUIRE(live->wait_open());
+  configure(*live);
+  server->mute_sessions();
+  live->send(ga_session_update());
+  wait_for_stats(*server, [](const model_stats& s) { return s.session_updates == 3; });
+  server->close_sessions();
+  live->wait_closed();
+  CHECK(live->count("session.updated") == 1);
+  stats = server->stats();
+  CHECK(stats.sessions_muted == 2);
+  CHECK(stats.session_updates_rejected == 0);
+}
+
+TEST_CASE("mute_sessions(n) silences the next n connections too", "[realtime_model_server]") {
+  running_io io{2};
+  auto server = start_server(io);
+  server->mute_sessions(1);
+  auto reconnect = connect(io, server->url());
+  REQUIRE(reconnect->wait_open());
+  wait_for_stats(*server, [](const model_stats& stats) { return stats.sessions_opened == 1; });
+  server->close_sessions();
+  reconnect->wait_closed();
+  CHECK(reconnect->count("session.created") == 0);
+  auto after = connect(io, server->url());
+  REQUIRE(after->wait_open());
+  after->next("session.created");
+  CHECK(server->stats().sessions_muted == 1);
+}
+
 TEST_CASE("echo mode answers every append at once with the same audio", "[realtime_model_server]") {
   // As the load generator runs it too: one io thread, events handled inline.
   const bool single_threaded = GENERATE(false, true);

@@ -1,0 +1,265 @@
+// The model link's failures under CAF's deterministic scheduler and virtual clock: a link that
+// opens and never answers the configuration, one that goes quiet while the caller talks, a
+// refusal at call start — each retried, and when nothing works the caller hears the apology
+// prompt through the playout (marks awaited) before the bridge hangs up.
+#include "actor_test_fixture.hpp"
+#include "actors/call_supervisor.hpp"
+#include "actors/model_link_watch.hpp"
+#include "net/base64.hpp"
+#include "net/realtime_messages.hpp"
+#include "net/twilio_messages.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+
+using namespace switchboard;
+using namespace switchboard::actors;
+using namespace switchboard::actors::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string twilio_json(const net::twilio_inbound& message) {
+  std::string out;
+  net::append_twilio_message(out, message);
+  return out;
+}
+
+std::string model_json(const net::realtime_server_event& event) {
+  std::string out;
+  net::append_realtime_server_event(out, event);
+  return out;
+}
+
+std::size_t count_containing(const std::vector<std::string>& texts, std::string_view needle) {
+  return static_cast<std::size_t>(std::count_if(texts.begin(), texts.end(), [&](const auto& text) {
+    return text.find(needle) != std::string::npos;
+  }));
+}
+
+double counter(metrics::bridge_metrics& node, metrics::model_link_failure reason) {
+  return node.model_link_failures(reason).Value();
+}
+
+/// One call through the supervisor, the model reached through fake_model_links and Twilio
+/// through a recording connection; the test plays both peers.
+struct call_under_test {
+  actor_fixture& fixture;
+  temporary_directory recordings;
+  std::shared_ptr<fake_model_links> model = std::make_shared<fake_model_links>();
+  std::shared_ptr<bridge_environment> env = std::make_shared<bridge_environment>();
+  std::shared_ptr<recording_connection> twilio = std::make_shared<recording_connection>();
+  std::shared_ptr<frame_ingress> ingress = std::make_shared<frame_ingress>();
+  std::string stream_sid = "MZ00000000000000000000000000000009";
+  std::string call_sid = "CA00000000000000000000000000000009";
+  std::uint64_t sequence = 1;
+  std::uint64_t caller_ms = 0;
+
+  explicit call_under_test(actor_fixture& f) : fixture(f) {
+    env->model_links = model;
+    env->recordings_dir = recordings.path();
+    env->reconnect = {.max_attempts = 3, .first_delay = 100ms, .max_delay = 100ms, .jitter = 0};
+    env->model_watch = {.ready_timeout = 5s, .silence_timeout = 20s};
+  }
+
+  /// Twilio stops the stream (if it is still open), so the call's actors end with the test.
+  ~call_under_test() {
+    if (!twilio->closed()) {
+      ingress->deliver(
+          {twilio_json(net::twilio_stop{sequence++, stream_sid,
+                                        "AC00000000000000000000000000000009", call_sid}),
+           true});
+    }
+    fixture.run();
+    env->calls->wait_for_finished(1, 10s);
+  }
+
+  void start() {
+    net::twilio_start start;
+    start.sequence_number = sequence++;
+    start.stream_sid = stream_sid;
+    start.account_sid = "AC00000000000000000000000000000009";
+    start.call_sid = call_sid;
+    start.tracks = {"inbound"};
+    start.media_format = {"audio/x-mulaw", 8000, 1};
+    ingress->deliver({twilio_json(start), true});
+    fixture.system.spawn(call_supervisor, bridge_environment_ptr(env),
+                         std::weak_ptr<net::websocket_connection>(twilio), ingress);
+    fixture.run();
+  }
+
+  /// `ms` of caller audio, 20 ms frames delivered as the io thread would, the clock advanced.
+  void caller_speaks(std::chrono::milliseconds ms) {
+    for (std::int64_t i = 0; i < ms.count() / 20; ++i) {
+      net::twilio_media media{sequence++, stream_sid,
+                              "inbound",  sequence,
+                              caller_ms,  net::encode_base64(std::vector<std::uint8_t>(160, 0x22))};
+      caller_ms += 20;
+      ingress->deliver({twilio_json(media), true});
+      fixture.advance(20ms);
+    }
+  }
+
+  void model_configured() {
+    model->server_sends(model_json(net::realtime_session_updated{"ev_updated", {}}));
+    fixture.run();
+  }
+
+  /// What the bridge sent Twilio so far: the audio, and the marks Twilio echoes once played.
+  struct to_caller {
+    std::vector<std::uint8_t> audio;
+    std::vector<std::string> marks;
+  };
+  to_caller sent_to_caller() {
+    to_caller sent;
+    for (const auto& text : twilio->take()) {
+      auto message = net::parse_twilio_outbound(text);
+      REQUIRE(message.has_value());
+      if (const auto* media = std::get_if<net::twilio_outbound_media>(&*message)) {
+        auto bytes = net::decode_base64(media->payload_base64);
+        REQUIRE(bytes.has_value());
+        sent.audio.insert(sent.audio.end(), bytes->begin(), bytes->end());
+      } else if (const auto* mark = std::get_if<net::twilio_outbound_mark>(&*message)) {
+        sent.marks.push_back(mark->name);
+      }
+    }
+    return sent;
+  }
+  void echo(const std::vector<std::string>& marks) {
+    for (const auto& name : marks)
+      ingress->deliver({twilio_json(net::twilio_mark{sequence++, stream_sid, name}), true});
+    fixture.run();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a model that accepts the upgrade and never answers the configuration is retried",
+          "[openai_session]") {
+  actor_fixture fixture;
+  call_under_test call(fixture);
+  call.start();
+  REQUIRE(call.model->opens == 1);
+  call.model->connection_event(realtime_link_event::kind::opened);
+  fixture.run();
+  auto sent = call.model->take();
+  REQUIRE(sent.size() == 1);
+  CHECK(sent[0].find("\"session.update\"") != std::string::npos);
+
+  // The caller's words wait for a configured session; session.created is not enough.
+  call.model->server_sends(model_json(net::realtime_session_created{"ev_created", {}}));
+  call.caller_speaks(200ms);
+  CHECK(call.model->take().empty());
+
+  fixture.advance(4600ms);  // 4.8 s since the upgrade
+  CHECK(call.model->closes == 0);
+  fixture.advance(200ms);  // 5 s: MODEL_READY_TIMEOUT
+  CHECK(call.model->closes == 1);
+  CHECK(counter(*call.env->metrics, metrics::model_link_failure::ready_timeout) == 1);
+
+  fixture.advance(100ms);  // the backoff
+  REQUIRE(call.model->opens == 2);
+  call.model->connection_event(realtime_link_event::kind::opened);
+  fixture.run();
+  call.model->take();
+  call.model_configured();
+  // The held audio goes to the new link, in order.
+  sent = call.model->take();
+  CHECK(count_containing(sent, "input_audio_buffer.append") == 10);
+  CHECK(call.env->metrics->model_outages(metrics::model_outage_result::recovered).Value() == 1);
+  // Nothing more is due: the ready deadline of the abandoned link is gone.
+  fixture.advance(10s);
+  CHECK(call.model->closes == 1);
+  CHECK(call.model->opens == 2);
+}
+
+TEST_CASE("a model quiet while the caller talks is probed, and lost when the probe is unanswered",
+          "[openai_session]") {
+  actor_fixture fixture;
+  call_under_test call(fixture);
+  call.start();
+  call.model->connection_event(realtime_link_event::kind::opened);
+  fixture.run();
+  call.model_configured();
+  call.model->take();
+
+  // The caller talks; the model says nothing for half the silence timeout: a probe.
+  call.caller_speaks(9980ms);
+  CHECK(count_containing(call.model->take(), std::string(model_probe_event)) == 0);
+  call.caller_speaks(40ms);
+  auto sent = call.model->take();
+  CHECK(std::count(sent.begin(), sent.end(), std::string(model_probe_event)) == 1);
+  CHECK(net::parse_realtime_client_event(model_probe_event).has_value());
+
+  // A live model answers it: the link stays, the quiet starts again.
+  call.model_configured();
+  call.caller_speaks(15s);
+  CHECK(call.model->closes == 0);
+  CHECK(counter(*call.env->metrics, metrics::model_link_failure::silent) == 0);
+
+  // This time nothing answers: lost at the silence timeout, and reconnected.
+  call.caller_speaks(6s);  // 21 s of quiet since the answer; the second probe went at 10 s
+  CHECK(call.model->closes == 1);
+  CHECK(counter(*call.env->metrics, metrics::model_link_failure::silent) == 1);
+  CHECK(call.model->opens == 2);
+}
+
+TEST_CASE("a silent caller is no reason to drop a model that answers its probes",
+          "[openai_session]") {
+  actor_fixture fixture;
+  call_under_test call(fixture);
+  call.start();
+  call.model->connection_event(realtime_link_event::kind::opened);
+  fixture.run();
+  call.model_configured();
+  for (int i = 0; i < 6; ++i) {
+    // 10 s of quiet from the first frame the session handles (20 ms after this starts).
+    call.caller_speaks(10020ms);
+    CHECK(count_containing(call.model->take(), std::string(model_probe_event)) == 1);
+    call.model_configured();  // session.updated, the probe's answer
+  }
+  CHECK(call.model->closes == 0);
+  CHECK(call.model->opens == 1);
+}
+
+TEST_CASE("a model refused at call start: the caller hears the apology, then the bridge hangs up",
+          "[openai_session][call_supervisor]") {
+  actor_fixture fixture;
+  call_under_test call(fixture);
+  const std::vector<std::uint8_t> prompt(2000, 0x5A);  // 250 ms
+  call.env->unavailable_prompt = prompt;
+  call.start();
+  for (int attempt = 1; attempt <= 3; ++attempt) {
+    REQUIRE(call.model->opens == attempt);
+    caf::anon_send(
+        call.model->session,
+        realtime_link_event{call.model->link_id, realtime_link_event::kind::connect_failed,
+                            "HTTP 429 Too Many Requests", 429});
+    fixture.run();
+    fixture.advance(100ms);
+  }
+  CHECK(call.model->opens == 3);
+  CHECK(counter(*call.env->metrics, metrics::model_link_failure::refused) == 3);
+  CHECK(call.env->metrics->model_outages(metrics::model_outage_result::gave_up).Value() == 1);
+
+  // The prompt goes out like the agent's voice, with marks; the stream stays open until
+  // Twilio confirms it played.
+  const auto sent = call.sent_to_caller();
+  CHECK(sent.audio == prompt);
+  REQUIRE(sent.marks.size() == 3);  // 100 ms chunks
+  fixture.advance(1s);
+  CHECK_FALSE(call.twilio->closed());
+  call.echo(sent.marks);
+  fixture.advance(300ms);  // the clock reports the playout drained
+  CHECK(call.twilio->closed());
+  CHECK(call.twilio->close_code() == net::close_code::normal);
+
+  auto finished = call.env->calls->wait_for_finished(1, 10s);
+  REQUIRE(finished.size() == 1);
+  CHECK(finished[0].end_reason == "model unavailable");
+  REQUIRE_FALSE(finished[0].problems.empty());
+  CHECK(finished[0].problems.front().find("429") != std::string::npos);
+  CHECK(call.env->metrics->calls_ended(metrics::call_end::model_unavailable).Value() == 1);
+  CHECK(call.env->metrics->calls_ended(metrics::call_end::completed).Value() == 0);
+}

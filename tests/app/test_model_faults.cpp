@@ -1,0 +1,187 @@
+// A model that fails at call start or mid-call, over real sockets: the model stand-in accepts
+// the upgrade and then says nothing (mute), goes mute mid-call, or refuses with 429. The bridge
+// must notice, reconnect, and when that fails too let the caller hear the apology prompt before
+// it hangs up — with an outcome that says so and the metrics moved.
+#include "audio/prompts.hpp"
+#include "bridge_harness.hpp"
+#include "sim/speech_fixtures.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <fstream>
+#include <future>
+#include <sstream>
+
+using namespace switchboard;
+using namespace switchboard::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// Short timeouts so that each case takes seconds: 1 s to be configured, 2 s of quiet.
+bridge_harness::options quick_watch() {
+  bridge_harness::options options;
+  options.configure = [](config::settings& settings) {
+    settings.model_ready_timeout_s = 1;
+    settings.model_silence_timeout_s = 2;
+  };
+  return options;
+}
+
+bool contains(std::span<const std::uint8_t> haystack, std::span<const std::uint8_t> needle) {
+  return std::search(haystack.begin(), haystack.end(), needle.begin(), needle.end()) !=
+         haystack.end();
+}
+
+std::string read_text(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+double failures(bridge_harness& harness, metrics::model_link_failure reason) {
+  return harness.server().metrics().model_link_failures(reason).Value();
+}
+
+/// The call ended because the model could not be reached, and the caller heard the whole
+/// apology before the bridge hung up; the agent track holds it too.
+void check_ended_with_apology(bridge_harness& harness, const sim::twilio_call_result& result) {
+  CHECK(result.ok());
+  CHECK(result.server_closed_first);
+  const auto prompt = audio::model_unavailable_prompt();
+  CHECK(contains(result.heard_audio, prompt));
+  CHECK(result.marks_echoed == result.marks_received);
+
+  auto finished = harness.server().calls().wait_for_finished(1, 30s);
+  REQUIRE(finished.size() == 1);
+  const auto& outcome = finished.front();
+  CHECK(outcome.end_reason == "model unavailable");
+  REQUIRE_FALSE(outcome.problems.empty());
+  CHECK(outcome.problems.front().find("model unavailable") != std::string::npos);
+  CHECK(contains(wav_audio(outcome.directory / "agent.wav"), prompt));
+  CHECK(read_text(outcome.directory / "transcript.jsonl")
+            .find(std::string(audio::model_unavailable_prompt_text())) != std::string::npos);
+  CHECK(read_text(outcome.directory / "call.json").find("\"model unavailable\"") !=
+        std::string::npos);
+  auto& node = harness.server().metrics();
+  CHECK(node.calls_ended(metrics::call_end::model_unavailable).Value() == 1);
+  CHECK(node.calls_ended(metrics::call_end::completed).Value() == 0);
+  CHECK(node.model_outages(metrics::model_outage_result::gave_up).Value() == 1);
+}
+
+}  // namespace
+
+TEST_CASE(
+    "a model that accepts the upgrade and says nothing: retried, then the caller hears "
+    "the apology and the bridge hangs up",
+    "[end_to_end][model_faults]") {
+  auto options = quick_watch();
+  options.model.mute_first_connections = 100;
+  bridge_harness harness(options);
+  const auto result = harness.place(harness.call({
+      sim::silence(200ms), sim::speak(first(sim::speech_fixture::caller_request, 800ms)),
+      sim::silence(30s),  // the bridge ends the call long before
+  }));
+  check_ended_with_apology(harness, result);
+  const auto stats = harness.model().stats();
+  CHECK(stats.sessions_opened == 3);  // reconnect.max_attempts
+  CHECK(stats.sessions_muted == 3);
+  CHECK(failures(harness, metrics::model_link_failure::ready_timeout) == 3);
+}
+
+TEST_CASE("a first model connection that says nothing is replaced and the call goes on",
+          "[end_to_end][model_faults]") {
+  auto options = quick_watch();
+  options.model.mute_first_connections = 1;
+  bridge_harness harness(options);
+  const auto result = harness.place(harness.call({
+      sim::silence(200ms),
+      sim::speak(first(sim::speech_fixture::caller_request, 800ms)),
+      sim::wait_for_agent_audio(500ms),
+      sim::hangup(),
+  }));
+  REQUIRE(result.ok());
+  CHECK_FALSE(result.server_closed_first);
+  // The answer is the model's, not the apology.
+  CHECK_FALSE(contains(result.heard_audio, audio::model_unavailable_prompt().first(4000)));
+  const auto stats = harness.model().stats();
+  CHECK(stats.sessions_opened == 2);
+  CHECK(stats.sessions_muted == 1);
+  auto finished = harness.server().calls().wait_for_finished(1, 30s);
+  REQUIRE(finished.size() == 1);
+  CHECK(finished.front().problems.empty());
+  // The caller's first words were held for the second connection, not lost in the mute one.
+  CHECK(stats.speech_turns >= 1);
+  CHECK(failures(harness, metrics::model_link_failure::ready_timeout) == 1);
+  auto& node = harness.server().metrics();
+  CHECK(node.model_outages(metrics::model_outage_result::recovered).Value() == 1);
+  CHECK(node.calls_ended(metrics::call_end::completed).Value() == 1);
+}
+
+TEST_CASE(
+    "a model that goes mute mid-call: lost, reconnected to a mute model, then the caller "
+    "hears the apology",
+    "[end_to_end][model_faults]") {
+  auto options = quick_watch();
+  bridge_harness harness(options);
+  std::promise<void> never;
+  auto& model = harness.model();
+  const auto result = harness.place(harness.call({
+      sim::silence(200ms),
+      sim::speak(first(sim::speech_fixture::caller_request, 800ms)),
+      sim::wait_for_agent_audio(300ms),
+      // From here the model says nothing, and neither do the two reconnects.
+      sim::hold_until(never.get_future().share(), [&model] { model.mute_sessions(2); }),
+  }));
+  CHECK(result.agent_bytes_played >= 300 * 8);
+  check_ended_with_apology(harness, result);
+  const auto stats = harness.model().stats();
+  CHECK(stats.sessions_opened == 3);
+  CHECK(stats.sessions_muted == 3);
+  CHECK(failures(harness, metrics::model_link_failure::silent) == 1);
+  CHECK(failures(harness, metrics::model_link_failure::ready_timeout) == 2);
+}
+
+TEST_CASE(
+    "a model that refuses with 429 at call start: retried, then the caller hears the "
+    "apology before the hang-up",
+    "[end_to_end][model_faults]") {
+  auto options = quick_watch();
+  options.model.refuse_status = 429;
+  bridge_harness harness(options);
+  const auto result = harness.place(harness.call({
+      sim::silence(200ms),
+      sim::speak(first(sim::speech_fixture::caller_request, 800ms)),
+      sim::silence(30s),
+  }));
+  check_ended_with_apology(harness, result);
+  CHECK(harness.model().stats().upgrades_refused == 3);
+  CHECK(failures(harness, metrics::model_link_failure::refused) == 3);
+}
+
+TEST_CASE("a live model and a silent caller: the probe is answered and the link kept",
+          "[end_to_end][model_faults]") {
+  auto options = quick_watch();
+  bridge_harness harness(options);
+  const auto result = harness.place(harness.call({
+      sim::silence(200ms),
+      sim::speak(first(sim::speech_fixture::caller_request, 800ms)),
+      sim::wait_for_agent_audio(300ms),
+      // The answer was generated long before it is heard; the model then hears silence and
+      // says nothing: probed after each second of quiet.
+      sim::silence(5s),
+      sim::hangup(),
+  }));
+  REQUIRE(result.ok());
+  CHECK_FALSE(result.server_closed_first);
+  const auto stats = harness.model().stats();
+  CHECK(stats.sessions_opened == 1);
+  CHECK(stats.session_updates >= 3);  // the configuration and at least two probes
+  CHECK(stats.session_updates_rejected == 0);
+  auto finished = harness.server().calls().wait_for_finished(1, 30s);
+  REQUIRE(finished.size() == 1);
+  CHECK(finished.front().model_reconnects == 0);
+  CHECK(failures(harness, metrics::model_link_failure::silent) == 0);
+}
