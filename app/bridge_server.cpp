@@ -125,6 +125,8 @@ class node final : public bridge_server {
     net::http_server_options http_options;
     http_options.bind_address = settings_.bind_address;
     http_options.port = settings_.port;
+    http_options.read_timeout = options.http_read_timeout.value_or(http_options.read_timeout);
+    http_options.websocket = options.websocket_limits.value_or(http_options.websocket);
     auto server = net::http_server::start(
         io_, http_options,
         {.on_request = [this](const net::http_request& request) { return route(request); },

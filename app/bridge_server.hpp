@@ -12,10 +12,13 @@
 
 #include "actors/bridge_environment.hpp"
 #include "config/settings.hpp"
+#include "net/http_types.hpp"
 
 #include <boost/system/result.hpp>
 
+#include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace switchboard::app {
@@ -27,6 +30,11 @@ class bridge_server {
   struct overrides {
     std::shared_ptr<actors::model_link_factory> model_links;
     actors::reconnect_policy reconnect;
+    /// For tests of hostile peers: the public listener cuts off a slow request (slowloris) or
+    /// a peer that stops reading within seconds instead of the production limits
+    /// (net::http_server_options), which take minutes to trip at a call's rates.
+    std::optional<std::chrono::seconds> http_read_timeout;
+    std::optional<net::websocket_limits> websocket_limits;
   };
 
   static boost::system::result<std::unique_ptr<bridge_server>, std::string> start(

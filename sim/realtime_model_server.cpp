@@ -716,7 +716,11 @@ class model_session final : public net::websocket_handler,
     configure_vad();
 
     // Counted before the answer goes out, so that whoever reads the answer sees the count.
-    shared_->update([this](model_stats& stats) { stats.last_session = summary(); });
+    shared_->update([this, &update](model_stats& stats) {
+      stats.last_session = summary();
+      if (update.instructions)
+        stats.session_instructions.push_back(*update.instructions);
+    });
     send_session_event("session.updated");
     if (options_.error_after_session_update) {
       send_error("server_error", std::nullopt,

@@ -188,6 +188,9 @@ struct model_stats {
   std::uint64_t session_updates = 0;  // received, rejected ones included
   std::uint64_t session_updates_rejected = 0;
   std::optional<model_session_summary> last_session;  // after the last accepted update
+  /// The instructions of every accepted session.update that carried some, in order, over all
+  /// sessions: whether anything but the bridge's own prompt ever reached a model.
+  std::vector<std::string> session_instructions;
 
   // caller audio
   std::uint64_t appends = 0;

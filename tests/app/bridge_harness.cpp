@@ -38,8 +38,10 @@ bridge_harness::bridge_harness(options given) {
   settings.recordings = given.recordings;
   if (given.configure)
     given.configure(settings);
-  auto server =
-      app::bridge_server::start(settings, {.model_links = nullptr, .reconnect = given.reconnect});
+  auto server = app::bridge_server::start(settings, {.model_links = nullptr,
+                                                     .reconnect = given.reconnect,
+                                                     .http_read_timeout = given.http_read_timeout,
+                                                     .websocket_limits = given.websocket_limits});
   if (given.model_over_tls)
     ::unsetenv("SSL_CERT_FILE");
   REQUIRE(server.has_value());

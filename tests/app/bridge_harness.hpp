@@ -42,6 +42,10 @@ class bridge_harness {
     actors::reconnect_policy reconnect{.max_attempts = 3,
                                        .first_delay = std::chrono::milliseconds(50),
                                        .max_delay = std::chrono::milliseconds(200)};
+    /// The listener's limits for hostile-client tests (bridge_server::overrides); unset: the
+    /// production ones.
+    std::optional<std::chrono::seconds> http_read_timeout;
+    std::optional<net::websocket_limits> websocket_limits;
   };
 
   explicit bridge_harness(options given);
