@@ -330,6 +330,75 @@ constexpr std::array descriptors{
           return in.node_name;
         }},
     setting_descriptor{
+        "CLUSTER_PORT", "",
+        "TCP port of the cluster link between nodes (CAF's network layer); 0 = any free port "
+        "(logged). Unset: this node runs alone.",
+        "<0-65535>", false, false,
+        [](std::string_view text, settings& out) -> problem {
+          if (text.empty()) {
+            out.cluster_port.reset();
+            return std::nullopt;
+          }
+          std::uint16_t port = 0;
+          if (auto why = parse_port(text, 0, port)) {
+            return why;
+          }
+          out.cluster_port = port;
+          return std::nullopt;
+        },
+        [](const settings& in) {
+          return in.cluster_port ? port_text(*in.cluster_port) : std::string{};
+        }},
+    setting_descriptor{"CLUSTER_BIND", "",
+                       "IP address the cluster port binds to; unset: BIND_ADDRESS.", "<ip>", false,
+                       false,
+                       [](std::string_view text, settings& out) -> problem {
+                         if (text.empty()) {
+                           out.cluster_bind.clear();
+                           return std::nullopt;
+                         }
+                         return parse_bind_address(text, out.cluster_bind);
+                       },
+                       [](const settings& in) {
+                         return in.cluster_bind;
+                       }},
+    setting_descriptor{
+        "CLUSTER_SEEDS", "",
+        "Comma-separated host:port of cluster nodes to join; the others are learnt from them.",
+        "<host:port,...>", false, false,
+        [](std::string_view text, settings& out) -> problem {
+          out.cluster_seeds.clear();
+          std::size_t start = 0;
+          while (start <= text.size() && !text.empty()) {
+            const auto comma = std::min(text.find(',', start), text.size());
+            const auto seed = text.substr(start, comma - start);
+            const auto colon = seed.rfind(':');
+            std::uint16_t port = 0;
+            if (colon == std::string_view::npos || colon == 0 ||
+                parse_port(seed.substr(colon + 1), 1, port)) {
+              return "'" + std::string(seed) + "' is not host:port (port 1-65535)";
+            }
+            out.cluster_seeds.emplace_back(seed);
+            start = comma + 1;
+          }
+          return std::nullopt;
+        },
+        [](const settings& in) {
+          std::string joined;
+          for (const auto& seed : in.cluster_seeds)
+            joined += (joined.empty() ? "" : ",") + seed;
+          return joined;
+        }},
+    setting_descriptor{
+        "CLUSTER_INSECURE", "false",
+        "INSECURE: run the cluster link without TLS; anyone who reaches CLUSTER_PORT can send "
+        "this node messages.",
+        "<bool>", false, true,
+        [](std::string_view text, settings& out) { return parse_bool(text, out.cluster_insecure); },
+        [](const settings& in) {
+          return std::string(in.cluster_insecure ? "true" : "false");
+        }},
+    setting_descriptor{
         "OPENAI_API_KEY", "", "OpenAI API key for the Realtime API.", "<key>", true, false,
         [](std::string_view text, settings& out) { return parse_secret(text, out.openai_api_key); },
         [](const settings& in) {
@@ -779,6 +848,22 @@ void check(const settings& candidate, const chosen_values& chosen,
                           "requests (insecure)");
   }
 
+  if (candidate.cluster_port && !candidate.cluster_insecure && !skip.contains("CLUSTER_PORT") &&
+      !skip.contains("CLUSTER_INSECURE")) {
+    // Whoever reaches the cluster port can send this node messages: no silent plain links.
+    problems.emplace_back(errc::missing_setting, "CLUSTER_PORT",
+                          field_message(candidate, chosen, "CLUSTER_PORT",
+                                        "set but the cluster link has no TLS certificates; set "
+                                        "CLUSTER_INSECURE=true to run it unencrypted (insecure)"));
+  }
+  if (candidate.cluster_port && *candidate.cluster_port != 0 &&
+      (*candidate.cluster_port == candidate.port ||
+       (candidate.metrics_port && *candidate.metrics_port == *candidate.cluster_port)) &&
+      !skip.contains("CLUSTER_PORT") && !skip.contains("PORT")) {
+    problems.emplace_back(errc::conflicting_settings, "CLUSTER_PORT",
+                          field_message(candidate, chosen, "CLUSTER_PORT",
+                                        "equals PORT or METRICS_PORT; each needs its own port"));
+  }
   if (candidate.metrics_port && *candidate.metrics_port != 0 &&
       *candidate.metrics_port == candidate.port && !skip.contains("PORT") &&
       !skip.contains("METRICS_PORT")) {
