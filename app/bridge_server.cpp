@@ -205,8 +205,11 @@ class node final : public bridge_server {
   static caf::actor_system_config& configure_actors(caf::actor_system_config& config,
                                                     asio::io_context& io,
                                                     const config::settings& settings) {
-    if (settings.cluster_port)
-      configure_cluster(config);
+    if (settings.cluster_port) {
+      configure_cluster(config,
+                        {settings.cluster_tls_cert.string(), settings.cluster_tls_key.string(),
+                         settings.cluster_tls_ca.string()});
+    }
     config.set("logger.file-verbosity", caf::atom("quiet"));
     // A call's actors run on the io thread that read its frame (app/io_thread_scheduler.hpp).
     // Measured with `switchboard loadgen --calls 100 --model-tls` against CAF's work-stealing
@@ -232,11 +235,12 @@ class node final : public bridge_server {
       return static_cast<std::uint32_t>(calls->active_calls());
     };
     options.metrics = env->metrics;
+    options.tls = settings_.has_cluster_tls();
     auto cluster = cluster_node::start(actor_system_, std::move(options));
     if (!cluster)
       return cluster.error();
     cluster_ = std::move(*cluster);
-    if (settings_.cluster_insecure) {
+    if (!options.tls) {
       spdlog::warn(
           "CLUSTER_INSECURE=true: the cluster link on port {} is NOT encrypted or "
           "authenticated; anyone who reaches it can send this node messages.",

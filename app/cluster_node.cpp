@@ -10,6 +10,8 @@
 #include <caf/io/middleman.hpp>
 #include <caf/io/middleman_actor.hpp>
 #include <caf/io/publish.hpp>
+#include <caf/openssl/manager.hpp>
+#include <caf/openssl/publish.hpp>
 #include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
@@ -195,8 +197,9 @@ void connect_to(node_pointer self, const std::string& address) {
   // The middleman actor is looked up each time, never kept: it runs on a thread of its own,
   // which the actor system's shutdown waits for until the last reference to it is gone, and
   // this actor may outlive the io threads that would have ended it.
-  self->request(self->system().middleman().actor_handle(), connect_timeout,
-                caf::connect_atom::value, target->first, target->second)
+  const auto& links = self->state.options.tls ? self->system().openssl_manager().actor_handle()
+                                              : self->system().middleman().actor_handle();
+  self->request(links, connect_timeout, caf::connect_atom::value, target->first, target->second)
       .then(
           [self, address](const caf::node_id& node, caf::strong_actor_ptr& published,
                           std::set<std::string>&) {
@@ -367,8 +370,17 @@ net::http_response cluster_response(const std::vector<actors::cluster_member>& m
   return net::http_response::json(200, boost::json::serialize(body) + "\n");
 }
 
-void configure_cluster(caf::actor_system_config& config) {
+void configure_cluster(caf::actor_system_config& config, const cluster_tls_files& tls) {
   config.load<caf::io::middleman>();
+  if (tls.enabled()) {
+    // With a certificate set, CAF's OpenSSL module requires one from every peer too (mutual
+    // TLS; the chain is checked against the CA, host names are not) and offers
+    // "HIGH:!aNULL:!MD5" through TLS_method: OpenSSL 3 negotiates it (README "Cluster").
+    config.load<caf::openssl::manager>();
+    config.set("openssl.certificate", tls.certificate);
+    config.set("openssl.key", tls.key);
+    config.set("openssl.cafile", tls.ca);
+  }
   // Off by default in CAF 0.17.6: without them a frozen peer (SIGSTOP, a partition) keeps its
   // link open forever. With them the link closes after a second's silence beyond the timeout,
   // and every proxy of that node dies (remote_link_unreachable): our monitors fire.
@@ -403,7 +415,9 @@ boost::system::result<std::unique_ptr<cluster_node>, std::string> cluster_node::
   node->view_ = std::make_shared<cluster_view>();
   // It starts ticking once published, when its address is known (cluster_start_atom).
   auto handle = system.spawn(node_behavior, options, node->view_);
-  auto published = caf::io::publish(handle, options.port, options.bind_address.c_str(), true);
+  auto published =
+      options.tls ? caf::openssl::publish(handle, options.port, options.bind_address.c_str(), true)
+                  : caf::io::publish(handle, options.port, options.bind_address.c_str(), true);
   if (!published) {
     caf::anon_send_exit(handle, caf::exit_reason::user_shutdown);
     return "CLUSTER_PORT: cannot publish on " + options.bind_address + ":" +

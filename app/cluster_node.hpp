@@ -58,13 +58,24 @@ struct cluster_options {
   };
   std::uint32_t capacity = 0;  // MAX_CALLS, 0 = unlimited
   std::chrono::milliseconds heartbeat_every{1000};
+  bool tls = false;  // configure_cluster was given certificates: links go through caf::openssl
   actors::cluster_membership::limits limits;
   std::shared_ptr<metrics::bridge_metrics> metrics;  // may be null
 };
 
+/// The cluster link's mutual TLS (CLUSTER_TLS_*): PEM files; all empty = plain TCP.
+struct cluster_tls_files {
+  std::string certificate;
+  std::string key;
+  std::string ca;
+  bool enabled() const { return !certificate.empty(); }
+};
+
 /// Prepares `config` for a cluster node: CAF's io middleman with its heartbeats on (so a frozen
-/// peer's link times out) and every cross-node type. Call before the actor system is built.
-void configure_cluster(caf::actor_system_config& config);
+/// peer's link times out), CAF's OpenSSL module when `tls` is enabled (every peer must then
+/// present a certificate chaining to tls.ca), and every cross-node type. Call before the actor
+/// system is built.
+void configure_cluster(caf::actor_system_config& config, const cluster_tls_files& tls = {});
 
 class cluster_node {
  public:

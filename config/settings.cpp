@@ -221,6 +221,15 @@ problem parse_bind_address(std::string_view text, std::string& out) {
   return std::nullopt;
 }
 
+// A PEM file path of the cluster's TLS; empty = unset. Read by validate(), not here.
+problem parse_tls_path(std::string_view text, std::filesystem::path& out) {
+  if (text.find_first_of("\r\n") != std::string_view::npos) {
+    return "a file path without line breaks";
+  }
+  out = std::filesystem::path(text);
+  return std::nullopt;
+}
+
 std::string port_text(std::uint16_t port) {
   return std::to_string(port);
 }
@@ -398,6 +407,33 @@ constexpr std::array descriptors{
         [](const settings& in) {
           return std::string(in.cluster_insecure ? "true" : "false");
         }},
+    setting_descriptor{"CLUSTER_TLS_CERT", "",
+                       "PEM certificate (chain) this node presents on the cluster link; with "
+                       "CLUSTER_TLS_KEY and CLUSTER_TLS_CA.",
+                       "<path>", false, false,
+                       [](std::string_view text, settings& out) {
+                         return parse_tls_path(text, out.cluster_tls_cert);
+                       },
+                       [](const settings& in) {
+                         return in.cluster_tls_cert.string();
+                       }},
+    setting_descriptor{"CLUSTER_TLS_KEY", "", "PEM private key of CLUSTER_TLS_CERT.", "<path>",
+                       false, false,
+                       [](std::string_view text, settings& out) {
+                         return parse_tls_path(text, out.cluster_tls_key);
+                       },
+                       [](const settings& in) {
+                         return in.cluster_tls_key.string();
+                       }},
+    setting_descriptor{"CLUSTER_TLS_CA", "",
+                       "PEM CA certificate(s) a peer's certificate must chain to (mutual TLS).",
+                       "<path>", false, false,
+                       [](std::string_view text, settings& out) {
+                         return parse_tls_path(text, out.cluster_tls_ca);
+                       },
+                       [](const settings& in) {
+                         return in.cluster_tls_ca.string();
+                       }},
     setting_descriptor{
         "OPENAI_API_KEY", "", "OpenAI API key for the Realtime API.", "<key>", true, false,
         [](std::string_view text, settings& out) { return parse_secret(text, out.openai_api_key); },
@@ -848,12 +884,33 @@ void check(const settings& candidate, const chosen_values& chosen,
                           "requests (insecure)");
   }
 
-  if (candidate.cluster_port && !candidate.cluster_insecure && !skip.contains("CLUSTER_PORT") &&
-      !skip.contains("CLUSTER_INSECURE")) {
+  const int tls_files = int{!candidate.cluster_tls_cert.empty()} +
+                        int{!candidate.cluster_tls_key.empty()} +
+                        int{!candidate.cluster_tls_ca.empty()};
+  if (tls_files != 0 && tls_files != 3 && !skip.contains("CLUSTER_TLS_CERT") &&
+      !skip.contains("CLUSTER_TLS_KEY") && !skip.contains("CLUSTER_TLS_CA")) {
+    problems.emplace_back(errc::conflicting_settings, "CLUSTER_TLS_CERT",
+                          "CLUSTER_TLS_CERT, CLUSTER_TLS_KEY and CLUSTER_TLS_CA go together: set "
+                          "all three or none");
+  }
+  if (tls_files == 3) {
+    for (const auto& [name, pem_file] : {std::pair{"CLUSTER_TLS_CERT", &candidate.cluster_tls_cert},
+                                         std::pair{"CLUSTER_TLS_KEY", &candidate.cluster_tls_key},
+                                         std::pair{"CLUSTER_TLS_CA", &candidate.cluster_tls_ca}}) {
+      std::string why;
+      if (!skip.contains(name) && !read_text_file(*pem_file, why)) {
+        problems.emplace_back(errc::unreadable_file, name,
+                              field_message(candidate, chosen, name, "cannot read: " + why));
+      }
+    }
+  }
+  if (candidate.cluster_port && !candidate.cluster_insecure && tls_files == 0 &&
+      !skip.contains("CLUSTER_PORT") && !skip.contains("CLUSTER_INSECURE")) {
     // Whoever reaches the cluster port can send this node messages: no silent plain links.
     problems.emplace_back(errc::missing_setting, "CLUSTER_PORT",
                           field_message(candidate, chosen, "CLUSTER_PORT",
                                         "set but the cluster link has no TLS certificates; set "
+                                        "CLUSTER_TLS_CERT, CLUSTER_TLS_KEY and CLUSTER_TLS_CA, or "
                                         "CLUSTER_INSECURE=true to run it unencrypted (insecure)"));
   }
   if (candidate.cluster_port && *candidate.cluster_port != 0 &&

@@ -49,6 +49,12 @@ struct settings {
   std::string cluster_bind;                   // CLUSTER_BIND, empty = BIND_ADDRESS
   std::vector<std::string> cluster_seeds;     // CLUSTER_SEEDS, each "host:port"
   bool cluster_insecure = false;              // CLUSTER_INSECURE: links without TLS
+  // CLUSTER_TLS_CERT/KEY/CA: mutual TLS on the cluster link (CAF's OpenSSL module); all three
+  // or none, empty = unset.
+  std::filesystem::path cluster_tls_cert;
+  std::filesystem::path cluster_tls_key;
+  std::filesystem::path cluster_tls_ca;
+  bool has_cluster_tls() const { return !cluster_tls_cert.empty(); }
   // OpenAI Realtime
   std::string openai_api_key;  // OPENAI_API_KEY (secret), empty = unset
   std::string openai_realtime_url = std::string(default_openai_realtime_url);

@@ -17,6 +17,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
+#include <fstream>
 #include <memory>
 #include <optional>
 #include <string>
@@ -70,7 +71,7 @@ std::optional<http_answer> http_get(std::uint16_t port, const std::string& path,
 class node_process {
  public:
   node_process(const std::string& name, const std::vector<std::string>& seeds,
-               const std::filesystem::path& dir) {
+               const std::filesystem::path& dir, const std::vector<std::string>& tls = {}) {
     std::string seed_list;
     for (const auto& seed : seeds)
       seed_list += (seed_list.empty() ? "" : ",") + seed;
@@ -83,12 +84,13 @@ class node_process {
                            "IO_THREADS=1",
                            "NODE_NAME=" + name,
                            "CLUSTER_PORT=0",
-                           "CLUSTER_INSECURE=true",
+                           tls.empty() ? "CLUSTER_INSECURE=true" : "CLUSTER_INSECURE=false",
                            "CLUSTER_SEEDS=" + seed_list,
                            std::string("API_TOKEN=") + api_token,
                            "ALLOW_UNSIGNED_TWILIO=true",
                            "RECORDINGS_DIR=" + (dir / name).string(),
                            "LOG_LEVEL=info"};
+    options.environment.insert(options.environment.end(), tls.begin(), tls.end());
     auto spawned = server_process::spawn(options);
     if (!spawned)
       FAIL("cannot start node " << name << ": " << spawned.error());
@@ -307,4 +309,53 @@ TEST_CASE("a cluster port without TLS and without CLUSTER_INSECURE stops start-u
   CHECK(port.error().find("CLUSTER_PORT") != std::string::npos);
   CHECK(port.error().find("CLUSTER_INSECURE") != std::string::npos);
   CHECK((*refused)->terminate() != 0);
+}
+
+namespace {
+
+/// A CA and a node certificate it signed (EKU serverAuth and clientAuth: each node is both
+/// ends of mutual TLS), made with the openssl command line into `dir`/`name`*.pem.
+void make_ca(const std::filesystem::path& dir, const std::string& name) {
+  const auto at = [&](const std::string& file) {
+    return (dir / (name + file)).string();
+  };
+  std::ofstream(at("-ext.cnf")) << "extendedKeyUsage=serverAuth,clientAuth\n"
+                                   "subjectAltName=IP:127.0.0.1\n";
+  const std::string commands =
+      "(openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " +
+      at("-ca-key.pem") + " -out " + at("-ca.pem") + " -days 2 -subj /CN=" + name +
+      " && openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " +
+      at("-node-key.pem") + " -out " + at("-node.csr") +
+      " -subj /CN=node && openssl x509 -req -in " + at("-node.csr") + " -CA " + at("-ca.pem") +
+      " -CAkey " + at("-ca-key.pem") + " -CAcreateserial -out " + at("-node.pem") +
+      " -days 2 -extfile " + at("-ext.cnf") + ") >/dev/null 2>&1";
+  REQUIRE(std::system(commands.c_str()) == 0);
+}
+
+std::vector<std::string> tls_environment(const std::filesystem::path& dir, const std::string& ca) {
+  return {"CLUSTER_TLS_CERT=" + (dir / (ca + "-node.pem")).string(),
+          "CLUSTER_TLS_KEY=" + (dir / (ca + "-node-key.pem")).string(),
+          "CLUSTER_TLS_CA=" + (dir / (ca + "-ca.pem")).string()};
+}
+
+}  // namespace
+
+TEST_CASE(
+    "with mutual TLS, nodes of one CA form the cluster and a node of another CA cannot "
+    "join",
+    "[cluster_processes][cluster_tls]") {
+  switchboard::testing::temporary_directory dir;
+  make_ca(dir.path(), "one");
+  make_ca(dir.path(), "other");
+  node_process a{"node-a", {}, dir.path(), tls_environment(dir.path(), "one")};
+  node_process b{"node-b", {a.address()}, dir.path(), tls_environment(dir.path(), "one")};
+  REQUIRE(eventually([&] { return all_ready({&a, &b}, {"node-a", "node-b"}); }));
+  node_process stranger{
+      "node-x", {a.address(), b.address()}, dir.path(), tls_environment(dir.path(), "other")};
+  // It is ready once it has tried each seed; both handshakes fail on the certificate.
+  REQUIRE(eventually([&] { return stranger.state_of("node-x") == "ready"; }));
+  CHECK(stranger.cluster()->at("nodes").as_array().size() == 1);
+  CHECK(a.state_of("node-x") == "");
+  CHECK(b.state_of("node-x") == "");
+  CHECK(a.cluster()->at("nodes").as_array().size() == 2);
 }

@@ -1,10 +1,12 @@
 // The cluster's settings: CLUSTER_PORT, CLUSTER_BIND, CLUSTER_SEEDS, CLUSTER_INSECURE, and the
 // rules that stop start-up naming the setting.
 #include "config/settings.hpp"
+#include "support/temporary_directory.hpp"
 
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <string>
 #include <utility>
@@ -78,4 +80,27 @@ TEST_CASE("cluster settings: malformed values and clashing ports stop start-up b
       load_with({{"CLUSTER_PORT", "5050"}, {"CLUSTER_INSECURE", "true"}, {"PORT", "5050"}});
   REQUIRE_FALSE(clash.has_value());
   CHECK(problems(clash).find("CLUSTER_PORT") != std::string::npos);
+}
+
+TEST_CASE("cluster settings: the TLS files go together and must be readable",
+          "[cluster_settings]") {
+  switchboard::testing::temporary_directory dir;
+  const auto pem = (dir.path() / "any.pem").string();
+  std::ofstream(pem) << "-----BEGIN CERTIFICATE-----\n";  // read by CAF at start, not here
+  auto partial = load_with({{"CLUSTER_PORT", "4000"}, {"CLUSTER_TLS_CERT", pem}});
+  REQUIRE_FALSE(partial.has_value());
+  CHECK(problems(partial).find("set all three or none") != std::string::npos);
+  auto unreadable = load_with({{"CLUSTER_PORT", "4000"},
+                               {"CLUSTER_TLS_CERT", "/nonexistent/node.pem"},
+                               {"CLUSTER_TLS_KEY", "/nonexistent/node-key.pem"},
+                               {"CLUSTER_TLS_CA", "/nonexistent/ca.pem"}});
+  REQUIRE_FALSE(unreadable.has_value());
+  CHECK(problems(unreadable).find("CLUSTER_TLS_KEY") != std::string::npos);
+  CHECK(problems(unreadable).find("CLUSTER_INSECURE") == std::string::npos);
+  auto complete = load_with({{"CLUSTER_PORT", "4000"},
+                             {"CLUSTER_TLS_CERT", pem},
+                             {"CLUSTER_TLS_KEY", pem},
+                             {"CLUSTER_TLS_CA", pem}});
+  INFO(problems(complete));
+  CHECK(complete.has_value());  // TLS instead of CLUSTER_INSECURE
 }
