@@ -142,4 +142,13 @@ typename Inspector::result_type inspect(Inspector& f, call_peers& x) {
            x.caller_recorder, x.agent_recorder);
 }
 
+/// One node of the cluster as its peers reach it: published on CLUSTER_PORT, one per node
+/// (app/cluster_node.hpp). Nothing here carries a steady_clock time point or a file path: they
+/// mean nothing on another node.
+using node_actor = caf::typed_actor<
+    // A peer's heartbeat, about once a second: who it is, its state and load, and the peers it
+    // is linked to, which this node then links to as well (full mesh). The first one from a
+    // peer this node has not connected to adopts the peer (it connected to us).
+    caf::reacts_to<node_heartbeat>>;
+
 }  // namespace switchboard::actors

@@ -409,4 +409,25 @@ typename Inspector::result_type inspect(Inspector& f, recording_summary& x) {
            x.error);
 }
 
+// -- Between cluster nodes (each registered in cluster_message_types.cpp) ----------------------
+// What crosses nodes carries no steady_clock time point and no file path: neither means
+// anything on another node.
+
+/// What a node tells every peer about once a second (node_actor).
+struct node_heartbeat {
+  std::string node_name;            // NODE_NAME (or the host name)
+  std::string state;                // "joining", "ready" or "draining"
+  std::uint32_t active_calls = 0;   // calls live on that node now
+  std::uint32_t capacity = 0;       // MAX_CALLS, 0 = unlimited
+  double load = 0;                  // CPU in cores used over the last second
+  std::string stream_url;           // NODE_STREAM_URL, empty = none (later work)
+  std::string cluster_address;      // host:port its node actor is published on
+  std::vector<std::string> linked;  // cluster_address of every peer it is linked to now
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, node_heartbeat& x) {
+  return f(caf::meta::type_name("node_heartbeat"), x.node_name, x.state, x.active_calls, x.capacity,
+           x.load, x.stream_url, x.cluster_address, x.linked);
+}
+
 }  // namespace switchboard::actors

@@ -4,6 +4,7 @@
 #include "actors/realtime_link.hpp"
 #include "app/call_control.hpp"
 #include "app/call_status_endpoint.hpp"
+#include "app/cluster_node.hpp"
 #include "app/io_thread_scheduler.hpp"
 #include "app/outbound_calls.hpp"
 #include "net/http_server.hpp"
@@ -70,7 +71,7 @@ net::http_response metrics_response(const metrics::bridge_metrics& node) {
 class node final : public bridge_server {
  public:
   explicit node(const config::settings& settings)
-      : settings_(settings), actor_system_(configure_actors(actor_config_, io_)) {}
+      : settings_(settings), actor_system_(configure_actors(actor_config_, io_, settings)) {}
 
   ~node() override { stop(); }
 
@@ -154,6 +155,8 @@ class node final : public bridge_server {
         return "METRICS_PORT: " + metrics_server.error();
       metrics_http_ = std::move(*metrics_server);
     }
+    if (auto started = start_cluster(env); !started)
+      return started.error();
     ready_ = true;
 
     const unsigned threads = settings_.io_threads != 0 ? settings_.io_threads : core_count();
@@ -204,13 +207,55 @@ class node final : public bridge_server {
 
  private:
   static caf::actor_system_config& configure_actors(caf::actor_system_config& config,
-                                                    asio::io_context& io) {
+                                                    asio::io_context& io,
+                                                    const config::settings& settings) {
+    if (settings.cluster_port) {
+      configure_cluster(config,
+                        {settings.cluster_tls_cert.string(), settings.cluster_tls_key.string(),
+                         settings.cluster_tls_ca.string()});
+    }
     config.set("logger.file-verbosity", caf::atom("quiet"));
     // A call's actors run on the io thread that read its frame (app/io_thread_scheduler.hpp).
     // Measured with `switchboard loadgen --calls 100 --model-tls` against CAF's work-stealing
     // workers: see the README's Performance section.
     run_actors_on_io_threads(config, io);
     return config;
+  }
+
+  /// Joins the cluster when CLUSTER_PORT is set (README "Cluster"). Before the io threads run:
+  /// publishing blocks.
+  boost::system::result<void, std::string> start_cluster(
+      const std::shared_ptr<actors::bridge_environment>& env) {
+    if (!settings_.cluster_port)
+      return {};
+    const auto bind =
+        settings_.cluster_bind.empty() ? settings_.bind_address : settings_.cluster_bind;
+    cluster_options options;
+    options.bind_address = bind;
+    options.port = *settings_.cluster_port;
+    options.seeds = settings_.cluster_seeds;
+    options.node_name = env->metrics->node();
+    options.active_calls = [calls = env->calls] {
+      return static_cast<std::uint32_t>(calls->active_calls());
+    };
+    options.metrics = env->metrics;
+    options.tls = settings_.has_cluster_tls();
+    auto cluster = cluster_node::start(actor_system_, std::move(options));
+    if (!cluster)
+      return cluster.error();
+    cluster_ = std::move(*cluster);
+    if (!options.tls) {
+      spdlog::warn(
+          "CLUSTER_INSECURE=true: the cluster link on port {} is NOT encrypted or "
+          "authenticated; anyone who reaches it can send this node messages.",
+          cluster_->port());
+    }
+    std::string seeds;
+    for (const auto& seed : settings_.cluster_seeds)
+      seeds += (seeds.empty() ? "" : ",") + seed;
+    spdlog::info("cluster port {} on {} as {}, seeds: {}", cluster_->port(), bind,
+                 cluster_->address(), seeds.empty() ? "none" : seeds);
+    return {};
   }
 
   void request_stop() {
@@ -221,6 +266,8 @@ class node final : public bridge_server {
       http_->stop();
     if (metrics_http_)
       metrics_http_->stop();
+    if (cluster_)
+      cluster_->stop();
     stopped_.set_value();
   }
 
@@ -238,12 +285,23 @@ class node final : public bridge_server {
     if (path == call_status_path)
       return answer_call_status(request, webhook_, *env_->statuses, env_->wall_clock(),
                                 env_->metrics.get());
+    if (path == "/cluster")
+      return answer_cluster(request);
     if (path == "/metrics" && settings_.metrics_port)
       return net::http_response::text(404, "not found: /metrics is on METRICS_PORT\n");
     // The web console (GET / and /console/<file>): on the public port only, not METRICS_PORT.
     if (auto page = web::console_response(request))
       return *page;
     return route_internal(request);
+  }
+
+  /// GET /cluster (bearer API_TOKEN, like the call API).
+  net::http_response answer_cluster(const net::http_request& request) const {
+    if (auto refused = refuse_api_request(request, settings_.api_token))
+      return api_error_response(*refused);
+    if (!cluster_)
+      return api_error_response({404, "no cluster: CLUSTER_PORT is not set"});
+    return cluster_response(cluster_->view().members(std::chrono::steady_clock::now()));
   }
 
   /// What the metrics listener serves: probes and metrics; the main port serves them too
@@ -295,6 +353,7 @@ class node final : public bridge_server {
   std::optional<net::call_token_issuer> tokens_;
   std::optional<outbound_dialer> dialer_;        // POST /calls
   std::shared_ptr<call_controller> controller_;  // the call-control API, transfers, tools
+  std::unique_ptr<cluster_node> cluster_;        // CLUSTER_PORT, when set
   std::atomic<bool> ready_{false};
   std::atomic<bool> stop_requested_{false};
   std::promise<void> stopped_;

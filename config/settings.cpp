@@ -221,6 +221,15 @@ problem parse_bind_address(std::string_view text, std::string& out) {
   return std::nullopt;
 }
 
+// A PEM file path of the cluster's TLS; empty = unset. Read by validate(), not here.
+problem parse_tls_path(std::string_view text, std::filesystem::path& out) {
+  if (text.find_first_of("\r\n") != std::string_view::npos) {
+    return "a file path without line breaks";
+  }
+  out = std::filesystem::path(text);
+  return std::nullopt;
+}
+
 std::string port_text(std::uint16_t port) {
   return std::to_string(port);
 }
@@ -329,6 +338,102 @@ constexpr std::array descriptors{
         [](const settings& in) {
           return in.node_name;
         }},
+    setting_descriptor{
+        "CLUSTER_PORT", "",
+        "TCP port of the cluster link between nodes (CAF's network layer); 0 = any free port "
+        "(logged). Unset: this node runs alone.",
+        "<0-65535>", false, false,
+        [](std::string_view text, settings& out) -> problem {
+          if (text.empty()) {
+            out.cluster_port.reset();
+            return std::nullopt;
+          }
+          std::uint16_t port = 0;
+          if (auto why = parse_port(text, 0, port)) {
+            return why;
+          }
+          out.cluster_port = port;
+          return std::nullopt;
+        },
+        [](const settings& in) {
+          return in.cluster_port ? port_text(*in.cluster_port) : std::string{};
+        }},
+    setting_descriptor{"CLUSTER_BIND", "",
+                       "IP address the cluster port binds to; unset: BIND_ADDRESS.", "<ip>", false,
+                       false,
+                       [](std::string_view text, settings& out) -> problem {
+                         if (text.empty()) {
+                           out.cluster_bind.clear();
+                           return std::nullopt;
+                         }
+                         return parse_bind_address(text, out.cluster_bind);
+                       },
+                       [](const settings& in) {
+                         return in.cluster_bind;
+                       }},
+    setting_descriptor{
+        "CLUSTER_SEEDS", "",
+        "Comma-separated host:port of cluster nodes to join; the others are learnt from them.",
+        "<host:port,...>", false, false,
+        [](std::string_view text, settings& out) -> problem {
+          out.cluster_seeds.clear();
+          std::size_t start = 0;
+          while (start <= text.size() && !text.empty()) {
+            const auto comma = std::min(text.find(',', start), text.size());
+            const auto seed = text.substr(start, comma - start);
+            const auto colon = seed.rfind(':');
+            std::uint16_t port = 0;
+            if (colon == std::string_view::npos || colon == 0 ||
+                parse_port(seed.substr(colon + 1), 1, port)) {
+              return "'" + std::string(seed) + "' is not host:port (port 1-65535)";
+            }
+            out.cluster_seeds.emplace_back(seed);
+            start = comma + 1;
+          }
+          return std::nullopt;
+        },
+        [](const settings& in) {
+          std::string joined;
+          for (const auto& seed : in.cluster_seeds)
+            joined += (joined.empty() ? "" : ",") + seed;
+          return joined;
+        }},
+    setting_descriptor{
+        "CLUSTER_INSECURE", "false",
+        "INSECURE: run the cluster link without TLS; anyone who reaches CLUSTER_PORT can send "
+        "this node messages.",
+        "<bool>", false, true,
+        [](std::string_view text, settings& out) { return parse_bool(text, out.cluster_insecure); },
+        [](const settings& in) {
+          return std::string(in.cluster_insecure ? "true" : "false");
+        }},
+    setting_descriptor{"CLUSTER_TLS_CERT", "",
+                       "PEM certificate (chain) this node presents on the cluster link; with "
+                       "CLUSTER_TLS_KEY and CLUSTER_TLS_CA.",
+                       "<path>", false, false,
+                       [](std::string_view text, settings& out) {
+                         return parse_tls_path(text, out.cluster_tls_cert);
+                       },
+                       [](const settings& in) {
+                         return in.cluster_tls_cert.string();
+                       }},
+    setting_descriptor{"CLUSTER_TLS_KEY", "", "PEM private key of CLUSTER_TLS_CERT.", "<path>",
+                       false, false,
+                       [](std::string_view text, settings& out) {
+                         return parse_tls_path(text, out.cluster_tls_key);
+                       },
+                       [](const settings& in) {
+                         return in.cluster_tls_key.string();
+                       }},
+    setting_descriptor{"CLUSTER_TLS_CA", "",
+                       "PEM CA certificate(s) a peer's certificate must chain to (mutual TLS).",
+                       "<path>", false, false,
+                       [](std::string_view text, settings& out) {
+                         return parse_tls_path(text, out.cluster_tls_ca);
+                       },
+                       [](const settings& in) {
+                         return in.cluster_tls_ca.string();
+                       }},
     setting_descriptor{
         "OPENAI_API_KEY", "", "OpenAI API key for the Realtime API.", "<key>", true, false,
         [](std::string_view text, settings& out) { return parse_secret(text, out.openai_api_key); },
@@ -814,6 +919,43 @@ void check(const settings& candidate, const chosen_values& chosen,
                           "requests (insecure)");
   }
 
+  const int tls_files = int{!candidate.cluster_tls_cert.empty()} +
+                        int{!candidate.cluster_tls_key.empty()} +
+                        int{!candidate.cluster_tls_ca.empty()};
+  if (tls_files != 0 && tls_files != 3 && !skip.contains("CLUSTER_TLS_CERT") &&
+      !skip.contains("CLUSTER_TLS_KEY") && !skip.contains("CLUSTER_TLS_CA")) {
+    problems.emplace_back(errc::conflicting_settings, "CLUSTER_TLS_CERT",
+                          "CLUSTER_TLS_CERT, CLUSTER_TLS_KEY and CLUSTER_TLS_CA go together: set "
+                          "all three or none");
+  }
+  if (tls_files == 3) {
+    for (const auto& [name, pem_file] : {std::pair{"CLUSTER_TLS_CERT", &candidate.cluster_tls_cert},
+                                         std::pair{"CLUSTER_TLS_KEY", &candidate.cluster_tls_key},
+                                         std::pair{"CLUSTER_TLS_CA", &candidate.cluster_tls_ca}}) {
+      std::string why;
+      if (!skip.contains(name) && !read_text_file(*pem_file, why)) {
+        problems.emplace_back(errc::unreadable_file, name,
+                              field_message(candidate, chosen, name, "cannot read: " + why));
+      }
+    }
+  }
+  if (candidate.cluster_port && !candidate.cluster_insecure && tls_files == 0 &&
+      !skip.contains("CLUSTER_PORT") && !skip.contains("CLUSTER_INSECURE")) {
+    // Whoever reaches the cluster port can send this node messages: no silent plain links.
+    problems.emplace_back(errc::missing_setting, "CLUSTER_PORT",
+                          field_message(candidate, chosen, "CLUSTER_PORT",
+                                        "set but the cluster link has no TLS certificates; set "
+                                        "CLUSTER_TLS_CERT, CLUSTER_TLS_KEY and CLUSTER_TLS_CA, or "
+                                        "CLUSTER_INSECURE=true to run it unencrypted (insecure)"));
+  }
+  if (candidate.cluster_port && *candidate.cluster_port != 0 &&
+      (*candidate.cluster_port == candidate.port ||
+       (candidate.metrics_port && *candidate.metrics_port == *candidate.cluster_port)) &&
+      !skip.contains("CLUSTER_PORT") && !skip.contains("PORT")) {
+    problems.emplace_back(errc::conflicting_settings, "CLUSTER_PORT",
+                          field_message(candidate, chosen, "CLUSTER_PORT",
+                                        "equals PORT or METRICS_PORT; each needs its own port"));
+  }
   if (candidate.metrics_port && *candidate.metrics_port != 0 &&
       *candidate.metrics_port == candidate.port && !skip.contains("PORT") &&
       !skip.contains("METRICS_PORT")) {

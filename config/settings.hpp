@@ -44,6 +44,17 @@ struct settings {
   std::optional<std::uint16_t> metrics_port;  // METRICS_PORT: unset = /metrics on PORT,
                                               // else its own listener (0 = any free port)
   std::string node_name;  // NODE_NAME: the `node` label of metrics; empty = the host name
+  // Cluster (README "Cluster"): unset CLUSTER_PORT = this node runs alone.
+  std::optional<std::uint16_t> cluster_port;  // CLUSTER_PORT, 0 = any free port (logged)
+  std::string cluster_bind;                   // CLUSTER_BIND, empty = BIND_ADDRESS
+  std::vector<std::string> cluster_seeds;     // CLUSTER_SEEDS, each "host:port"
+  bool cluster_insecure = false;              // CLUSTER_INSECURE: links without TLS
+  // CLUSTER_TLS_CERT/KEY/CA: mutual TLS on the cluster link (CAF's OpenSSL module); all three
+  // or none, empty = unset.
+  std::filesystem::path cluster_tls_cert;
+  std::filesystem::path cluster_tls_key;
+  std::filesystem::path cluster_tls_ca;
+  bool has_cluster_tls() const { return !cluster_tls_cert.empty(); }
   // OpenAI Realtime
   std::string openai_api_key;  // OPENAI_API_KEY (secret), empty = unset
   std::string openai_realtime_url = std::string(default_openai_realtime_url);

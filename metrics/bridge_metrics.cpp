@@ -303,6 +303,17 @@ bridge_metrics::bridge_metrics(std::string node)
                                    "Twilio status callbacks (POST /call-status), by result.");
   for (const auto* result : {"accepted", "stale", "unknown_call", "refused", "malformed", "other"})
     status_callbacks_.emplace(result, &callbacks.Add({{"result", result}}));
+  auto& nodes = gauge_family("switchboard_cluster_nodes",
+                             "Nodes of the cluster as this node sees them, itself included, by "
+                             "state.");
+  for (const auto* state : {"joining", "ready", "draining", "down"})
+    cluster_nodes_.emplace(state, &nodes.Add({{"state", state}}));
+  auto& links = counter_family("switchboard_cluster_link_events_total",
+                               "Events of the links to peer nodes: joined, ready, rejoined, lost "
+                               "(link dropped), silent (no heartbeat), connect_failed.");
+  for (const auto* event :
+       {"joined", "ready", "rejoined", "lost", "silent", "connect_failed", "other"})
+    cluster_link_events_.emplace(event, &links.Add({{"event", event}}));
 }
 
 std::string_view to_string(call_action action) {
@@ -332,6 +343,15 @@ prometheus::Counter& bridge_metrics::tool_calls(std::string_view outcome) {
 
 prometheus::Counter& bridge_metrics::status_callbacks(std::string_view result) {
   return labelled_or_other(status_callbacks_, result);
+}
+
+prometheus::Gauge* bridge_metrics::cluster_nodes(std::string_view state) {
+  auto it = cluster_nodes_.find(state);
+  return it == cluster_nodes_.end() ? nullptr : it->second;
+}
+
+prometheus::Counter& bridge_metrics::cluster_link_events(std::string_view event) {
+  return labelled_or_other(cluster_link_events_, event);
 }
 
 prometheus::Counter& bridge_metrics::webhooks(unsigned status) {

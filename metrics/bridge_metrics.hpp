@@ -183,6 +183,13 @@ class bridge_metrics {
   prometheus::Counter& tool_calls(std::string_view outcome);
   /// Twilio status callbacks, by result (accepted, stale, unknown_call, refused, malformed).
   prometheus::Counter& status_callbacks(std::string_view result);
+  // -- cluster ----------------------------------------------------------------------------------
+  /// Nodes of the cluster this node sees, itself included, by state (joining, ready, draining,
+  /// down); unknown states: nullptr. All 0 on a node without CLUSTER_PORT.
+  prometheus::Gauge* cluster_nodes(std::string_view state);
+  /// Links to peers, by event (joined, ready, rejoined, lost, silent, connect_failed); unknown
+  /// events: "other".
+  prometheus::Counter& cluster_link_events(std::string_view event);
 
   /// The model error codes that get their own label value.
   static const std::array<std::string_view, 12>& known_model_error_codes();
@@ -217,6 +224,8 @@ class bridge_metrics {
   std::array<prometheus::Counter*, call_action_count> call_actions_;
   std::map<std::string, prometheus::Counter*, std::less<>> tool_calls_;
   std::map<std::string, prometheus::Counter*, std::less<>> status_callbacks_;
+  std::map<std::string, prometheus::Gauge*, std::less<>> cluster_nodes_;
+  std::map<std::string, prometheus::Counter*, std::less<>> cluster_link_events_;
   prometheus::Counter* model_reconnects_;
   std::array<prometheus::Counter*, model_link_failure_count> model_link_failures_;
   std::array<prometheus::Counter*, 2> model_outages_;

@@ -1,0 +1,446 @@
+#include "app/cluster_node.hpp"
+
+#include "actors/cluster_message_types.hpp"
+#include "actors/interfaces.hpp"
+#include "actors/messages.hpp"
+#include "metrics/process_metrics.hpp"
+
+#include <boost/json.hpp>
+#include <caf/atom.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/io/middleman_actor.hpp>
+#include <caf/io/publish.hpp>
+#include <caf/openssl/manager.hpp>
+#include <caf/openssl/publish.hpp>
+#include <caf/send.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <map>
+#include <optional>
+#include <set>
+#include <unistd.h>
+
+namespace switchboard::app {
+
+namespace {
+
+using namespace std::chrono_literals;
+using steady = std::chrono::steady_clock;
+using actors::cluster_membership;
+using actors::membership_change;
+using actors::node_state;
+
+// The node actor's own messages: its timer, and its address once published (which starts it).
+// Peers know only node_actor; what they send of these anyway is ignored.
+using cluster_tick_atom = caf::atom_constant<caf::atom("ctick")>;
+using cluster_start_atom = caf::atom_constant<caf::atom("cstart")>;
+using node_impl_actor = actors::node_actor::extend<caf::reacts_to<cluster_tick_atom>,
+                                                   caf::reacts_to<cluster_start_atom, std::string>>;
+
+// Bounds on what a peer's heartbeat may carry: anything larger is hostile and ignored.
+constexpr std::size_t max_name_length = 253;
+constexpr std::size_t max_address_length = 300;
+constexpr std::size_t max_url_length = 2048;
+constexpr std::size_t max_linked = 1000;
+// How long the middleman may take to open a link (TCP and CAF's handshake).
+constexpr auto connect_timeout = 3s;
+
+std::string host_name() {
+  std::array<char, 256> name{};
+  if (::gethostname(name.data(), name.size() - 1) != 0)
+    return "localhost";
+  return name.data();
+}
+
+/// CPU time this process used, in seconds; nullopt when /proc cannot say.
+std::optional<double> process_cpu_seconds() {
+  const auto text = metrics::read_proc_file("/proc/self/stat");
+  if (!text)
+    return std::nullopt;
+  const auto stat = metrics::parse_proc_stat(*text);
+  if (!stat)
+    return std::nullopt;
+  const long ticks_per_second = ::sysconf(_SC_CLK_TCK);
+  if (ticks_per_second <= 0)
+    return std::nullopt;
+  return static_cast<double>(stat->utime_ticks + stat->stime_ticks) /
+         static_cast<double>(ticks_per_second);
+}
+
+std::optional<actors::node_report> checked_report(const actors::node_heartbeat& beat) {
+  auto state = actors::parse_reported_state(beat.state);
+  if (!state || beat.node_name.size() > max_name_length ||
+      beat.cluster_address.size() > max_address_length || beat.stream_url.size() > max_url_length ||
+      beat.linked.size() > max_linked || !(beat.load >= 0 && beat.load < 1e6)) {
+    return std::nullopt;
+  }
+  return actors::node_report{beat.node_name, *state,          beat.active_calls,   beat.capacity,
+                             beat.load,      beat.stream_url, beat.cluster_address};
+}
+
+struct node_data {
+  static inline const char* name = "cluster_node";
+
+  cluster_options options;
+  std::shared_ptr<cluster_view> view;
+  std::string address;  // ours, as peers are told
+  std::optional<cluster_membership> table;
+  std::map<std::string, actors::node_actor> peers;  // live links, by node id
+  std::map<std::string, std::string> owners;        // address -> node id linked through it
+  std::set<std::string> learnt;                     // addresses peers told us of
+  std::set<std::string> connecting;
+  std::set<std::string> own_addresses;    // addresses that turned out to be this node
+  std::set<std::string> seeds_not_tried;  // joining until each seed was tried once
+  std::optional<double> last_cpu_seconds;
+  steady::time_point last_cpu_sample{};
+  double load = 0;
+  bool started = false;
+};
+
+using node_pointer = node_impl_actor::stateful_pointer<node_data>;
+
+void count(node_data& state, std::string_view event) {
+  if (state.options.metrics)
+    state.options.metrics->cluster_link_events(event).Increment();
+}
+
+void note(node_data& state, const std::string& id, membership_change change) {
+  if (change == membership_change::none)
+    return;
+  count(state, to_string(change));
+  std::string name = id;
+  for (const auto& member : state.table->members(steady::now())) {
+    if (member.id == id && !member.report.name.empty())
+      name = member.report.name;
+  }
+  if (change == membership_change::lost)
+    spdlog::warn("cluster: node {} lost", name);
+  else
+    spdlog::info("cluster: node {} {}", name, to_string(change));
+}
+
+/// Forgets the link to `id`: no more heartbeats to it, its addresses may be connected again.
+void drop_link(node_pointer self, const std::string& id) {
+  auto& state = self->state;
+  if (auto it = state.peers.find(id); it != state.peers.end()) {
+    self->demonitor(it->second.address());
+    state.peers.erase(it);
+  }
+  for (auto it = state.owners.begin(); it != state.owners.end();) {
+    if (it->second == id) {
+      state.learnt.erase(it->first);
+      it = state.owners.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void adopt(node_pointer self, const std::string& id, actors::node_actor peer) {
+  auto& state = self->state;
+  if (state.peers.count(id) != 0)
+    return;
+  self->monitor(peer);
+  state.peers.emplace(id, std::move(peer));
+  note(state, id, state.table->linked(id, steady::now()));
+}
+
+actors::node_report self_report(node_data& state) {
+  actors::node_report report;
+  report.name = state.options.node_name;
+  report.state = state.seeds_not_tried.empty() ? node_state::ready : node_state::joining;
+  report.active_calls = state.options.active_calls();
+  report.capacity = state.options.capacity;
+  report.load = state.load;
+  report.address = state.address;
+  return report;
+}
+
+actors::node_heartbeat heartbeat_of(const actors::node_report& report,
+                                    std::vector<std::string> linked) {
+  return {report.name,         std::string(to_string(report.state)),
+          report.active_calls, report.capacity,
+          report.load,         report.stream_url,
+          report.address,      std::move(linked)};
+}
+
+void sample_load(node_data& state, steady::time_point now) {
+  const auto cpu = process_cpu_seconds();
+  if (cpu && state.last_cpu_seconds && now > state.last_cpu_sample) {
+    const std::chrono::duration<double> wall = now - state.last_cpu_sample;
+    state.load = std::max(0.0, (*cpu - *state.last_cpu_seconds) / wall.count());
+  }
+  state.last_cpu_seconds = cpu;
+  state.last_cpu_sample = now;
+}
+
+void publish_view(node_data& state, steady::time_point now) {
+  state.view->publish(state.table->members(now), now);
+  if (!state.options.metrics)
+    return;
+  for (const auto& [node_state_value, nodes] : state.table->counts()) {
+    if (auto* gauge = state.options.metrics->cluster_nodes(to_string(node_state_value)))
+      gauge->Set(static_cast<double>(nodes));
+  }
+}
+
+void connect_to(node_pointer self, const std::string& address) {
+  auto target = split_host_port(address);
+  if (!target)
+    return;
+  self->state.connecting.insert(address);
+  // The middleman actor is looked up each time, never kept: it runs on a thread of its own,
+  // which the actor system's shutdown waits for until the last reference to it is gone, and
+  // this actor may outlive the io threads that would have ended it.
+  const auto& links = self->state.options.tls ? self->system().openssl_manager().actor_handle()
+                                              : self->system().middleman().actor_handle();
+  self->request(links, connect_timeout, caf::connect_atom::value, target->first, target->second)
+      .then(
+          [self, address](const caf::node_id& node, caf::strong_actor_ptr& published,
+                          std::set<std::string>&) {
+            auto& state = self->state;
+            state.connecting.erase(address);
+            state.seeds_not_tried.erase(address);
+            if (node == self->system().node()) {
+              state.own_addresses.insert(address);
+              return;
+            }
+            if (!published) {
+              spdlog::warn("cluster: {} answered but publishes no node actor", address);
+              count(state, "connect_failed");
+              return;
+            }
+            const auto id = to_string(node);
+            state.owners[address] = id;
+            adopt(self, id, caf::actor_cast<actors::node_actor>(std::move(published)));
+          },
+          [self, address](caf::error& error) {
+            auto& state = self->state;
+            state.connecting.erase(address);
+            state.seeds_not_tried.erase(address);
+            state.learnt.erase(address);
+            count(state, "connect_failed");
+            spdlog::debug("cluster: cannot link to {}: {}", address, self->system().render(error));
+          });
+}
+
+void tick(node_pointer self) {
+  auto& state = self->state;
+  const auto now = steady::now();
+  sample_load(state, now);
+  for (const auto& id : state.table->expire(now)) {
+    count(state, "silent");
+    spdlog::warn("cluster: node {} silent: marked down", id);
+    drop_link(self, id);
+  }
+  // Seeds always (a restarted seed comes back on its address), and whatever peers mentioned.
+  std::set<std::string> wanted(state.options.seeds.begin(), state.options.seeds.end());
+  wanted.insert(state.learnt.begin(), state.learnt.end());
+  for (const auto& address : wanted) {
+    const bool linked = state.owners.count(address) != 0;
+    if (!linked && address != state.address && state.own_addresses.count(address) == 0 &&
+        state.connecting.count(address) == 0) {
+      connect_to(self, address);
+    }
+  }
+  auto report = self_report(state);
+  state.table->update_self(report);
+  const auto beat = heartbeat_of(report, state.table->live_addresses());
+  for (const auto& [id, peer] : state.peers)
+    self->send(peer, beat);
+  publish_view(state, now);
+  self->delayed_send(self, state.options.heartbeat_every, cluster_tick_atom::value);
+}
+
+void heard(node_pointer self, actors::node_heartbeat& beat) {
+  auto& state = self->state;
+  const auto& sender = self->current_sender();
+  if (!sender || sender->node() == self->system().node())
+    return;
+  auto report = checked_report(beat);
+  if (!report) {
+    count(state, "other");
+    return;
+  }
+  const auto id = to_string(sender->node());
+  // A peer that connected to us: its link is the one we use too (one per pair of nodes).
+  adopt(self, id, caf::actor_cast<actors::node_actor>(sender));
+  if (!report->address.empty() && state.owners.count(report->address) == 0)
+    state.owners[report->address] = id;
+  for (const auto& address : beat.linked) {
+    if (address.size() <= max_address_length && state.learnt.size() < max_linked)
+      state.learnt.insert(address);
+  }
+  for (auto change : state.table->heard(id, std::move(*report), steady::now()))
+    note(state, id, change);
+}
+
+/// True for a message this node sent itself (not a peer's).
+bool from_self(node_pointer self) {
+  const auto& sender = self->current_sender();
+  return sender && sender->node() == self->system().node() && sender->id() == self->id();
+}
+
+node_impl_actor::behavior_type node_behavior(node_pointer self, cluster_options options,
+                                             std::shared_ptr<cluster_view> view) {
+  auto& state = self->state;
+  state.options = std::move(options);
+  state.view = std::move(view);
+  state.seeds_not_tried.insert(state.options.seeds.begin(), state.options.seeds.end());
+  state.table.emplace(to_string(self->system().node()), self_report(state), state.options.limits);
+  self->set_down_handler([self](caf::down_msg& down) {
+    auto& data = self->state;
+    for (const auto& [id, peer] : data.peers) {
+      if (peer.address() == down.source) {
+        const auto lost_id = id;
+        note(data, lost_id, data.table->lost(lost_id, steady::now()));
+        drop_link(self, lost_id);
+        publish_view(data, steady::now());
+        return;
+      }
+    }
+  });
+  return {
+      [self](actors::node_heartbeat& beat) { heard(self, beat); },
+      [self](cluster_tick_atom) {
+        if (from_self(self))
+          tick(self);
+      },
+      [self](cluster_start_atom, std::string& address) {
+        // Sent once by cluster_node::start, anonymously (a remote anonymous one is ignored once
+        // this node has started, which it has before its port is known to anyone).
+        auto& data = self->state;
+        if (data.started || self->current_sender() != nullptr)
+          return;
+        data.started = true;
+        data.address = std::move(address);
+        tick(self);
+      },
+  };
+}
+
+}  // namespace
+
+void cluster_view::publish(std::vector<actors::cluster_member> members, clock::time_point taken) {
+  std::lock_guard lock(mutex_);
+  members_ = std::move(members);
+  taken_ = taken;
+}
+
+std::vector<actors::cluster_member> cluster_view::members(clock::time_point now) const {
+  std::lock_guard lock(mutex_);
+  auto out = members_;
+  const auto since = now > taken_ ? now - taken_ : clock::duration::zero();
+  for (auto& member : out) {
+    if (member.heartbeat_age && !member.self)
+      *member.heartbeat_age += since;
+  }
+  return out;
+}
+
+net::http_response cluster_response(const std::vector<actors::cluster_member>& members) {
+  boost::json::array nodes;
+  std::string self_id;
+  for (const auto& member : members) {
+    if (member.self)
+      self_id = member.id;
+    boost::json::value age = nullptr;
+    if (member.heartbeat_age) {
+      age = std::chrono::duration_cast<std::chrono::milliseconds>(*member.heartbeat_age).count();
+    }
+    nodes.push_back(boost::json::object{
+        {"id", member.id},
+        {"name", member.report.name},
+        {"state", to_string(member.state)},
+        {"self", member.self},
+        {"active_calls", member.report.active_calls},
+        {"capacity", member.report.capacity},
+        {"load", member.report.load},
+        {"stream_url", member.report.stream_url},
+        {"address", member.report.address},
+        {"heartbeat_age_ms", age},
+    });
+  }
+  boost::json::object body{{"node", self_id}, {"nodes", std::move(nodes)}};
+  return net::http_response::json(200, boost::json::serialize(body) + "\n");
+}
+
+void configure_cluster(caf::actor_system_config& config, const cluster_tls_files& tls) {
+  config.load<caf::io::middleman>();
+  if (tls.enabled()) {
+    // With a certificate set, CAF's OpenSSL module requires one from every peer too (mutual
+    // TLS; the chain is checked against the CA, host names are not) and offers
+    // "HIGH:!aNULL:!MD5" through TLS_method: OpenSSL 3 negotiates it (README "Cluster").
+    config.load<caf::openssl::manager>();
+    config.set("openssl.certificate", tls.certificate);
+    config.set("openssl.key", tls.key);
+    config.set("openssl.cafile", tls.ca);
+  }
+  // Off by default in CAF 0.17.6: without them a frozen peer (SIGSTOP, a partition) keeps its
+  // link open forever. With them the link closes after a second's silence beyond the timeout,
+  // and every proxy of that node dies (remote_link_unreachable): our monitors fire.
+  config.set("middleman.heartbeat-interval", caf::timespan{std::chrono::milliseconds(500)});
+  config.set("middleman.connection-timeout", caf::timespan{std::chrono::seconds(3)});
+  actors::add_cluster_message_types(config);
+}
+
+std::optional<std::pair<std::string, std::uint16_t>> split_host_port(std::string_view text) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon == 0 || colon + 1 == text.size())
+    return std::nullopt;
+  auto host = text.substr(0, colon);
+  if (host.front() == '[') {
+    if (host.size() < 3 || host.back() != ']')
+      return std::nullopt;
+    host = host.substr(1, host.size() - 2);
+  }
+  const auto digits = text.substr(colon + 1);
+  std::uint16_t port = 0;
+  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
+  if (ec != std::errc() || end != digits.data() + digits.size() || port == 0)
+    return std::nullopt;
+  return std::pair{std::string(host), port};
+}
+
+boost::system::result<std::unique_ptr<cluster_node>, std::string> cluster_node::start(
+    caf::actor_system& system, cluster_options options) {
+  const bool wildcard = options.bind_address == "0.0.0.0" || options.bind_address == "::";
+  const auto advertised_host = wildcard ? host_name() : options.bind_address;
+  std::unique_ptr<cluster_node> node(new cluster_node());
+  node->view_ = std::make_shared<cluster_view>();
+  // It starts ticking once published, when its address is known (cluster_start_atom).
+  auto handle = system.spawn(node_behavior, options, node->view_);
+  auto published =
+      options.tls ? caf::openssl::publish(handle, options.port, options.bind_address.c_str(), true)
+                  : caf::io::publish(handle, options.port, options.bind_address.c_str(), true);
+  if (!published) {
+    caf::anon_send_exit(handle, caf::exit_reason::user_shutdown);
+    return "CLUSTER_PORT: cannot publish on " + options.bind_address + ":" +
+           std::to_string(options.port) + ": " + system.render(published.error());
+  }
+  node->port_ = *published;
+  const bool v6 = advertised_host.find(':') != std::string::npos;
+  node->address_ =
+      (v6 ? "[" + advertised_host + "]" : advertised_host) + ":" + std::to_string(node->port_);
+  caf::anon_send(handle, cluster_start_atom::value, node->address_);
+  node->handle_ = caf::actor_cast<caf::actor>(handle);
+  return node;
+}
+
+cluster_node::~cluster_node() {
+  stop();
+}
+
+void cluster_node::stop() {
+  if (handle_) {
+    caf::anon_send_exit(handle_, caf::exit_reason::user_shutdown);
+    handle_ = nullptr;
+  }
+}
+
+}  // namespace switchboard::app

@@ -1,0 +1,109 @@
+#pragma once
+// This node's place in the cluster (README "Cluster"): one `node` actor (actors/interfaces.hpp)
+// published on CLUSTER_PORT through CAF's io middleman, linked to every other node (full
+// mesh), telling each about once a second who it is and how loaded, and marking peers down
+// when their link drops (a down message from the peer's node actor: its process died, or the
+// middleman's heartbeats timed out) or they fall silent. The table itself is the plain
+// actors::cluster_membership; /cluster reads a copy of it (cluster_view).
+//
+// Threads: the node actor runs on the io threads like every actor (app/io_thread_scheduler);
+// it never blocks: connections go through the middleman actor's request interface (the
+// middleman actor runs on a thread of its own, where CAF's blocking connect is harmless).
+// Only start() blocks (publish), and it runs on the thread that starts the server.
+
+#include "actors/cluster_membership.hpp"
+#include "metrics/bridge_metrics.hpp"
+#include "net/http_types.hpp"
+
+#include <boost/system/result.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace switchboard::app {
+
+/// The membership table as last published by the node actor, for readers on other threads.
+class cluster_view {
+ public:
+  using clock = std::chrono::steady_clock;
+  void publish(std::vector<actors::cluster_member> members, clock::time_point taken);
+  /// The members with their heartbeat ages advanced to `now`.
+  std::vector<actors::cluster_member> members(clock::time_point now) const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<actors::cluster_member> members_;  // guarded by mutex_
+  clock::time_point taken_{};                    // guarded by mutex_
+};
+
+/// GET /cluster's JSON: {"node": self id, "nodes": [{id, name, state, self, active_calls,
+/// capacity, load, stream_url, address, heartbeat_age_ms (null: never heard)}]}.
+net::http_response cluster_response(const std::vector<actors::cluster_member>& members);
+
+struct cluster_options {
+  std::string bind_address;        // what CLUSTER_PORT binds to
+  std::uint16_t port = 0;          // 0 = any free port
+  std::vector<std::string> seeds;  // host:port
+  std::string node_name;
+  /// Live calls on this node, read each heartbeat.
+  std::function<std::uint32_t()> active_calls = [] {
+    return 0u;
+  };
+  std::uint32_t capacity = 0;  // MAX_CALLS, 0 = unlimited
+  std::chrono::milliseconds heartbeat_every{1000};
+  bool tls = false;  // configure_cluster was given certificates: links go through caf::openssl
+  actors::cluster_membership::limits limits;
+  std::shared_ptr<metrics::bridge_metrics> metrics;  // may be null
+};
+
+/// The cluster link's mutual TLS (CLUSTER_TLS_*): PEM files; all empty = plain TCP.
+struct cluster_tls_files {
+  std::string certificate;
+  std::string key;
+  std::string ca;
+  bool enabled() const { return !certificate.empty(); }
+};
+
+/// Prepares `config` for a cluster node: CAF's io middleman with its heartbeats on (so a frozen
+/// peer's link times out), CAF's OpenSSL module when `tls` is enabled (every peer must then
+/// present a certificate chaining to tls.ca), and every cross-node type. Call before the actor
+/// system is built.
+void configure_cluster(caf::actor_system_config& config, const cluster_tls_files& tls = {});
+
+class cluster_node {
+ public:
+  /// Spawns the node actor and publishes it on options.port. Blocks until published: call it
+  /// from a thread that does not run actors.
+  static boost::system::result<std::unique_ptr<cluster_node>, std::string> start(
+      caf::actor_system& system, cluster_options options);
+
+  ~cluster_node();
+  cluster_node(const cluster_node&) = delete;
+  cluster_node& operator=(const cluster_node&) = delete;
+
+  std::uint16_t port() const { return port_; }
+  /// host:port the peers are told to reach this node at.
+  const std::string& address() const { return address_; }
+  const cluster_view& view() const { return *view_; }
+  /// Ends the node actor (its peers see its link drop when the process ends).
+  void stop();
+
+ private:
+  cluster_node() = default;
+  caf::actor handle_;
+  std::uint16_t port_ = 0;
+  std::string address_;
+  std::shared_ptr<cluster_view> view_;
+};
+
+/// Splits "host:port" ("[v6]:port" too); nullopt when it is not that.
+std::optional<std::pair<std::string, std::uint16_t>> split_host_port(std::string_view text);
+
+}  // namespace switchboard::app
