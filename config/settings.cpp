@@ -613,7 +613,7 @@ constexpr std::array descriptors{
         [](const settings& in) {
           return in.full_message;
         }},
-    setting_descriptor{"MAX_LOOP_LAG_MS", "40",
+    setting_descriptor{"MAX_LOOP_LAG_MS", "20",
                        "Event-loop lag of the io threads (ms) above which this node takes no "
                        "new calls, until the lag is back under half of it for a second: the "
                        "calls it carries keep their round trip. 0: lag is not watched.",

@@ -81,7 +81,7 @@ struct settings {
   // Capacity: admission control and streams that never start
   unsigned max_calls = 0;                                        // MAX_CALLS: 0 = no fixed limit
   std::string full_message = std::string(default_full_message);  // FULL_MESSAGE: said when full
-  unsigned max_loop_lag_ms = 40;  // MAX_LOOP_LAG_MS: refuse new calls above it; 0 = not watched
+  unsigned max_loop_lag_ms = 20;  // MAX_LOOP_LAG_MS: refuse new calls above it; 0 = not watched
   unsigned start_timeout_s = 5;   // START_TIMEOUT: a stream without `start` by then is closed
   // Output
   std::filesystem::path recordings_dir = "./recordings";
