@@ -385,7 +385,7 @@ net::twilio_start signed_start(const bridge_environment& env, const std::string&
   start.call_sid = call_sid;
   start.tracks = {"inbound"};
   start.media_format = {"audio/x-mulaw", 8000, 1};
-  start.custom_parameters = {{"token", env.call_tokens->issue(call_sid, now)}};
+  start.custom_parameters = {{"token", env.call_tokens->issue({call_sid, "", ""}, now)}};
   return start;
 }
 
