@@ -3,6 +3,7 @@
 // model's session configuration, how to reach the model, where recordings go, the call-token
 // issuer, and the registry of calls. Built once by the server (app/) or by a test.
 
+#include "actors/admission.hpp"
 #include "actors/call_guards.hpp"
 #include "actors/call_status_book.hpp"
 #include "actors/interfaces.hpp"
@@ -54,6 +55,7 @@ struct call_outcome {
   std::string stream_sid;
   std::string end_reason;
   bool refused = false;
+  bool started = false;             // its stream started: it was counted as a call
   std::filesystem::path directory;  // empty when the call never started
   std::uint64_t duration_ms = 0;
   std::uint64_t barge_ins = 0;
@@ -69,7 +71,9 @@ struct call_outcome {
 /// demo and tests; written by supervisors.
 class call_registry {
  public:
+  /// A stream started: one more active call.
   void call_opened();
+  /// A call ended (started or not); an active one is one fewer.
   void call_finished(call_outcome outcome);
   std::size_t active_calls() const;
   std::size_t finished_calls() const;
@@ -138,6 +142,10 @@ struct bridge_environment {
   std::shared_ptr<net::call_token_ledger> spent_call_tokens =
       std::make_shared<net::call_token_ledger>();
   std::shared_ptr<call_registry> calls = std::make_shared<call_registry>();
+  /// MAX_CALLS and the event-loop lag: whether a stream that starts is taken (default: always).
+  std::shared_ptr<call_admission> admission = std::make_shared<call_admission>();
+  /// START_TIMEOUT: a stream that has not sent `start` by then is closed; it never counted.
+  std::chrono::milliseconds start_timeout{5000};
   std::shared_ptr<dial_overrides> dials = std::make_shared<dial_overrides>();
   /// Twilio's status of outbound calls (POST /call-status), and their call.json kept current.
   std::shared_ptr<call_status_book> statuses = std::make_shared<call_status_book>();

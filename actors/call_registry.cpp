@@ -12,7 +12,7 @@ void call_registry::call_opened() {
 
 void call_registry::call_finished(call_outcome outcome) {
   std::lock_guard lock(mutex_);
-  if (active_ > 0)
+  if (outcome.started && active_ > 0)
     --active_;
   finished_.push_back(std::move(outcome));
   changed_.notify_all();

@@ -78,8 +78,8 @@ metrics::call_end classify_end(const call_record& record) {
 }
 
 /// Runs on its own thread (blocking file I/O): mixes, transcript, call.json, outcome.
-void finalize_call(call_record record, std::filesystem::path directory, bool audio_recorded,
-                   std::shared_ptr<call_registry> calls,
+void finalize_call(call_record record, bool started, std::filesystem::path directory,
+                   bool audio_recorded, std::shared_ptr<call_registry> calls,
                    std::shared_ptr<metrics::bridge_metrics> node,
                    std::shared_ptr<call_status_book> statuses, std::shared_ptr<live_calls> live) {
   const metrics::call_ids ids{record.identity.call_sid, record.identity.stream_sid};
@@ -145,6 +145,7 @@ void finalize_call(call_record record, std::filesystem::path directory, bool aud
   outcome.stream_sid = record.identity.stream_sid;
   outcome.end_reason = record.end_reason;
   outcome.refused = record.stream.refused;
+  outcome.started = started;
   outcome.directory = directory;
   outcome.duration_ms = static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::milliseconds>(record.ended_at - record.started_at)
@@ -167,21 +168,27 @@ void finalize_call(call_record record, std::filesystem::path directory, bool aud
                     directory.string());
   node->calls_ended(end).Increment();
   node->call_duration().Observe(static_cast<double>(outcome.duration_ms) / 1000.0);
-  node->active_calls().Decrement();
-  live->ended(record.identity.call_sid, record.end_reason, directory, record.files,
-              record.ended_at);
+  // Only a started call is in the live view: a refused stream may name another call's CallSid.
+  if (started)
+    live->ended(record.identity.call_sid, record.end_reason, directory, record.files,
+                record.ended_at);
   calls->call_finished(std::move(outcome));
 }
 
 void finish(self_pointer self) {
   auto& state = self->state;
   state.record.ended_at = state.env->wall_clock();
+  if (state.started) {
+    // The place is free as soon as the stream is over, not when the files are written.
+    state.env->admission->end();
+    state.env->metrics->active_calls().Decrement();
+  }
   // Mixing and file writes block: run them off the actor scheduler.
   self->home_system().spawn<caf::detached>(
-      [record = state.record, directory = state.directory, audio = state.env->record_audio,
-       calls = state.env->calls, node = state.env->metrics, statuses = state.env->statuses,
-       live = state.env->live](caf::event_based_actor*) mutable {
-        finalize_call(std::move(record), std::move(directory), audio, std::move(calls),
+      [record = state.record, started = state.started, directory = state.directory,
+       audio = state.env->record_audio, calls = state.env->calls, node = state.env->metrics,
+       statuses = state.env->statuses, live = state.env->live](caf::event_based_actor*) mutable {
+        finalize_call(std::move(record), started, std::move(directory), audio, std::move(calls),
                       std::move(node), std::move(statuses), std::move(live));
       });
   // The children that have not ended themselves (the Twilio socket, or all of them on a refused
@@ -210,13 +217,13 @@ void begin_ending(self_pointer self, std::string reason) {
     return;
   state.ending = true;
   state.record.end_reason = std::move(reason);
+  self->send(state.peers.model, close_atom::value);
+  if (!state.started)
+    return finish(self);  // refused or never started: nothing recorded
   state.env->live->update(state.record.identity.call_sid, [&](call_view& view) {
     view.state = call_state::ending;
     view.end_reason = state.record.end_reason;
   });
-  self->send(state.peers.model, close_atom::value);
-  if (!state.started)
-    return finish(self);  // refused or never started: nothing recorded
   self->request(state.peers.clock, std::chrono::seconds(5), stop_atom::value)
       .then(
           [=](playout_totals totals) {
@@ -505,6 +512,51 @@ void on_transfer_outcome(self_pointer self, const transfer_outcome& outcome) {
                       {"agent", "", "[transferred to " + outcome.to + "]", call_elapsed_ms(self)});
 }
 
+/// A stream is closed from here, before it counted as a call: no start in time, or no room.
+void close_uncounted_stream(self_pointer self, net::close_code code, std::string reason) {
+  auto& state = self->state;
+  if (auto connection = state.connection.lock())
+    connection->close(code, reason);
+  state.record.stream.refused = true;  // calls_total{outcome="refused"}: it never began
+  begin_ending(self, std::move(reason));
+}
+
+/// The stream's `start` has come (its token checked out): take it if the node has room.
+bool admit_stream(self_pointer self) {
+  auto& state = self->state;
+  const auto& identity = state.record.identity;
+  const auto refused = state.env->admission->start(
+      call_admission_key(identity.call_sid, identity.dial_id), std::chrono::steady_clock::now());
+  if (!refused)
+    return true;
+  // Its webhook was answered elsewhere or long ago, and this node is full now: Twilio hears a
+  // close it may retry elsewhere (1013), the node keeps the round trip of its calls.
+  state.env->metrics
+      ->calls_refused(*refused == admission_refusal::full ? metrics::refusal_reason::full
+                                                          : metrics::refusal_reason::overloaded,
+                      metrics::refusal_source::stream)
+      .Increment();
+  metrics::log_call(spdlog::level::warn, ids_of(state), "stream refused: node {}",
+                    to_string(*refused));
+  close_uncounted_stream(self, net::close_code::try_again_later,
+                         "node " + std::string(to_string(*refused)));
+  return false;
+}
+
+void on_start_due(self_pointer self) {
+  auto& state = self->state;
+  if (state.started || state.ending)
+    return;
+  state.env->metrics->stream_start_timeouts().Increment();
+  const auto connection = state.connection.lock();
+  spdlog::warn("media stream from {} sent no `start` within {} ms: closed",
+               connection ? connection->remote_endpoint() : std::string("?"),
+               state.env->start_timeout.count());
+  close_uncounted_stream(
+      self, net::close_code::policy_violation,
+      "no start within " + std::to_string(state.env->start_timeout.count()) + " ms");
+}
+
 }  // namespace
 
 call_supervisor_actor::behavior_type call_supervisor(
@@ -512,11 +564,11 @@ call_supervisor_actor::behavior_type call_supervisor(
     std::weak_ptr<net::websocket_connection> connection, std::shared_ptr<frame_ingress> ingress) {
   auto& state = self->state;
   state.env = env;
+  state.connection = connection;
   state.record.started_at = env->wall_clock();
   state.started_steady = std::chrono::steady_clock::now();
-  env->calls->call_opened();
-  env->metrics->calls_started().Increment();
-  env->metrics->active_calls().Increment();
+  // Not a call yet: an upgrade that never sends `start` must not hold a place or count.
+  self->delayed_send(self, env->start_timeout, no_start_atom::value);
   const auto& m = count_actor(self, env->metrics, metrics::actor_kind::call_supervisor);
 
   // Linked: a crash of the bridge's own actors takes the call down with them. Recorders are
@@ -545,8 +597,14 @@ call_supervisor_actor::behavior_type call_supervisor(
                      auto& st = self->state;
                      if (st.started || st.ending)
                        return;
-                     st.started = true;
                      st.record.identity = started.identity;
+                     if (!admit_stream(self))
+                       return;
+                     st.started = true;
+                     // Counted from here: the stream started and was admitted.
+                     st.env->calls->call_opened();
+                     st.env->metrics->calls_started().Increment();
+                     st.env->metrics->active_calls().Increment();
                      std::string error;
                      st.directory =
                          make_call_directory(st.env->recordings_dir, utc_date(st.record.started_at),
@@ -715,6 +773,7 @@ call_supervisor_actor::behavior_type call_supervisor(
       instrumented(self, m, [=](agent_tool_call& call) { on_tool_call(self, call); }),
       instrumented(self, m, [=](transfer_outcome& outcome) { on_transfer_outcome(self, outcome); }),
       instrumented(self, m, [=](guard_check& check) { on_guard_check(self, check); }),
+      instrumented(self, m, [=](no_start_atom) { on_start_due(self); }),
   };
 }
 

@@ -3,10 +3,13 @@
 // (call_peers), and owns what spans them: the call's identity and counters, barge-in, the
 // transcript, and the end of the call.
 //
-//   awaiting_start ──call_started──▶ active ──call_stream_ended / model unavailable──▶ ending
-//   ending: close the model session, stop the clock, pad and close both recordings, then a
-//   detached finaliser writes the mixes, transcript.jsonl and call.json
-//   (RECORDINGS_DIR/<date>/<CallSid>/) and reports the outcome to the call registry.
+//   awaiting_start ──call_started (admitted)──▶ active ──call_stream_ended / model unavailable──▶
+//   ending awaiting_start ──START_TIMEOUT, or call_started refused (full, overloaded)──▶ ending A
+//   call counts (active_calls, the registry, admission) only from its admitted `start`: the model
+//   session, the recordings and the live view begin there too. ending: close the model session,
+//   stop the clock, pad and close both recordings, then a detached finaliser writes the mixes,
+//   transcript.jsonl and call.json (RECORDINGS_DIR/<date>/<CallSid>/) and reports the outcome to
+//   the call registry.
 //
 // Control: hangup_request (API, end_call, guards) closes the Twilio stream — after the agent's
 // last audio has played when asked; say_request and keypad entries go to the model; guards
@@ -32,6 +35,7 @@ struct call_supervisor_state {
   static inline const char* name = "call_supervisor";
 
   bridge_environment_ptr env;
+  std::weak_ptr<net::websocket_connection> connection;  // closed here only when refused
   call_peers peers;
   bool started = false;
   bool ending = false;

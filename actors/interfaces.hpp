@@ -54,7 +54,9 @@ using call_supervisor_actor = caf::typed_actor<
     // io thread: Twilio's answer to a transfer.
     caf::reacts_to<transfer_outcome>,
     // self: a guard or keypad deadline may be due.
-    caf::reacts_to<guard_check>>;
+    caf::reacts_to<guard_check>,
+    // self: START_TIMEOUT after the stream opened; closes it if it has not started.
+    caf::reacts_to<no_start_atom>>;
 
 /// Twilio's side of the call: parses every frame, checks the stream's call token, forwards
 /// caller audio, writes agent audio and marks, and closes the socket at the end.

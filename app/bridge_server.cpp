@@ -6,6 +6,7 @@
 #include "app/call_status_endpoint.hpp"
 #include "app/cluster_node.hpp"
 #include "app/io_thread_scheduler.hpp"
+#include "app/loop_lag_monitor.hpp"
 #include "app/outbound_calls.hpp"
 #include "net/http_server.hpp"
 #include "net/twilio_webhook.hpp"
@@ -62,6 +63,17 @@ std::string host_name() {
   return name.data();
 }
 
+// How long a webhook's promise of a place holds for its stream: Twilio opens the stream right
+// after our TwiML (a second or two); a stream later than this finds room or is refused.
+constexpr auto inbound_place_hold = std::chrono::seconds(30);
+// The io threads' lag is sampled this often; admission reacts within two samples.
+constexpr auto loop_lag_period = std::chrono::milliseconds(50);
+
+metrics::refusal_reason metric_reason(actors::admission_refusal refusal) {
+  return refusal == actors::admission_refusal::full ? metrics::refusal_reason::full
+                                                    : metrics::refusal_reason::overloaded;
+}
+
 net::http_response metrics_response(const metrics::bridge_metrics& node) {
   auto response = net::http_response::text(200, node.scrape());
   response.content_type = "text/plain; version=0.0.4; charset=utf-8";
@@ -85,7 +97,13 @@ class node final : public bridge_server {
     env->reconnect = options.reconnect;
     env->model_watch.ready_timeout = std::chrono::seconds(settings_.model_ready_timeout_s);
     env->model_watch.silence_timeout = std::chrono::seconds(settings_.model_silence_timeout_s);
+    env->start_timeout = std::chrono::seconds(settings_.start_timeout_s);
+    env->admission = std::make_shared<actors::call_admission>(actors::admission_policy::limits{
+        .max_calls = settings_.max_calls,
+        .max_lag = std::chrono::milliseconds(settings_.max_loop_lag_ms)});
+    env->metrics->max_calls().Set(settings_.max_calls);
     webhook_.public_url = settings_.public_url;
+    webhook_.full_message = settings_.full_message;
     webhook_.auth_token = settings_.twilio_auth_token;
     webhook_.check_signatures = !settings_.twilio_auth_token.empty();
     // Tokens from the auth token verify on any node; without one, only on this process.
@@ -97,8 +115,8 @@ class node final : public bridge_server {
     auto rest_tls = net::tls_context::client();
     if (!rest_tls)
       return rest_tls.error();
-    dialer_.emplace(settings_, io_, *rest_tls, *tokens_, env->wall_clock, env->dials,
-                    env->statuses);
+    dialer_.emplace(settings_, io_, *rest_tls, *tokens_, env->wall_clock, env->dials, env->statuses,
+                    env->admission, env->metrics);
     controller_ = std::make_shared<call_controller>(settings_, io_, *rest_tls, env->live,
                                                     env->statuses, env->metrics, env->wall_clock);
     env->actions = controller_;
@@ -159,6 +177,13 @@ class node final : public bridge_server {
       return started.error();
     ready_ = true;
 
+    lag_monitor_.emplace(io_, loop_lag_period, [env](std::chrono::microseconds lag) {
+      env->metrics->loop_lag().Observe(std::chrono::duration<double>(lag).count());
+      env->admission->observe_lag(lag);
+      env->metrics->admitting().Set(
+          env->admission->refusal_now(std::chrono::steady_clock::now()) ? 0 : 1);
+    });
+    lag_monitor_->start();
     const unsigned threads = settings_.io_threads != 0 ? settings_.io_threads : core_count();
     for (unsigned i = 0; i < threads; ++i)
       threads_.emplace_back([this] { io_.run(); });
@@ -201,6 +226,8 @@ class node final : public bridge_server {
         thread.join();
       threads_.clear();
     }
+    if (lag_monitor_)
+      lag_monitor_->stop();
     // Calls still running hold actors waiting on sockets that are now gone.
     actor_system_.await_actors_before_shutdown(false);
   }
@@ -274,7 +301,19 @@ class node final : public bridge_server {
   net::http_response route(const net::http_request& request) {
     const auto path = request.path();
     if (path == net::incoming_call_path) {
-      auto response = net::answer_incoming_call(request, webhook_, *tokens_, env_->wall_clock());
+      const auto admit = [this](std::string_view call_sid) {
+        const auto refused = env_->admission->reserve(
+            std::string(call_sid), std::chrono::steady_clock::now(), inbound_place_hold);
+        if (!refused)
+          return true;
+        env_->metrics->calls_refused(metric_reason(*refused), metrics::refusal_source::webhook)
+            .Increment();
+        spdlog::warn("[call {}] refused at the webhook: node {} ({} calls streaming)", call_sid,
+                     actors::to_string(*refused), env_->admission->streaming());
+        return false;
+      };
+      auto response =
+          net::answer_incoming_call(request, webhook_, *tokens_, env_->wall_clock(), admit);
       env_->metrics->webhooks(response.status).Increment();
       if (response.status != 200) {
         spdlog::warn("webhook from {} refused: {} {}", request.remote_address, response.status,
@@ -311,8 +350,18 @@ class node final : public bridge_server {
     if (path == "/healthz")
       return net::http_response::text(200, "ok\n");
     if (path == "/readyz") {
-      return ready_ ? net::http_response::text(200, "ready\n")
-                    : net::http_response::text(503, "not ready\n");
+      if (!ready_)
+        return net::http_response::text(503, "not ready\n");
+      // Full or overloaded: the load balancer should send new calls to another node.
+      const auto now = std::chrono::steady_clock::now();
+      if (const auto refused = env_->admission->refusal_now(now)) {
+        return net::http_response::text(
+            503, "not ready: " + std::string(actors::to_string(*refused)) + " (" +
+                     std::to_string(env_->admission->streaming()) + " calls streaming, " +
+                     std::to_string(env_->admission->promised(now)) + " answered, MAX_CALLS " +
+                     std::to_string(env_->admission->max_calls()) + ")\n");
+      }
+      return net::http_response::text(200, "ready\n");
     }
     if (path == "/metrics")
       return metrics_response(*env_->metrics);
@@ -354,6 +403,7 @@ class node final : public bridge_server {
   std::optional<outbound_dialer> dialer_;        // POST /calls
   std::shared_ptr<call_controller> controller_;  // the call-control API, transfers, tools
   std::unique_ptr<cluster_node> cluster_;        // CLUSTER_PORT, when set
+  std::optional<loop_lag_monitor> lag_monitor_;  // feeds admission control
   std::atomic<bool> ready_{false};
   std::atomic<bool> stop_requested_{false};
   std::promise<void> stopped_;

@@ -18,6 +18,9 @@ namespace switchboard::app {
 namespace {
 
 constexpr std::size_t max_instructions_bytes = 16 * 1024;
+// How long POST /calls holds a place for the call's stream: Twilio rings for up to 60 s by
+// default before the callee answers and the stream starts.
+constexpr auto outbound_place_hold = std::chrono::seconds(90);
 constexpr std::array<std::string_view, 10> voices{"alloy", "ash",     "ballad", "coral", "echo",
                                                   "sage",  "shimmer", "verse",  "marin", "cedar"};
 
@@ -173,7 +176,9 @@ outbound_dialer::outbound_dialer(const config::settings& settings, boost::asio::
                                  const net::call_token_issuer& tokens,
                                  std::function<std::chrono::system_clock::time_point()> wall_clock,
                                  std::shared_ptr<actors::dial_overrides> dials,
-                                 std::shared_ptr<actors::call_status_book> statuses)
+                                 std::shared_ptr<actors::call_status_book> statuses,
+                                 std::shared_ptr<actors::call_admission> admission,
+                                 std::shared_ptr<metrics::bridge_metrics> metrics)
     : settings_(settings),
       io_(io),
       tls_(std::move(tls)),
@@ -181,7 +186,9 @@ outbound_dialer::outbound_dialer(const config::settings& settings, boost::asio::
       wall_clock_(std::move(wall_clock)),
       limiter_(settings.calls_per_minute),
       dials_(std::move(dials)),
-      statuses_(std::move(statuses)) {}
+      statuses_(std::move(statuses)),
+      admission_(std::move(admission)),
+      metrics_(std::move(metrics)) {}
 
 bool outbound_dialer::handle(const net::http_request& request, const net::http_responder& respond) {
   if (request.path() != "/calls" || request.method != "POST")
@@ -204,13 +211,32 @@ bool outbound_dialer::handle(const net::http_request& request, const net::http_r
                    "TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_PHONE_NUMBER are "
                    "needed to place calls"});
   }
-  if (!limiter_.try_acquire(std::chrono::steady_clock::now())) {
+  // Room on this node first: a call it cannot carry must not use up the minute's dials.
+  const auto dial_id = random_hex(16);
+  const auto place = actors::call_admission_key("", dial_id);
+  const auto now = std::chrono::steady_clock::now();
+  if (const auto refused = admission_->reserve(place, now, outbound_place_hold)) {
+    metrics_
+        ->calls_refused(*refused == actors::admission_refusal::full
+                            ? metrics::refusal_reason::full
+                            : metrics::refusal_reason::overloaded,
+                        metrics::refusal_source::api)
+        .Increment();
+    return refuse({503, *refused == actors::admission_refusal::full
+                            ? "this node is full (MAX_CALLS " +
+                                  std::to_string(admission_->max_calls()) +
+                                  " calls): try again later or on another node"
+                            : std::string("this node is overloaded (event-loop lag over "
+                                          "MAX_LOOP_LAG_MS): try again later or on another "
+                                          "node")});
+  }
+  if (!limiter_.try_acquire(now)) {
+    admission_->release(place);
     return refuse({429, "CALLS_PER_MINUTE (" + std::to_string(settings_.calls_per_minute) +
                             ") reached: try again later"});
   }
   net::twilio_webhook_settings webhook;
   webhook.public_url = settings_.public_url;
-  const auto dial_id = random_hex(16);
   // Ringing and answering take a while: the token outlives a ringing phone.
   const auto token_subject = "dial:" + dial_id;
   const auto token = tokens_.issue({token_subject, settings_.twilio_phone_number, dial->to},
@@ -226,9 +252,10 @@ bool outbound_dialer::handle(const net::http_request& request, const net::http_r
       io_, tls_,
       {settings_.twilio_api_base, settings_.twilio_account_sid, settings_.twilio_auth_token},
       std::move(parameters),
-      [respond, to, from, dial_id, statuses = statuses_,
+      [respond, to, from, dial_id, place, statuses = statuses_, admission = admission_,
        wall_clock = wall_clock_](net::twilio_create_result created) {
         if (!created) {
+          admission->release(place);  // no call, no stream: the place is free again
           spdlog::warn("outbound call to {} refused by Twilio: HTTP {} code {}: {}", to,
                        created.error().http_status, created.error().code, created.error().message);
           return respond(twilio_error_response(created.error()));

@@ -3,7 +3,8 @@
 // through Twilio's REST API, whose inline TwiML streams it back to this bridge. An open dial
 // endpoint is a toll-fraud hole, so every request passes, in order: the API is on (API_TOKEN),
 // the bearer token, the JSON, an E.164 destination allowed by ALLOWED_DESTINATIONS, and the
-// CALLS_PER_MINUTE limit. Errors are JSON {"error": "..."}; Twilio's own come back with its code.
+// CALLS_PER_MINUTE limit; then the node must have room for the call (MAX_CALLS, event-loop lag:
+// 503 otherwise). Errors are JSON {"error": "..."}; Twilio's own come back with its code.
 //
 // The checks are plain functions, tested directly; outbound_dialer wires them to the REST call.
 
@@ -96,7 +97,11 @@ class outbound_dialer {
                   std::shared_ptr<net::tls_context> tls, const net::call_token_issuer& tokens,
                   std::function<std::chrono::system_clock::time_point()> wall_clock,
                   std::shared_ptr<actors::dial_overrides> dials,
-                  std::shared_ptr<actors::call_status_book> statuses);
+                  std::shared_ptr<actors::call_status_book> statuses,
+                  std::shared_ptr<actors::call_admission> admission =
+                      std::make_shared<actors::call_admission>(),
+                  std::shared_ptr<metrics::bridge_metrics> metrics =
+                      std::make_shared<metrics::bridge_metrics>());
 
   /// An http_routes::on_request_async: takes POST /calls, leaves every other request.
   bool handle(const net::http_request& request, const net::http_responder& respond);
@@ -110,6 +115,8 @@ class outbound_dialer {
   call_rate_limiter limiter_;
   std::shared_ptr<actors::dial_overrides> dials_;       // per-call prompt and voice, by dial id
   std::shared_ptr<actors::call_status_book> statuses_;  // each call created, for /call-status
+  std::shared_ptr<actors::call_admission> admission_;   // MAX_CALLS and lag: 503 when full
+  std::shared_ptr<metrics::bridge_metrics> metrics_;
 };
 
 }  // namespace switchboard::app

@@ -717,6 +717,73 @@ constexpr std::array descriptors{
                        [](const settings& in) {
                          return std::to_string(in.max_call_duration_s);
                        }},
+    setting_descriptor{"MAX_CALLS", "0",
+                       "Calls this node takes at once (streaming, or answered and about to "
+                       "stream); past it the webhook answers FULL_MESSAGE and hangs up, POST "
+                       "/calls answers 503 and /readyz reports not ready. 0: no fixed limit.",
+                       "<0-100000>", false, false,
+                       [](std::string_view text, settings& out) -> problem {
+                         unsigned long calls = 0;
+                         if (auto why = parse_integer(text, 0, 100000, calls)) {
+                           return why;
+                         }
+                         out.max_calls = static_cast<unsigned>(calls);
+                         return std::nullopt;
+                       },
+                       [](const settings& in) {
+                         return std::to_string(in.max_calls);
+                       }},
+    setting_descriptor{
+        "FULL_MESSAGE", default_full_message,
+        "What a caller hears (Twilio <Say>) before the hang-up when this node takes no more "
+        "calls (MAX_CALLS, MAX_LOOP_LAG_MS).",
+        "<text>", false, false,
+        [](std::string_view text, settings& out) -> problem {
+          if (text.empty() || text.size() > 1024) {
+            return "must be 1 to 1024 bytes";
+          }
+          if (std::any_of(text.begin(), text.end(), [](char c) {
+                return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+              })) {
+            return "must not contain control characters";
+          }
+          out.full_message = std::string(text);
+          return std::nullopt;
+        },
+        [](const settings& in) {
+          return in.full_message;
+        }},
+    setting_descriptor{"MAX_LOOP_LAG_MS", "20",
+                       "Event-loop lag of the io threads (ms) above which this node takes no "
+                       "new calls, until the lag is back under half of it for a second: the "
+                       "calls it carries keep their round trip. 0: lag is not watched.",
+                       "<0-10000>", false, false,
+                       [](std::string_view text, settings& out) -> problem {
+                         unsigned long lag = 0;
+                         if (auto why = parse_integer(text, 0, 10000, lag)) {
+                           return why;
+                         }
+                         out.max_loop_lag_ms = static_cast<unsigned>(lag);
+                         return std::nullopt;
+                       },
+                       [](const settings& in) {
+                         return std::to_string(in.max_loop_lag_ms);
+                       }},
+    setting_descriptor{"START_TIMEOUT", "5",
+                       "Seconds a media stream may stay open without Twilio's `start`; then "
+                       "it is closed. Such a stream is never counted as a call.",
+                       "<1-300>", false, false,
+                       [](std::string_view text, settings& out) -> problem {
+                         unsigned long seconds = 0;
+                         if (auto why = parse_integer(text, 1, 300, seconds)) {
+                           return why;
+                         }
+                         out.start_timeout_s = static_cast<unsigned>(seconds);
+                         return std::nullopt;
+                       },
+                       [](const settings& in) {
+                         return std::to_string(in.start_timeout_s);
+                       }},
     setting_descriptor{"RECORDINGS_DIR", "./recordings", "Directory for call recordings (WAV).",
                        "<path>", false, false,
                        [](std::string_view text, settings& out) -> problem {

@@ -33,6 +33,9 @@ inline constexpr std::string_view default_openai_instructions =
     "each reply short, one to three sentences. Ask a brief question when a request is unclear, "
     "and say so when you do not know something.";
 
+inline constexpr std::string_view default_full_message =
+    "Sorry, all our lines are busy right now. Please call again in a few minutes. Goodbye.";
+
 // Every setting of the server. Member initialisers are the defaults; the setting table in
 // settings.cpp names each field, and a test checks the two agree.
 struct settings {
@@ -89,6 +92,11 @@ struct settings {
   std::string greeting;         // GREETING: said when the stream starts; empty = caller first
   unsigned idle_timeout_s = 0;  // IDLE_TIMEOUT: silence → ask once, then end; 0 = off
   unsigned max_call_duration_s = 3600;  // MAX_CALL_DURATION: a warning, then the end; 0 = off
+  // Capacity: admission control and streams that never start
+  unsigned max_calls = 0;                                        // MAX_CALLS: 0 = no fixed limit
+  std::string full_message = std::string(default_full_message);  // FULL_MESSAGE: said when full
+  unsigned max_loop_lag_ms = 20;  // MAX_LOOP_LAG_MS: refuse new calls above it; 0 = not watched
+  unsigned start_timeout_s = 5;   // START_TIMEOUT: a stream without `start` by then is closed
   // Output
   std::filesystem::path recordings_dir = "./recordings";
   bool recordings = true;  // RECORDINGS: false = no audio files (call.json, transcript stay)

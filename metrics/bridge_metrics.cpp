@@ -24,6 +24,9 @@ const Histogram::BucketBoundaries call_duration_buckets{5,   15,  30,   60,   12
                                                         300, 600, 1200, 1800, 3600};
 const Histogram::BucketBoundaries handler_buckets{1e-6, 5e-6, 1e-5, 5e-5, 1e-4, 5e-4,
                                                   1e-3, 5e-3, 0.01, 0.05, 0.1};
+// Event-loop lag: under a millisecond when idle, tens of ms when the io threads queue work.
+const Histogram::BucketBoundaries loop_lag_buckets{0.0005, 0.001, 0.002, 0.005, 0.01, 0.02,
+                                                   0.05,   0.1,   0.25,  0.5,   1.0,  2.5};
 const Histogram::BucketBoundaries mailbox_buckets{0, 1, 2, 4, 8, 16, 32, 64, 128, 256};
 
 constexpr std::array<std::string_view, 12> model_error_codes{
@@ -186,6 +189,31 @@ bridge_metrics::bridge_metrics(std::string node)
     webhooks_.emplace(code, &webhooks.Add({{"code", code}}));
   }
   webhooks_.emplace("other", &webhooks.Add({{"code", "other"}}));
+
+  auto& refused = counter_family("switchboard_calls_refused_total",
+                                 "Calls refused by admission control, by reason (full: "
+                                 "MAX_CALLS; overloaded: event-loop lag) and source (webhook, "
+                                 "api, stream).");
+  constexpr std::array<const char*, 2> reasons{"full", "overloaded"};
+  constexpr std::array<const char*, 3> sources{"webhook", "api", "stream"};
+  for (std::size_t r = 0; r < reasons.size(); ++r) {
+    for (std::size_t s = 0; s < sources.size(); ++s)
+      calls_refused_[r][s] = &refused.Add({{"reason", reasons[r]}, {"source", sources[s]}});
+  }
+  stream_start_timeouts_ = &counter_family("switchboard_stream_start_timeouts_total",
+                                           "Media streams closed because they sent no `start` "
+                                           "within START_TIMEOUT.")
+                                .Add({});
+  loop_lag_ = &histogram_family("switchboard_loop_lag_seconds",
+                                "How late a periodic timer ran on the io threads (which run the "
+                                "actors too): the event-loop lag.")
+                   .Add({}, loop_lag_buckets);
+  admitting_ = &gauge_family("switchboard_admitting",
+                             "1 while a new call would be admitted, 0 while full or overloaded.")
+                    .Add({});
+  admitting_->Set(1);
+  max_calls_ =
+      &gauge_family("switchboard_max_calls", "MAX_CALLS of this node (0: no fixed limit).").Add({});
 
   auto& frames = counter_family("switchboard_media_frames_total",
                                 "Twilio media frames: inbound from the caller, outbound to them.");

@@ -46,6 +46,10 @@ struct actor_metrics {
 enum class call_end : std::uint8_t { completed, caller_disconnected, model_unavailable, refused };
 std::string_view to_string(call_end outcome);
 
+/// Why a call was refused (admission control), and where.
+enum class refusal_reason : std::uint8_t { full, overloaded };
+enum class refusal_source : std::uint8_t { webhook, api, stream };
+
 enum class frame_direction : std::uint8_t { inbound, outbound };
 enum class websocket_peer : std::uint8_t { twilio, model };
 enum class websocket_outcome : std::uint8_t { opened, refused, failed };
@@ -118,6 +122,21 @@ class bridge_metrics {
   prometheus::Histogram& call_duration() { return *call_duration_; }
   /// Incoming-call webhooks answered, by HTTP status (known statuses, else "other").
   prometheus::Counter& webhooks(unsigned status);
+
+  // -- admission --------------------------------------------------------------------------------
+  /// Calls refused by admission control: `full` (MAX_CALLS) or `overloaded` (event-loop lag),
+  /// at the webhook, POST /calls, or a stream's `start`.
+  prometheus::Counter& calls_refused(refusal_reason reason, refusal_source source) {
+    return *calls_refused_[static_cast<std::size_t>(reason)][static_cast<std::size_t>(source)];
+  }
+  /// Media streams closed because no `start` came within START_TIMEOUT.
+  prometheus::Counter& stream_start_timeouts() { return *stream_start_timeouts_; }
+  /// The io threads' event-loop lag: how late a periodic timer's handler ran.
+  prometheus::Histogram& loop_lag() { return *loop_lag_; }
+  /// 1 while a new call would be admitted, 0 while the node is full or overloaded.
+  prometheus::Gauge& admitting() { return *admitting_; }
+  /// MAX_CALLS (0: no fixed limit).
+  prometheus::Gauge& max_calls() { return *max_calls_; }
 
   // -- media ------------------------------------------------------------------------------------
   prometheus::Counter& media_frames(frame_direction direction) {
@@ -211,6 +230,11 @@ class bridge_metrics {
   std::array<prometheus::Counter*, 4> calls_ended_;
   prometheus::Histogram* call_duration_;
   std::map<std::string, prometheus::Counter*, std::less<>> webhooks_;
+  std::array<std::array<prometheus::Counter*, 3>, 2> calls_refused_;
+  prometheus::Counter* stream_start_timeouts_;
+  prometheus::Histogram* loop_lag_;
+  prometheus::Gauge* admitting_;
+  prometheus::Gauge* max_calls_;
   std::array<prometheus::Counter*, 2> media_frames_;
   prometheus::Histogram* latency_to_model_;
   prometheus::Histogram* latency_to_caller_;

@@ -47,7 +47,8 @@ std::string media_stream_url(const http_request& request, const twilio_webhook_s
 http_response answer_incoming_call(const http_request& request,
                                    const twilio_webhook_settings& settings,
                                    const call_token_issuer& tokens,
-                                   std::chrono::system_clock::time_point now) {
+                                   std::chrono::system_clock::time_point now,
+                                   const admit_call& admit) {
   if (request.method != "POST" && request.method != "GET") {
     return http_response::text(405, "method not allowed\n");
   }
@@ -70,6 +71,14 @@ http_response answer_incoming_call(const http_request& request,
   const auto call_sid = value_of(params, "CallSid");
   if (call_sid.empty())
     return http_response::text(400, "CallSid is missing\n");
+  if (admit && !admit(call_sid)) {
+    // Answered at once: the caller hears why instead of a ringing line, and Twilio's status
+    // callbacks show a completed call, not a failed webhook.
+    http_response refused;
+    refused.content_type = "text/xml";
+    refused.body = say_and_hang_up_twiml(settings.full_message);
+    return refused;
+  }
 
   const auto from = value_of(params, "From");
   const auto to = value_of(params, "To");

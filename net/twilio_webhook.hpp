@@ -9,6 +9,7 @@
 #include "net/http_types.hpp"
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -20,7 +21,13 @@ struct twilio_webhook_settings {
   std::optional<std::string> public_url;
   std::string auth_token;        // TWILIO_AUTH_TOKEN; empty = signatures not checked
   bool check_signatures = true;  // false only with ALLOW_UNSIGNED_TWILIO and no token
+  /// FULL_MESSAGE: what a caller hears when the node will not take the call.
+  std::string full_message = "Sorry, all our lines are busy right now. Please call again later.";
 };
+
+/// Admission control for one call, by its CallSid: true takes it (and holds a place for its
+/// stream), false refuses it. Asked only for a signed request that names a CallSid.
+using admit_call = std::function<bool(std::string_view call_sid)>;
 
 inline constexpr std::string_view incoming_call_path = "/incoming-call";
 inline constexpr std::string_view media_stream_path = "/media-stream";
@@ -31,11 +38,14 @@ std::string requested_url(const http_request& request, const twilio_webhook_sett
 /// wss://HOST[/prefix]/media-stream (ws:// when PUBLIC_URL is plain http://, for local use).
 std::string media_stream_url(const http_request& request, const twilio_webhook_settings& settings);
 
-/// The voice webhook. 403 on a missing or bad signature; 400 without a CallSid; else TwiML.
+/// The voice webhook. 403 on a missing or bad signature; 400 without a CallSid; else TwiML:
+/// the media stream, or — when `admit` refuses the call — <Say>FULL_MESSAGE</Say><Hangup/>
+/// (200, so that Twilio plays it).
 http_response answer_incoming_call(const http_request& request,
                                    const twilio_webhook_settings& settings,
                                    const call_token_issuer& tokens,
-                                   std::chrono::system_clock::time_point now);
+                                   std::chrono::system_clock::time_point now,
+                                   const admit_call& admit = {});
 
 /// Empty when the media-stream upgrade may proceed, else why it is refused (answer 403).
 std::string check_media_stream_upgrade(const http_request& request,

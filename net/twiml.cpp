@@ -59,6 +59,19 @@ std::string connect_stream_twiml(std::string_view stream_url,
   return xml;
 }
 
+std::string say_and_hang_up_twiml(std::string_view message) {
+  std::string printable;
+  printable.reserve(message.size());
+  for (const char c : message) {
+    if (static_cast<unsigned char>(c) >= 0x20 || c == '\t' || c == '\n' || c == '\r')
+      printable.push_back(c);
+  }
+  std::string xml = R"(<?xml version="1.0" encoding="UTF-8"?><Response><Say>)";
+  append_xml_escaped(xml, printable);
+  xml += "</Say><Hangup/></Response>";
+  return xml;
+}
+
 std::string dial_twiml(std::string_view to) {
   std::string xml = R"(<?xml version="1.0" encoding="UTF-8"?><Response><Dial>)";
   append_xml_escaped(xml, to);
@@ -90,6 +103,22 @@ boost::system::result<connect_stream, std::string> parse_connect_stream_twiml(
                               child.get<std::string>("<xmlattr>.value", "")});
   }
   return out;
+}
+
+std::optional<std::string> parse_say_and_hang_up_twiml(std::string_view xml) {
+  namespace pt = boost::property_tree;
+  pt::ptree tree;
+  try {
+    std::istringstream in{std::string(xml)};
+    pt::read_xml(in, tree);
+  } catch (const pt::xml_parser_error&) {
+    return std::nullopt;
+  }
+  const auto response = tree.get_child_optional("Response");
+  if (!response || response->get_child_optional("Connect") ||
+      !response->get_child_optional("Hangup"))
+    return std::nullopt;
+  return response->get<std::string>("Say", "");
 }
 
 }  // namespace switchboard::net

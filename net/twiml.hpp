@@ -9,6 +9,7 @@
 
 #include <boost/system/result.hpp>
 
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -23,11 +24,20 @@ std::string connect_stream_twiml(std::string_view stream_url,
 /// through the REST API's Twiml= redirect). `to` is an E.164 number.
 std::string dial_twiml(std::string_view to);
 
+/// `<Response><Say>message</Say><Hangup/></Response>`: a call the bridge will not take (this
+/// node is full) hears why, politely, instead of ringing out or dead air. The message is
+/// XML-escaped; characters XML 1.0 forbids (controls other than tab and newlines) are dropped.
+std::string say_and_hang_up_twiml(std::string_view message);
+
 /// What the simulated Twilio reads back from TwiML: the stream URL and its parameters.
 struct connect_stream {
   std::string url;
   std::vector<form_parameter> parameters;
 };
 boost::system::result<connect_stream, std::string> parse_connect_stream_twiml(std::string_view xml);
+
+/// TwiML that hangs up without connecting a stream (say_and_hang_up_twiml): what it says
+/// (empty when nothing), or nullopt when the TwiML is not that.
+std::optional<std::string> parse_say_and_hang_up_twiml(std::string_view xml);
 
 }  // namespace switchboard::net

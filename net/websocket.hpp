@@ -22,6 +22,7 @@ enum class close_code : std::uint16_t {
   policy_violation = 1008,  // e.g. a Twilio stream whose call token does not check out
   too_big = 1009,
   internal_error = 1011,
+  try_again_later = 1013,  // e.g. a Twilio stream beyond this node's capacity (MAX_CALLS)
 };
 
 class websocket_connection {

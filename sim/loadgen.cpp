@@ -51,6 +51,8 @@ constexpr auto trailing_silence = 1s;
 /// streams: the steady window begins this long after the ramp.
 constexpr auto window_start_margin = 1s;
 constexpr auto min_window = 2s;
+/// The close code of a stream the bridge refused at `start` (RFC 6455 1013, try again later).
+constexpr std::uint16_t try_again_later_close_code = 1013;
 
 // ---- options --------------------------------------------------------------------------------
 
@@ -792,8 +794,24 @@ result<loadgen_report> run_loadgen(const loadgen_options& options, std::ostream&
   report.delivery = count_delivery(table);
   report.anomalies = table.anomalies();
 
+  // Who was let in: the per-call figures divide by the calls the bridge carried.
+  {
+    std::lock_guard lock(calls.mutex);
+    for (const auto& call : calls.results) {
+      const bool refused_at_stream =
+          call.close_code == try_again_later_close_code && call.media_frames_sent <= 1;
+      if (call.declined || refused_at_stream) {
+        ++report.calls_refused;
+        if (report.refusal_message.empty())
+          report.refusal_message = call.declined ? call.declined_message : call.close_reason;
+      } else {
+        ++report.calls_admitted;
+      }
+    }
+  }
+  const std::size_t carried = std::max<std::size_t>(report.calls_admitted, 1);
   if (server->pid)
-    report.server_figures = server_figures(*server->pid, served, options.calls);
+    report.server_figures = server_figures(*server->pid, served, carried);
   if (server->spawned) {
     const auto log = server->spawned->log();
     const int status = server->spawned->terminate();
@@ -803,11 +821,14 @@ result<loadgen_report> run_loadgen(const loadgen_options& options, std::ostream&
       report.server_figures->exit_status = status;
     }
   }
-  report.self = self_figures(own, options.calls, send_lateness(table, frame_interval_ns, window));
+  report.self = self_figures(own, carried, send_lateness(table, frame_interval_ns, window));
 
   std::lock_guard lock(calls.mutex);
   for (std::size_t i = 0; i < calls.results.size(); ++i) {
     const auto& call = calls.results[i];
+    if (call.declined ||
+        (call.close_code == try_again_later_close_code && call.media_frames_sent <= 1))
+      continue;  // refused, counted above
     if (call.ok() && call.script_completed) {
       ++report.calls_completed;
     } else if (report.failures.size() < 5) {

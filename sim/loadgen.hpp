@@ -121,8 +121,14 @@ struct loadgen_report {
   std::string server;     // "spawned" or the target URL
   std::string model_url;  // where the stand-in listened
 
-  // The calls.
-  std::size_t calls_completed = 0;
+  // The calls. `calls` were offered; a bridge with admission control (MAX_CALLS,
+  // MAX_LOOP_LAG_MS) refuses some politely: its webhook answers <Say>…</Say><Hangup/>, or it
+  // closes a stream at `start` with 1013. The rest were admitted and must complete: an admitted
+  // call that fails was accepted and then starved.
+  std::size_t calls_admitted = 0;
+  std::size_t calls_refused = 0;
+  std::string refusal_message;        // what the first refused caller heard (or the close reason)
+  std::size_t calls_completed = 0;    // of the admitted
   std::vector<std::string> failures;  // the first few
   bool timed_out = false;             // some calls were hung up at the deadline
 
@@ -141,7 +147,8 @@ struct loadgen_report {
   std::optional<loadgen_server_figures> server_figures;
   loadgen_self_figures self;
 
-  bool all_calls_completed() const { return calls_completed == calls; }
+  /// Every admitted call completed (refused calls are the bridge's choice, not a failure).
+  bool all_calls_completed() const { return calls_completed + calls_refused == calls; }
 };
 
 /// Runs the load. Progress lines go to `progress`; an error (the server or the stand-in could

@@ -229,8 +229,12 @@ void print_loadgen_report(std::ostream& out, const loadgen_report& report) {
                 self.cpu_core_pct_per_call, static_cast<double>(self.rss_kib) / 1024,
                 self.send_lateness.p50_ms, self.send_lateness.p99_ms, self.send_lateness.max_ms);
   out << line;
-  out << "calls: " << report.calls_completed << " of " << report.calls << " completed"
+  out << "calls: " << report.calls << " offered, " << report.calls_admitted << " admitted, "
+      << report.calls_refused << " refused; " << report.calls_completed << " of "
+      << report.calls_admitted << " admitted completed"
       << (report.timed_out ? " (timed out: the rest were hung up)" : "") << "\n";
+  if (report.calls_refused > 0)
+    out << "  refused calls heard: \"" << report.refusal_message << "\"\n";
   for (const auto& failure : report.failures)
     out << "  " << failure << "\n";
   if (self.bottleneck) {
@@ -250,6 +254,9 @@ std::string loadgen_report_json(const loadgen_report& report) {
   json.flag("recordings", report.recordings);
   json.string("server", report.server);
   json.string("model_url", report.model_url);
+  json.count("calls_admitted", report.calls_admitted);
+  json.count("calls_refused", report.calls_refused);
+  json.string("refusal_message", report.refusal_message);
   json.count("calls_completed", report.calls_completed);
   json.flag("timed_out", report.timed_out);
   json.strings("failures", report.failures);

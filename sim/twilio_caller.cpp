@@ -438,6 +438,14 @@ class call_session final : public twilio_caller,
     if (phase_ != phase::webhook)
       return;  // hung up meanwhile
     auto twiml = net::parse_connect_stream_twiml(body);
+    if (!twiml) {
+      if (auto said = net::parse_say_and_hang_up_twiml(body)) {
+        // Twilio says the text and hangs up: the call ends here, as the bridge meant it to.
+        result_.declined = true;
+        result_.declined_message = std::move(*said);
+        return finish();
+      }
+    }
     if (!twiml)
       return fail((options_.twiml.empty() ? "webhook TwiML: " : "TwiML: ") + twiml.error());
     result_.twiml_ok = true;

@@ -202,6 +202,10 @@ struct twilio_call_result {
   std::vector<net::form_parameter> stream_parameters;  // its <Parameter>s, sent as
                                                        // customParameters
   unsigned upgrade_status = 0;  // 101 when the stream opened; e.g. 403 when refused; 0: none
+  /// The webhook answered <Say>…</Say><Hangup/> instead of a stream: the bridge declined the
+  /// call (it is full). Not an error; `declined_message` is what the caller heard.
+  bool declined = false;
+  std::string declined_message;
 
   std::uint64_t frames_sent = 0;        // every text frame: connected, start, media, dtmf,
                                         // mark echoes, stop and raw frames

@@ -377,3 +377,158 @@ TEST_CASE("reconnect delays grow, are capped and jittered", "[openai_session]") 
   CHECK(reconnect_delay(policy, 1, 0.0) == 187ms);   // -25 %
   CHECK(reconnect_delay(policy, 1, 1.0) == 312ms);   // +25 %
 }
+
+namespace {
+
+/// A stream's `start` as Twilio sends it, with a token from `env`'s issuer.
+net::twilio_start signed_start(const bridge_environment& env, const std::string& call_sid,
+                               std::chrono::system_clock::time_point now) {
+  net::twilio_start start;
+  start.sequence_number = 1;
+  start.stream_sid = "MZ" + call_sid.substr(2);
+  start.account_sid = "AC00000000000000000000000000000001";
+  start.call_sid = call_sid;
+  start.tracks = {"inbound"};
+  start.media_format = {"audio/x-mulaw", 8000, 1};
+  start.custom_parameters = {{"token", env.call_tokens->issue({call_sid, "", ""}, now)}};
+  return start;
+}
+
+std::shared_ptr<bridge_environment> admission_environment(
+    std::shared_ptr<fake_model_links> model, const std::filesystem::path& recordings,
+    std::chrono::system_clock::time_point now) {
+  auto env = std::make_shared<bridge_environment>();
+  env->model_links = std::move(model);
+  env->recordings_dir = recordings;
+  env->call_tokens = net::call_token_issuer::from_secret("token-secret");
+  env->wall_clock = [now] {
+    return now;
+  };
+  return env;
+}
+
+bool directory_is_empty(const std::filesystem::path& path) {
+  return std::filesystem::directory_iterator(path) == std::filesystem::directory_iterator();
+}
+
+}  // namespace
+
+TEST_CASE("a stream that never starts is closed at START_TIMEOUT and never counts as a call",
+          "[call_supervisor]") {
+  actor_fixture fixture;
+  temporary_directory recordings;
+  auto model = std::make_shared<fake_model_links>();
+  auto env = admission_environment(model, recordings.path(), std::chrono::system_clock::now());
+  env->start_timeout = 5s;
+
+  auto twilio = std::make_shared<recording_connection>();
+  auto ingress = std::make_shared<frame_ingress>();
+  ingress->deliver({twilio_json(net::twilio_connected{"Call", "1.0.0"}), true});
+  fixture.system.spawn(call_supervisor, bridge_environment_ptr(env),
+                       std::weak_ptr<net::websocket_connection>(twilio), ingress);
+  fixture.run();
+  CHECK(env->metrics->active_calls().Value() == 0);
+  CHECK(env->metrics->calls_started().Value() == 0);
+  CHECK(env->calls->active_calls() == 0);
+  CHECK(env->admission->streaming() == 0);
+
+  fixture.advance(4999ms);
+  CHECK_FALSE(twilio->closed());
+  fixture.advance(1ms);
+  CHECK(twilio->closed());
+  CHECK(twilio->close_code() == net::close_code::policy_violation);
+  CHECK(env->metrics->stream_start_timeouts().Value() == 1);
+
+  auto finished = env->calls->wait_for_finished(1, 10s);
+  REQUIRE(finished.size() == 1);
+  CHECK(finished[0].refused);
+  CHECK_FALSE(finished[0].started);
+  CHECK(finished[0].directory.empty());
+  // Nothing a call begins with was begun: no model session, no recordings, no count.
+  CHECK(model->opens == 0);
+  CHECK(directory_is_empty(recordings.path()));
+  CHECK(env->metrics->active_calls().Value() == 0);
+  CHECK(env->metrics->calls_started().Value() == 0);
+  CHECK(env->metrics->calls_ended(metrics::call_end::refused).Value() == 1);
+  CHECK(env->calls->active_calls() == 0);
+}
+
+TEST_CASE("a call counts from its start, and START_TIMEOUT leaves a started call alone",
+          "[call_supervisor]") {
+  actor_fixture fixture;
+  temporary_directory recordings;
+  auto model = std::make_shared<fake_model_links>();
+  const auto now = std::chrono::system_clock::now();
+  auto env = admission_environment(model, recordings.path(), now);
+  env->start_timeout = 5s;
+  env->admission = std::make_shared<call_admission>(admission_policy::limits{.max_calls = 1});
+  const std::string call_sid = "CA00000000000000000000000000000004";
+  // The webhook promised this call its place.
+  REQUIRE_FALSE(env->admission->reserve(call_sid, call_admission::clock::now(), 30s));
+
+  auto twilio = std::make_shared<recording_connection>();
+  auto ingress = std::make_shared<frame_ingress>();
+  fixture.system.spawn(call_supervisor, bridge_environment_ptr(env),
+                       std::weak_ptr<net::websocket_connection>(twilio), ingress);
+  fixture.advance(2s);
+  CHECK(env->metrics->active_calls().Value() == 0);
+  CHECK(model->opens == 0);
+
+  const auto start = signed_start(*env, call_sid, now);
+  ingress->deliver({twilio_json(start), true});
+  fixture.run();
+  CHECK(env->metrics->active_calls().Value() == 1);
+  CHECK(env->metrics->calls_started().Value() == 1);
+  CHECK(env->calls->active_calls() == 1);
+  CHECK(env->admission->streaming() == 1);
+  CHECK(model->opens == 1);
+
+  fixture.advance(10s);  // well past START_TIMEOUT
+  CHECK_FALSE(twilio->closed());
+  CHECK(env->metrics->stream_start_timeouts().Value() == 0);
+
+  net::twilio_stop stop{2, start.stream_sid, start.account_sid, call_sid};
+  ingress->deliver({twilio_json(stop), true});
+  fixture.run();
+  auto finished = env->calls->wait_for_finished(1, 10s);
+  REQUIRE(finished.size() == 1);
+  CHECK(finished[0].started);
+  CHECK_FALSE(finished[0].refused);
+  CHECK(env->metrics->active_calls().Value() == 0);
+  CHECK(env->calls->active_calls() == 0);
+  CHECK(env->admission->streaming() == 0);
+}
+
+TEST_CASE("a stream beyond MAX_CALLS is refused at its start with 1013, counted, model uncalled",
+          "[call_supervisor]") {
+  actor_fixture fixture;
+  temporary_directory recordings;
+  auto model = std::make_shared<fake_model_links>();
+  const auto now = std::chrono::system_clock::now();
+  auto env = admission_environment(model, recordings.path(), now);
+  env->admission = std::make_shared<call_admission>(admission_policy::limits{.max_calls = 1});
+  // The one place is promised to another call: this stream's webhook was answered elsewhere.
+  REQUIRE_FALSE(env->admission->reserve("CA00000000000000000000000000000099",
+                                        call_admission::clock::now(), 30s));
+
+  auto twilio = std::make_shared<recording_connection>();
+  auto ingress = std::make_shared<frame_ingress>();
+  ingress->deliver(
+      {twilio_json(signed_start(*env, "CA00000000000000000000000000000005", now)), true});
+  fixture.system.spawn(call_supervisor, bridge_environment_ptr(env),
+                       std::weak_ptr<net::websocket_connection>(twilio), ingress);
+  fixture.run();
+  CHECK(twilio->closed());
+  CHECK(twilio->close_code() == net::close_code::try_again_later);
+  CHECK(env->metrics->calls_refused(metrics::refusal_reason::full, metrics::refusal_source::stream)
+            .Value() == 1);
+  auto finished = env->calls->wait_for_finished(1, 10s);
+  REQUIRE(finished.size() == 1);
+  CHECK(finished[0].refused);
+  CHECK_FALSE(finished[0].started);
+  CHECK(model->opens == 0);
+  CHECK(directory_is_empty(recordings.path()));
+  CHECK(env->metrics->active_calls().Value() == 0);
+  CHECK(env->admission->streaming() == 0);
+  CHECK(env->admission->promised(call_admission::clock::now()) == 1);  // the other's, kept
+}

@@ -234,3 +234,48 @@ TEST_CASE("POST /calls places a call through Twilio's REST API and the call stre
     (*twilio)->when_finished(json_string(answered.body, "call_sid")).get();
   }
 }
+
+TEST_CASE("POST /calls past MAX_CALLS answers 503 with a JSON error, and counts the refusal",
+          "[outbound][end_to_end]") {
+  testing::running_io twilio_io;
+  sim::twilio_rest_server_options rest;
+  rest.account_sid = account_sid;
+  rest.auth_token = "harness-auth-token";
+  rest.callee.script = {sim::silence(200ms), sim::hangup()};
+  auto twilio = sim::twilio_rest_server::start(twilio_io.io, rest);
+  REQUIRE(twilio.has_value());
+
+  bridge_harness::options options;
+  options.configure = [&](config::settings& settings) {
+    settings.api_token = api_token;
+    settings.allowed_destinations = {"+1415"};
+    settings.twilio_account_sid = account_sid;
+    settings.twilio_phone_number = "+15005550006";
+    settings.twilio_api_base = (*twilio)->base_url();
+    settings.public_url = "http://127.0.0.1:9";
+    settings.max_calls = 1;
+  };
+  bridge_harness harness(options);
+  const auto port = harness.server().port();
+  (*twilio)->set_stream_connect_address("127.0.0.1:" + std::to_string(port));
+
+  // The first dial holds the node's one place from its 201 until its stream ends.
+  const auto first = harness.send(port, "/calls", dial_request_to("+14155550100"));
+  REQUIRE(first.status == 201);
+  const auto second = harness.send(port, "/calls", dial_request_to("+14155550101"));
+  CHECK(second.status == 503);
+  CHECK(second.header("content-type").starts_with("application/json"));
+  const auto error = json_string(second.body, "error");
+  CHECK(error.find("full") != std::string::npos);
+  CHECK(error.find("MAX_CALLS 1") != std::string::npos);
+  const auto scrape = harness.get(port, "/metrics").body;
+  CHECK(scrape.find(R"(switchboard_calls_refused_total{node="harness-node",reason="full",)"
+                    R"(source="api"} 1)") != std::string::npos);
+
+  const auto call = (*twilio)->when_finished(json_string(first.body, "call_sid")).get();
+  REQUIRE(call.streams.size() == 1);
+  CHECK(call.streams[0].ok());
+  REQUIRE(harness.server().calls().wait_for_finished(1, 30s).size() == 1);
+  // Its place is free again.
+  CHECK(harness.get(port, "/readyz").status == 200);
+}

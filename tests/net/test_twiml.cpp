@@ -1,3 +1,6 @@
+#include "net/http_client.hpp"
+#include "net/twilio_signature.hpp"
+#include "net/twilio_webhook.hpp"
 #include "net/twiml.hpp"
 
 #include <catch2/catch.hpp>
@@ -42,4 +45,57 @@ TEST_CASE("a parameter holding control characters still makes readable TwiML", "
   REQUIRE(parsed.has_value());
   REQUIRE(parsed->parameters.size() == 1);
   CHECK(parsed->parameters[0].value == "+1\xEF\xBF\xBD\xEF\xBF\xBD<x/>\xEF\xBF\xBDz");
+}
+
+TEST_CASE("Say-and-hang-up TwiML: the message escaped, XML-forbidden characters dropped",
+          "[twiml]") {
+  const auto xml = say_and_hang_up_twiml("Lines <busy> & \"full\"\x01, call 'later'");
+  CHECK(xml == R"(<?xml version="1.0" encoding="UTF-8"?><Response><Say>Lines &lt;busy&gt; &amp; )"
+               R"(&quot;full&quot;, call &apos;later&apos;</Say><Hangup/></Response>)");
+  CHECK(parse_say_and_hang_up_twiml(xml) == std::string(R"(Lines <busy> & "full", call 'later')"));
+  // Not a refusal: a stream, no hang-up, or not XML.
+  CHECK_FALSE(parse_say_and_hang_up_twiml(connect_stream_twiml("wss://h/media-stream", {})));
+  CHECK_FALSE(parse_say_and_hang_up_twiml("<Response><Say>hi</Say></Response>"));
+  CHECK_FALSE(parse_say_and_hang_up_twiml("not xml <"));
+  CHECK(parse_say_and_hang_up_twiml("<Response><Hangup/></Response>") == std::string());
+}
+
+TEST_CASE("the webhook asks admission only for a signed call and says FULL_MESSAGE when refused",
+          "[twiml]") {
+  twilio_webhook_settings settings;
+  settings.public_url = "https://voice.example.com";
+  settings.auth_token = "secret";
+  settings.full_message = "We are full & sorry.";
+  const auto tokens = call_token_issuer::from_secret("secret");
+  const std::vector<form_parameter> form{{"CallSid", "CA1"}, {"From", "+14155550100"}};
+  http_request request;
+  request.method = "POST";
+  request.target = "/incoming-call";
+  request.body = encode_form_body(form);
+  request.headers = {
+      {"X-Twilio-Signature",
+       compute_twilio_signature("secret", "https://voice.example.com/incoming-call", form)}};
+  std::vector<std::string> asked;
+  bool room = false;
+  const admit_call admit = [&](std::string_view call_sid) {
+    asked.emplace_back(call_sid);
+    return room;
+  };
+  const auto now = std::chrono::system_clock::now();
+
+  auto refused = answer_incoming_call(request, settings, tokens, now, admit);
+  CHECK(refused.status == 200);  // Twilio plays TwiML only from a 200
+  CHECK(refused.content_type == "text/xml");
+  CHECK(parse_say_and_hang_up_twiml(refused.body) == std::string("We are full & sorry."));
+  CHECK(refused.body.find("<Connect>") == std::string::npos);
+  CHECK(asked == std::vector<std::string>{"CA1"});
+
+  room = true;
+  const auto taken = answer_incoming_call(request, settings, tokens, now, admit);
+  CHECK(parse_connect_stream_twiml(taken.body).has_value());
+
+  // A forged request never reaches admission: it must not take or probe a place.
+  request.headers = {{"X-Twilio-Signature", "forged"}};
+  CHECK(answer_incoming_call(request, settings, tokens, now, admit).status == 403);
+  CHECK(asked.size() == 2);
 }

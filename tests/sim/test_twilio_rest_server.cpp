@@ -808,9 +808,17 @@ TEST_CASE("twilio_caller plays TwiML given directly, without a webhook", "[twili
   CHECK(bridge.callbacks.empty());  // nothing was POSTed
 
   // TwiML without a stream fails the call before any connection.
-  options.twiml = "<Response><Hangup/></Response>";
+  options.twiml = "<Response><Pause length=\"1\"/></Response>";
   const auto refused = sim::twilio_caller::run(io.io, options).get();
   CHECK_FALSE(refused.ok());
   CHECK(refused.error.find("TwiML") != std::string::npos);
   CHECK(refused.upgrade_status == 0);
+
+  // TwiML that says something and hangs up is a call the bridge declined, not an error.
+  options.twiml = "<Response><Say>We are full.</Say><Hangup/></Response>";
+  const auto declined = sim::twilio_caller::run(io.io, options).get();
+  CHECK(declined.ok());
+  CHECK(declined.declined);
+  CHECK(declined.declined_message == "We are full.");
+  CHECK(declined.upgrade_status == 0);
 }
