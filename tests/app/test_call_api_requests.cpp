@@ -1,0 +1,38 @@
+// What the call API reads from a request before it acts: the say and transfer bodies (the
+// route, the bearer token and POST /calls are in test_call_control.cpp and test_outbound.cpp).
+// Pure functions, fuzzed too (fuzz_http_request).
+#include "app/call_api_requests.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <string>
+
+using namespace switchboard;
+
+TEST_CASE("a say body is {\"text\"} of 1 to 4096 bytes", "[control]") {
+  CHECK(app::parse_say_request(R"({"text":"One moment, please."})").value() ==
+        "One moment, please.");
+  CHECK(app::parse_say_request(R"({"text":"a\"b\\c\u00e9"})").value() == "a\"b\\c\xc3\xa9");
+  const std::string longest(app::max_say_bytes, 'a');
+  CHECK(app::parse_say_request(R"({"text":")" + longest + R"("})").value() == longest);
+  for (const std::string bad : {R"({"text":""})", R"({"text":")" + longest + R"(a"})",
+                                R"({"text":7})", R"(["text"])", "{}", "text=hi", ""}) {
+    INFO(bad);
+    const auto parsed = app::parse_say_request(bad);
+    REQUIRE_FALSE(parsed.has_value());
+    CHECK(parsed.error().status == 400);
+    CHECK(parsed.error().reason.find("\"text\"") != std::string::npos);
+  }
+}
+
+TEST_CASE("a transfer body is {\"to\"}, checked later as every destination is", "[control]") {
+  CHECK(app::parse_transfer_request(R"({"to":"+14155550123"})").value() == "+14155550123");
+  // Checked by refuse_destination, for the API and the model's transfers alike.
+  CHECK(app::parse_transfer_request(R"({"to":""})").value().empty());
+  for (const std::string bad : {R"({"to":14155550123})", R"({"number":"+1415"})", "null", "{"}) {
+    INFO(bad);
+    const auto parsed = app::parse_transfer_request(bad);
+    REQUIRE_FALSE(parsed.has_value());
+    CHECK(parsed.error().status == 400);
+  }
+}
