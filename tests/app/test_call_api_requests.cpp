@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <initializer_list>
 #include <string>
 
 using namespace switchboard;
@@ -15,8 +16,9 @@ TEST_CASE("a say body is {\"text\"} of 1 to 4096 bytes", "[control]") {
   CHECK(app::parse_say_request(R"({"text":"a\"b\\c\u00e9"})").value() == "a\"b\\c\xc3\xa9");
   const std::string longest(app::max_say_bytes, 'a');
   CHECK(app::parse_say_request(R"({"text":")" + longest + R"("})").value() == longest);
-  for (const std::string bad : {R"({"text":""})", R"({"text":")" + longest + R"(a"})",
-                                R"({"text":7})", R"(["text"])", "{}", "text=hi", ""}) {
+  for (const std::string& bad :
+       std::initializer_list<std::string>{R"({"text":""})", R"({"text":")" + longest + R"(a"})",
+                                          R"({"text":7})", R"(["text"])", "{}", "text=hi", ""}) {
     INFO(bad);
     const auto parsed = app::parse_say_request(bad);
     REQUIRE_FALSE(parsed.has_value());

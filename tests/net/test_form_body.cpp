@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -25,9 +26,9 @@ bool same(const std::vector<form_parameter>& a, const std::vector<form_parameter
 }  // namespace
 
 TEST_CASE("a form decodes, re-encodes and decodes back to the same fields", "[form_body]") {
-  for (const std::string body :
-       {"CallSid=CA1&From=%2B14155550199&CallerName=Jane+Doe", "a", "=", "&", "a=&=b&&",
-        "x=%zz&y=%4", "k=%00%FF%25", "a=1=2", "%26=%3D", std::string("n=\x01\x7f\xc3", 5)}) {
+  for (const std::string& body : std::initializer_list<std::string>{
+           "CallSid=CA1&From=%2B14155550199&CallerName=Jane+Doe", "a", "=", "&", "a=&=b&&",
+           "x=%zz&y=%4", "k=%00%FF%25", "a=1=2", "%26=%3D", std::string("n=\x01\x7f\xc3", 5)}) {
     INFO(body);
     const auto fields = parse_form_body(body);
     const auto encoded = encode_form_body(fields);
