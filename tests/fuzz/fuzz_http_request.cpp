@@ -306,9 +306,10 @@ net::http_response check_incoming_call(const net::http_request& request) {
               twiml->parameters[0].value == call_sid && twiml->parameters[1].value == from &&
               twiml->parameters[2].value == to && twiml->parameters[3].name == "token",
           "TwiML carries the form's CallSid, From and To intact", answer.body);
-  require(tokens.check(twiml->parameters[3].value, call_sid, now).empty(),
-          "the call token verifies for its CallSid", answer.body);
-  require(!tokens.check(twiml->parameters[3].value, std::string(call_sid) + "x", now).empty(),
+  require(tokens.check(twiml->parameters[3].value, {call_sid, from, to}, now).empty(),
+          "the call token verifies for its call and numbers", answer.body);
+  const std::string other_call = std::string(call_sid) + "x";
+  require(!tokens.check(twiml->parameters[3].value, {other_call, from, to}, now).empty(),
           "the call token is bound to its CallSid", answer.body);
   return answer;
 }
