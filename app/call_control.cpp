@@ -24,15 +24,6 @@ namespace {
 
 namespace json = boost::json;
 
-constexpr std::size_t max_say_bytes = 4096;
-constexpr std::string_view calls_prefix = "/calls/";
-
-bool is_call_sid(std::string_view sid) {
-  return !sid.empty() && sid.size() <= 64 && std::all_of(sid.begin(), sid.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) != 0;
-  });
-}
-
 net::http_response json_response(unsigned status, const json::object& body) {
   return net::http_response::json(status, json::serialize(body) + "\n");
 }
@@ -43,66 +34,7 @@ double seconds_between(std::chrono::system_clock::time_point from,
   return static_cast<double>(std::max<std::int64_t>(ms, 0)) / 1000.0;
 }
 
-/// A JSON body's string field, or nullopt when the body is not an object or lacks it.
-std::optional<std::string> string_field(std::string_view body, std::string_view key) {
-  boost::system::error_code ec;
-  const auto parsed = json::parse(body, ec);
-  if (ec || !parsed.is_object())
-    return std::nullopt;
-  const auto* value = parsed.as_object().if_contains(key);
-  if (value == nullptr || !value->is_string())
-    return std::nullopt;
-  return std::string(value->as_string());
-}
-
 }  // namespace
-
-std::optional<boost::system::result<call_control_route, api_error>> parse_call_control_route(
-    std::string_view method, std::string_view path) {
-  using result = boost::system::result<call_control_route, api_error>;
-  using action = call_control_route::action;
-  const auto wrong_method = [&](std::string_view allowed) -> result {
-    return api_error{
-        405, std::string(path) + " takes " + std::string(allowed) + ", not " + std::string(method)};
-  };
-  if (path == "/calls") {
-    if (method == "GET")
-      return result(call_control_route{action::list, {}, {}});
-    return std::nullopt;  // POST /calls is the dialer's
-  }
-  if (!path.starts_with(calls_prefix))
-    return std::nullopt;
-  auto rest = path.substr(calls_prefix.size());
-  const auto slash = rest.find('/');
-  const auto sid = rest.substr(0, slash);
-  if (!is_call_sid(sid))
-    return result(api_error{404, "no such call: the call sid must be letters and digits"});
-  call_control_route route{action::show, std::string(sid), {}};
-  if (slash == std::string_view::npos) {
-    if (method != "GET")
-      return wrong_method("GET");
-    return result(route);
-  }
-  const auto tail = rest.substr(slash + 1);
-  if (tail.starts_with("recordings/")) {
-    if (method != "GET")
-      return wrong_method("GET");
-    route.what = action::recording;
-    route.file = std::string(tail.substr(std::string_view("recordings/").size()));
-    return result(route);
-  }
-  static constexpr std::array<std::pair<std::string_view, action>, 3> commands{
-      {{"hangup", action::hangup}, {"transfer", action::transfer}, {"say", action::say}}};
-  for (const auto& [name, what] : commands) {
-    if (tail == name) {
-      if (method != "POST")
-        return wrong_method("POST");
-      route.what = what;
-      return result(route);
-    }
-  }
-  return result(api_error{404, "not found: " + std::string(path)});
-}
 
 std::optional<std::string_view> recording_content_type(std::string_view file) {
   static constexpr std::array<std::pair<std::string_view, std::string_view>, 6> files{{
@@ -338,11 +270,9 @@ net::http_response call_controller::hang_up(std::string_view call_sid) const {
 }
 
 net::http_response call_controller::say(std::string_view call_sid, std::string_view body) const {
-  const auto text = string_field(body, "text");
-  if (!text || text->empty() || text->size() > max_say_bytes) {
-    return api_error_response(
-        {400, "the body must be {\"text\": \"...\"}, 1 to 4096 bytes of what the agent says"});
-  }
+  const auto text = parse_say_request(body);
+  if (!text)
+    return api_error_response(text.error());
   const auto supervisor = steerable(call_sid);
   if (!supervisor)
     return api_error_response(supervisor.error());
@@ -353,9 +283,9 @@ net::http_response call_controller::say(std::string_view call_sid, std::string_v
 
 void call_controller::transfer_by_api(std::string call_sid, std::string_view body,
                                       const net::http_responder& respond) {
-  const auto to = string_field(body, "to");
+  const auto to = parse_transfer_request(body);
   if (!to)
-    return respond(api_error_response({400, "the body must be {\"to\": \"+E164 number\"}"}));
+    return respond(api_error_response(to.error()));
   if (const auto supervisor = steerable(call_sid); !supervisor)
     return respond(api_error_response(supervisor.error()));
   redirect_to(call_sid, *to,

@@ -17,6 +17,7 @@
 #include "actors/bridge_environment.hpp"
 #include "actors/call_status_book.hpp"
 #include "actors/live_calls.hpp"
+#include "app/call_api_requests.hpp"
 #include "app/outbound_calls.hpp"
 #include "config/settings.hpp"
 #include "net/http_tool.hpp"
@@ -39,19 +40,6 @@ class thread_pool;
 }  // namespace boost::asio
 
 namespace switchboard::app {
-
-/// A request of the call-control API, as its path and method say.
-struct call_control_route {
-  enum class action { list, show, recording, hangup, transfer, say };
-  action what = action::list;
-  std::string call_sid;
-  std::string file;  // recording
-};
-
-/// Parses method + path; nullopt when the request is not for this API. A route on an API path
-/// with the wrong method, or a malformed sid, is an api_error (405 / 404).
-std::optional<boost::system::result<call_control_route, api_error>> parse_call_control_route(
-    std::string_view method, std::string_view path);
 
 /// The JSON object of one call (the API's <call>); with its transcript when asked.
 boost::json::object call_json_object(const actors::call_view& view,

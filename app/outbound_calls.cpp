@@ -6,7 +6,6 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
-#include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 
@@ -17,12 +16,9 @@ namespace switchboard::app {
 
 namespace {
 
-constexpr std::size_t max_instructions_bytes = 16 * 1024;
 // How long POST /calls holds a place for the call's stream: Twilio rings for up to 60 s by
 // default before the callee answers and the stream starts.
 constexpr auto outbound_place_hold = std::chrono::seconds(90);
-constexpr std::array<std::string_view, 10> voices{"alloy", "ash",     "ballad", "coral", "echo",
-                                                  "sage",  "shimmer", "verse",  "marin", "cedar"};
 
 std::string random_hex(std::size_t bytes) {
   std::vector<unsigned char> random(bytes);
@@ -54,92 +50,10 @@ net::http_response twilio_error_response(const net::twilio_api_error& error) {
 
 }  // namespace
 
-net::http_response api_error_response(const api_error& error) {
-  boost::json::object body{{"error", error.reason}};
-  return net::http_response::json(error.status, boost::json::serialize(body) + "\n");
-}
-
-bool is_e164(std::string_view number) {
-  if (number.size() < 9 || number.size() > 16 || number[0] != '+' || number[1] == '0')
-    return false;
-  return std::all_of(number.begin() + 1, number.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
-std::optional<api_error> refuse_destination(std::string_view to,
-                                            const std::vector<std::string>& allowed_prefixes) {
-  if (!is_e164(to)) {
-    return api_error{400,
-                     "\"to\" is not an E.164 number (+ and 8 to 15 digits): " + std::string(to)};
-  }
-  const bool allowed =
-      std::any_of(allowed_prefixes.begin(), allowed_prefixes.end(),
-                  [&](const std::string& prefix) { return to.starts_with(prefix); });
-  if (!allowed) {
-    return api_error{
-        400, std::string(to) + " is not in ALLOWED_DESTINATIONS" +
-                 (allowed_prefixes.empty() ? " (none are allowed: it is unset)" : std::string{})};
-  }
-  return std::nullopt;
-}
-
-boost::system::result<dial_request, api_error> parse_dial_request(
-    std::string_view body, const std::vector<std::string>& allowed_prefixes) {
-  boost::system::error_code ec;
-  const auto parsed = boost::json::parse(body, ec);
-  if (ec || !parsed.is_object())
-    return api_error{400, "the body must be a JSON object: {\"to\": \"+E164\", ...}"};
-  const auto& object = parsed.as_object();
-  dial_request dial;
-  const auto* to = object.if_contains("to");
-  if (to == nullptr || !to->is_string())
-    return api_error{400, "\"to\" is required: the number to call, in E.164 (+14155550100)"};
-  dial.to = std::string(to->as_string());
-  if (auto refused = refuse_destination(dial.to, allowed_prefixes))
-    return *refused;
-  if (const auto* instructions = object.if_contains("instructions")) {
-    if (!instructions->is_string() || instructions->as_string().size() > max_instructions_bytes)
-      return api_error{400, "\"instructions\" must be a string of at most 16 KiB"};
-    dial.instructions = std::string(instructions->as_string());
-  }
-  if (const auto* voice = object.if_contains("voice")) {
-    if (!voice->is_string() || std::find(voices.begin(), voices.end(),
-                                         std::string_view(voice->as_string())) == voices.end()) {
-      return api_error{400,
-                       "\"voice\" must be one of alloy, ash, ballad, coral, echo, sage, "
-                       "shimmer, verse, marin, cedar"};
-    }
-    dial.voice = std::string(voice->as_string());
-  }
-  if (const auto* metadata = object.if_contains("metadata")) {
-    if (!metadata->is_object())
-      return api_error{400, "\"metadata\" must be a JSON object"};
-    dial.metadata_json = boost::json::serialize(*metadata);
-  }
-  return dial;
-}
-
-bool bearer_token_matches(std::string_view authorization_header, std::string_view token) {
-  constexpr std::string_view scheme = "Bearer ";
-  if (token.empty() || !authorization_header.starts_with(scheme))
-    return false;
-  const auto given = authorization_header.substr(scheme.size());
-  return given.size() == token.size() &&
-         CRYPTO_memcmp(given.data(), token.data(), token.size()) == 0;
-}
-
 unsigned status_for_twilio_error(const net::twilio_api_error& error) {
   const bool client_side = error.http_status >= 400 && error.http_status < 500 &&
                            error.http_status != 401 && error.http_status != 429;
   return client_side ? 400 : 502;
-}
-
-std::optional<api_error> refuse_api_request(const net::http_request& request,
-                                            std::string_view api_token) {
-  if (api_token.empty())
-    return api_error{404, "the call API is off: API_TOKEN is not set"};
-  if (!bearer_token_matches(request.header("Authorization"), api_token))
-    return api_error{401, "missing or wrong bearer token (Authorization: Bearer <API_TOKEN>)"};
-  return std::nullopt;
 }
 
 bool call_rate_limiter::try_acquire(std::chrono::steady_clock::time_point now) {

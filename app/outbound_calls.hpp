@@ -6,9 +6,11 @@
 // CALLS_PER_MINUTE limit; then the node must have room for the call (MAX_CALLS, event-loop lag:
 // 503 otherwise). Errors are JSON {"error": "..."}; Twilio's own come back with its code.
 //
-// The checks are plain functions, tested directly; outbound_dialer wires them to the REST call.
+// The checks are plain functions (app/call_api_requests.hpp), tested directly; outbound_dialer
+// wires them to the REST call.
 
 #include "actors/bridge_environment.hpp"
+#include "app/call_api_requests.hpp"
 #include "config/settings.hpp"
 #include "net/call_token.hpp"
 #include "net/http_types.hpp"
@@ -32,45 +34,9 @@ class io_context;
 
 namespace switchboard::app {
 
-/// An API refusal: the HTTP status and why, in words for the caller of the API.
-struct api_error {
-  unsigned status = 400;
-  std::string reason;
-};
-
-/// {"error": reason} with the status.
-net::http_response api_error_response(const api_error& error);
-
-/// "+" then 8 to 15 digits, the first not 0 (E.164).
-bool is_e164(std::string_view number);
-
-struct dial_request {
-  std::string to;
-  std::optional<std::string> instructions;
-  std::optional<std::string> voice;
-  std::string metadata_json = "{}";  // an object, kept as JSON
-};
-
-/// Why the bridge may not call `to` (not E.164, or not under an ALLOWED_DESTINATIONS prefix);
-/// nullopt when it may. The one check of every number dialled or transferred to.
-std::optional<api_error> refuse_destination(std::string_view to,
-                                            const std::vector<std::string>& allowed_prefixes);
-
-/// Parses and checks a POST /calls body against the allowed destination prefixes.
-boost::system::result<dial_request, api_error> parse_dial_request(
-    std::string_view body, const std::vector<std::string>& allowed_prefixes);
-
-/// "Authorization: Bearer <token>", compared in constant time.
-bool bearer_token_matches(std::string_view authorization_header, std::string_view token);
-
 /// Twilio refusing a request (a bad number, an unverified caller id) is the API client's to fix
 /// (400); Twilio failing, unreachable, or refusing our credentials or rate is a bad gateway (502).
 unsigned status_for_twilio_error(const net::twilio_api_error& error);
-
-/// The API's gate, for POST /calls and call control alike: off without API_TOKEN (404, saying
-/// so), then the bearer token (401). nullopt: let the request in.
-std::optional<api_error> refuse_api_request(const net::http_request& request,
-                                            std::string_view api_token);
 
 /// At most `per_minute` acquisitions in any 60 s window. Thread-safe.
 class call_rate_limiter {

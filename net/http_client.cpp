@@ -43,33 +43,6 @@ boost::system::result<http_url, std::string> parse_http_url(std::string_view url
   return split_endpoint_url(url, "http", "https");
 }
 
-std::string encode_form_body(std::span<const form_parameter> parameters) {
-  static constexpr char hex[] = "0123456789ABCDEF";
-  std::string out;
-  const auto append_encoded = [&out](std::string_view text) {
-    for (const char c : text) {
-      const auto byte = static_cast<unsigned char>(c);
-      if (std::isalnum(byte) || c == '-' || c == '.' || c == '_' || c == '*') {
-        out.push_back(c);
-      } else if (c == ' ') {
-        out.push_back('+');
-      } else {
-        out.push_back('%');
-        out.push_back(hex[byte >> 4]);
-        out.push_back(hex[byte & 0x0F]);
-      }
-    }
-  };
-  for (const auto& parameter : parameters) {
-    if (!out.empty())
-      out.push_back('&');
-    append_encoded(parameter.name);
-    out.push_back('=');
-    append_encoded(parameter.value);
-  }
-  return out;
-}
-
 std::string basic_authorization(std::string_view user, std::string_view password) {
   std::string credentials;
   credentials.reserve(user.size() + 1 + password.size());

@@ -4,6 +4,7 @@
 // (`Connection: close`): these are rare control-plane requests, not a data path worth pooling.
 // Non-template interface; Beast lives in http_client_{plain,tls}.cpp.
 
+#include "net/form_body.hpp"
 #include "net/tls.hpp"
 #include "net/twilio_signature.hpp"
 #include "net/url.hpp"
@@ -60,10 +61,6 @@ void http_request_async(boost::asio::io_context& io, http_client_request request
 /// Splits an http:// or https:// URL; an error names what is wrong with it.
 using http_url = endpoint_url;
 boost::system::result<http_url, std::string> parse_http_url(std::string_view url);
-
-/// application/x-www-form-urlencoded, in the given order: unreserved characters as they are,
-/// space as '+', everything else %XX (upper-case hex), as HTML forms and Twilio encode.
-std::string encode_form_body(std::span<const form_parameter> parameters);
 
 /// `Basic base64(user:password)` for an Authorization header (RFC 7617); Twilio's REST API
 /// takes AccountSid:AuthToken or ApiKeySid:ApiKeySecret (protocols.md §A6).

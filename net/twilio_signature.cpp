@@ -3,7 +3,6 @@
 #include "net/base64.hpp"
 
 #include <boost/url/parse.hpp>
-#include <boost/url/parse_query.hpp>
 #include <boost/url/url.hpp>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -66,23 +65,6 @@ bool matches_any_port_variant(std::string_view auth_token, std::string_view sign
 }
 
 }  // namespace
-
-std::vector<form_parameter> parse_form_body(std::string_view body) {
-  std::vector<form_parameter> params;
-  // Boost.URL 1.81's parse_query reads its input up to a NUL (strlen), past the end of a view
-  // that is not NUL-terminated: found by fuzz_twilio_signature. Hand it a terminated copy.
-  if (body.empty())
-    return params;
-  const std::string terminated(body);
-  auto query = boost::urls::parse_query(terminated);
-  if (!query)
-    return params;
-  const boost::urls::encoding_opts form_encoding{/*space_as_plus=*/true};
-  for (auto param : *query) {
-    params.push_back({param.key.decode(form_encoding), param.value.decode(form_encoding)});
-  }
-  return params;
-}
 
 std::string compute_twilio_signature(std::string_view auth_token, std::string_view url,
                                      std::span<const form_parameter> params) {

@@ -6,22 +6,14 @@
 // bodySHA256=<hex SHA-256 of the body>. The media-stream WebSocket upgrade is signed over the
 // wss:// URL written in <Stream url>, with no parameters.
 
+#include "net/form_body.hpp"
+
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace switchboard::net {
-
-struct form_parameter {
-  std::string name;
-  std::string value;
-};
-
-/// Decodes an application/x-www-form-urlencoded body ('+' is a space, %XX escapes).
-/// Malformed escapes are kept literally rather than failing: the signature check then fails,
-/// which is the right outcome for a body Twilio did not send.
-std::vector<form_parameter> parse_form_body(std::string_view body);
 
 /// The signature Twilio would send for `url` and `params`.
 std::string compute_twilio_signature(std::string_view auth_token, std::string_view url,

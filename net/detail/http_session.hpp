@@ -3,6 +3,7 @@
 // upgrades to a websocket_session over the same stream. Included only by http_server.cpp
 // (plain) and http_server_tls.cpp (TLS).
 
+#include "net/detail/http_message.hpp"
 #include "net/detail/websocket_session.hpp"
 #include "net/http_types.hpp"
 #include "net/tls.hpp"
@@ -28,12 +29,6 @@ struct http_server_state {
   http_routes routes;
   std::shared_ptr<tls_context> tls;  // null: plain
 };
-
-http_request to_http_request(
-    const boost::beast::http::request<boost::beast::http::string_body>& request,
-    const std::string& remote_address);
-boost::beast::http::response<boost::beast::http::string_body> to_beast_response(
-    const http_response& response, unsigned version, bool keep_alive);
 
 template <class Stream>
 class http_session : public std::enable_shared_from_this<http_session<Stream>> {
