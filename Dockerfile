@@ -28,6 +28,8 @@ RUN apt-get update \
        libboost-url1.81.0 \
        libc6 \
        libcaf-core0.17 \
+       libcaf-io0.17 \
+       libcaf-openssl0.17 \
        libfmt9 \
        libgcc-s1 \
        libprometheus-cpp-core1.0 \
