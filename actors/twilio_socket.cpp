@@ -70,16 +70,20 @@ void end_stream(self_pointer self, std::string reason, stream_end how) {
 }
 
 /// A frame that could not be used: counted for the call and the node, the call goes on.
-void count_malformed(self_pointer self) {
-  ++self->state.malformed_frames;
+/// Returns whether to log it: the first ten of a call, then the 16th, 32nd, 64th... so that a
+/// stream of bad frames cannot flood the log at its frame rate (the count is in call.json and
+/// the metric either way).
+bool count_malformed(self_pointer self) {
+  const auto count = ++self->state.malformed_frames;
   self->state.env->metrics->malformed_twilio_frames().Increment();
+  return count <= 10 || (count & (count - 1)) == 0;
 }
 
 void on_start(self_pointer self, const net::twilio_start& start) {
   auto& state = self->state;
   if (state.started) {
-    count_malformed(self);
-    metrics::log_call(spdlog::level::warn, state.ids, "second `start` ignored");
+    if (count_malformed(self))
+      metrics::log_call(spdlog::level::warn, state.ids, "second `start` ignored");
     return;
   }
   state.ids = {start.call_sid, start.stream_sid};
@@ -120,15 +124,15 @@ void on_frame(self_pointer self, twilio_frame& frame) {
   if (state.ended)
     return;
   if (!frame.is_text) {
-    count_malformed(self);
-    metrics::log_call(spdlog::level::warn, state.ids, "binary frame from Twilio dropped");
+    if (count_malformed(self))
+      metrics::log_call(spdlog::level::warn, state.ids, "binary frame from Twilio dropped");
     return;
   }
   auto parsed = net::parse_twilio_message(frame.text);
   if (!parsed) {
-    count_malformed(self);
-    metrics::log_call(spdlog::level::warn, state.ids, "malformed Twilio frame dropped: {}",
-                      parsed.error().detail);
+    if (count_malformed(self))
+      metrics::log_call(spdlog::level::warn, state.ids, "malformed Twilio frame dropped: {}",
+                        parsed.error().detail);
     return;
   }
   std::visit(
@@ -139,9 +143,9 @@ void on_frame(self_pointer self, twilio_frame& frame) {
           // Every message after `start` names its stream; one naming another stream is not
           // this call's (issue #7: a `stop` for another streamSid ended the call).
           if (state.started && message.stream_sid != state.ids.stream_sid) {
-            count_malformed(self);
-            metrics::log_call(spdlog::level::warn, state.ids, "`{}` for another stream dropped",
-                              event_name<type>());
+            if (count_malformed(self))
+              metrics::log_call(spdlog::level::warn, state.ids, "`{}` for another stream dropped",
+                                event_name<type>());
             return;
           }
         }
