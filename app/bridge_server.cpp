@@ -265,6 +265,7 @@ class node final : public bridge_server {
     options.active_calls = [calls = env->calls] {
       return static_cast<std::uint32_t>(calls->active_calls());
     };
+    options.capacity = static_cast<std::uint32_t>(settings_.max_calls);
     options.metrics = env->metrics;
     options.tls = settings_.has_cluster_tls();
     auto cluster = cluster_node::start(actor_system_, std::move(options));
