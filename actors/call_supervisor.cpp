@@ -183,14 +183,17 @@ void finish(self_pointer self) {
     state.env->admission->end();
     state.env->metrics->active_calls().Decrement();
   }
-  // Mixing and file writes block: run them off the actor scheduler.
+  // Mixing and file writes block: run them off the actor scheduler. The directory goes as a
+  // spawn argument rather than a capture: CAF 0.17 binds a reference to a null
+  // shared_ptr<tuple<>> when a function actor is spawned without arguments (UBSan reports it).
   self->home_system().spawn<caf::detached>(
-      [record = state.record, started = state.started, directory = state.directory,
-       audio = state.env->record_audio, calls = state.env->calls, node = state.env->metrics,
-       statuses = state.env->statuses, live = state.env->live](caf::event_based_actor*) mutable {
+      [record = state.record, started = state.started, audio = state.env->record_audio,
+       calls = state.env->calls, node = state.env->metrics, statuses = state.env->statuses,
+       live = state.env->live](caf::event_based_actor*, std::filesystem::path directory) mutable {
         finalize_call(std::move(record), started, std::move(directory), audio, std::move(calls),
                       std::move(node), std::move(statuses), std::move(live));
-      });
+      },
+      state.directory);
   // The children that have not ended themselves (the Twilio socket, or all of them on a refused
   // stream) end with the call.
   const auto reason = caf::exit_reason::user_shutdown;
