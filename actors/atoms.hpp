@@ -15,5 +15,7 @@ using stop_atom = caf::atom_constant<caf::atom("stop")>;          // stop the si
 using connect_atom = caf::atom_constant<caf::atom("connect")>;    // (re)connect the model
 using no_start_atom = caf::atom_constant<caf::atom("nostart")>;   // START_TIMEOUT passed
 using ingress_atom = caf::atom_constant<caf::atom("ingress")>;    // frames waiting at the door
+using retry_atom = caf::atom_constant<caf::atom("retry")>;        // deferred call files are due
+using flush_atom = caf::atom_constant<caf::atom("flush")>;        // last try before shutdown
 
 }  // namespace switchboard::actors

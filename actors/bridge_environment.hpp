@@ -151,6 +151,9 @@ struct bridge_environment {
   std::shared_ptr<call_status_book> statuses = std::make_shared<call_status_book>();
   /// The live and recently ended calls, for the call-control API.
   std::shared_ptr<live_calls> live = std::make_shared<live_calls>();
+  /// Writes the files of ended calls that the disk refused, once it takes them (null: they
+  /// are lost, and logged).
+  call_file_retrier_actor file_retrier;
   /// Tools and transfers (null: the model's tool calls get an error result).
   std::shared_ptr<call_actions> actions;
   /// TRANSFER_TO: where transfer_call goes when the model names no number; empty = nowhere.

@@ -1,12 +1,12 @@
 #include "actors/call_supervisor.hpp"
 
+#include "actors/call_files.hpp"
+#include "actors/call_finaliser.hpp"
 #include "actors/instrumented.hpp"
 #include "actors/openai_session.hpp"
 #include "actors/recorder.hpp"
 #include "actors/silence_clock.hpp"
 #include "actors/twilio_socket.hpp"
-#include "audio/mixer.hpp"
-#include "audio/whole_file.hpp"
 #include "config/tools_file.hpp"
 #include "metrics/call_log.hpp"
 #include "net/base64.hpp"
@@ -30,151 +30,6 @@ std::uint64_t call_elapsed_ms(self_pointer self) {
           .count());
 }
 
-/// RECORDINGS_DIR/<date>/<CallSid>, or <CallSid>-2, -3, ... if taken: nothing is overwritten.
-std::filesystem::path make_call_directory(const std::filesystem::path& root,
-                                          const std::string& date, const std::string& call_sid,
-                                          std::string& error) {
-  std::error_code ec;
-  const auto day = root / date;
-  std::filesystem::create_directories(day, ec);
-  if (ec) {
-    error = "cannot create " + day.string() + ": " + ec.message();
-    return {};
-  }
-  // A CallSid comes from the wire: keep only what is safe in a file name.
-  std::string safe_sid;
-  for (const char c : call_sid) {
-    if (std::isalnum(static_cast<unsigned char>(c)) != 0)
-      safe_sid.push_back(c);
-  }
-  if (safe_sid.empty())
-    safe_sid = "call";
-  for (int attempt = 1; attempt < 1000; ++attempt) {
-    auto candidate = day / (attempt == 1 ? safe_sid : safe_sid + "-" + std::to_string(attempt));
-    if (std::filesystem::create_directory(candidate, ec))
-      return candidate;
-    if (ec) {
-      error = "cannot create " + candidate.string() + ": " + ec.message();
-      return {};
-    }
-  }
-  error = "too many directories for call " + call_sid;
-  return {};
-}
-
-/// Writes a new file whole or not at all (never replacing one); returns an error text or "".
-std::string write_new_file(const std::filesystem::path& path, const std::string& content) {
-  auto written = audio::write_whole_file(path.string(), content, audio::if_file_exists::fail);
-  return written ? std::string() : written.error().message;
-}
-
-metrics::call_end classify_end(const call_record& record) {
-  if (record.stream.refused)
-    return metrics::call_end::refused;
-  if (record.model_unavailable)
-    return metrics::call_end::model_unavailable;
-  return record.stream.stopped ? metrics::call_end::completed
-                               : metrics::call_end::caller_disconnected;  // no `stop`
-}
-
-/// Runs on its own thread (blocking file I/O): mixes, transcript, call.json, outcome.
-void finalize_call(call_record record, bool started, std::filesystem::path directory,
-                   bool audio_recorded, std::shared_ptr<call_registry> calls,
-                   std::shared_ptr<metrics::bridge_metrics> node,
-                   std::shared_ptr<call_status_book> statuses, std::shared_ptr<live_calls> live) {
-  const metrics::call_ids ids{record.identity.call_sid, record.identity.stream_sid};
-  for (const auto& recording : record.recordings) {
-    if (recording.error.empty() && !recording.path.empty()) {
-      metrics::log_call(spdlog::level::info, ids,
-                        "{} recording finalised: {} ({} ms, {} ms silence)", recording.track,
-                        recording.path, recording.samples / 8, recording.silence_samples / 8);
-    }
-  }
-  const bool both_tracks = record.recordings.size() == 2 &&
-                           std::all_of(record.recordings.begin(), record.recordings.end(),
-                                       [](const auto& r) { return r.error.empty(); });
-  if (!directory.empty()) {
-    if (audio_recorded) {
-      // A track that could not even be created is not listed; one cut short by a full disk is.
-      for (const char* track : {"caller.wav", "agent.wav"}) {
-        std::error_code ec;
-        if (std::filesystem::exists(directory / track, ec))
-          record.files.emplace_back(track);
-      }
-    }
-    if (audio_recorded && both_tracks) {
-      auto mixed = audio::mix_tracks((directory / "caller.wav").string(),
-                                     (directory / "agent.wav").string(), directory.string());
-      if (mixed) {
-        record.files.emplace_back("stereo.wav");
-        record.files.emplace_back("mono.wav");
-      } else {
-        record.problems.push_back("mix: " + mixed.error().message);
-        metrics::log_call(spdlog::level::err, ids, "mix failed: {}", mixed.error().message);
-        node->call_file_errors().Increment();
-      }
-    }
-    // Written once, whole, when the call ends (not appended line by line): a full disk leaves
-    // no transcript rather than a torn last line.
-    if (auto error =
-            write_new_file(directory / "transcript.jsonl", transcript_jsonl(record.transcript));
-        error.empty()) {
-      record.files.emplace_back("transcript.jsonl");
-    } else {
-      record.problems.push_back(error);
-      metrics::log_call(spdlog::level::err, ids, "transcript not written: {}", error);
-      node->call_file_errors().Increment();
-    }
-    record.files.emplace_back("call.json");
-    const auto twilio_status = statuses->status_of(record.identity.call_sid);
-    if (twilio_status)
-      record.twilio_status = std::string(to_string(*twilio_status));
-    if (auto error = write_new_file(directory / "call.json", call_json(record)); !error.empty()) {
-      record.problems.push_back(error);
-      metrics::log_call(spdlog::level::err, ids, "call summary not written: {}", error);
-      node->call_file_errors().Increment();
-    } else if (auto rewrite = statuses->call_json_written(record.identity.call_sid,
-                                                          directory / "call.json", twilio_status);
-               !rewrite.empty()) {
-      // Twilio's status moved on meanwhile (its `completed` follows the stream's end).
-      record.problems.push_back(rewrite);
-    }
-  }
-  call_outcome outcome;
-  outcome.call_sid = record.identity.call_sid;
-  outcome.stream_sid = record.identity.stream_sid;
-  outcome.end_reason = record.end_reason;
-  outcome.refused = record.stream.refused;
-  outcome.started = started;
-  outcome.directory = directory;
-  outcome.duration_ms = static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(record.ended_at - record.started_at)
-          .count());
-  outcome.barge_ins = record.barge_ins;
-  outcome.truncations = record.truncations;
-  outcome.frames_in = record.stream.frames_in;
-  outcome.frames_out = record.stream.frames_out;
-  outcome.malformed_frames = record.stream.malformed_frames;
-  outcome.model_reconnects = record.model_reconnects;
-  outcome.problems = record.problems;
-  const auto end = classify_end(record);
-  metrics::log_call(spdlog::level::info, ids,
-                    "call ended ({}, {}): {} ms, {} frames in, {} out, {} barge-ins, {} malformed, "
-                    "{} model reconnects, usage {} in / {} out tokens{}{}",
-                    metrics::to_string(end), outcome.end_reason, outcome.duration_ms,
-                    outcome.frames_in, outcome.frames_out, outcome.barge_ins,
-                    outcome.malformed_frames, outcome.model_reconnects, record.usage.input_tokens,
-                    record.usage.output_tokens, directory.empty() ? "" : ", recordings in ",
-                    directory.string());
-  node->calls_ended(end).Increment();
-  node->call_duration().Observe(static_cast<double>(outcome.duration_ms) / 1000.0);
-  // Only a started call is in the live view: a refused stream may name another call's CallSid.
-  if (started)
-    live->ended(record.identity.call_sid, record.end_reason, directory, record.files,
-                record.ended_at);
-  calls->call_finished(std::move(outcome));
-}
-
 void finish(self_pointer self) {
   auto& state = self->state;
   state.record.ended_at = state.env->wall_clock();
@@ -183,17 +38,9 @@ void finish(self_pointer self) {
     state.env->admission->end();
     state.env->metrics->active_calls().Decrement();
   }
-  // Mixing and file writes block: run them off the actor scheduler. The directory goes as a
-  // spawn argument rather than a capture: CAF 0.17 binds a reference to a null
-  // shared_ptr<tuple<>> when a function actor is spawned without arguments (UBSan reports it).
-  self->home_system().spawn<caf::detached>(
-      [record = state.record, started = state.started, audio = state.env->record_audio,
-       calls = state.env->calls, node = state.env->metrics, statuses = state.env->statuses,
-       live = state.env->live](caf::event_based_actor*, std::filesystem::path directory) mutable {
-        finalize_call(std::move(record), started, std::move(directory), audio, std::move(calls),
-                      std::move(node), std::move(statuses), std::move(live));
-      },
-      state.directory);
+  // Mixing and file writes block: run them off the actor scheduler.
+  spawn_call_finaliser(self->home_system(), state.record, state.started, state.directory,
+                       call_finaliser_context::of(*state.env));
   // The children that have not ended themselves (the Twilio socket, or all of them on a refused
   // stream) end with the call.
   const auto reason = caf::exit_reason::user_shutdown;

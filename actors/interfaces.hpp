@@ -144,6 +144,17 @@ typename Inspector::result_type inspect(Inspector& f, call_peers& x) {
            x.caller_recorder, x.agent_recorder);
 }
 
+/// The node's writer of deferred call files, one per node (actors/call_file_retrier.hpp). It
+/// is detached (a thread of its own), since it does blocking file I/O.
+using call_file_retrier_actor = caf::typed_actor<
+    // a call's finaliser: these files were refused by the disk; write them when it takes them.
+    caf::reacts_to<deferred_call_files>,
+    // self: a batch is due.
+    caf::reacts_to<retry_atom>,
+    // the node, stopping: one last try for every batch; the reply counts the calls whose files
+    // are lost.
+    caf::replies_to<flush_atom>::with<std::uint64_t>>;
+
 /// One node of the cluster as its peers reach it: published on CLUSTER_PORT, one per node
 /// (app/cluster_node.hpp). Nothing here carries a steady_clock time point or a file path: they
 /// mean nothing on another node.

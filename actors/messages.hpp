@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace switchboard::actors {
@@ -407,6 +408,28 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, recording_summary& x) {
   return f(caf::meta::type_name("recording_summary"), x.track, x.path, x.samples, x.silence_samples,
            x.error);
+}
+
+/// The files of an ended call that the disk refused (full, a quota, an I/O error), handed by the
+/// finaliser to the node's call_file_retrier to write once the disk takes them. Local only.
+struct deferred_call_files {
+  std::string call_sid;
+  std::string stream_sid;
+  /// Where they go; empty when the call never got a directory (the disk was full when it
+  /// began): the retrier then makes one under `root`/`date`, as the supervisor would have.
+  std::string directory;
+  std::string root;
+  std::string date;
+  /// Name and content of each file still to write, call.json last (it lists the others).
+  std::vector<std::pair<std::string, std::string>> files;
+  /// The Twilio call status that call.json was rendered with ("" = none), so that the status
+  /// book keeps it current once it is on disk.
+  std::string twilio_status;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, deferred_call_files& x) {
+  return f(caf::meta::type_name("deferred_call_files"), x.call_sid, x.stream_sid, x.directory,
+           x.root, x.date, x.files, x.twilio_status);
 }
 
 // -- Between cluster nodes (each registered in cluster_message_types.cpp) ----------------------

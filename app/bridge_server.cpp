@@ -1,5 +1,7 @@
 #include "app/bridge_server.hpp"
 
+#include "actors/call_file_retrier.hpp"
+#include "actors/call_files.hpp"
 #include "actors/media_stream_endpoint.hpp"
 #include "actors/realtime_link.hpp"
 #include "app/call_control.hpp"
@@ -16,6 +18,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/scoped_actor.hpp>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
@@ -102,6 +105,12 @@ class node final : public bridge_server {
         .max_calls = settings_.max_calls,
         .max_lag = std::chrono::milliseconds(settings_.max_loop_lag_ms)});
     env->metrics->max_calls().Set(settings_.max_calls);
+    // Files of ended calls that the disk refuses wait here for room (a thread of its own: it
+    // does blocking file I/O).
+    env->file_retrier = actor_system_.spawn<caf::detached>(
+        actors::call_file_retrier, actors::call_file_retries::limits{},
+        actors::call_file_retries::writer(actors::write_deferred_call_files), env->statuses,
+        env->metrics);
     webhook_.public_url = settings_.public_url;
     webhook_.full_message = settings_.full_message;
     webhook_.auth_token = settings_.twilio_auth_token;
@@ -228,6 +237,7 @@ class node final : public bridge_server {
     }
     if (lag_monitor_)
       lag_monitor_->stop();
+    flush_deferred_call_files();
     // Calls still running hold actors waiting on sockets that are now gone.
     actor_system_.await_actors_before_shutdown(false);
   }
@@ -284,6 +294,27 @@ class node final : public bridge_server {
     spdlog::info("cluster port {} on {} as {}, seeds: {}", cluster_->port(), bind,
                  cluster_->address(), seeds.empty() ? "none" : seeds);
     return {};
+  }
+
+  /// One last try for the files of ended calls that wait for the disk; what it still refuses
+  /// is logged and counted as lost. From the thread that stops the node (the retrier is
+  /// detached: waiting for it blocks nothing else).
+  void flush_deferred_call_files() {
+    if (!env_ || !env_->file_retrier)
+      return;
+    caf::scoped_actor self{actor_system_};
+    self->request(env_->file_retrier, std::chrono::seconds(10), actors::flush_atom::value)
+        .receive(
+            [](std::uint64_t lost) {
+              if (lost != 0)
+                spdlog::error("{} ended calls' files lost at shutdown (the disk refused them)",
+                              lost);
+            },
+            [](const caf::error& error) {
+              spdlog::error("deferred call files not flushed: {}", caf::to_string(error));
+            });
+    self->send_exit(env_->file_retrier, caf::exit_reason::user_shutdown);
+    env_->file_retrier = actors::call_file_retrier_actor{};
   }
 
   void request_stop() {

@@ -309,6 +309,17 @@ bridge_metrics::bridge_metrics(std::string node)
       &counter_family("switchboard_call_file_errors_total",
                       "Files of ended calls (mixes, transcript.jsonl, call.json) not written.")
            .Add({});
+  call_files_pending_ =
+      &gauge_family("switchboard_call_files_pending",
+                    "Ended calls whose transcript.jsonl or call.json waits for room on the disk "
+                    "(retried with backoff while the node runs).")
+           .Add({});
+  auto& deferred = counter_family(
+      "switchboard_call_files_deferred_total",
+      "Calls whose transcript.jsonl/call.json the disk first refused: written later, or lost "
+      "(the node stopped, or the retry queue was full).");
+  call_files_written_late_ = &deferred.Add({{"result", "written"}});
+  call_files_lost_ = &deferred.Add({{"result", "lost"}});
   caller_timestamp_clamps_ =
       &counter_family("switchboard_caller_timestamp_clamps_total",
                       "Caller media frames stamped ahead of the call's clock, clamped to it.")

@@ -190,6 +190,12 @@ class bridge_metrics {
   }
   /// A call's files written when it ends (mixes, transcript.jsonl, call.json) that could not be.
   prometheus::Counter& call_file_errors() { return *call_file_errors_; }
+  /// Ended calls whose files (transcript.jsonl, call.json) wait for room on the disk.
+  prometheus::Gauge& call_files_pending() { return *call_files_pending_; }
+  /// Deferred call files that reached the disk late (`written`) or never (`lost`).
+  prometheus::Counter& call_files_deferred(bool written) {
+    return *(written ? call_files_written_late_ : call_files_lost_);
+  }
   /// Caller frames stamped further ahead than the call has lasted, placed at the clock instead.
   prometheus::Counter& caller_timestamp_clamps() { return *caller_timestamp_clamps_; }
 
@@ -267,6 +273,9 @@ class bridge_metrics {
   std::array<prometheus::Counter*, 2> recording_bytes_;
   std::array<prometheus::Counter*, 2> recording_errors_;
   prometheus::Counter* call_file_errors_;
+  prometheus::Gauge* call_files_pending_;
+  prometheus::Counter* call_files_written_late_;
+  prometheus::Counter* call_files_lost_;
   prometheus::Counter* caller_timestamp_clamps_;
 };
 

@@ -1,0 +1,76 @@
+#include "actors/call_files.hpp"
+
+#include "audio/whole_file.hpp"
+
+#include <cctype>
+
+namespace switchboard::actors {
+
+std::filesystem::path make_call_directory(const std::filesystem::path& root,
+                                          const std::string& date, const std::string& call_sid,
+                                          std::string& error) {
+  std::error_code ec;
+  const auto day = root / date;
+  std::filesystem::create_directories(day, ec);
+  if (ec) {
+    error = "cannot create " + day.string() + ": " + ec.message();
+    return {};
+  }
+  std::string safe_sid;
+  for (const char c : call_sid) {
+    if (std::isalnum(static_cast<unsigned char>(c)) != 0)
+      safe_sid.push_back(c);
+  }
+  if (safe_sid.empty())
+    safe_sid = "call";
+  for (int attempt = 1; attempt < 1000; ++attempt) {
+    auto candidate = day / (attempt == 1 ? safe_sid : safe_sid + "-" + std::to_string(attempt));
+    if (std::filesystem::create_directory(candidate, ec))
+      return candidate;
+    if (ec) {
+      error = "cannot create " + candidate.string() + ": " + ec.message();
+      return {};
+    }
+  }
+  error = "too many directories for call " + call_sid;
+  return {};
+}
+
+std::string write_new_file(const std::filesystem::path& path, const std::string& content) {
+  auto written = audio::write_whole_file(path.string(), content, audio::if_file_exists::fail);
+  return written ? std::string() : written.error().message;
+}
+
+deferred_write_result write_deferred_call_files(deferred_call_files& pending) {
+  deferred_write_result result;
+  if (pending.files.empty())
+    return result;
+  if (pending.directory.empty()) {
+    std::string error;
+    const auto made = make_call_directory(pending.root, pending.date, pending.call_sid, error);
+    if (made.empty()) {
+      result.error = error;
+      return result;
+    }
+    pending.directory = made.string();
+  }
+  const std::filesystem::path directory(pending.directory);
+  auto file = pending.files.begin();
+  for (; file != pending.files.end(); ++file) {
+    auto written = audio::write_whole_file((directory / file->first).string(), file->second,
+                                           audio::if_file_exists::fail);
+    if (written) {
+      result.written.push_back(file->first);
+    } else if (written.error().code == audio::wav_errc::already_exists) {
+      // Someone else's file under that name: never replaced, and trying again will not help.
+      result.dropped.push_back(file->first);
+    } else {
+      result.error = written.error().message;
+      break;
+    }
+  }
+  pending.files.erase(pending.files.begin(), file);
+  return result;
+}
+
+}  // namespace switchboard::actors
