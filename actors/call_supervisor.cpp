@@ -81,7 +81,8 @@ metrics::call_end classify_end(const call_record& record) {
 void finalize_call(call_record record, bool started, std::filesystem::path directory,
                    bool audio_recorded, std::shared_ptr<call_registry> calls,
                    std::shared_ptr<metrics::bridge_metrics> node,
-                   std::shared_ptr<call_status_book> statuses, std::shared_ptr<live_calls> live) {
+                   std::shared_ptr<call_status_book> statuses,
+                   std::shared_ptr<call_directory> live) {
   const metrics::call_ids ids{record.identity.call_sid, record.identity.stream_sid};
   for (const auto& recording : record.recordings) {
     if (recording.error.empty() && !recording.path.empty()) {
@@ -189,7 +190,8 @@ void finish(self_pointer self) {
   self->home_system().spawn<caf::detached>(
       [record = state.record, started = state.started, audio = state.env->record_audio,
        calls = state.env->calls, node = state.env->metrics, statuses = state.env->statuses,
-       live = state.env->live](caf::event_based_actor*, std::filesystem::path directory) mutable {
+       live = state.env->directory](caf::event_based_actor*,
+                                    std::filesystem::path directory) mutable {
         finalize_call(std::move(record), started, std::move(directory), audio, std::move(calls),
                       std::move(node), std::move(statuses), std::move(live));
       },
@@ -223,7 +225,7 @@ void begin_ending(self_pointer self, std::string reason) {
   self->send(state.peers.model, close_atom::value);
   if (!state.started)
     return finish(self);  // refused or never started: nothing recorded
-  state.env->live->update(state.record.identity.call_sid, [&](call_view& view) {
+  state.env->directory->update(state.record.identity.call_sid, [&](call_view& view) {
     view.state = call_state::ending;
     view.end_reason = state.record.end_reason;
   });
@@ -261,8 +263,8 @@ void schedule_guard_check(self_pointer self);
 /// A line of the transcript: in call.json's record and in the live view the API shows.
 void add_transcript_line(self_pointer self, transcript_entry line) {
   auto& state = self->state;
-  state.env->live->update(state.record.identity.call_sid,
-                          [&](call_view& view) { view.transcript.push_back(line); });
+  state.env->directory->update(state.record.identity.call_sid,
+                               [&](call_view& view) { view.transcript.push_back(line); });
   state.record.transcript.push_back(std::move(line));
 }
 
@@ -289,8 +291,9 @@ void on_speech_started(self_pointer self, const caller_speech_started& speech) {
             if (!cut.had_unplayed)
               return;
             ++st.record.barge_ins;
-            st.env->live->update(st.record.identity.call_sid,
-                                 [&](call_view& view) { view.barge_ins = st.record.barge_ins; });
+            st.env->directory->update(st.record.identity.call_sid, [&](call_view& view) {
+              view.barge_ins = st.record.barge_ins;
+            });
             st.env->metrics->barge_ins().Increment();
             st.env->metrics->barge_in_clear().Observe(
                 metrics::seconds_between(speech.received_ns, metrics::steady_now_ns()));
@@ -642,7 +645,7 @@ call_supervisor_actor::behavior_type call_supervisor(
                      view.identity = identity;
                      view.direction = identity.dial_id.empty() ? "inbound" : "outbound";
                      view.started_at = st.record.started_at;
-                     st.env->live->started(self, std::move(view));
+                     st.env->directory->started(self, std::move(view));
                      st.guards.emplace(st.env->guards, guard_clock::now());
                      st.keypad.emplace(st.env->keypad_pause);
                      schedule_guard_check(self);
