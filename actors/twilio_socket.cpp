@@ -126,7 +126,8 @@ void claim_at_issuer(self_pointer self, const net::twilio_start& start, std::str
               return;
             if (!verdict.granted) {
               st.held_frames.clear();
-              return refuse_stream(self, verdict.why);
+              // Another node's words, for the log only: bounded.
+              return refuse_stream(self, verdict.why.substr(0, 200));
             }
             begin_streaming(self, start);
             auto held = std::move(st.held_frames);

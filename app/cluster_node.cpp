@@ -661,14 +661,26 @@ void cluster_node::ask(actors::remote_call_request request,
           caf::event_based_actor* self, actors::remote_call_request question,
           std::function<void(actors::remote_call_answer)> reply_to) {
         self->request(node, timeout, std::move(question))
-            .then([reply_to](actors::remote_call_answer& reply) { reply_to(std::move(reply)); },
-                  [reply_to, timeout](caf::error& error) {
-                    if (error == caf::sec::request_timeout) {
-                      return reply_to(answer(504, "the call's node did not answer within " +
-                                                      std::to_string(timeout.count()) + " ms"));
-                    }
-                    reply_to(answer(502, "the call's node cannot be reached: " + to_string(error)));
-                  });
+            .then(
+                [reply_to](actors::remote_call_answer& reply) {
+                  // The call's node answered this actor directly: checked here, as the node
+                  // actor checks what peers send it.
+                  const bool shows_call = !reply.call.identity.call_sid.empty();
+                  if ((shows_call && !plausible(reply.call)) ||
+                      !short_enough(reply.error, max_call_text)) {
+                    return reply_to(answer(502,
+                                           "the call's node answered with a call this node "
+                                           "cannot read"));
+                  }
+                  reply_to(std::move(reply));
+                },
+                [reply_to, timeout](caf::error& error) {
+                  if (error == caf::sec::request_timeout) {
+                    return reply_to(answer(504, "the call's node did not answer within " +
+                                                    std::to_string(timeout.count()) + " ms"));
+                  }
+                  reply_to(answer(502, "the call's node cannot be reached: " + to_string(error)));
+                });
       },
       std::move(request), std::move(done));
 }

@@ -558,8 +558,8 @@ call_token_authority_actor::behavior_type fake_token_authority(
 }  // namespace
 
 TEST_CASE(
-    "a token another node issued is claimed at that node before the call starts; frames that "
-    "come meanwhile wait; refused, unanswered or with no cluster, the stream gets 1008",
+    "a token another node issued is claimed at that node before the call starts, frames that "
+    "come meanwhile wait, and refused, unanswered or with no cluster the stream gets 1008",
     "[call_supervisor][hostile]") {
   actor_fixture fixture;
   temporary_directory recordings;

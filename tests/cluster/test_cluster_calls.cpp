@@ -320,8 +320,8 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "a node that joins later learns the running calls; a SIGKILLed node's calls end as node "
-    "lost on the survivors",
+    "a node that joins later learns the running calls, and a SIGKILLed node's calls end as "
+    "node lost on the survivors",
     "[cluster_calls]") {
   stand_ins sims;
   switchboard::testing::temporary_directory dir;
