@@ -208,6 +208,7 @@ class node_process {
   std::uint16_t port() const { return port_; }
   const std::string& address() const { return address_; }
   void kill() const { ::kill(process_->pid(), SIGKILL); }
+  void signal(int number) const { ::kill(process_->pid(), number); }
   int terminate() { return process_->terminate(); }
 
  private:
@@ -359,6 +360,34 @@ TEST_CASE(
   doomed->release.set_value();
   CHECK(early->result.wait_for(60s) == std::future_status::ready);
   CHECK(doomed->result.wait_for(60s) == std::future_status::ready);
+  b.terminate();
+}
+
+TEST_CASE("a call on a node that does not answer gets a clear 502 or 504 and never a hung request",
+          "[cluster_calls]") {
+  stand_ins sims;
+  switchboard::testing::temporary_directory dir;
+  const auto model_url = sims.model->url();
+  node_process a{"node-a", {}, dir.path(), model_url};
+  node_process b{"node-b", {a.address()}, dir.path(), model_url};
+  REQUIRE(eventually([&] { return a.sees_ready({"node-b"}) && b.sees_ready({"node-a"}); }));
+  auto frozen = hold_call(sims, b.caller({}), sid_of('b', 4));
+  REQUIRE(eventually([&] { return a.listed(frozen->sid).has_value(); }));
+  b.signal(SIGSTOP);
+  // Still listed (its link has not timed out yet): a's question goes to b, which cannot answer.
+  // The request's own timeout (or the link closing first) answers it; once a has marked b down
+  // the call is a lost one, shown from what a knows.
+  const auto shown = a.get("/calls/" + frozen->sid);
+  INFO(shown.body);
+  CHECK((shown.status == 504 || shown.status == 502 || shown.status == 200));
+  if (shown.status != 200)
+    CHECK(shown.json().at("error").is_string());
+  const auto hung_up = a.post("/calls/" + frozen->sid + "/hangup");
+  INFO(hung_up.body);
+  CHECK((hung_up.status == 504 || hung_up.status == 502 || hung_up.status == 409));
+  b.signal(SIGCONT);
+  frozen->release.set_value();
+  CHECK(frozen->result.wait_for(60s) == std::future_status::ready);
   b.terminate();
 }
 
