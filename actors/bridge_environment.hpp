@@ -4,10 +4,10 @@
 // issuer, and the registry of calls. Built once by the server (app/) or by a test.
 
 #include "actors/admission.hpp"
+#include "actors/call_directory.hpp"
 #include "actors/call_guards.hpp"
 #include "actors/call_status_book.hpp"
 #include "actors/interfaces.hpp"
-#include "actors/live_calls.hpp"
 #include "actors/model_link_watch.hpp"
 #include "audio/prompts.hpp"
 #include "metrics/bridge_metrics.hpp"
@@ -149,8 +149,12 @@ struct bridge_environment {
   std::shared_ptr<dial_overrides> dials = std::make_shared<dial_overrides>();
   /// Twilio's status of outbound calls (POST /call-status), and their call.json kept current.
   std::shared_ptr<call_status_book> statuses = std::make_shared<call_status_book>();
-  /// The live and recently ended calls, for the call-control API.
-  std::shared_ptr<live_calls> live = std::make_shared<live_calls>();
+  /// The live and recently ended calls of this node (and, in a cluster, of its peers), for the
+  /// call-control API.
+  std::shared_ptr<call_directory> directory = std::make_shared<call_directory>();
+  /// Where a stream claims a call token another node issued (the node actor); null without a
+  /// cluster. call_tokens names this node as the issuer of its own tokens then.
+  call_token_authority_actor token_authority;
   /// Writes the files of ended calls that the disk refused, once it takes them (null: they
   /// are lost, and logged).
   call_file_retrier_actor file_retrier;

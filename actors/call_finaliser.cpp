@@ -86,7 +86,7 @@ class small_files {
 
 call_finaliser_context call_finaliser_context::of(const bridge_environment& env) {
   return {env.record_audio, env.recordings_dir, env.calls,       env.metrics,
-          env.statuses,     env.live,           env.file_retrier};
+          env.statuses,     env.directory,      env.file_retrier};
 }
 
 void finalize_call(call_record record, bool started, std::filesystem::path directory,
@@ -189,8 +189,8 @@ void finalize_call(call_record record, bool started, std::filesystem::path direc
   node.call_duration().Observe(static_cast<double>(outcome.duration_ms) / 1000.0);
   // Only a started call is in the live view: a refused stream may name another call's CallSid.
   if (started)
-    context.live->ended(record.identity.call_sid, record.end_reason, directory, record.files,
-                        record.ended_at);
+    context.directory->ended(record.identity.call_sid, record.end_reason, directory, record.files,
+                             record.ended_at);
   context.calls->call_finished(std::move(outcome));
 }
 

@@ -27,7 +27,7 @@ struct call_finaliser_context {
   std::shared_ptr<call_registry> calls;
   std::shared_ptr<metrics::bridge_metrics> metrics;
   std::shared_ptr<call_status_book> statuses;
-  std::shared_ptr<live_calls> live;
+  std::shared_ptr<call_directory> directory;
   call_file_retrier_actor file_retrier;  // null: files the disk refuses are lost (and logged)
 
   static call_finaliser_context of(const bridge_environment& env);

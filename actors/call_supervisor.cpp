@@ -70,7 +70,7 @@ void begin_ending(self_pointer self, std::string reason) {
   self->send(state.peers.model, close_atom::value);
   if (!state.started)
     return finish(self);  // refused or never started: nothing recorded
-  state.env->live->update(state.record.identity.call_sid, [&](call_view& view) {
+  state.env->directory->update(state.record.identity.call_sid, [&](call_view& view) {
     view.state = call_state::ending;
     view.end_reason = state.record.end_reason;
   });
@@ -108,7 +108,7 @@ void schedule_guard_check(self_pointer self);
 /// A line of the transcript: in call.json's record and in the live view the API shows.
 void add_transcript_line(self_pointer self, transcript_entry line) {
   auto& state = self->state;
-  state.env->live->update(state.record.identity.call_sid,
+  state.env->directory->update(state.record.identity.call_sid,
                           [&](call_view& view) { view.transcript.push_back(line); });
   state.record.transcript.push_back(std::move(line));
 }
@@ -136,7 +136,7 @@ void on_speech_started(self_pointer self, const caller_speech_started& speech) {
             if (!cut.had_unplayed)
               return;
             ++st.record.barge_ins;
-            st.env->live->update(st.record.identity.call_sid,
+            st.env->directory->update(st.record.identity.call_sid,
                                  [&](call_view& view) { view.barge_ins = st.record.barge_ins; });
             st.env->metrics->barge_ins().Increment();
             st.env->metrics->barge_in_clear().Observe(
@@ -489,7 +489,7 @@ call_supervisor_actor::behavior_type call_supervisor(
                      view.identity = identity;
                      view.direction = identity.dial_id.empty() ? "inbound" : "outbound";
                      view.started_at = st.record.started_at;
-                     st.env->live->started(self, std::move(view));
+                     st.env->directory->started(self, std::move(view));
                      st.guards.emplace(st.env->guards, guard_clock::now());
                      st.keypad.emplace(st.env->keypad_pause);
                      schedule_guard_check(self);

@@ -6,7 +6,15 @@
 namespace switchboard::actors {
 
 void add_cluster_message_types(caf::actor_system_config& config) {
+  // The messages themselves; what they hold (call_identity, transcript_entry, ...) goes with
+  // their inspect.
   config.add_message_type<node_heartbeat>("node_heartbeat");
+  config.add_message_type<call_announcement>("call_announcement");
+  config.add_message_type<call_snapshot>("call_snapshot");
+  config.add_message_type<remote_call_request>("remote_call_request");
+  config.add_message_type<remote_call_answer>("remote_call_answer");
+  config.add_message_type<call_token_claim>("call_token_claim");
+  config.add_message_type<call_token_verdict>("call_token_verdict");
 }
 
 }  // namespace switchboard::actors

@@ -162,6 +162,19 @@ using node_actor = caf::typed_actor<
     // A peer's heartbeat, about once a second: who it is, its state and load, and the peers it
     // is linked to, which this node then links to as well (full mesh). The first one from a
     // peer this node has not connected to adopts the peer (it connected to us).
-    caf::reacts_to<node_heartbeat>>;
+    caf::reacts_to<node_heartbeat>,
+    // A peer's call started, changed or ended / every call live on a peer that just linked.
+    caf::reacts_to<call_announcement>, caf::reacts_to<call_snapshot>,
+    // The call-control API: from a peer, about a call on this node (answered here); from this
+    // node, about a call on a peer (forwarded to that peer's node actor).
+    caf::replies_to<remote_call_request>::with<remote_call_answer>,
+    // A call token's claim: from a peer, for a token this node issued (its ledger decides);
+    // from this node's streams, for a token a peer issued (forwarded there).
+    caf::replies_to<call_token_claim>::with<call_token_verdict>>;
+
+/// Where a stream claims a call token another node issued: this node's node actor (null when
+/// there is no cluster: every token is then this node's own).
+using call_token_authority_actor =
+    caf::typed_actor<caf::replies_to<call_token_claim>::with<call_token_verdict>>;
 
 }  // namespace switchboard::actors

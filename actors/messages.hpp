@@ -453,4 +453,94 @@ typename Inspector::result_type inspect(Inspector& f, node_heartbeat& x) {
            x.load, x.stream_url, x.cluster_address, x.linked);
 }
 
+/// One call as the node it runs on describes it to the others (call_announcement, call_snapshot,
+/// remote_call_answer). Times are system_clock milliseconds since the epoch; no recordings
+/// directory (a path of that node).
+struct shared_call_view {
+  call_identity identity;
+  std::string direction;  // "inbound" | "outbound"
+  std::string state;      // "live", "ending" or "ended"
+  std::int64_t started_at_ms = 0;
+  std::int64_t ended_at_ms = 0;  // 0 until ended
+  std::uint64_t barge_ins = 0;
+  std::string end_reason;
+  std::vector<std::string> files;            // ended: the file names written
+  std::vector<transcript_entry> transcript;  // only in remote_call_answer (show)
+  std::uint64_t revision = 0;                // per call, grows with every change its node announces
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, shared_call_view& x) {
+  return f(caf::meta::type_name("shared_call_view"), x.identity, x.direction, x.state,
+           x.started_at_ms, x.ended_at_ms, x.barge_ins, x.end_reason, x.files, x.transcript,
+           x.revision);
+}
+
+/// A node to its peers: one of its calls started, changed (state, end reason, barge-ins) or
+/// ended. Idempotent: the receiver keeps the highest revision of each call.
+struct call_announcement {
+  std::string node_name;
+  shared_call_view call;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, call_announcement& x) {
+  return f(caf::meta::type_name("call_announcement"), x.node_name, x.call);
+}
+
+/// A node to a peer it has just linked to: every call live on it now (the peer then knows the
+/// calls that started before it joined, not only later changes).
+struct call_snapshot {
+  std::string node_name;
+  std::vector<shared_call_view> calls;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, call_snapshot& x) {
+  return f(caf::meta::type_name("call_snapshot"), x.node_name, x.calls);
+}
+
+/// The call-control API of one node asks the node that runs a call (through both node actors).
+struct remote_call_request {
+  enum class action : std::uint8_t { show, hangup, say, check_steerable };
+  action what = action::show;
+  std::string node_id;  // the call's node (the local node actor forwards it there)
+  std::string call_sid;
+  std::string text;  // say: what the agent says
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, remote_call_request& x) {
+  return f(caf::meta::type_name("remote_call_request"), x.what, x.node_id, x.call_sid, x.text);
+}
+
+/// The call's node answers: an HTTP status for the API (200 show / check_steerable, 202 hangup
+/// and say, 404 unknown there, 409 ending or ended) and, for show, the call with its transcript.
+struct remote_call_answer {
+  std::uint16_t status = 0;
+  std::string error;  // when status is not 2xx
+  shared_call_view call;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, remote_call_answer& x) {
+  return f(caf::meta::type_name("remote_call_answer"), x.status, x.error, x.call);
+}
+
+/// A stream's node claims its call token at the node that issued it (whose ledger is the one
+/// authority, net/call_token.hpp), before the call starts.
+struct call_token_claim {
+  std::string token;
+  std::string issuer;             // node id the token names (checked by its MAC)
+  std::int64_t expires_at_s = 0;  // the token's expiry, unix seconds
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, call_token_claim& x) {
+  return f(caf::meta::type_name("call_token_claim"), x.token, x.issuer, x.expires_at_s);
+}
+
+struct call_token_verdict {
+  bool granted = false;
+  std::string why;  // when refused
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, call_token_verdict& x) {
+  return f(caf::meta::type_name("call_token_verdict"), x.granted, x.why);
+}
+
 }  // namespace switchboard::actors

@@ -51,6 +51,12 @@ constexpr std::string_view event_name() {
 
 enum class stream_end : std::uint8_t { refused, stopped, lost };
 
+// A claim at another node is one request over a live cluster link (a millisecond or so); this
+// bounds a node that does not answer, well inside START_TIMEOUT's default.
+constexpr auto token_claim_timeout = std::chrono::seconds(2);
+// Frames that wait for the claim's answer: 5 s of 20 ms media, more than the timeout allows.
+constexpr std::size_t max_held_frames = 250;
+
 /// Reports the end of the stream once, whatever ended it.
 void end_stream(self_pointer self, std::string reason, stream_end how) {
   auto& state = self->state;
@@ -79,6 +85,66 @@ bool count_malformed(self_pointer self) {
   return count <= 10 || (count & (count - 1)) == 0;
 }
 
+void refuse_stream(self_pointer self, const std::string& why) {
+  // The upgrade's signature is the same for every call; the token is what proves this stream
+  // belongs to a call a webhook of ours answered.
+  metrics::log_call(spdlog::level::warn, self->state.ids, "stream refused: {}", why);
+  close_socket(self, net::close_code::policy_violation, "call token refused");
+  end_stream(self, "call token refused: " + why, stream_end::refused);
+}
+
+void begin_streaming(self_pointer self, const net::twilio_start& start) {
+  auto& state = self->state;
+  state.started = true;
+  metrics::log_call(spdlog::level::info, state.ids, "Twilio stream started (from {} to {})",
+                    find_parameter(start, "From"), find_parameter(start, "To"));
+  self->send(state.peers->supervisor,
+             call_started{{start.call_sid, start.stream_sid, start.account_sid,
+                           std::string(find_parameter(start, "From")),
+                           std::string(find_parameter(start, "To")),
+                           std::string(find_parameter(start, "dial_id"))}});
+}
+
+void on_frame(self_pointer self, twilio_frame& frame);
+
+/// A token another node issued is claimed at that node (its ledger is the one authority); the
+/// frames that arrive meanwhile wait and are handled in order once it answers. No answer in
+/// time, or no such node in the cluster: refused (README "Security").
+void claim_at_issuer(self_pointer self, const net::twilio_start& start, std::string token,
+                     std::string issuer, std::chrono::system_clock::time_point expiry) {
+  auto& state = self->state;
+  state.claiming = true;
+  const auto expires_at_s =
+      std::chrono::duration_cast<std::chrono::seconds>(expiry.time_since_epoch()).count();
+  self->request(state.env->token_authority, token_claim_timeout,
+                call_token_claim{std::move(token), std::move(issuer), expires_at_s})
+      .then(
+          [self, start](call_token_verdict& verdict) {
+            auto& st = self->state;
+            st.claiming = false;
+            if (st.ended)
+              return;
+            if (!verdict.granted) {
+              st.held_frames.clear();
+              // Another node's words, for the log only: bounded.
+              return refuse_stream(self, verdict.why.substr(0, 200));
+            }
+            begin_streaming(self, start);
+            auto held = std::move(st.held_frames);
+            st.held_frames.clear();
+            for (auto& frame : held)
+              on_frame(self, frame);
+          },
+          [self](caf::error& error) {
+            auto& st = self->state;
+            st.claiming = false;
+            st.held_frames.clear();
+            if (!st.ended)
+              refuse_stream(
+                  self, "the issuing node did not answer the token's claim: " + to_string(error));
+          });
+}
+
 void on_start(self_pointer self, const net::twilio_start& start) {
   auto& state = self->state;
   if (state.started) {
@@ -97,32 +163,34 @@ void on_start(self_pointer self, const net::twilio_start& start) {
     const auto now = state.env->wall_clock();
     auto why = state.env->call_tokens->check(
         token, {call, find_parameter(start, "From"), find_parameter(start, "To")}, now);
-    if (why.empty() && !state.env->spent_call_tokens->claim(
-                           token, *net::call_token_issuer::expiry_of(token), now)) {
-      why = "call token already used by another stream";
+    if (!why.empty())
+      return refuse_stream(self, why);
+    const auto expiry = *net::call_token_issuer::expiry_of(token);
+    const auto issuer = net::call_token_issuer::issuer_of(token);
+    if (!issuer.empty() && issuer != state.env->call_tokens->issuer()) {
+      if (!state.env->token_authority)
+        return refuse_stream(self,
+                             "call token issued by a cluster node, and this node is in "
+                             "no cluster to claim it at");
+      return claim_at_issuer(self, start, std::string(token), std::string(issuer), expiry);
     }
-    if (!why.empty()) {
-      // The upgrade's signature is the same for every call; the token is what proves this
-      // stream belongs to a call our webhook answered.
-      metrics::log_call(spdlog::level::warn, state.ids, "stream refused: {}", why);
-      close_socket(self, net::close_code::policy_violation, "call token refused");
-      return end_stream(self, "call token refused: " + why, stream_end::refused);
-    }
+    if (!state.env->spent_call_tokens->claim(token, expiry, now))
+      return refuse_stream(self, "call token already used by another stream");
   }
-  state.started = true;
-  metrics::log_call(spdlog::level::info, state.ids, "Twilio stream started (from {} to {})",
-                    find_parameter(start, "From"), find_parameter(start, "To"));
-  self->send(state.peers->supervisor,
-             call_started{{start.call_sid, start.stream_sid, start.account_sid,
-                           std::string(find_parameter(start, "From")),
-                           std::string(find_parameter(start, "To")),
-                           std::string(find_parameter(start, "dial_id"))}});
+  begin_streaming(self, start);
 }
 
 void on_frame(self_pointer self, twilio_frame& frame) {
   auto& state = self->state;
   if (state.ended)
     return;
+  if (state.claiming) {
+    if (state.held_frames.size() < max_held_frames)
+      state.held_frames.push_back(std::move(frame));
+    else
+      count_malformed(self);
+    return;
+  }
   if (!frame.is_text) {
     if (count_malformed(self))
       metrics::log_call(spdlog::level::warn, state.ids, "binary frame from Twilio dropped");

@@ -2,6 +2,7 @@
 // The twilio_socket actor: Twilio's side of one call.
 //
 //   awaiting_start ──start (token ok)──▶ streaming ──stop / socket closed / hangup──▶ ended
+//        │  └──token of another node──▶ claiming ──granted──▶ streaming (held frames first)
 //        └── start with a bad token, or closed before start ──▶ ended (refused)
 //
 // Every frame is parsed here (net::parse_twilio_message); a malformed one is counted, logged
@@ -29,6 +30,8 @@ struct twilio_socket_state {
   std::optional<call_peers> peers;
 
   bool started = false;
+  bool claiming = false;                  // the token's issuer has not answered yet
+  std::vector<twilio_frame> held_frames;  // arrived while claiming, handled after
   bool ended = false;
   metrics::call_ids ids;  // known from `start`
   std::uint64_t caller_end_ms = 0;

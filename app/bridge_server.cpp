@@ -126,7 +126,7 @@ class node final : public bridge_server {
       return rest_tls.error();
     dialer_.emplace(settings_, io_, *rest_tls, *tokens_, env->wall_clock, env->dials, env->statuses,
                     env->admission, env->metrics);
-    controller_ = std::make_shared<call_controller>(settings_, io_, *rest_tls, env->live,
+    controller_ = std::make_shared<call_controller>(settings_, io_, *rest_tls, env->directory,
                                                     env->statuses, env->metrics, env->wall_clock);
     env->actions = controller_;
     env->greeting = settings_.greeting;
@@ -278,10 +278,19 @@ class node final : public bridge_server {
     options.capacity = static_cast<std::uint32_t>(settings_.max_calls);
     options.metrics = env->metrics;
     options.tls = settings_.has_cluster_tls();
+    options.calls = env->directory;
+    options.token_ledger = env->spent_call_tokens;
     auto cluster = cluster_node::start(actor_system_, std::move(options));
     if (!cluster)
       return cluster.error();
     cluster_ = std::move(*cluster);
+    // Every call of the cluster through this node's API; tokens that name this node, claimed at
+    // their issuer's ledger wherever the stream lands (README "Security").
+    controller_->join_cluster(cluster_);
+    tokens_->set_issuer(cluster_->id());
+    if (env->call_tokens)
+      env->call_tokens->set_issuer(cluster_->id());
+    env->token_authority = cluster_->token_authority();
     if (!options.tls) {
       spdlog::warn(
           "CLUSTER_INSECURE=true: the cluster link on port {} is NOT encrypted or "
@@ -434,7 +443,7 @@ class node final : public bridge_server {
   std::optional<net::call_token_issuer> tokens_;
   std::optional<outbound_dialer> dialer_;        // POST /calls
   std::shared_ptr<call_controller> controller_;  // the call-control API, transfers, tools
-  std::unique_ptr<cluster_node> cluster_;        // CLUSTER_PORT, when set
+  std::shared_ptr<cluster_node> cluster_;        // CLUSTER_PORT, when set
   std::optional<loop_lag_monitor> lag_monitor_;  // feeds admission control
   std::atomic<bool> ready_{false};
   std::atomic<bool> stop_requested_{false};

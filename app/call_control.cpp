@@ -78,6 +78,13 @@ json::object call_json_object(const actors::call_view& view,
   }
   if (!view.end_reason.empty())
     call["end_reason"] = view.end_reason;
+  if (!view.node.empty()) {
+    // In a cluster: which node runs (ran) the call, and why it ended under the name the
+    // cluster's view uses ("node lost" when its node died with it).
+    call["node"] = view.node;
+    if (ended)
+      call["ended_because"] = view.end_reason;
+  }
   if (ended) {
     call["ended"] = actors::iso8601_utc(view.ended_at);
     json::array recordings;
@@ -119,14 +126,14 @@ json::object dialing_call_json_object(const actors::outbound_call_status& call,
 
 call_controller::call_controller(const config::settings& settings, boost::asio::io_context& io,
                                  std::shared_ptr<net::tls_context> tls,
-                                 std::shared_ptr<actors::live_calls> live,
+                                 std::shared_ptr<actors::call_directory> calls,
                                  std::shared_ptr<actors::call_status_book> statuses,
                                  std::shared_ptr<metrics::bridge_metrics> node,
                                  std::function<std::chrono::system_clock::time_point()> wall_clock)
     : settings_(settings),
       io_(io),
       tls_(std::move(tls)),
-      live_(std::move(live)),
+      calls_(std::move(calls)),
       statuses_(std::move(statuses)),
       node_(std::move(node)),
       wall_clock_(std::move(wall_clock)),
@@ -159,15 +166,36 @@ bool call_controller::handle(const net::http_request& request, const net::http_r
       respond(list_calls());
       break;
     case action::show:
-      respond(show_call(call.call_sid));
+      show_call(call.call_sid, respond);
       break;
     case action::recording:
       send_recording(call, respond);
       break;
     case action::hangup:
+      if (auto owner = remote_owner(call.call_sid)) {
+        ask_owner(*owner, {actors::remote_call_request::action::hangup, *owner, call.call_sid, {}},
+                  respond, [respond, sid = call.call_sid, node = node_](auto) {
+                    node->call_actions(metrics::call_action::api_hangup).Increment();
+                    respond(json_response(202, {{"call_sid", sid}, {"state", "ending"}}));
+                  });
+        break;
+      }
       respond(hang_up(call.call_sid));
       break;
     case action::say:
+      if (auto owner = remote_owner(call.call_sid)) {
+        const auto text = parse_say_request(request.body);
+        if (!text) {
+          respond(api_error_response(text.error()));
+          break;
+        }
+        ask_owner(*owner, {actors::remote_call_request::action::say, *owner, call.call_sid, *text},
+                  respond, [respond, sid = call.call_sid, node = node_](auto) {
+                    node->call_actions(metrics::call_action::api_say).Increment();
+                    respond(json_response(202, {{"call_sid", sid}}));
+                  });
+        break;
+      }
       respond(say(call.call_sid, request.body));
       break;
     case action::transfer:
@@ -181,13 +209,13 @@ net::http_response call_controller::list_calls() const {
   const auto now = wall_clock_();
   json::array calls;
   std::set<std::string, std::less<>> listed;
-  for (const auto& view : live_->live()) {
+  for (const auto& view : calls_->live()) {
     const auto twilio = statuses_->find(view.identity.call_sid);
     calls.emplace_back(call_json_object(view, twilio ? &*twilio : nullptr, now, false));
     listed.insert(view.identity.call_sid);
   }
   json::array recent;
-  for (const auto& view : live_->recent()) {
+  for (const auto& view : calls_->recent()) {
     const auto twilio = statuses_->find(view.identity.call_sid);
     recent.emplace_back(call_json_object(view, twilio ? &*twilio : nullptr, now, false));
     listed.insert(view.identity.call_sid);
@@ -200,25 +228,65 @@ net::http_response call_controller::list_calls() const {
   return json_response(200, {{"calls", std::move(calls)}, {"recent", std::move(recent)}});
 }
 
-net::http_response call_controller::show_call(std::string_view call_sid) const {
+void call_controller::show_call(const std::string& call_sid,
+                                const net::http_responder& respond) const {
   const auto now = wall_clock_();
   const auto twilio = statuses_->find(call_sid);
-  if (const auto view = live_->find(call_sid))
-    return json_response(200, call_json_object(*view, twilio ? &*twilio : nullptr, now, true));
+  if (const auto view = calls_->find_local(call_sid)) {
+    return respond(
+        json_response(200, call_json_object(*view, twilio ? &*twilio : nullptr, now, true)));
+  }
+  if (auto owner = remote_owner(call_sid)) {
+    // Live on a peer: its node has the transcript so far.
+    const auto node_name = calls_->find(call_sid).value_or(actors::call_view{}).node;
+    return ask_owner(
+        *owner, {actors::remote_call_request::action::show, *owner, call_sid, {}}, respond,
+        [respond, node_name, wall_clock = wall_clock_](auto answer) {
+          auto view = actors::unshare(std::move(answer.call), node_name);
+          if (!view) {
+            return respond(api_error_response(
+                {502, "the call's node answered with a call this node cannot read"}));
+          }
+          respond(json_response(200, call_json_object(*view, nullptr, wall_clock(), true)));
+        });
+  }
+  if (const auto view = calls_->find(call_sid)) {
+    // A peer's call that has ended (or whose node was lost): what its node last announced.
+    return respond(
+        json_response(200, call_json_object(*view, twilio ? &*twilio : nullptr, now, true)));
+  }
   if (twilio) {
     auto call = dialing_call_json_object(*twilio, now);
     if (actors::is_final(twilio->status))
       call["state"] = "ended";  // never streamed here: busy, no answer, failed, canceled
     call["transcript"] = json::array{};
-    return json_response(200, call);
+    return respond(json_response(200, call));
   }
-  return api_error_response({404, "no such call on this node: " + std::string(call_sid)});
+  respond(api_error_response({404, "no such call on this node: " + call_sid}));
+}
+
+std::optional<std::string> call_controller::remote_owner(std::string_view call_sid) const {
+  if (!cluster_ || calls_->find_local(call_sid))
+    return std::nullopt;
+  return calls_->peer_of(call_sid);
+}
+
+void call_controller::ask_owner(std::string node_id, actors::remote_call_request request,
+                                const net::http_responder& respond,
+                                std::function<void(actors::remote_call_answer)> answered) const {
+  request.node_id = std::move(node_id);
+  cluster_->ask(std::move(request),
+                [respond, answered = std::move(answered)](actors::remote_call_answer answer) {
+                  if (answer.status < 200 || answer.status >= 300)
+                    return respond(api_error_response({answer.status, std::move(answer.error)}));
+                  answered(std::move(answer));
+                });
 }
 
 void call_controller::send_recording(const call_control_route& route,
                                      const net::http_responder& respond) const {
   const auto type = recording_content_type(route.file);
-  const auto view = live_->find(route.call_sid);
+  const auto view = calls_->find_local(route.call_sid);
   if (!view)
     return respond(api_error_response({404, "no such call on this node: " + route.call_sid}));
   if (view->state != actors::call_state::ended) {
@@ -252,9 +320,9 @@ void call_controller::send_recording(const call_control_route& route,
 
 boost::system::result<actors::call_supervisor_actor, api_error> call_controller::steerable(
     std::string_view call_sid) const {
-  if (auto supervisor = live_->supervisor_of(call_sid))
+  if (auto supervisor = calls_->supervisor_of(call_sid))
     return *supervisor;
-  if (live_->find(call_sid))
+  if (calls_->find(call_sid))
     return api_error{409, "the call is already ending or has ended"};
   return api_error{404, "no such call on this node: " + std::string(call_sid)};
 }
@@ -286,6 +354,21 @@ void call_controller::transfer_by_api(std::string call_sid, std::string_view bod
   const auto to = parse_transfer_request(body);
   if (!to)
     return respond(api_error_response(to.error()));
+  if (auto owner = remote_owner(call_sid)) {
+    // Twilio redirects the call whichever node asks; its node only confirms it is live.
+    return ask_owner(
+        *owner, {actors::remote_call_request::action::check_steerable, *owner, call_sid, {}},
+        respond, [this, respond, call_sid, to = *to](auto) {
+          redirect_to(
+              call_sid, to,
+              [respond, call_sid, to, node = node_](unsigned status, std::string error) {
+                if (!error.empty())
+                  return respond(api_error_response({status, std::move(error)}));
+                node->call_actions(metrics::call_action::api_transfer).Increment();
+                respond(json_response(202, {{"call_sid", call_sid}, {"transferred_to", to}}));
+              });
+        });
+  }
   if (const auto supervisor = steerable(call_sid); !supervisor)
     return respond(api_error_response(supervisor.error()));
   redirect_to(call_sid, *to,

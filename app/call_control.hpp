@@ -10,15 +10,23 @@
 //   POST /calls/{sid}/transfer {"to"}        hand the call to a number (<Dial> through Twilio)
 //   POST /calls/{sid}/say {"text"}           the agent says it now
 //
+// In a cluster the same API answers for every call of the cluster: the list merges the peers'
+// calls (the call directory, each call with its "node"); a call on another node is shown,
+// hung up and told what to say by a request to its node's node actor (bounded by the cluster's
+// request timeout: 502 when that node cannot be reached, 504 when it does not answer), and
+// transferred from here once its node confirms the call is live (Twilio's REST API takes the
+// redirect from any node).
+//
 // The routes are parsed and answered by plain functions (tested directly); call_controller
 // wires them to the node's live calls, its actors and Twilio's REST API. It also implements
 // actors::call_actions, so the agent's transfer_call and the user's tools go the same way.
 
 #include "actors/bridge_environment.hpp"
+#include "actors/call_directory.hpp"
 #include "actors/call_status_book.hpp"
-#include "actors/live_calls.hpp"
 #include "app/call_api_requests.hpp"
 #include "app/outbound_calls.hpp"
+#include "app/remote_calls.hpp"
 #include "config/settings.hpp"
 #include "net/http_tool.hpp"
 #include "net/http_types.hpp"
@@ -56,11 +64,15 @@ std::optional<std::string_view> recording_content_type(std::string_view file);
 class call_controller final : public actors::call_actions {
  public:
   call_controller(const config::settings& settings, boost::asio::io_context& io,
-                  std::shared_ptr<net::tls_context> tls, std::shared_ptr<actors::live_calls> live,
+                  std::shared_ptr<net::tls_context> tls,
+                  std::shared_ptr<actors::call_directory> calls,
                   std::shared_ptr<actors::call_status_book> statuses,
                   std::shared_ptr<metrics::bridge_metrics> node,
                   std::function<std::chrono::system_clock::time_point()> wall_clock);
   ~call_controller() override;
+
+  /// The calls of other nodes are reached through `cluster` from now on (before requests come).
+  void join_cluster(std::shared_ptr<const remote_calls> cluster) { cluster_ = std::move(cluster); }
 
   /// An http_routes::on_request_async: takes the API's requests, leaves every other one.
   bool handle(const net::http_request& request, const net::http_responder& respond);
@@ -74,7 +86,7 @@ class call_controller final : public actors::call_actions {
 
  private:
   net::http_response list_calls() const;
-  net::http_response show_call(std::string_view call_sid) const;
+  void show_call(const std::string& call_sid, const net::http_responder& respond) const;
   void send_recording(const call_control_route& route, const net::http_responder& respond) const;
   /// The supervisor of a call live on this node, or why it cannot be steered: 404 unknown
   /// here, 409 ending or ended.
@@ -82,6 +94,12 @@ class call_controller final : public actors::call_actions {
       std::string_view call_sid) const;
   net::http_response hang_up(std::string_view call_sid) const;
   net::http_response say(std::string_view call_sid, std::string_view body) const;
+  /// A call live on a peer: the peer's node id; nullopt when the call is not one.
+  std::optional<std::string> remote_owner(std::string_view call_sid) const;
+  /// Asks the call's node; `answered` gets its 2xx answer, anything else goes to `respond`.
+  void ask_owner(std::string node_id, actors::remote_call_request request,
+                 const net::http_responder& respond,
+                 std::function<void(actors::remote_call_answer)> answered) const;
   void transfer_by_api(std::string call_sid, std::string_view body,
                        const net::http_responder& respond);
   /// Checks `to` and asks Twilio to redirect the call; `done` gets "" or why it failed, and the
@@ -92,7 +110,8 @@ class call_controller final : public actors::call_actions {
   config::settings settings_;
   boost::asio::io_context& io_;
   std::shared_ptr<net::tls_context> tls_;
-  std::shared_ptr<actors::live_calls> live_;
+  std::shared_ptr<actors::call_directory> calls_;
+  std::shared_ptr<const remote_calls> cluster_;  // null without a cluster
   std::shared_ptr<actors::call_status_book> statuses_;
   std::shared_ptr<metrics::bridge_metrics> node_;
   std::function<std::chrono::system_clock::time_point()> wall_clock_;

@@ -7,6 +7,7 @@
 
 #include <boost/json.hpp>
 #include <caf/atom.hpp>
+#include <caf/event_based_actor.hpp>
 #include <caf/io/middleman.hpp>
 #include <caf/io/middleman_actor.hpp>
 #include <caf/io/publish.hpp>
@@ -39,8 +40,12 @@ using actors::node_state;
 // Peers know only node_actor; what they send of these anyway is ignored.
 using cluster_tick_atom = caf::atom_constant<caf::atom("ctick")>;
 using cluster_start_atom = caf::atom_constant<caf::atom("cstart")>;
+// The call directory, of one of this node's calls: it started, changed or ended (the node
+// actor reads it back from the directory, so a forged one can only repeat the truth).
+using call_changed_atom = caf::atom_constant<caf::atom("ccall")>;
 using node_impl_actor = actors::node_actor::extend<caf::reacts_to<cluster_tick_atom>,
-                                                   caf::reacts_to<cluster_start_atom, std::string>>;
+                                                   caf::reacts_to<cluster_start_atom, std::string>,
+                                                   caf::reacts_to<call_changed_atom, std::string>>;
 
 // Bounds on what a peer's heartbeat may carry: anything larger is hostile and ignored.
 constexpr std::size_t max_name_length = 253;
@@ -49,6 +54,14 @@ constexpr std::size_t max_url_length = 2048;
 constexpr std::size_t max_linked = 1000;
 // How long the middleman may take to open a link (TCP and CAF's handshake).
 constexpr auto connect_timeout = 3s;
+// Bounds on what a peer says of its calls (every byte from the cluster port is hostile).
+constexpr std::size_t max_sid_length = 64;
+constexpr std::size_t max_call_text = 1024;  // numbers, reasons, file names, directions
+constexpr std::size_t max_call_files = 16;
+constexpr std::size_t max_transcript_lines = 10'000;
+constexpr std::size_t max_transcript_text = 64 * 1024;
+constexpr std::size_t max_snapshot_calls = 10'000;
+constexpr std::size_t max_token_length = 1024;
 
 std::string host_name() {
   std::array<char, 256> name{};
@@ -81,6 +94,30 @@ std::optional<actors::node_report> checked_report(const actors::node_heartbeat& 
   }
   return actors::node_report{beat.node_name, *state,          beat.active_calls,   beat.capacity,
                              beat.load,      beat.stream_url, beat.cluster_address};
+}
+
+bool short_enough(const std::string& text, std::size_t limit = max_call_text) {
+  return text.size() <= limit;
+}
+
+/// A peer's description of a call, checked before it reaches the directory.
+bool plausible(const actors::shared_call_view& call) {
+  const auto& id = call.identity;
+  if (id.call_sid.empty() || !short_enough(id.call_sid, max_sid_length) ||
+      !short_enough(id.stream_sid, max_sid_length) ||
+      !short_enough(id.account_sid, max_sid_length) || !short_enough(id.from) ||
+      !short_enough(id.to) || !short_enough(id.dial_id) || !short_enough(call.direction) ||
+      !short_enough(call.end_reason) || !actors::parse_call_state(call.state) ||
+      call.files.size() > max_call_files || call.transcript.size() > max_transcript_lines) {
+    return false;
+  }
+  return std::all_of(call.files.begin(), call.files.end(),
+                     [](const std::string& file) { return short_enough(file); }) &&
+         std::all_of(call.transcript.begin(), call.transcript.end(),
+                     [](const actors::transcript_entry& line) {
+                       return short_enough(line.speaker) && short_enough(line.item_id) &&
+                              short_enough(line.text, max_transcript_text);
+                     });
 }
 
 struct node_data {
@@ -146,8 +183,19 @@ void adopt(node_pointer self, const std::string& id, actors::node_actor peer) {
   if (state.peers.count(id) != 0)
     return;
   self->monitor(peer);
+  // A peer that joins later learns the calls already running here, not only later changes.
+  if (state.options.calls) {
+    self->send(peer,
+               actors::call_snapshot{state.options.node_name, state.options.calls->local_live()});
+  }
   state.peers.emplace(id, std::move(peer));
   note(state, id, state.table->linked(id, steady::now()));
+}
+
+/// The peer's calls are gone with it (their sockets were on it): they end here as "node lost".
+void calls_lost(node_data& state, const std::string& id) {
+  if (state.options.calls)
+    state.options.calls->peer_lost(id, std::chrono::system_clock::now());
 }
 
 actors::node_report self_report(node_data& state) {
@@ -237,6 +285,7 @@ void tick(node_pointer self) {
     count(state, "silent");
     spdlog::warn("cluster: node {} silent: marked down", id);
     drop_link(self, id);
+    calls_lost(state, id);
   }
   // Seeds always (a restarted seed comes back on its address), and whatever peers mentioned.
   std::set<std::string> wanted(state.options.seeds.begin(), state.options.seeds.end());
@@ -286,6 +335,141 @@ bool from_self(node_pointer self) {
   return sender && sender->node() == self->system().node() && sender->id() == self->id();
 }
 
+/// True for a message from another node's actor.
+bool from_peer(node_pointer self) {
+  const auto& sender = self->current_sender();
+  return sender && sender->node() != self->system().node();
+}
+
+std::string peer_id(node_pointer self) {
+  return to_string(self->current_sender()->node());
+}
+
+actors::remote_call_answer answer(std::uint16_t status, std::string error) {
+  actors::remote_call_answer reply;
+  reply.status = status;
+  reply.error = std::move(error);
+  return reply;
+}
+
+/// A peer asks about one of this node's calls: answered from the directory, steered by message.
+actors::remote_call_answer answer_about_own_call(node_data& state,
+                                                 const actors::remote_call_request& request) {
+  using action = actors::remote_call_request::action;
+  auto& calls = *state.options.calls;
+  const auto& sid = request.call_sid;
+  if (request.what == action::show) {
+    auto call = calls.local_call(sid, true);
+    if (!call)
+      return answer(404, "no such call on node " + state.options.node_name + ": " + sid);
+    auto reply = answer(200, {});
+    reply.call = std::move(*call);
+    return reply;
+  }
+  const auto supervisor = calls.supervisor_of(sid);
+  if (!supervisor) {
+    if (calls.find_local(sid))
+      return answer(409, "the call is already ending or has ended");
+    return answer(404, "no such call on node " + state.options.node_name + ": " + sid);
+  }
+  switch (request.what) {
+    case action::hangup:
+      caf::anon_send(*supervisor, actors::hangup_request{"hung up through the API", false});
+      spdlog::info("[call {}] hang-up asked through the API of another node", sid);
+      return answer(202, {});
+    case action::say:
+      caf::anon_send(*supervisor, actors::say_request{request.text});
+      return answer(202, {});
+    case action::check_steerable:
+    case action::show:
+      break;
+  }
+  return answer(200, {});
+}
+
+caf::result<actors::remote_call_answer> on_remote_call_request(
+    node_pointer self, actors::remote_call_request& request) {
+  auto& state = self->state;
+  using action = actors::remote_call_request::action;
+  const bool known_action = request.what == action::show || request.what == action::hangup ||
+                            request.what == action::say || request.what == action::check_steerable;
+  if (!state.options.calls || !known_action || !short_enough(request.call_sid, max_sid_length) ||
+      !short_enough(request.text, max_transcript_text)) {
+    return answer(400, "not a request this node takes");
+  }
+  if (from_peer(self))
+    return answer_about_own_call(state, request);
+  // From this node's API: to the call's node, which answers the API's actor directly.
+  if (request.node_id == to_string(self->system().node()))
+    return answer_about_own_call(state, request);
+  const auto peer = state.peers.find(request.node_id);
+  if (peer == state.peers.end())
+    return answer(502, "the call's node is not linked to this one");
+  return self->delegate(peer->second, std::move(request));
+}
+
+caf::result<actors::call_token_verdict> on_token_claim(node_pointer self,
+                                                       actors::call_token_claim& claim) {
+  auto& state = self->state;
+  const auto own_id = to_string(self->system().node());
+  if (!state.options.token_ledger || claim.token.size() > max_token_length)
+    return actors::call_token_verdict{false, "this node keeps no ledger of call tokens"};
+  if (claim.issuer == own_id) {
+    // Ours: the ledger is the one authority, whoever asks.
+    const auto now = std::chrono::system_clock::now();
+    const auto expiry =
+        std::chrono::system_clock::time_point(std::chrono::seconds(claim.expires_at_s));
+    if (state.options.token_ledger->claim(claim.token, expiry, now))
+      return actors::call_token_verdict{true, {}};
+    return actors::call_token_verdict{false, "call token already used by another stream"};
+  }
+  if (from_peer(self))
+    return actors::call_token_verdict{false, "call token not issued by this node"};
+  const auto issuer = state.peers.find(claim.issuer);
+  if (issuer == state.peers.end()) {
+    // Its ledger went with it (or it was never in this cluster): no one else may say the token
+    // is unused, so the stream is refused (README "Security").
+    return actors::call_token_verdict{
+        false, "the node that issued the call token is not in the cluster (down or unknown)"};
+  }
+  return self->delegate(issuer->second, std::move(claim));
+}
+
+void on_call_changed(node_pointer self, const std::string& call_sid) {
+  auto& state = self->state;
+  if (from_peer(self) || !state.options.calls || state.peers.empty())
+    return;
+  auto call = state.options.calls->local_call(call_sid, false);
+  if (!call)
+    return;
+  const actors::call_announcement news{state.options.node_name, std::move(*call)};
+  for (const auto& [id, peer] : state.peers)
+    self->send(peer, news);
+}
+
+void on_call_announcement(node_pointer self, actors::call_announcement& news) {
+  auto& state = self->state;
+  if (!from_peer(self) || !state.options.calls || !short_enough(news.node_name, max_name_length) ||
+      !plausible(news.call)) {
+    count(state, "other");
+    return;
+  }
+  news.call.transcript.clear();
+  state.options.calls->peer_announced(peer_id(self), news.node_name, std::move(news.call));
+}
+
+void on_call_snapshot(node_pointer self, actors::call_snapshot& snapshot) {
+  auto& state = self->state;
+  if (!from_peer(self) || !state.options.calls ||
+      !short_enough(snapshot.node_name, max_name_length) ||
+      snapshot.calls.size() > max_snapshot_calls ||
+      !std::all_of(snapshot.calls.begin(), snapshot.calls.end(), plausible)) {
+    count(state, "other");
+    return;
+  }
+  state.options.calls->peer_snapshot(peer_id(self), snapshot.node_name, std::move(snapshot.calls));
+}
+
 node_impl_actor::behavior_type node_behavior(node_pointer self, cluster_options options,
                                              std::shared_ptr<cluster_view> view) {
   auto& state = self->state;
@@ -300,6 +484,7 @@ node_impl_actor::behavior_type node_behavior(node_pointer self, cluster_options 
         const auto lost_id = id;
         note(data, lost_id, data.table->lost(lost_id, steady::now()));
         drop_link(self, lost_id);
+        calls_lost(data, lost_id);
         publish_view(data, steady::now());
         return;
       }
@@ -307,6 +492,13 @@ node_impl_actor::behavior_type node_behavior(node_pointer self, cluster_options 
   });
   return {
       [self](actors::node_heartbeat& beat) { heard(self, beat); },
+      [self](actors::call_announcement& news) { on_call_announcement(self, news); },
+      [self](actors::call_snapshot& snapshot) { on_call_snapshot(self, snapshot); },
+      [self](actors::remote_call_request& request) {
+        return on_remote_call_request(self, request);
+      },
+      [self](actors::call_token_claim& claim) { return on_token_claim(self, claim); },
+      [self](call_changed_atom, std::string& call_sid) { on_call_changed(self, call_sid); },
       [self](cluster_tick_atom) {
         if (from_self(self))
           tick(self);
@@ -424,6 +616,21 @@ boost::system::result<std::unique_ptr<cluster_node>, std::string> cluster_node::
            std::to_string(options.port) + ": " + system.render(published.error());
   }
   node->port_ = *published;
+  node->system_ = &system;
+  node->request_timeout_ = options.request_timeout;
+  node->id_ = to_string(system.node());
+  if (options.calls) {
+    // Each change of a local call reaches the node actor, which tells every peer.
+    // A weak handle: the directory outlives the node actor.
+    options.calls->join_cluster(
+        options.node_name,
+        [weak = caf::actor_cast<caf::weak_actor_ptr>(handle)](std::string call_sid) {
+          if (auto node_actor = weak.lock()) {
+            caf::anon_send(caf::actor_cast<caf::actor>(std::move(node_actor)),
+                           call_changed_atom::value, std::move(call_sid));
+          }
+        });
+  }
   const bool v6 = advertised_host.find(':') != std::string::npos;
   node->address_ =
       (v6 ? "[" + advertised_host + "]" : advertised_host) + ":" + std::to_string(node->port_);
@@ -434,6 +641,48 @@ boost::system::result<std::unique_ptr<cluster_node>, std::string> cluster_node::
 
 cluster_node::~cluster_node() {
   stop();
+}
+
+actors::call_token_authority_actor cluster_node::token_authority() const {
+  return caf::actor_cast<actors::call_token_authority_actor>(handle_);
+}
+
+void cluster_node::ask(actors::remote_call_request request,
+                       std::function<void(actors::remote_call_answer)> done) const {
+  if (!handle_ || system_ == nullptr)
+    return done(answer(502, "this node has left the cluster"));
+  // A short-lived actor per question: the API's thread does not wait, and the request's
+  // timeout bounds a node that does not answer (the actor ends with its one request). The
+  // question goes as spawn arguments: CAF 0.17 binds a reference to a null tuple for a
+  // function actor spawned without any (UBSan reports it).
+  const auto timeout = request_timeout_;
+  system_->spawn(
+      [node = caf::actor_cast<actors::node_actor>(handle_), timeout](
+          caf::event_based_actor* self, actors::remote_call_request question,
+          std::function<void(actors::remote_call_answer)> reply_to) {
+        self->request(node, timeout, std::move(question))
+            .then(
+                [reply_to](actors::remote_call_answer& reply) {
+                  // The call's node answered this actor directly: checked here, as the node
+                  // actor checks what peers send it.
+                  const bool shows_call = !reply.call.identity.call_sid.empty();
+                  if ((shows_call && !plausible(reply.call)) ||
+                      !short_enough(reply.error, max_call_text)) {
+                    return reply_to(answer(502,
+                                           "the call's node answered with a call this node "
+                                           "cannot read"));
+                  }
+                  reply_to(std::move(reply));
+                },
+                [reply_to, timeout](caf::error& error) {
+                  if (error == caf::sec::request_timeout) {
+                    return reply_to(answer(504, "the call's node did not answer within " +
+                                                    std::to_string(timeout.count()) + " ms"));
+                  }
+                  reply_to(answer(502, "the call's node cannot be reached: " + to_string(error)));
+                });
+      },
+      std::move(request), std::move(done));
 }
 
 void cluster_node::stop() {

@@ -11,8 +11,12 @@
 // middleman actor runs on a thread of its own, where CAF's blocking connect is harmless).
 // Only start() blocks (publish), and it runs on the thread that starts the server.
 
+#include "actors/call_directory.hpp"
 #include "actors/cluster_membership.hpp"
+#include "actors/interfaces.hpp"
+#include "app/remote_calls.hpp"
 #include "metrics/bridge_metrics.hpp"
+#include "net/call_token.hpp"
 #include "net/http_types.hpp"
 
 #include <boost/system/result.hpp>
@@ -61,6 +65,13 @@ struct cluster_options {
   bool tls = false;  // configure_cluster was given certificates: links go through caf::openssl
   actors::cluster_membership::limits limits;
   std::shared_ptr<metrics::bridge_metrics> metrics;  // may be null
+  /// The node's call directory: its calls are announced to the peers, theirs merged into it,
+  /// and the peers' questions about its calls answered from it. Null: calls are not shared.
+  std::shared_ptr<actors::call_directory> calls;
+  /// The ledger of the tokens this node issued: the one authority on them for the cluster.
+  std::shared_ptr<net::call_token_ledger> token_ledger;
+  /// How long a question to another node (a call's view, a hang-up, a token claim) may take.
+  std::chrono::milliseconds request_timeout{2000};
 };
 
 /// The cluster link's mutual TLS (CLUSTER_TLS_*): PEM files; all empty = plain TCP.
@@ -77,14 +88,14 @@ struct cluster_tls_files {
 /// system is built.
 void configure_cluster(caf::actor_system_config& config, const cluster_tls_files& tls = {});
 
-class cluster_node {
+class cluster_node final : public remote_calls {
  public:
   /// Spawns the node actor and publishes it on options.port. Blocks until published: call it
   /// from a thread that does not run actors.
   static boost::system::result<std::unique_ptr<cluster_node>, std::string> start(
       caf::actor_system& system, cluster_options options);
 
-  ~cluster_node();
+  ~cluster_node() override;
   cluster_node(const cluster_node&) = delete;
   cluster_node& operator=(const cluster_node&) = delete;
 
@@ -92,12 +103,23 @@ class cluster_node {
   /// host:port the peers are told to reach this node at.
   const std::string& address() const { return address_; }
   const cluster_view& view() const { return *view_; }
+  /// This node's id in the cluster (CAF's node id as text, one per process): the issuer its
+  /// call tokens name.
+  const std::string& id() const { return id_; }
+  /// Where this node's streams claim tokens that other nodes issued (the node actor).
+  actors::call_token_authority_actor token_authority() const;
+  // remote_calls
+  void ask(actors::remote_call_request request,
+           std::function<void(actors::remote_call_answer)> done) const override;
   /// Ends the node actor (its peers see its link drop when the process ends).
   void stop();
 
  private:
   cluster_node() = default;
   caf::actor handle_;
+  caf::actor_system* system_ = nullptr;
+  std::chrono::milliseconds request_timeout_{2000};
+  std::string id_;
   std::uint16_t port_ = 0;
   std::string address_;
   std::shared_ptr<cluster_view> view_;

@@ -51,15 +51,21 @@ call_token_issuer call_token_issuer::with_random_key() {
   return call_token_issuer(std::move(key));
 }
 
-std::string call_token_issuer::mac(const call_token_subject& subject,
-                                   std::string_view expiry) const {
+std::string call_token_issuer::mac(const call_token_subject& subject, std::string_view expiry,
+                                   std::string_view issuer) const {
   // Each field length-prefixed: form values may hold any byte, a separator among them.
   std::string data;
-  for (const auto field : {subject.call, expiry, subject.from, subject.to}) {
+  const auto add = [&data](std::string_view field) {
     data += std::to_string(field.size());
     data.push_back(':');
     data.append(field);
-  }
+  };
+  for (const auto field : {subject.call, expiry, subject.from, subject.to})
+    add(field);
+  // Only when there is one, so that a node without a cluster issues the tokens it always did;
+  // a token stripped of its issuer then fails the MAC like any other change.
+  if (!issuer.empty())
+    add(issuer);
   return base64url(hmac_sha256(key_, data));
 }
 
@@ -69,7 +75,20 @@ std::string call_token_issuer::issue(const call_token_subject& subject,
   const auto expiry = std::to_string(
       std::chrono::duration_cast<std::chrono::seconds>((now + validity).time_since_epoch())
           .count());
-  return expiry + "." + mac(subject, expiry);
+  auto token = expiry + "." + mac(subject, expiry, issuer_);
+  if (!issuer_.empty())
+    token += "." + issuer_;
+  return token;
+}
+
+std::string_view call_token_issuer::issuer_of(std::string_view token) {
+  const auto first = token.find('.');
+  if (first == std::string_view::npos)
+    return {};
+  const auto second = token.find('.', first + 1);
+  if (second == std::string_view::npos)
+    return {};
+  return token.substr(second + 1);
 }
 
 std::optional<std::chrono::system_clock::time_point> call_token_issuer::expiry_of(
@@ -97,8 +116,16 @@ std::string call_token_issuer::check(std::string_view token, const call_token_su
   if (ec != std::errc{} || end != expiry_text.data() + expiry_text.size()) {
     return "malformed call token";
   }
-  const auto expected = mac(subject, expiry_text);
-  const auto given = token.substr(dot + 1);
+  // The MAC is base64url (no '.'); whatever follows it is the issuer's node id.
+  auto given = token.substr(dot + 1);
+  std::string_view issuer;
+  if (const auto second = given.find('.'); second != std::string_view::npos) {
+    issuer = given.substr(second + 1);
+    given = given.substr(0, second);
+    if (issuer.empty())
+      return "malformed call token";
+  }
+  const auto expected = mac(subject, expiry_text, issuer);
   if (given.size() != expected.size() ||
       CRYPTO_memcmp(given.data(), expected.data(), expected.size()) != 0) {
     return "call token does not match the call, From or To";

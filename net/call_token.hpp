@@ -16,6 +16,11 @@
 // spent tokens is the state this needs; it forgets a token once the token has expired (an
 // expired token is refused anyway), so it holds at most the tokens claimed in one validity
 // window.
+//
+// In a cluster the token also names the node that issued it (its CAF node id, one per process):
+// "<expiry>.<mac>.<issuer>", the issuer under the MAC too. That node's ledger is the single
+// authority for it: a stream on another node claims the token there by actor message before the
+// call starts (app/cluster_node.cpp), so a token opens one stream in the whole cluster, once.
 
 #include <boost/system/result.hpp>
 
@@ -45,6 +50,11 @@ class call_token_issuer {
   /// A random key: tokens verify on this process only.
   static call_token_issuer with_random_key();
 
+  /// Tokens issued from now on name `node` as their issuer (a cluster node's id; "" = none,
+  /// the token then looks exactly as on a node without a cluster).
+  void set_issuer(std::string node) { issuer_ = std::move(node); }
+  const std::string& issuer() const { return issuer_; }
+
   std::string issue(const call_token_subject& subject, std::chrono::system_clock::time_point now,
                     std::chrono::seconds validity = std::chrono::minutes(5)) const;
 
@@ -54,12 +64,17 @@ class call_token_issuer {
 
   /// The expiry a token states (only meaningful once check() accepted it).
   static std::optional<std::chrono::system_clock::time_point> expiry_of(std::string_view token);
+  /// The node a token names as its issuer ("" for none; only meaningful once check() accepted
+  /// it, which proves the name is the issuer's).
+  static std::string_view issuer_of(std::string_view token);
 
  private:
   explicit call_token_issuer(std::vector<std::uint8_t> key) : key_(std::move(key)) {}
-  std::string mac(const call_token_subject& subject, std::string_view expiry) const;
+  std::string mac(const call_token_subject& subject, std::string_view expiry,
+                  std::string_view issuer) const;
 
   std::vector<std::uint8_t> key_;
+  std::string issuer_;
 };
 
 /// The tokens that have opened a stream on this node. Thread-safe: calls on different io

@@ -184,7 +184,7 @@ function syncRows(tbody, calls, makeRow, updateRow, emptyText, columns) {
 function makeLiveRow(call) {
   const row = element('tr');
   row.append(element('td', {}, [openButton(call.call_sid)]));
-  for (let i = 0; i < 7; ++i) row.append(element('td'));
+  for (let i = 0; i < 8; ++i) row.append(element('td'));
   row.append(element('td', {}, [hangupButton(call.call_sid)]));
   return row;
 }
@@ -198,7 +198,9 @@ function updateLiveRow(row, call) {
   cells[5].textContent = call.twilio_status || '';
   cells[6].textContent = formatDuration(call.duration_s);
   cells[7].textContent = String(call.barge_ins ?? '');
-  cells[8].querySelector('button').disabled = call.state === 'ending' || call.state === 'ended';
+  // In a cluster: the node the call runs on (any node's API steers it); empty on a lone node.
+  cells[8].textContent = call.node || '';
+  cells[9].querySelector('button').disabled = call.state === 'ending' || call.state === 'ended';
 }
 
 function recordingLink(sid, path) {
@@ -219,7 +221,7 @@ function makeRecentRow(call) {
   const row = element('tr');
   row.append(element('td', {}, [openButton(call.call_sid)]));
   for (const text of [call.direction, call.from, call.to, formatTime(call.started),
-    formatDuration(call.duration_s), call.end_reason]) {
+    formatDuration(call.duration_s), call.end_reason, call.node]) {
     row.append(element('td', { text: text || '' }));
   }
   const links = element('td', { className: 'recording-links' });
@@ -231,9 +233,9 @@ function makeRecentRow(call) {
 function renderCalls(list) {
   const live = Array.isArray(list && list.calls) ? list.calls : [];
   const recent = Array.isArray(list && list.recent) ? list.recent : [];
-  syncRows($('live-calls').tBodies[0], live, makeLiveRow, updateLiveRow, 'No live calls.', 9);
+  syncRows($('live-calls').tBodies[0], live, makeLiveRow, updateLiveRow, 'No live calls.', 10);
   // An ended call does not change: its row is made once.
-  syncRows($('recent-calls').tBodies[0], recent, makeRecentRow, () => {}, 'No ended calls yet.', 8);
+  syncRows($('recent-calls').tBodies[0], recent, makeRecentRow, () => {}, 'No ended calls yet.', 9);
   showMessage('connection', `Connected: ${live.length} live, updated ${new Date().toLocaleTimeString()}`);
   $('connection').className = 'connection ok';
 }
@@ -270,6 +272,7 @@ function renderDetail(call) {
   if (call.call_sid !== state.selected) return;
   const facts = $('detail-facts');
   facts.replaceChildren(element('dt', { text: 'State' }), element('dd', {}, [stateBadge(call.state)]));
+  fact(facts, 'Node', call.node);
   fact(facts, 'Direction', call.direction);
   fact(facts, 'From', call.from);
   fact(facts, 'To', call.to);

@@ -11,6 +11,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <set>
 
 using namespace switchboard;
 using namespace switchboard::actors;
@@ -531,4 +532,112 @@ TEST_CASE("a stream beyond MAX_CALLS is refused at its start with 1013, counted,
   CHECK(env->metrics->active_calls().Value() == 0);
   CHECK(env->admission->streaming() == 0);
   CHECK(env->admission->promised(call_admission::clock::now()) == 1);  // the other's, kept
+}
+
+namespace {
+
+/// The issuing node's ledger, as the node actor keeps it: each token granted once. `answer`
+/// false: it never answers (a node that is frozen).
+struct token_authority_log {
+  std::vector<call_token_claim> claims;
+  std::set<std::string> spent;
+  bool answer = true;
+};
+call_token_authority_actor::behavior_type fake_token_authority(
+    call_token_authority_actor::pointer self, std::shared_ptr<token_authority_log> log) {
+  return {[self, log](call_token_claim& claim) -> caf::result<call_token_verdict> {
+    log->claims.push_back(claim);
+    if (!log->answer)
+      return self->make_response_promise<call_token_verdict>();  // never delivered
+    if (log->spent.insert(claim.token).second)
+      return call_token_verdict{true, {}};
+    return call_token_verdict{false, "call token already used by another stream"};
+  }};
+}
+
+}  // namespace
+
+TEST_CASE(
+    "a token another node issued is claimed at that node before the call starts, frames that "
+    "come meanwhile wait, and refused, unanswered or with no cluster the stream gets 1008",
+    "[call_supervisor][hostile]") {
+  actor_fixture fixture;
+  temporary_directory recordings;
+  auto model = std::make_shared<fake_model_links>();
+  auto env = std::make_shared<bridge_environment>();
+  env->model_links = model;
+  env->recordings_dir = recordings.path();
+  env->record_audio = false;
+  env->call_tokens = net::call_token_issuer::from_secret("token-secret");
+  env->call_tokens->set_issuer("node-a#1");
+  const auto now = std::chrono::system_clock::now();
+  env->wall_clock = [now] {
+    return now;
+  };
+  auto log = std::make_shared<token_authority_log>();
+  env->token_authority = fixture.system.spawn(fake_token_authority, log);
+  auto node_b = net::call_token_issuer::from_secret("token-secret");
+  node_b.set_issuer("node-b#2");
+
+  const std::string call_sid = "CA00000000000000000000000000000071";
+  const auto token = node_b.issue({call_sid, "+14155550100", "+14155550199"}, now);
+  auto open_stream = [&](const std::string& stream_sid, bool with_frame) {
+    auto twilio = std::make_shared<recording_connection>();
+    auto ingress = std::make_shared<frame_ingress>();
+    net::twilio_start start;
+    start.sequence_number = 1;
+    start.stream_sid = stream_sid;
+    start.call_sid = call_sid;
+    start.media_format = {"audio/x-mulaw", 8000, 1};
+    start.custom_parameters = {{"From", "+14155550100"}, {"To", "+14155550199"}, {"token", token}};
+    ingress->deliver({twilio_json(start), true});
+    if (with_frame) {
+      net::twilio_media media{2, stream_sid, "inbound", 1, 0, audio_base64(160, 0x22)};
+      ingress->deliver({twilio_json(media), true});
+    }
+    fixture.system.spawn(call_supervisor, bridge_environment_ptr(env),
+                         std::weak_ptr<net::websocket_connection>(twilio), ingress);
+    fixture.run();
+    return std::pair{twilio, ingress};
+  };
+
+  // Granted by node b: the call starts, and the frame that came during the claim is handled.
+  auto [first, first_ingress] = open_stream("MZ00000000000000000000000000000071", true);
+  REQUIRE(log->claims.size() == 1);
+  CHECK(log->claims[0].issuer == "node-b#2");
+  CHECK(log->claims[0].token == token);
+  CHECK_FALSE(first->closed());
+  CHECK(model->opens == 1);
+  // The same token on another stream: node b refuses it.
+  auto [replay, replay_ingress] = open_stream("MZ00000000000000000000000000000072", false);
+  CHECK(replay->closed());
+  CHECK(replay->close_code() == net::close_code::policy_violation);
+  CHECK(model->opens == 1);
+  first_ingress->deliver(
+      {twilio_json(net::twilio_stop{3, "MZ00000000000000000000000000000071", "", call_sid}), true});
+  fixture.run();
+  auto finished = env->calls->wait_for_finished(2, 10s);
+  REQUIRE(finished.size() == 2);
+  CHECK(finished[0].refused);
+  CHECK_FALSE(finished[1].refused);
+  CHECK(finished[1].frames_in == 1);
+  CHECK(finished[1].malformed_frames == 0);
+  // None of it was claimed in this node's own ledger.
+  CHECK(env->spent_call_tokens->size() == 0);
+
+  // Node b does not answer: refused when the claim times out.
+  log->answer = false;
+  log->spent.clear();
+  auto [unanswered, unanswered_ingress] = open_stream("MZ00000000000000000000000000000073", true);
+  CHECK_FALSE(unanswered->closed());
+  fixture.advance(3s);
+  CHECK(unanswered->closed());
+  CHECK(unanswered->close_code() == net::close_code::policy_violation);
+
+  // A node with no cluster cannot claim another node's token: refused.
+  env->token_authority = nullptr;
+  auto [alone, alone_ingress] = open_stream("MZ00000000000000000000000000000074", false);
+  CHECK(alone->closed());
+  CHECK(alone->close_code() == net::close_code::policy_violation);
+  CHECK(model->opens == 1);
 }

@@ -192,7 +192,7 @@ struct finaliser_fixture : actors::testing::actor_fixture {
     context.calls = std::make_shared<call_registry>();
     context.metrics = node;
     context.statuses = std::make_shared<call_status_book>();
-    context.live = std::make_shared<live_calls>();
+    context.directory = std::make_shared<call_directory>();
     context.file_retrier = retrier;
   }
   ~finaliser_fixture() {

@@ -90,3 +90,20 @@ TEST_CASE("the ledger forgets tokens once they have expired, and only then", "[c
   for (int i = 0; i < 200; ++i)
     CHECK_FALSE(ledger.claim("new-" + std::to_string(i), later + 300s, later));
 }
+
+TEST_CASE("a cluster node's token names it as issuer, under the MAC", "[call_token]") {
+  auto issuer = call_token_issuer::from_secret("shared");
+  const auto plain = issuer.issue(subject, now);
+  CHECK(call_token_issuer::issuer_of(plain).empty());
+  issuer.set_issuer("0123456789ABCDEF0123456789ABCDEF01234567#4242");
+  const auto token = issuer.issue(subject, now);
+  CHECK(call_token_issuer::issuer_of(token) == "0123456789ABCDEF0123456789ABCDEF01234567#4242");
+  CHECK(call_token_issuer::expiry_of(token) == now + 300s);
+  // Any node with the key checks it (another issuer object, another node).
+  CHECK(call_token_issuer::from_secret("shared").check(token, subject, now).empty());
+  // The issuer cannot be swapped for another node, nor stripped to make the token local.
+  const auto mac_end = token.rfind('.');
+  CHECK_FALSE(issuer.check(token.substr(0, mac_end) + ".other#1", subject, now).empty());
+  CHECK_FALSE(issuer.check(token.substr(0, mac_end), subject, now).empty());
+  CHECK(issuer.check(token.substr(0, mac_end) + ".", subject, now) == "malformed call token");
+}
