@@ -47,7 +47,8 @@ TEST_CASE("a serving node does nothing until asked to drain", "[drain]") {
   CHECK_FALSE(drain.deadline());
 }
 
-TEST_CASE("SIGTERM drains; the node stops once no call remains, before the deadline", "[drain]") {
+TEST_CASE("SIGTERM drains, and the node stops once no call remains, before the deadline",
+          "[drain]") {
   drain_state drain(300s);
   CHECK(drain.request(drain_trigger::signal, t0) == outcome::started);
   CHECK(drain.phase() == drain_phase::draining);
@@ -93,7 +94,7 @@ TEST_CASE("DRAIN_TIMEOUT 0 ends the live calls at once", "[drain]") {
   CHECK(drain.poll(t0, 1).end_calls);
 }
 
-TEST_CASE("a second signal stops at once; a repeated POST /drain does not", "[drain]") {
+TEST_CASE("a second signal stops at once, a repeated POST /drain does not", "[drain]") {
   SECTION("two signals") {
     drain_state drain(300s);
     REQUIRE(drain.request(drain_trigger::signal, t0) == outcome::started);

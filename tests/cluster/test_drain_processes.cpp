@@ -320,7 +320,7 @@ TEST_CASE("at DRAIN_TIMEOUT a live call hears DRAIN_MESSAGE, ends as drained, an
   CHECK(wav_count == 4);  // caller, agent, stereo, mono: every recording finished
 }
 
-TEST_CASE("POST /drain takes the API token; with it, a node without calls drains and exits 0",
+TEST_CASE("POST /drain takes the API token, and with it a node without calls drains and exits 0",
           "[drain_processes]") {
   switchboard::testing::temporary_directory dir;
   simulation sim;
