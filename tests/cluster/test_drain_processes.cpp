@@ -389,6 +389,35 @@ TEST_CASE("a draining node of a two-node cluster answers webhooks with the ready
   CHECK(exited_zero(a.exit_status()));
 }
 
+TEST_CASE("a second SIGTERM while draining stops at once, and the cut call's tracks stay readable",
+          "[drain_processes]") {
+  switchboard::testing::temporary_directory dir;
+  simulation sim;
+  drain_node node(sim, "node-a", dir.path());
+  held_call call(sim, node);
+  node.signal(SIGTERM);
+  REQUIRE(eventually([&] { return status_of(node.port(), "/readyz") == 503; }));
+  node.signal(SIGTERM);
+  // DRAIN_TIMEOUT is 300 s and the call is on hold: only the second signal ends the process.
+  CHECK(exited_zero(node.exit_status()));
+  const auto result = call.finished();
+  CHECK_FALSE(result.script_completed);
+
+  // The tracks written up to the last checkpoint; `switchboard repair` makes their headers
+  // whole (it exits 0 on a readable recording, repaired or not).
+  std::vector<std::filesystem::path> tracks;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(node.recordings())) {
+    if (entry.path().extension() == ".wav")
+      tracks.push_back(entry.path());
+  }
+  CHECK(tracks.size() == 2);  // caller.wav and agent.wav: no mix for a call cut off
+  for (const auto& track : tracks) {
+    INFO(track);
+    const auto command = executable().string() + " repair '" + track.string() + "' >/dev/null 2>&1";
+    CHECK(std::system(command.c_str()) == 0);
+  }
+}
+
 // Not a test (hidden, no assertion on time): the figures of README "Drain". N calls held on one
 // node with DRAIN_TIMEOUT=2, then SIGTERM; prints how long the node took to exit and when the
 // calls ended. Run with:
