@@ -1,6 +1,7 @@
 #include "actors/call_finaliser.hpp"
 
 #include "actors/call_files.hpp"
+#include "actors/call_supervisor.hpp"
 #include "audio/mixer.hpp"
 #include "audio/whole_file.hpp"
 #include "metrics/call_log.hpp"
@@ -20,6 +21,8 @@ metrics::call_end classify_end(const call_record& record) {
     return metrics::call_end::refused;
   if (record.model_unavailable)
     return metrics::call_end::model_unavailable;
+  if (record.end_reason == drained_end_reason)
+    return metrics::call_end::drained;
   return record.stream.stopped ? metrics::call_end::completed
                                : metrics::call_end::caller_disconnected;  // no `stop`
 }

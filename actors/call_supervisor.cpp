@@ -197,14 +197,31 @@ void on_hangup_request(self_pointer self, hangup_request& request) {
   hang_up_now(self, std::move(request.reason));
 }
 
-/// A goodbye the model is asked to say, then the hang-up once it has played.
-void say_goodbye_and_hang_up(self_pointer self, std::string_view goodbye, std::string reason) {
+/// A goodbye the model is asked to say, then the hang-up once it has played; after `bound` the
+/// hang-up goes ahead regardless.
+void say_goodbye_and_hang_up(self_pointer self, std::string_view goodbye, std::string reason,
+                             std::chrono::milliseconds bound = last_words_timeout * 2) {
   auto& state = self->state;
   self->send(state.peers.model, say_request{std::string(goodbye)});
   state.hangup_after_response = reason;
   // The model answers one response at a time: the goodbye follows the one it is giving now.
   state.responses_before_goodbye = state.active_response.empty() ? 0 : 1;
-  self->delayed_send(self, last_words_timeout * 2, hangup_request{std::move(reason), false});
+  self->delayed_send(self, bound, hangup_request{std::move(reason), false});
+}
+
+/// The node's drain deadline: goodbye, then the hang-up (end reason "drained"). Once per call.
+void on_drain_call(self_pointer self, const drain_call& drain) {
+  auto& state = self->state;
+  if (state.ending || state.drain_requested || !state.hangup_reason.empty())
+    return;
+  state.drain_requested = true;
+  if (!state.started)
+    return hang_up_now(self, std::string(drained_end_reason));  // nothing to say yet
+  metrics::log_call(spdlog::level::info, ids_of(state),
+                    "drain deadline: the agent says goodbye, then the call ends");
+  add_transcript_line(self, {"agent", "", "[drain deadline]", call_elapsed_ms(self)});
+  say_goodbye_and_hang_up(self, drain.goodbye, std::string(drained_end_reason),
+                          std::chrono::milliseconds(drain.goodbye_bound_ms));
 }
 
 void schedule_guard_check(self_pointer self) {
@@ -591,6 +608,7 @@ call_supervisor_actor::behavior_type call_supervisor(
                                                            " recording: " + problem.message);
                    }),
       instrumented(self, m, [=](hangup_request& request) { on_hangup_request(self, request); }),
+      instrumented(self, m, [=](drain_call& drain) { on_drain_call(self, drain); }),
       instrumented(self, m,
                    [=](say_request& say) {
                      if (!self->state.ending)

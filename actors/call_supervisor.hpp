@@ -15,6 +15,9 @@
 // last audio has played when asked; say_request and keypad entries go to the model; guards
 // (idle, maximum length) and the keypad pause run on one self-addressed guard_check.
 //
+// Drain: drain_call (the node's DRAIN_TIMEOUT passed) asks the model for the goodbye, hangs up
+// once it has played (bounded), and the call ends with end_reason "drained" (outcome drained).
+//
 // Barge-in (input_audio_buffer.speech_started while agent audio is unplayed): the silence clock
 // sends Twilio `clear` and cuts the playout; the supervisor sends conversation.item.truncate at
 // the position the caller heard (clamped to what was sent for the item), response.cancel only
@@ -30,6 +33,9 @@
 #include <unordered_map>
 
 namespace switchboard::actors {
+
+/// The end reason of a call the node's drain ended (call.json, GET /calls, outcome "drained").
+inline constexpr std::string_view drained_end_reason = "drained";
 
 struct call_supervisor_state {
   static inline const char* name = "call_supervisor";
@@ -67,6 +73,7 @@ struct call_supervisor_state {
   std::optional<std::string> hangup_after_response;
   unsigned responses_before_goodbye = 0;  // responses that finish before the goodbye does
   std::string hangup_reason;              // ours, when the bridge ended the call
+  bool drain_requested = false;           // drain_call came: the goodbye is under way
   // A transfer asked of Twilio and not yet answered: Twilio may end the stream for it before
   // its answer to the redirect arrives.
   std::string transfer_pending_to;

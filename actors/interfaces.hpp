@@ -9,6 +9,7 @@
 //   supervisor ──agent_audio──▶ silence_clock ──play_to_caller──▶ twilio_socket ──▶ Twilio WS
 //                                   └── every 20 ms: heard_audio ──▶ recorder (agent)
 //   call-control API (app/) ──hangup_request, say_request──▶ supervisor ──▶ the children
+//   the node's drain (app/) ──drain_call──▶ supervisor (goodbye, then hang-up)
 //
 // A frame from Twilio thus travels: io thread → twilio_socket → openai_session → model.
 
@@ -45,6 +46,8 @@ using call_supervisor_actor = caf::typed_actor<
     caf::reacts_to<recording_problem>,
     // the call-control API, tools and guards: end the call / make the agent say something.
     caf::reacts_to<hangup_request>, caf::reacts_to<say_request>,
+    // the node's drain (app/bridge_server): DRAIN_TIMEOUT passed, say goodbye and hang up.
+    caf::reacts_to<drain_call>,
     // twilio_socket: a key the caller pressed (gathered into digits over a short pause).
     caf::reacts_to<caller_keypress>,
     // silence_clock: everything sent to the caller has played (marks confirm it).

@@ -296,6 +296,19 @@ typename Inspector::result_type inspect(Inspector& f, say_request& x) {
   return f(caf::meta::type_name("say_request"), x.text);
 }
 
+/// The node's drain deadline (DRAIN_TIMEOUT) has come and the call is still live: the agent
+/// says `goodbye` (a say_request), the caller hears it (playout_drained, bounded by
+/// `goodbye_bound_ms`), then the bridge hangs up with the end reason "drained". The one message
+/// app/node_drain decides to send at the deadline; a hand-over to a peer comes as its sibling.
+struct drain_call {
+  std::string goodbye;
+  std::uint64_t goodbye_bound_ms = 10'000;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, drain_call& x) {
+  return f(caf::meta::type_name("drain_call"), x.goodbye, x.goodbye_bound_ms);
+}
+
 /// Twilio socket -> supervisor: the caller pressed a key (Twilio `dtmf`).
 struct caller_keypress {
   char digit = '0';
@@ -443,7 +456,7 @@ struct node_heartbeat {
   std::uint32_t active_calls = 0;   // calls live on that node now
   std::uint32_t capacity = 0;       // MAX_CALLS, 0 = unlimited
   double load = 0;                  // CPU in cores used over the last second
-  std::string stream_url;           // NODE_STREAM_URL, empty = none (later work)
+  std::string stream_url;           // NODE_STREAM_URL, empty = none
   std::string cluster_address;      // host:port its node actor is published on
   std::vector<std::string> linked;  // cluster_address of every peer it is linked to now
 };

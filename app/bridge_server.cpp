@@ -9,6 +9,7 @@
 #include "app/cluster_node.hpp"
 #include "app/io_thread_scheduler.hpp"
 #include "app/loop_lag_monitor.hpp"
+#include "app/node_drain.hpp"
 #include "app/outbound_calls.hpp"
 #include "net/http_server.hpp"
 #include "net/twilio_webhook.hpp"
@@ -16,13 +17,18 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/json.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
 #include <future>
+#include <mutex>
+#include <set>
 #include <thread>
 #include <unistd.h>
 #include <vector>
@@ -71,6 +77,13 @@ std::string host_name() {
 constexpr auto inbound_place_hold = std::chrono::seconds(30);
 // The io threads' lag is sampled this often; admission reacts within two samples.
 constexpr auto loop_lag_period = std::chrono::milliseconds(50);
+// While draining, the calls left are counted this often: the process exits within one period
+// of its last call's files being written, and the deadline is met within one too.
+constexpr auto drain_poll_period = std::chrono::milliseconds(100);
+// How long a drained call's goodbye may take, from asking the model to the hang-up: the model's
+// answer (a second or two) and its playout (a sentence). Kubernetes' grace period keeps 30 s
+// beyond DRAIN_TIMEOUT for it and the finalisers (k8s/README.md).
+constexpr std::uint64_t drain_goodbye_bound_ms = 15'000;
 
 metrics::refusal_reason metric_reason(actors::admission_refusal refusal) {
   return refusal == actors::admission_refusal::full ? metrics::refusal_reason::full
@@ -86,7 +99,9 @@ net::http_response metrics_response(const metrics::bridge_metrics& node) {
 class node final : public bridge_server {
  public:
   explicit node(const config::settings& settings)
-      : settings_(settings), actor_system_(configure_actors(actor_config_, io_, settings)) {}
+      : settings_(settings),
+        actor_system_(configure_actors(actor_config_, io_, settings)),
+        drain_(std::chrono::seconds(settings.drain_timeout_s)) {}
 
   ~node() override { stop(); }
 
@@ -112,6 +127,7 @@ class node final : public bridge_server {
         actors::call_file_retries::writer(actors::write_deferred_call_files), env->statuses,
         env->metrics);
     webhook_.public_url = settings_.public_url;
+    webhook_.node_stream_url = settings_.node_stream_url;
     webhook_.full_message = settings_.full_message;
     webhook_.auth_token = settings_.twilio_auth_token;
     webhook_.check_signatures = !settings_.twilio_auth_token.empty();
@@ -126,6 +142,7 @@ class node final : public bridge_server {
       return rest_tls.error();
     dialer_.emplace(settings_, io_, *rest_tls, *tokens_, env->wall_clock, env->dials, env->statuses,
                     env->admission, env->metrics);
+    dialer_->redirect_streams([this] { return draining_peer_stream(); });
     controller_ = std::make_shared<call_controller>(settings_, io_, *rest_tls, env->directory,
                                                     env->statuses, env->metrics, env->wall_clock);
     env->actions = controller_;
@@ -210,22 +227,16 @@ class node final : public bridge_server {
   metrics::bridge_metrics& metrics() override { return *env_->metrics; }
 
   void wait(bool handle_signals) override {
-    std::optional<asio::signal_set> signals;
     if (handle_signals) {
-      signals.emplace(io_, SIGINT, SIGTERM);
-      signals->async_wait([this](const boost::system::error_code& ec, int signal_number) {
-        if (ec)
-          return;
-        spdlog::info("signal {}: stopping", signal_number);
-        request_stop();
-      });
+      signals_.emplace(io_, SIGINT, SIGTERM);
+      watch_signals();
     }
+    // The signal set stays armed until stop() has joined the io threads and drops it: cancelling
+    // it here could race with its handler re-arming it on an io thread.
     stopped_.get_future().wait();
-    if (signals) {
-      boost::system::error_code ignored;
-      signals->cancel(ignored);
-    }
   }
+
+  bool draining() const override { return draining_; }
 
   void stop() override {
     request_stop();
@@ -237,6 +248,8 @@ class node final : public bridge_server {
     }
     if (lag_monitor_)
       lag_monitor_->stop();
+    drain_timer_.cancel();
+    signals_.reset();
     flush_deferred_call_files();
     // Calls still running hold actors waiting on sockets that are now gone.
     actor_system_.await_actors_before_shutdown(false);
@@ -276,6 +289,10 @@ class node final : public bridge_server {
       return static_cast<std::uint32_t>(calls->active_calls());
     };
     options.capacity = static_cast<std::uint32_t>(settings_.max_calls);
+    options.stream_url = settings_.node_stream_url;
+    options.draining = [this] {
+      return draining_.load();
+    };
     options.metrics = env->metrics;
     options.tls = settings_.has_cluster_tls();
     options.calls = env->directory;
@@ -339,6 +356,129 @@ class node final : public bridge_server {
     stopped_.set_value();
   }
 
+  // -- Drain (app/node_drain.hpp) ----------------------------------------------------------------
+
+  /// SIGTERM and SIGINT: the first drains, a second stops at once. Runs on an io thread.
+  void watch_signals() {
+    signals_->async_wait([this](const boost::system::error_code& ec, int signal_number) {
+      if (ec)
+        return;
+      spdlog::info("signal {}", signal_number);
+      if (request_drain(drain_trigger::signal) != drain_state::request_outcome::stop_now &&
+          !stop_requested_)
+        watch_signals();
+    });
+  }
+
+  drain_state::request_outcome request_drain(drain_trigger trigger) {
+    std::lock_guard lock(drain_mutex_);
+    const auto now = std::chrono::steady_clock::now();
+    const auto outcome = drain_.request(trigger, now);
+    switch (outcome) {
+      case drain_state::request_outcome::started:
+        draining_ = true;
+        env_->metrics->draining().Set(1);
+        spdlog::info(
+            "draining ({}): /readyz answers 503, new calls go to a ready peer, {} live calls run "
+            "on for up to {} s (DRAIN_TIMEOUT), then hear DRAIN_MESSAGE; {}",
+            trigger == drain_trigger::signal ? "signal" : "POST /drain",
+            env_->calls->active_calls(), settings_.drain_timeout_s,
+            trigger == drain_trigger::signal ? "signal again to stop at once"
+                                             : "SIGTERM twice stops at once");
+        // The first look one period from now, not at once: POST /drain's answer is written
+        // before a node without calls stops.
+        arm_drain_poll();
+        break;
+      case drain_state::request_outcome::already_draining:
+        spdlog::info("already draining: {} calls live", env_->calls->active_calls());
+        break;
+      case drain_state::request_outcome::stop_now:
+        spdlog::warn("second signal while draining: stopping now, {} live calls are cut off",
+                     env_->calls->active_calls());
+        request_stop();
+        break;
+    }
+    return outcome;
+  }
+
+  /// Calls on this node that a stop would lose: live or ending (files not yet written), or
+  /// answered here (webhook, POST /calls) and about to stream.
+  std::size_t calls_remaining(std::chrono::steady_clock::time_point now) {
+    return env_->calls->active_calls() + env_->admission->promised(now);
+  }
+
+  void poll_drain_locked(std::chrono::steady_clock::time_point now) {
+    const auto step = drain_.poll(now, calls_remaining(now));
+    if (step.end_calls)
+      end_calls_at_deadline(now);
+    if (step.stop) {
+      spdlog::info("drained: no call remains, stopping");
+      request_stop();
+      return;
+    }
+    arm_drain_poll();
+  }
+
+  void arm_drain_poll() {
+    drain_timer_.expires_after(drain_poll_period);
+    drain_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec)
+        return;
+      std::lock_guard lock(drain_mutex_);
+      poll_drain_locked(std::chrono::steady_clock::now());
+    });
+  }
+
+  /// DRAIN_TIMEOUT has passed: each call still live gets disposition_at_deadline()'s answer,
+  /// once. Calls that start later (answered just before) are told on a later poll.
+  void end_calls_at_deadline(std::chrono::steady_clock::time_point now) {
+    drain_deadline_context context;
+    if (cluster_)
+      context.peer_stream_url = choose_stream_peer(cluster_->view().members(now));
+    context.can_update_calls = settings_.has_twilio_credentials();
+    for (const auto& call : env_->directory->live()) {
+      const auto& sid = call.identity.call_sid;
+      if (call.state != actors::call_state::live || told_at_deadline_.contains(sid))
+        continue;
+      const auto supervisor = env_->directory->supervisor_of(sid);
+      if (!supervisor)
+        continue;
+      told_at_deadline_.insert(sid);
+      switch (disposition_at_deadline(context)) {
+        case drain_disposition::goodbye:
+          spdlog::info("[call {}] DRAIN_TIMEOUT passed: goodbye", sid);
+          caf::anon_send(*supervisor,
+                         actors::drain_call{settings_.drain_message, drain_goodbye_bound_ms});
+          env_->metrics->calls_handed_over(metrics::handover_result::goodbye).Increment();
+          break;
+      }
+    }
+  }
+
+  /// Where a new call goes while this node drains: a ready peer's stream URL; nullopt while
+  /// serving, or when no peer can take it (this node then serves it, as it would alone).
+  std::optional<std::string> draining_peer_stream() const {
+    if (!draining_ || !cluster_)
+      return std::nullopt;
+    return choose_stream_peer(cluster_->view().members(std::chrono::steady_clock::now()));
+  }
+
+  /// POST /drain (bearer API_TOKEN): the drain SIGTERM starts, without the signal.
+  net::http_response answer_drain(const net::http_request& request) {
+    if (auto refused = refuse_api_request(request, settings_.api_token))
+      return api_error_response(*refused);
+    if (request.method != "POST")
+      return api_error_response({405, "POST /drain starts the drain"});
+    const auto outcome = request_drain(drain_trigger::api);
+    boost::json::object body{
+        {"draining", true},
+        {"started", outcome == drain_state::request_outcome::started},
+        {"active_calls", env_->calls->active_calls()},
+        {"drain_timeout_s", settings_.drain_timeout_s},
+    };
+    return net::http_response::json(202, boost::json::serialize(body) + "\n");
+  }
+
   net::http_response route(const net::http_request& request) {
     const auto path = request.path();
     if (path == net::incoming_call_path) {
@@ -353,8 +493,14 @@ class node final : public bridge_server {
                      actors::to_string(*refused), env_->admission->streaming());
         return false;
       };
-      auto response =
-          net::answer_incoming_call(request, webhook_, *tokens_, env_->wall_clock(), admit);
+      const auto redirect = [this](std::string_view call_sid) {
+        auto peer = draining_peer_stream();
+        if (peer)
+          spdlog::info("[call {}] draining: the webhook sends it to {}", call_sid, *peer);
+        return peer;
+      };
+      auto response = net::answer_incoming_call(request, webhook_, *tokens_, env_->wall_clock(),
+                                                admit, redirect);
       env_->metrics->webhooks(response.status).Increment();
       if (response.status != 200) {
         spdlog::warn("webhook from {} refused: {} {}", request.remote_address, response.status,
@@ -367,6 +513,8 @@ class node final : public bridge_server {
                                 env_->metrics.get());
     if (path == "/cluster")
       return answer_cluster(request);
+    if (path == "/drain")
+      return answer_drain(request);
     if (path == "/metrics" && settings_.metrics_port)
       return net::http_response::text(404, "not found: /metrics is on METRICS_PORT\n");
     // The web console (GET / and /console/<file>): on the public port only, not METRICS_PORT.
@@ -391,6 +539,11 @@ class node final : public bridge_server {
     if (path == "/healthz")
       return net::http_response::text(200, "ok\n");
     if (path == "/readyz") {
+      if (draining_) {
+        return net::http_response::text(503, "not ready: draining (" +
+                                                 std::to_string(env_->calls->active_calls()) +
+                                                 " calls live)\n");
+      }
       if (!ready_)
         return net::http_response::text(503, "not ready\n");
       // Full or overloaded: the load balancer should send new calls to another node.
@@ -448,6 +601,14 @@ class node final : public bridge_server {
   std::atomic<bool> ready_{false};
   std::atomic<bool> stop_requested_{false};
   std::promise<void> stopped_;
+  std::optional<asio::signal_set> signals_;  // SIGINT, SIGTERM: wait(true)
+  // The drain: SIGTERM or POST /drain (app/node_drain.hpp). draining_ is read lock-free by
+  // /readyz, the webhooks and the heartbeat; the rest only under drain_mutex_.
+  std::atomic<bool> draining_{false};
+  std::mutex drain_mutex_;
+  drain_state drain_;                       // guarded by drain_mutex_
+  asio::steady_timer drain_timer_{io_};     // guarded by drain_mutex_
+  std::set<std::string> told_at_deadline_;  // guarded by drain_mutex_: their CallSids
 };
 
 }  // namespace

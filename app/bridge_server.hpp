@@ -8,6 +8,7 @@
 //   POST /calls               an outbound call through Twilio's REST API (API_TOKEN)
 //   GET /calls[/{sid}], POST /calls/{sid}/hangup|transfer|say   call control (API_TOKEN)
 //   POST /call-status         Twilio's status callbacks for those calls (signed)
+//   POST /drain               drain the node, as SIGTERM does (API_TOKEN; README "Drain")
 // Used by `switchboard serve`, the demo and the integration tests (in process).
 
 #include "actors/bridge_environment.hpp"
@@ -51,9 +52,12 @@ class bridge_server {
   virtual std::uint16_t metrics_port() const = 0;
   virtual actors::call_registry& calls() = 0;
   virtual metrics::bridge_metrics& metrics() = 0;
-  /// Blocks until SIGINT/SIGTERM (when `handle_signals`) or stop().
+  /// Blocks until the node has stopped: drained (SIGINT/SIGTERM when `handle_signals`, or POST
+  /// /drain, and then no call remains), a second signal, or stop().
   virtual void wait(bool handle_signals) = 0;
-  /// Stops accepting and shuts down. Calls still running are cut off (drain comes later).
+  /// True from SIGTERM or POST /drain on (README "Drain").
+  virtual bool draining() const = 0;
+  /// Stops accepting and shuts down. Calls still running are cut off: drain first to keep them.
   virtual void stop() = 0;
 };
 

@@ -201,7 +201,10 @@ void calls_lost(node_data& state, const std::string& id) {
 actors::node_report self_report(node_data& state) {
   actors::node_report report;
   report.name = state.options.node_name;
-  report.state = state.seeds_not_tried.empty() ? node_state::ready : node_state::joining;
+  report.state = state.options.draining()        ? node_state::draining
+                 : state.seeds_not_tried.empty() ? node_state::ready
+                                                 : node_state::joining;
+  report.stream_url = state.options.stream_url;
   report.active_calls = state.options.active_calls();
   report.capacity = state.options.capacity;
   report.load = state.load;

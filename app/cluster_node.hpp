@@ -61,6 +61,13 @@ struct cluster_options {
     return 0u;
   };
   std::uint32_t capacity = 0;  // MAX_CALLS, 0 = unlimited
+  /// NODE_STREAM_URL, advertised so that peers can send calls here; empty = none.
+  std::string stream_url;
+  /// True once this node drains (SIGTERM, POST /drain): it then reports `draining`, read each
+  /// heartbeat, so that peers stop sending it calls.
+  std::function<bool()> draining = [] {
+    return false;
+  };
   std::chrono::milliseconds heartbeat_every{1000};
   bool tls = false;  // configure_cluster was given certificates: links go through caf::openssl
   actors::cluster_membership::limits limits;

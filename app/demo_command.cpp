@@ -297,7 +297,9 @@ int serve_console(bridge_server& server, const config::settings& settings, bool 
   for (std::size_t i = 0; i < settings.allowed_destinations.size(); ++i)
     std::cout << (i == 0 ? "" : ", ") << settings.allowed_destinations[i];
   std::cout << " are answered by a simulated callee that talks for a few minutes.\n"
-            << "  Ctrl-C stops the demo." << std::endl;
+            << "  Ctrl-C stops the demo: at once without calls; live calls first run on for "
+            << settings.drain_timeout_s
+            << " s (DRAIN_TIMEOUT) and hear a goodbye. Ctrl-C twice stops at once." << std::endl;
   server.wait(true);
   return 0;
 }

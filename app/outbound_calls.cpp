@@ -125,11 +125,19 @@ bool outbound_dialer::handle(const net::http_request& request, const net::http_r
                    "TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_PHONE_NUMBER are "
                    "needed to place calls"});
   }
-  // Room on this node first: a call it cannot carry must not use up the minute's dials.
+  // Room on this node first: a call it cannot carry must not use up the minute's dials. A call
+  // streaming to a peer takes no place here: the peer admits it when its stream starts.
   const auto dial_id = random_hex(16);
   const auto place = actors::call_admission_key("", dial_id);
   const auto now = std::chrono::steady_clock::now();
-  if (const auto refused = admission_->reserve(place, now, outbound_place_hold)) {
+  const bool has_overrides = dial->instructions || dial->voice || dial->metadata_json != "{}";
+  std::optional<std::string> peer_stream;
+  if (peer_stream_ && !has_overrides)
+    peer_stream = peer_stream_();
+  if (peer_stream) {
+    spdlog::info("draining: outbound call to {} (dial {}) streams to {}", dial->to, dial_id,
+                 *peer_stream);
+  } else if (const auto refused = admission_->reserve(place, now, outbound_place_hold)) {
     metrics_
         ->calls_refused(*refused == actors::admission_refusal::full
                             ? metrics::refusal_reason::full
@@ -151,14 +159,16 @@ bool outbound_dialer::handle(const net::http_request& request, const net::http_r
   }
   net::twilio_webhook_settings webhook;
   webhook.public_url = settings_.public_url;
+  webhook.node_stream_url = settings_.node_stream_url;
   // Ringing and answering take a while: the token outlives a ringing phone.
   const auto token_subject = "dial:" + dial_id;
   const auto token = tokens_.issue({token_subject, settings_.twilio_phone_number, dial->to},
                                    wall_clock_(), std::chrono::minutes(15));
-  auto parameters = create_call_parameters(*dial, settings_.twilio_phone_number,
-                                           net::media_stream_url(net::http_request{}, webhook),
-                                           *settings_.public_url + "/call-status", dial_id, token);
-  if (dial->instructions || dial->voice || dial->metadata_json != "{}")
+  auto parameters = create_call_parameters(
+      *dial, settings_.twilio_phone_number,
+      peer_stream.value_or(net::media_stream_url(net::http_request{}, webhook)),
+      *settings_.public_url + "/call-status", dial_id, token);
+  if (has_overrides)
     dials_->put(dial_id, {dial->instructions, dial->voice, dial->metadata_json});
   const auto to = dial->to;
   const auto from = settings_.twilio_phone_number;

@@ -72,6 +72,13 @@ class outbound_dialer {
   /// An http_routes::on_request_async: takes POST /calls, leaves every other request.
   bool handle(const net::http_request& request, const net::http_responder& respond);
 
+  /// Where a new call streams instead of this node (a draining node's ready peer); nullopt from
+  /// `peer_stream`: here. A dial with its own instructions, voice or metadata always streams
+  /// here: those stay on this node (dial_overrides), the peer would not find them.
+  void redirect_streams(std::function<std::optional<std::string>()> peer_stream) {
+    peer_stream_ = std::move(peer_stream);
+  }
+
  private:
   config::settings settings_;
   boost::asio::io_context& io_;
@@ -83,6 +90,7 @@ class outbound_dialer {
   std::shared_ptr<actors::call_status_book> statuses_;  // each call created, for /call-status
   std::shared_ptr<actors::call_admission> admission_;   // MAX_CALLS and lag: 503 when full
   std::shared_ptr<metrics::bridge_metrics> metrics_;
+  std::function<std::optional<std::string>()> peer_stream_;  // may be empty
 };
 
 }  // namespace switchboard::app

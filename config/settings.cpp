@@ -124,6 +124,9 @@ constexpr url_rules http_url{"http or https", boost::urls::scheme::http, boost::
                              false, true};
 constexpr url_rules websocket_url{"wss or ws", boost::urls::scheme::wss, boost::urls::scheme::ws,
                                   true, false};
+// Twilio drops a stream URL's query string, so a stream URL has none.
+constexpr url_rules stream_url{"wss or ws", boost::urls::scheme::wss, boost::urls::scheme::ws,
+                               false, false};
 
 problem parse_url(std::string_view text, const url_rules& rules, std::string& out) {
   const auto parsed = boost::urls::parse_absolute_uri(text);
@@ -234,6 +237,19 @@ std::string port_text(std::uint16_t port) {
   return std::to_string(port);
 }
 
+// Text the agent or Twilio says to a caller (FULL_MESSAGE, DRAIN_MESSAGE).
+problem parse_spoken_message(std::string_view text, std::string& out) {
+  if (text.empty() || text.size() > 1024) {
+    return "must be 1 to 1024 bytes";
+  }
+  if (std::any_of(text.begin(), text.end(),
+                  [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; })) {
+    return "must not contain control characters";
+  }
+  out = std::string(text);
+  return std::nullopt;
+}
+
 // Instructions from a file usually end with the editor's newline; it carries no meaning.
 std::string without_trailing_whitespace(std::string text) {
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ' ||
@@ -337,6 +353,34 @@ constexpr std::array descriptors{
         },
         [](const settings& in) {
           return in.node_name;
+        }},
+    setting_descriptor{
+        "NODE_STREAM_URL", "",
+        "This node's own media-stream URL as Twilio reaches it (wss://, ending in /media-stream; "
+        "in Kubernetes its per-pod route): named in its TwiML, checked in stream signatures, "
+        "advertised to peers. Unset: PUBLIC_URL's host.",
+        "<url>", false, false,
+        [](std::string_view text, settings& out) -> problem {
+          if (text.empty()) {
+            out.node_stream_url.clear();
+            return std::nullopt;
+          }
+          std::string url;
+          if (auto why = parse_url(text, stream_url, url)) {
+            return why;
+          }
+          // The node serves streams at /media-stream only; a prefix in front of it is the
+          // ingress's to strip.
+          const auto path = boost::urls::parse_absolute_uri(url)->encoded_path();
+          if (!std::string_view(path.data(), path.size()).ends_with("/media-stream")) {
+            return "the path must end in /media-stream, e.g. "
+                   "wss://switchboard-0.voice.example.com/media-stream";
+          }
+          out.node_stream_url = std::move(url);
+          return std::nullopt;
+        },
+        [](const settings& in) {
+          return in.node_stream_url;
         }},
     setting_descriptor{
         "CLUSTER_PORT", "",
@@ -739,16 +783,7 @@ constexpr std::array descriptors{
         "calls (MAX_CALLS, MAX_LOOP_LAG_MS).",
         "<text>", false, false,
         [](std::string_view text, settings& out) -> problem {
-          if (text.empty() || text.size() > 1024) {
-            return "must be 1 to 1024 bytes";
-          }
-          if (std::any_of(text.begin(), text.end(), [](char c) {
-                return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
-              })) {
-            return "must not contain control characters";
-          }
-          out.full_message = std::string(text);
-          return std::nullopt;
+          return parse_spoken_message(text, out.full_message);
         },
         [](const settings& in) {
           return in.full_message;
@@ -783,6 +818,33 @@ constexpr std::array descriptors{
                        },
                        [](const settings& in) {
                          return std::to_string(in.start_timeout_s);
+                       }},
+    setting_descriptor{"DRAIN_TIMEOUT", "300",
+                       "Seconds live calls run on after SIGTERM (or POST /drain) while new calls "
+                       "go to a ready peer; calls still live then hear DRAIN_MESSAGE and end. The "
+                       "process exits once no call remains. Kubernetes' grace period must be "
+                       "longer.",
+                       "<0-86400>", false, false,
+                       [](std::string_view text, settings& out) -> problem {
+                         unsigned long seconds = 0;
+                         if (auto why = parse_integer(text, 0, 86400, seconds)) {
+                           return why;
+                         }
+                         out.drain_timeout_s = static_cast<unsigned>(seconds);
+                         return std::nullopt;
+                       },
+                       [](const settings& in) {
+                         return std::to_string(in.drain_timeout_s);
+                       }},
+    setting_descriptor{"DRAIN_MESSAGE", default_drain_message,
+                       "What the agent says to a call still live when DRAIN_TIMEOUT ends, before "
+                       "it hangs up.",
+                       "<text>", false, false,
+                       [](std::string_view text, settings& out) -> problem {
+                         return parse_spoken_message(text, out.drain_message);
+                       },
+                       [](const settings& in) {
+                         return in.drain_message;
                        }},
     setting_descriptor{"RECORDINGS_DIR", "./recordings", "Directory for call recordings (WAV).",
                        "<path>", false, false,

@@ -36,6 +36,10 @@ inline constexpr std::string_view default_openai_instructions =
 inline constexpr std::string_view default_full_message =
     "Sorry, all our lines are busy right now. Please call again in a few minutes. Goodbye.";
 
+inline constexpr std::string_view default_drain_message =
+    "I'm sorry, I have to end our call now because this line is restarting. Please call again "
+    "in a moment. Goodbye.";
+
 // Every setting of the server. Member initialisers are the defaults; the setting table in
 // settings.cpp names each field, and a test checks the two agree.
 struct settings {
@@ -47,6 +51,10 @@ struct settings {
   std::optional<std::uint16_t> metrics_port;  // METRICS_PORT: unset = /metrics on PORT,
                                               // else its own listener (0 = any free port)
   std::string node_name;  // NODE_NAME: the `node` label of metrics; empty = the host name
+  // NODE_STREAM_URL: this node's own wss:// media-stream URL (its route through the ingress);
+  // its TwiML names it, stream signatures are checked against it, its heartbeat advertises it.
+  // Empty = streams go to PUBLIC_URL (or the request's host).
+  std::string node_stream_url;
   // Cluster (README "Cluster"): unset CLUSTER_PORT = this node runs alone.
   std::optional<std::uint16_t> cluster_port;  // CLUSTER_PORT, 0 = any free port (logged)
   std::string cluster_bind;                   // CLUSTER_BIND, empty = BIND_ADDRESS
@@ -97,6 +105,10 @@ struct settings {
   std::string full_message = std::string(default_full_message);  // FULL_MESSAGE: said when full
   unsigned max_loop_lag_ms = 20;  // MAX_LOOP_LAG_MS: refuse new calls above it; 0 = not watched
   unsigned start_timeout_s = 5;   // START_TIMEOUT: a stream without `start` by then is closed
+  // Drain (README "Drain"): SIGTERM or POST /drain, then live calls run on for DRAIN_TIMEOUT;
+  // those still live then hear DRAIN_MESSAGE and end.
+  unsigned drain_timeout_s = 300;                                  // DRAIN_TIMEOUT
+  std::string drain_message = std::string(default_drain_message);  // DRAIN_MESSAGE
   // Output
   std::filesystem::path recordings_dir = "./recordings";
   bool recordings = true;  // RECORDINGS: false = no audio files (call.json, transcript stay)

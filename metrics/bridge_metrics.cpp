@@ -74,6 +74,16 @@ std::string_view to_string(call_end outcome) {
       return "model_unavailable";
     case call_end::refused:
       return "refused";
+    case call_end::drained:
+      return "drained";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(handover_result result) {
+  switch (result) {
+    case handover_result::goodbye:
+      return "goodbye";
   }
   return "unknown";
 }
@@ -214,6 +224,18 @@ bridge_metrics::bridge_metrics(std::string node)
   admitting_->Set(1);
   max_calls_ =
       &gauge_family("switchboard_max_calls", "MAX_CALLS of this node (0: no fixed limit).").Add({});
+  draining_ = &gauge_family("switchboard_draining",
+                            "1 while this node drains (SIGTERM or POST /drain): /readyz answers "
+                            "503, new calls go to a ready peer, live calls run on.")
+                   .Add({});
+  auto& handed_over = counter_family(
+      "switchboard_calls_handed_over_total",
+      "Calls still live at the drain deadline (DRAIN_TIMEOUT), by result (goodbye: the agent "
+      "said DRAIN_MESSAGE and hung up).");
+  for (std::size_t i = 0; i < calls_handed_over_.size(); ++i) {
+    calls_handed_over_[i] =
+        &handed_over.Add({{"result", std::string(to_string(static_cast<handover_result>(i)))}});
+  }
 
   auto& frames = counter_family("switchboard_media_frames_total",
                                 "Twilio media frames: inbound from the caller, outbound to them.");

@@ -43,8 +43,24 @@ struct actor_metrics {
   prometheus::Histogram* mailbox_depth = nullptr;
 };
 
-enum class call_end : std::uint8_t { completed, caller_disconnected, model_unavailable, refused };
+/// How a call ended; `drained`: the node's DRAIN_TIMEOUT passed and the agent said goodbye.
+enum class call_end : std::uint8_t {
+  completed,
+  caller_disconnected,
+  model_unavailable,
+  refused,
+  drained,
+};
+inline constexpr std::size_t call_end_count = 5;
 std::string_view to_string(call_end outcome);
+
+/// What became of a call still live at the drain deadline (DRAIN_TIMEOUT), the `result` of
+/// switchboard_calls_handed_over_total. Today: `goodbye` (the agent says DRAIN_MESSAGE and the
+/// call ends). The hand-over to a peer through Twilio's call update adds `handed_over` (a peer
+/// took the call) and `failed` (Twilio or the peer refused; the call then gets the goodbye).
+enum class handover_result : std::uint8_t { goodbye };
+inline constexpr std::size_t handover_result_count = 1;
+std::string_view to_string(handover_result result);
 
 /// Why a call was refused (admission control), and where.
 enum class refusal_reason : std::uint8_t { full, overloaded };
@@ -137,6 +153,14 @@ class bridge_metrics {
   prometheus::Gauge& admitting() { return *admitting_; }
   /// MAX_CALLS (0: no fixed limit).
   prometheus::Gauge& max_calls() { return *max_calls_; }
+
+  // -- drain ------------------------------------------------------------------------------------
+  /// 1 from SIGTERM (or POST /drain) until the process exits.
+  prometheus::Gauge& draining() { return *draining_; }
+  /// Calls still live at the drain deadline, by what became of them.
+  prometheus::Counter& calls_handed_over(handover_result result) {
+    return *calls_handed_over_[static_cast<std::size_t>(result)];
+  }
 
   // -- media ------------------------------------------------------------------------------------
   prometheus::Counter& media_frames(frame_direction direction) {
@@ -233,7 +257,7 @@ class bridge_metrics {
   std::array<actor_metrics, actor_kind_count> actors_;
   prometheus::Gauge* active_calls_;
   prometheus::Counter* calls_started_;
-  std::array<prometheus::Counter*, 4> calls_ended_;
+  std::array<prometheus::Counter*, call_end_count> calls_ended_;
   prometheus::Histogram* call_duration_;
   std::map<std::string, prometheus::Counter*, std::less<>> webhooks_;
   std::array<std::array<prometheus::Counter*, 3>, 2> calls_refused_;
@@ -241,6 +265,8 @@ class bridge_metrics {
   prometheus::Histogram* loop_lag_;
   prometheus::Gauge* admitting_;
   prometheus::Gauge* max_calls_;
+  prometheus::Gauge* draining_;
+  std::array<prometheus::Counter*, handover_result_count> calls_handed_over_;
   std::array<prometheus::Counter*, 2> media_frames_;
   prometheus::Histogram* latency_to_model_;
   prometheus::Histogram* latency_to_caller_;

@@ -34,6 +34,8 @@ std::string requested_url(const http_request& request, const twilio_webhook_sett
 }
 
 std::string media_stream_url(const http_request& request, const twilio_webhook_settings& settings) {
+  if (!settings.node_stream_url.empty())
+    return settings.node_stream_url;
   auto base = public_base(request, settings);
   if (base.starts_with("https://")) {
     base.replace(0, 5, "wss");
@@ -48,7 +50,7 @@ http_response answer_incoming_call(const http_request& request,
                                    const twilio_webhook_settings& settings,
                                    const call_token_issuer& tokens,
                                    std::chrono::system_clock::time_point now,
-                                   const admit_call& admit) {
+                                   const admit_call& admit, const redirect_call& redirect) {
   if (request.method != "POST" && request.method != "GET") {
     return http_response::text(405, "method not allowed\n");
   }
@@ -71,7 +73,11 @@ http_response answer_incoming_call(const http_request& request,
   const auto call_sid = value_of(params, "CallSid");
   if (call_sid.empty())
     return http_response::text(400, "CallSid is missing\n");
-  if (admit && !admit(call_sid)) {
+  // A peer's stream takes no place here: the peer admits the call when its stream starts.
+  std::optional<std::string> peer_stream;
+  if (redirect)
+    peer_stream = redirect(call_sid);
+  if (!peer_stream && admit && !admit(call_sid)) {
     // Answered at once: the caller hears why instead of a ringing line, and Twilio's status
     // callbacks show a completed call, not a failed webhook.
     http_response refused;
@@ -90,7 +96,8 @@ http_response answer_incoming_call(const http_request& request,
   };
   http_response response;
   response.content_type = "text/xml";
-  response.body = connect_stream_twiml(media_stream_url(request, settings), stream_parameters);
+  response.body = connect_stream_twiml(
+      peer_stream ? *peer_stream : media_stream_url(request, settings), stream_parameters);
   return response;
 }
 

@@ -19,6 +19,9 @@ struct twilio_webhook_settings {
   /// PUBLIC_URL (https://voice.example.com[/prefix]); without it, the host comes from the
   /// request (Host, X-Forwarded-Proto), as the webhook was reached.
   std::optional<std::string> public_url;
+  /// NODE_STREAM_URL (wss://node-0.voice.example.com/media-stream): this node's own stream URL,
+  /// named in its TwiML and signed by Twilio on the upgrade; empty = built on public_url.
+  std::string node_stream_url;
   std::string auth_token;        // TWILIO_AUTH_TOKEN; empty = signatures not checked
   bool check_signatures = true;  // false only with ALLOW_UNSIGNED_TWILIO and no token
   /// FULL_MESSAGE: what a caller hears when the node will not take the call.
@@ -35,17 +38,24 @@ inline constexpr std::string_view media_stream_path = "/media-stream";
 /// The URL Twilio requested (and signed): PUBLIC_URL + target, or scheme://Host + target.
 std::string requested_url(const http_request& request, const twilio_webhook_settings& settings);
 
-/// wss://HOST[/prefix]/media-stream (ws:// when PUBLIC_URL is plain http://, for local use).
+/// NODE_STREAM_URL when set; else wss://HOST[/prefix]/media-stream (ws:// when PUBLIC_URL is
+/// plain http://, for local use).
 std::string media_stream_url(const http_request& request, const twilio_webhook_settings& settings);
 
+/// Where a webhook's call streams when this node does not take it itself: a peer's stream URL
+/// (a draining node sends new calls to a ready peer). Asked first, for a signed request that
+/// names a CallSid; nullopt: this node answers for itself (`admit`).
+using redirect_call = std::function<std::optional<std::string>(std::string_view call_sid)>;
+
 /// The voice webhook. 403 on a missing or bad signature; 400 without a CallSid; else TwiML:
-/// the media stream, or — when `admit` refuses the call — <Say>FULL_MESSAGE</Say><Hangup/>
-/// (200, so that Twilio plays it).
+/// the media stream (a peer's, when `redirect` names one; else this node's), or — when `admit`
+/// refuses the call — <Say>FULL_MESSAGE</Say><Hangup/> (200, so that Twilio plays it).
 http_response answer_incoming_call(const http_request& request,
                                    const twilio_webhook_settings& settings,
                                    const call_token_issuer& tokens,
                                    std::chrono::system_clock::time_point now,
-                                   const admit_call& admit = {});
+                                   const admit_call& admit = {},
+                                   const redirect_call& redirect = {});
 
 /// Empty when the media-stream upgrade may proceed, else why it is refused (answer 403).
 std::string check_media_stream_upgrade(const http_request& request,

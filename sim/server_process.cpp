@@ -98,6 +98,25 @@ boost::system::result<std::uint16_t, std::string> server_process::wait_for_port(
   return port_;
 }
 
+std::optional<int> server_process::wait_for_exit(std::chrono::seconds timeout) {
+  if (pid_ <= 0)
+    return exit_status_;
+  {
+    std::unique_lock lock(mutex_);
+    if (!changed_.wait_for(lock, timeout, [&] { return ended_; }))
+      return std::nullopt;
+  }
+  // The pipe closes when the process (and every child that inherited it) has exited: waitpid
+  // returns at once.
+  int status = 0;
+  ::waitpid(pid_, &status, 0);
+  exit_status_ = status;
+  pid_ = -1;
+  if (drainer_.joinable())
+    drainer_.join();
+  return exit_status_;
+}
+
 int server_process::terminate(std::chrono::seconds grace) {
   if (pid_ > 0) {
     ::kill(pid_, SIGTERM);

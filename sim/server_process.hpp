@@ -52,6 +52,11 @@ class server_process {
   /// The port it logged, or why it never came (with the log's last lines).
   boost::system::result<std::uint16_t, std::string> wait_for_port(std::chrono::seconds timeout);
 
+  /// Waits for the child to exit by itself (a drained node does), without signalling it, and
+  /// reaps it: the status as waitpid reports it, or nullopt when it still runs after `timeout`.
+  /// The exit is seen through the log pipe closing, so no polling.
+  std::optional<int> wait_for_exit(std::chrono::seconds timeout);
+
   /// SIGTERM, SIGKILL after `grace`; reaps the child and joins the log thread. Idempotent.
   /// Returns the status as waitpid reports it.
   int terminate(std::chrono::seconds grace = std::chrono::seconds(10));

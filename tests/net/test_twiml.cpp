@@ -99,3 +99,91 @@ TEST_CASE("the webhook asks admission only for a signed call and says FULL_MESSA
   CHECK(answer_incoming_call(request, settings, tokens, now, admit).status == 403);
   CHECK(asked.size() == 2);
 }
+
+namespace {
+
+http_request signed_webhook(const std::string& url, const std::vector<form_parameter>& form) {
+  http_request request;
+  request.method = "POST";
+  request.target = "/incoming-call";
+  request.body = encode_form_body(form);
+  request.headers = {{"X-Twilio-Signature", compute_twilio_signature("secret", url, form)}};
+  return request;
+}
+
+http_request stream_upgrade(const std::string& signed_url) {
+  http_request request;
+  request.method = "GET";
+  request.target = "/media-stream";
+  request.headers = {{"Host", "voice.example.com"},
+                     {"X-Twilio-Signature", compute_twilio_signature("secret", signed_url, {})}};
+  return request;
+}
+
+}  // namespace
+
+TEST_CASE("NODE_STREAM_URL: the node's TwiML names it and its streams are signed over it",
+          "[twiml]") {
+  twilio_webhook_settings settings;
+  settings.public_url = "https://voice.example.com";
+  settings.auth_token = "secret";
+  settings.node_stream_url = "wss://node-0.voice.example.com/media-stream";
+  const auto tokens = call_token_issuer::from_secret("secret");
+  const std::vector<form_parameter> form{{"CallSid", "CA1"}};
+  const auto now = std::chrono::system_clock::now();
+
+  // The webhook still arrives on PUBLIC_URL, and is signed over it.
+  const auto answer = answer_incoming_call(
+      signed_webhook("https://voice.example.com/incoming-call", form), settings, tokens, now);
+  REQUIRE(answer.status == 200);
+  const auto stream = parse_connect_stream_twiml(answer.body);
+  REQUIRE(stream.has_value());
+  CHECK(stream->url == "wss://node-0.voice.example.com/media-stream");
+
+  CHECK(check_media_stream_upgrade(stream_upgrade("wss://node-0.voice.example.com/media-stream"),
+                                   settings)
+            .empty());
+  // Signed over the shared host instead: not the URL this node gave Twilio.
+  CHECK(check_media_stream_upgrade(stream_upgrade("wss://voice.example.com/media-stream"),
+                                   settings) == "invalid X-Twilio-Signature");
+  settings.node_stream_url.clear();
+  CHECK(check_media_stream_upgrade(stream_upgrade("wss://voice.example.com/media-stream"), settings)
+            .empty());
+}
+
+TEST_CASE("a webhook a peer takes streams to the peer and takes no place here", "[twiml]") {
+  twilio_webhook_settings settings;
+  settings.public_url = "https://voice.example.com";
+  settings.auth_token = "secret";
+  const auto tokens = call_token_issuer::from_secret("secret");
+  const std::vector<form_parameter> form{{"CallSid", "CA7"}, {"From", "+14155550100"}};
+  const auto request = signed_webhook("https://voice.example.com/incoming-call", form);
+  const auto now = std::chrono::system_clock::now();
+  unsigned admitted = 0;
+  const admit_call admit = [&](std::string_view) {
+    ++admitted;
+    return true;
+  };
+  std::optional<std::string> peer = "wss://node-1.voice.example.com/media-stream";
+  const redirect_call redirect = [&](std::string_view call_sid) {
+    CHECK(call_sid == "CA7");
+    return peer;
+  };
+
+  auto answer = answer_incoming_call(request, settings, tokens, now, admit, redirect);
+  auto stream = parse_connect_stream_twiml(answer.body);
+  REQUIRE(stream.has_value());
+  CHECK(stream->url == "wss://node-1.voice.example.com/media-stream");
+  CHECK(admitted == 0);
+  // The call's token goes along: the peer checks it (tokens verify on any node of the account).
+  const auto token = std::find_if(stream->parameters.begin(), stream->parameters.end(),
+                                  [](const auto& p) { return p.name == "token"; });
+  REQUIRE(token != stream->parameters.end());
+
+  peer.reset();  // no peer can take it: this node answers for itself
+  answer = answer_incoming_call(request, settings, tokens, now, admit, redirect);
+  stream = parse_connect_stream_twiml(answer.body);
+  REQUIRE(stream.has_value());
+  CHECK(stream->url == "wss://voice.example.com/media-stream");
+  CHECK(admitted == 1);
+}

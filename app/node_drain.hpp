@@ -1,0 +1,89 @@
+#pragma once
+// Draining a node (README "Drain"): what SIGTERM and POST /drain set going, as plain logic with
+// no clock, thread or I/O of its own. app/bridge_server applies it: /readyz, the heartbeat's
+// state, where webhooks send new calls, the drain deadline and the exit.
+//
+//   serving ──SIGTERM, SIGINT or POST /drain──▶ draining ──DRAIN_TIMEOUT──▶ ending_calls
+//   draining, ending_calls ──no call left──▶ done (the process exits 0)
+//   draining, ending_calls ──a second signal──▶ done at once (calls are cut; recordings stay
+//                                               readable, finished on the next start)
+//
+// While draining, live calls run on untouched. In ending_calls each call still live gets what
+// disposition_at_deadline() decides (today: the agent says DRAIN_MESSAGE and hangs up).
+
+#include "actors/cluster_membership.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace switchboard::app {
+
+enum class drain_phase { serving, draining, ending_calls, done };
+std::string_view to_string(drain_phase phase);
+
+/// What asked the node to drain: a signal (SIGTERM, SIGINT) or POST /drain.
+enum class drain_trigger { signal, api };
+
+class drain_state {
+ public:
+  using clock = std::chrono::steady_clock;
+
+  explicit drain_state(clock::duration timeout) : timeout_(timeout) {}
+
+  enum class request_outcome {
+    started,           // the drain begins now
+    already_draining,  // nothing changes
+    stop_now,          // a second signal: stop at once
+  };
+  /// A request to drain. Only a second *signal* stops at once: a repeated POST /drain, or the
+  /// SIGTERM that Kubernetes sends after an operator's POST /drain, leaves the drain as it is.
+  request_outcome request(drain_trigger trigger, clock::time_point now);
+
+  struct step {
+    bool end_calls = false;  // the deadline has passed: end every call still live
+    bool stop = false;       // no call remains (or stop_now): stop the node
+  };
+  /// What is due at `now` with `calls_remaining` calls on the node: live, ending (their files
+  /// not yet written), or answered and about to stream.
+  step poll(clock::time_point now, std::size_t calls_remaining);
+
+  drain_phase phase() const { return phase_; }
+  bool draining() const { return phase_ != drain_phase::serving; }
+  /// When live calls are ended; nullopt while serving.
+  std::optional<clock::time_point> deadline() const { return deadline_; }
+
+ private:
+  clock::duration timeout_;
+  drain_phase phase_ = drain_phase::serving;
+  std::optional<clock::time_point> deadline_;
+  unsigned signals_ = 0;
+};
+
+/// What becomes of a call still live at the drain deadline.
+enum class drain_disposition {
+  goodbye,  // the agent says DRAIN_MESSAGE, the caller hears it, the bridge hangs up
+  // hand_over: the next slice (Twilio's call update to a ready peer's stream, the call's state
+  // moved by actor message) goes here, with `goodbye` as its fallback.
+};
+
+/// What the decision may weigh: where the call could go, and whether Twilio can be asked.
+struct drain_deadline_context {
+  std::optional<std::string> peer_stream_url;  // choose_stream_peer()
+  bool can_update_calls = false;               // Twilio credentials for the REST call update
+};
+
+/// The one place that decides what happens to a call at the drain deadline. Today always
+/// `goodbye`: the hand-over needs the call's state on the peer (issue 12 §3, the next slice).
+drain_disposition disposition_at_deadline(const drain_deadline_context& context);
+
+/// The stream URL of the peer a draining node sends new calls to: a ready peer (not this node)
+/// that advertises a stream URL and has room (capacity 0 = unlimited). The least loaded of them:
+/// the fewest live calls for the capacity it has (unlimited counts as no share), then the fewest
+/// live calls, then the lower CPU load, then the name. nullopt: no peer can take a call.
+std::optional<std::string> choose_stream_peer(const std::vector<actors::cluster_member>& members);
+
+}  // namespace switchboard::app
