@@ -541,10 +541,15 @@ struct call_token_claim {
   std::string token;
   std::string issuer;             // node id the token names (checked by its MAC)
   std::int64_t expires_at_s = 0;  // the token's expiry, unix seconds
+  /// The call's admission key (its CallSid, or "dial:<dial id>"; covered by the token's MAC):
+  /// the issuer promised this call a place when it answered the webhook, and the stream is
+  /// elsewhere, so a granted claim frees that place.
+  std::string admission_key;
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, call_token_claim& x) {
-  return f(caf::meta::type_name("call_token_claim"), x.token, x.issuer, x.expires_at_s);
+  return f(caf::meta::type_name("call_token_claim"), x.token, x.issuer, x.expires_at_s,
+           x.admission_key);
 }
 
 struct call_token_verdict {

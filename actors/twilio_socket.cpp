@@ -111,13 +111,15 @@ void on_frame(self_pointer self, twilio_frame& frame);
 /// frames that arrive meanwhile wait and are handled in order once it answers. No answer in
 /// time, or no such node in the cluster: refused (README "Security").
 void claim_at_issuer(self_pointer self, const net::twilio_start& start, std::string token,
-                     std::string issuer, std::chrono::system_clock::time_point expiry) {
+                     std::string issuer, std::chrono::system_clock::time_point expiry,
+                     std::string admission_key) {
   auto& state = self->state;
   state.claiming = true;
   const auto expires_at_s =
       std::chrono::duration_cast<std::chrono::seconds>(expiry.time_since_epoch()).count();
   self->request(state.env->token_authority, token_claim_timeout,
-                call_token_claim{std::move(token), std::move(issuer), expires_at_s})
+                call_token_claim{std::move(token), std::move(issuer), expires_at_s,
+                                 std::move(admission_key)})
       .then(
           [self, start](call_token_verdict& verdict) {
             auto& st = self->state;
@@ -172,7 +174,7 @@ void on_start(self_pointer self, const net::twilio_start& start) {
         return refuse_stream(self,
                              "call token issued by a cluster node, and this node is in "
                              "no cluster to claim it at");
-      return claim_at_issuer(self, start, std::string(token), std::string(issuer), expiry);
+      return claim_at_issuer(self, start, std::string(token), std::string(issuer), expiry, call);
     }
     if (!state.env->spent_call_tokens->claim(token, expiry, now))
       return refuse_stream(self, "call token already used by another stream");

@@ -297,6 +297,9 @@ class node final : public bridge_server {
     options.tls = settings_.has_cluster_tls();
     options.calls = env->directory;
     options.token_ledger = env->spent_call_tokens;
+    options.release_place = [admission = env->admission](const std::string& key) {
+      admission->release(key);
+    };
     auto cluster = cluster_node::start(actor_system_, std::move(options));
     if (!cluster)
       return cluster.error();

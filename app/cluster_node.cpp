@@ -422,8 +422,14 @@ caf::result<actors::call_token_verdict> on_token_claim(node_pointer self,
     const auto now = std::chrono::system_clock::now();
     const auto expiry =
         std::chrono::system_clock::time_point(std::chrono::seconds(claim.expires_at_s));
-    if (state.options.token_ledger->claim(claim.token, expiry, now))
+    if (state.options.token_ledger->claim(claim.token, expiry, now)) {
+      // The stream started on the claiming node: the place this node promised it when it
+      // answered the webhook is free again (it would otherwise count against MAX_CALLS, and
+      // keep a draining node up, until the promise expired).
+      if (state.options.release_place && !claim.admission_key.empty())
+        state.options.release_place(claim.admission_key);
       return actors::call_token_verdict{true, {}};
+    }
     return actors::call_token_verdict{false, "call token already used by another stream"};
   }
   if (from_peer(self))

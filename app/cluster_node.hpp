@@ -77,6 +77,9 @@ struct cluster_options {
   std::shared_ptr<actors::call_directory> calls;
   /// The ledger of the tokens this node issued: the one authority on them for the cluster.
   std::shared_ptr<net::call_token_ledger> token_ledger;
+  /// Frees the place this node promised a call (its admission key) when its stream started on
+  /// another node, which claimed the call's token here. Empty: nothing to free.
+  std::function<void(const std::string& admission_key)> release_place;
   /// How long a question to another node (a call's view, a hang-up, a token claim) may take.
   std::chrono::milliseconds request_timeout{2000};
 };

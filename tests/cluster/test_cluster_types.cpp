@@ -120,7 +120,7 @@ TEST_CASE("cluster types: every cross-node type reaches another process and come
   CHECK(request.what == actors::remote_call_request::action::say);  // enums print as nothing
   round_trip(actors::remote_call_answer{409, "the call is already ending", full_call()});
   round_trip(actors::call_token_claim{"1800000300.bWFj.0123456789ABCDEF#42", "0123456789ABCDEF#42",
-                                      1'800'000'300});
+                                      1'800'000'300, "CA0123456789abcdef0123456789abcdef"});
   round_trip(actors::call_token_verdict{false, "call token already used by another stream"});
   CHECK((*peer)->terminate() != 0);  // ended by SIGTERM
 }

@@ -259,6 +259,11 @@ TEST_CASE("SIGTERM with a live call: /readyz answers 503, the call runs on to it
                  {speak(fixture_audio(speech_fixture::caller_request)), wait_for_agent_audio(500ms),
                   hangup()});
   CHECK(status_of(node.port(), "/readyz") == 200);
+  REQUIRE(eventually([&] {
+    const auto metrics = http(node.port(), "GET", "/metrics");
+    return metrics &&
+           metrics->body.find("switchboard_active_calls{node=\"node-a\"} 1") != std::string::npos;
+  }));
 
   node.signal(SIGTERM);
   REQUIRE(eventually([&] { return status_of(node.port(), "/readyz") == 503; }));
@@ -395,6 +400,13 @@ TEST_CASE("a second SIGTERM while draining stops at once, and the cut call's tra
   simulation sim;
   drain_node node(sim, "node-a", dir.path());
   held_call call(sim, node);
+  // The caller holds once it has sent `start`; the node has the call (and its recordings) once
+  // it has read it.
+  REQUIRE(eventually([&] {
+    const auto metrics = http(node.port(), "GET", "/metrics");
+    return metrics &&
+           metrics->body.find("switchboard_active_calls{node=\"node-a\"} 1") != std::string::npos;
+  }));
   node.signal(SIGTERM);
   REQUIRE(eventually([&] { return status_of(node.port(), "/readyz") == 503; }));
   node.signal(SIGTERM);
