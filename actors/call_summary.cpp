@@ -107,6 +107,9 @@ std::string transcript_jsonl(const std::vector<transcript_entry>& transcript) {
                              {"text", entry.text},
                              {"offset_ms", entry.offset_ms},
                              {"item_id", entry.item_id}};
+    // The agent's words the caller did not hear (a barge-in cut them off).
+    if (!entry.unheard.empty())
+      line["unheard"] = entry.unheard;
     out += boost::json::serialize(line);
     out += "\n";
   }

@@ -17,6 +17,8 @@
 #include <caf/event_based_actor.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 namespace switchboard::actors {
 
 namespace {
@@ -109,8 +111,31 @@ void schedule_guard_check(self_pointer self);
 void add_transcript_line(self_pointer self, transcript_entry line) {
   auto& state = self->state;
   state.env->directory->update(state.record.identity.call_sid,
-                          [&](call_view& view) { view.transcript.push_back(line); });
+                               [&](call_view& view) { view.transcript.push_back(line); });
   state.record.transcript.push_back(std::move(line));
+}
+
+/// A later line for an agent item already in the transcript (a barge-in cut it after its
+/// transcript came): the line becomes what the caller heard. False when it is new.
+bool amend_agent_line(self_pointer self, const transcript_entry& entry) {
+  auto& state = self->state;
+  const auto same_item = [&](const transcript_entry& line) {
+    return line.speaker == "agent" && line.item_id == entry.item_id;
+  };
+  auto& lines = state.record.transcript;
+  const auto found = std::find_if(lines.rbegin(), lines.rend(), same_item);
+  if (found == lines.rend())
+    return false;
+  found->text = entry.text;
+  found->unheard = entry.unheard;
+  state.env->directory->update(state.record.identity.call_sid, [&](call_view& view) {
+    const auto line = std::find_if(view.transcript.rbegin(), view.transcript.rend(), same_item);
+    if (line != view.transcript.rend()) {
+      line->text = entry.text;
+      line->unheard = entry.unheard;
+    }
+  });
+  return true;
 }
 
 void on_speech_started(self_pointer self, const caller_speech_started& speech) {
@@ -122,13 +147,6 @@ void on_speech_started(self_pointer self, const caller_speech_started& speech) {
     state.guards->caller_activity(guard_clock::now());
     schedule_guard_check(self);
   }
-  const bool response_active = !state.active_response.empty();
-  if (response_active && !state.cancel_sent) {
-    // Deltas of this response still in flight must not reach the caller.
-    state.interrupted_responses.insert(state.active_response);
-    state.cancel_sent = true;
-    self->send(state.peers.model, cancel_atom::value);
-  }
   self->request(state.peers.clock, std::chrono::seconds(5), cut_atom::value)
       .then(
           [=](playout_cut_result cut) {
@@ -136,8 +154,9 @@ void on_speech_started(self_pointer self, const caller_speech_started& speech) {
             if (!cut.had_unplayed)
               return;
             ++st.record.barge_ins;
-            st.env->directory->update(st.record.identity.call_sid,
-                                 [&](call_view& view) { view.barge_ins = st.record.barge_ins; });
+            st.env->directory->update(st.record.identity.call_sid, [&](call_view& view) {
+              view.barge_ins = st.record.barge_ins;
+            });
             st.env->metrics->barge_ins().Increment();
             st.env->metrics->barge_in_clear().Observe(
                 metrics::seconds_between(speech.received_ns, metrics::steady_now_ns()));
@@ -162,6 +181,8 @@ constexpr std::string_view time_limit_goodbye =
     "We have reached the time limit for this call. Thank you for calling, goodbye!";
 // The item id of the apology prompt's audio in marks and the transcript.
 constexpr std::string_view unavailable_prompt_item = "bridge_model_unavailable";
+// The tag of the goodbye a guard or the drain asks for: its response_finished says it is said.
+constexpr std::string_view goodbye_tag = "goodbye";
 // How long a hang-up waits for the agent's last words before it goes ahead regardless (a peer
 // that never echoes marks, a model that never answers).
 constexpr auto last_words_timeout = std::chrono::seconds(20);
@@ -202,10 +223,10 @@ void on_hangup_request(self_pointer self, hangup_request& request) {
 void say_goodbye_and_hang_up(self_pointer self, std::string_view goodbye, std::string reason,
                              std::chrono::milliseconds bound = last_words_timeout * 2) {
   auto& state = self->state;
-  self->send(state.peers.model, say_request{std::string(goodbye)});
+  // The model session answers one response at a time, and asks a new session again (or to
+  // finish it) when the link drops: whenever its response ends, the tag comes back.
+  self->send(state.peers.model, say_request{std::string(goodbye), std::string(goodbye_tag)});
   state.hangup_after_response = reason;
-  // The model answers one response at a time: the goodbye follows the one it is giving now.
-  state.responses_before_goodbye = state.active_response.empty() ? 0 : 1;
   self->delayed_send(self, bound, hangup_request{std::move(reason), false});
 }
 
@@ -528,7 +549,7 @@ call_supervisor_actor::behavior_type call_supervisor(
       instrumented(self, m,
                    [=](agent_audio& audio) {
                      auto& st = self->state;
-                     if (st.ending || st.interrupted_responses.contains(audio.response_id)) {
+                     if (st.ending) {
                        ++st.record.late_deltas_dropped;
                        return;
                      }
@@ -536,21 +557,12 @@ call_supervisor_actor::behavior_type call_supervisor(
                      ++st.audio_chunks_sent;
                      self->send(st.peers.clock, std::move(audio));
                    }),
-      instrumented(self, m,
-                   [=](response_started& response) {
-                     auto& st = self->state;
-                     st.active_response = response.response_id;
-                     st.cancel_sent = false;
-                     ++st.record.responses;
-                   }),
+      instrumented(self, m, [=](response_started&) { ++self->state.record.responses; }),
       instrumented(self, m,
                    [=](response_finished& response) {
                      auto& st = self->state;
-                     if (response.response_id == st.active_response)
-                       st.active_response.clear();
-                     if (st.hangup_after_response && st.responses_before_goodbye > 0) {
-                       --st.responses_before_goodbye;
-                     } else if (st.hangup_after_response) {
+                     st.record.late_deltas_dropped += response.late_deltas_dropped;
+                     if (st.hangup_after_response && response.tag == goodbye_tag) {
                        // The goodbye a guard asked for is complete: hang up once it has played.
                        hangup_request request{*std::exchange(st.hangup_after_response, {}), true};
                        on_hangup_request(self, request);
@@ -574,6 +586,10 @@ call_supervisor_actor::behavior_type call_supervisor(
       instrumented(self, m,
                    [=](transcript_entry& entry) {
                      auto& st = self->state;
+                     if (entry.speaker == "agent" && !entry.item_id.empty() &&
+                         amend_agent_line(self, entry)) {
+                       return;
+                     }
                      const auto& starts = entry.speaker == "caller" ? st.caller_item_start_ms
                                                                     : st.agent_item_start_ms;
                      if (auto found = starts.find(entry.item_id); found != starts.end()) {

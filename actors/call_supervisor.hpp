@@ -20,8 +20,9 @@
 //
 // Barge-in (input_audio_buffer.speech_started while agent audio is unplayed): the silence clock
 // sends Twilio `clear` and cuts the playout; the supervisor sends conversation.item.truncate at
-// the position the caller heard (clamped to what was sent for the item), response.cancel only
-// while a response is active, and drops the late deltas of the interrupted response.
+// the position the caller heard (clamped to what was sent for the item). Response state
+// (cancel, late deltas, what is wanted) is the model session's alone (response_turns): the
+// supervisor waits for its goodbye by the say_request's tag, which survives a reconnect.
 
 #include "actors/bridge_environment.hpp"
 #include "actors/call_summary.hpp"
@@ -29,7 +30,6 @@
 #include "actors/interfaces.hpp"
 #include "net/websocket.hpp"
 
-#include <set>
 #include <unordered_map>
 
 namespace switchboard::actors {
@@ -49,10 +49,6 @@ struct call_supervisor_state {
   std::filesystem::path directory;
   call_record record;
 
-  // Responses: the active one, and those interrupted whose late deltas are dropped.
-  std::string active_response;
-  bool cancel_sent = false;
-  std::set<std::string> interrupted_responses;
   // Transcript offsets: when each caller item started (the model's audio_start_ms) and when
   // each agent item's first audio reached the playout.
   std::unordered_map<std::string, std::uint64_t> caller_item_start_ms;
@@ -70,10 +66,9 @@ struct call_supervisor_state {
   // A hang-up waiting for the agent's last words: set by end_call (after the audio already
   // sent) or by a guard (after the goodbye response it asked for).
   std::optional<std::string> hangup_after_playout;
-  std::optional<std::string> hangup_after_response;
-  unsigned responses_before_goodbye = 0;  // responses that finish before the goodbye does
-  std::string hangup_reason;              // ours, when the bridge ended the call
-  bool drain_requested = false;           // drain_call came: the goodbye is under way
+  std::optional<std::string> hangup_after_response;  // when the goodbye's response finishes
+  std::string hangup_reason;                         // ours, when the bridge ended the call
+  bool drain_requested = false;                      // drain_call came: the goodbye is under way
   // A transfer asked of Twilio and not yet answered: Twilio may end the stream for it before
   // its answer to the redirect arrives.
   std::string transfer_pending_to;

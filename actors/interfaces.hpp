@@ -84,8 +84,9 @@ using openai_session_actor = caf::typed_actor<
     caf::reacts_to<caller_audio>,
     // io thread: a frame / a connection event from the model link.
     caf::reacts_to<realtime_frame>, caf::reacts_to<realtime_link_event>,
-    // supervisor: barge-in commands.
-    caf::reacts_to<truncate_item>, caf::reacts_to<cancel_atom>,
+    // supervisor: barge-in, what the caller heard of the agent's item (the session itself
+    // cancels the active response when the caller starts speaking).
+    caf::reacts_to<truncate_item>,
     // supervisor: the stream started — connect now (the call is known).
     caf::reacts_to<call_started>,
     // self: reconnect after a backoff.

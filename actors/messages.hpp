@@ -220,26 +220,35 @@ typename Inspector::result_type inspect(Inspector& f, token_usage& x) {
            x.input_audio_tokens, x.output_audio_tokens, x.cached_tokens);
 }
 
+/// response.done, or a response lost with its session (status "lost"), with the tag of the
+/// say_request it answered (the supervisor waits for its goodbye's by that tag).
 struct response_finished {
   std::string response_id;
-  std::string status;  // completed | cancelled | failed | incomplete
+  std::string status;  // completed | cancelled | failed | incomplete | lost
   token_usage usage;
+  std::string tag;                        // the say_request's tag; empty for any other
+  std::uint64_t late_deltas_dropped = 0;  // deltas that came after the caller interrupted it
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, response_finished& x) {
-  return f(caf::meta::type_name("response_finished"), x.response_id, x.status, x.usage);
+  return f(caf::meta::type_name("response_finished"), x.response_id, x.status, x.usage, x.tag,
+           x.late_deltas_dropped);
 }
 
-/// A line of the call's transcript.
+/// A line of the call's transcript. The agent's lines are what the caller heard: a barge-in
+/// cuts them, and the words generated but not heard are `unheard`. A later line for the same
+/// agent item (it was cut after its transcript came) replaces the earlier one.
 struct transcript_entry {
   std::string speaker;  // "caller" | "agent"
   std::string item_id;
   std::string text;
   std::uint64_t offset_ms = 0;  // on the call's timeline; the supervisor fills it for the agent
+  std::string unheard;          // agent: the rest of the line, cut off by a barge-in
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, transcript_entry& x) {
-  return f(caf::meta::type_name("transcript_entry"), x.speaker, x.item_id, x.text, x.offset_ms);
+  return f(caf::meta::type_name("transcript_entry"), x.speaker, x.item_id, x.text, x.offset_ms,
+           x.unheard);
 }
 
 struct model_status {
@@ -290,10 +299,12 @@ typename Inspector::result_type inspect(Inspector& f, hangup_request& x) {
 /// instructions carry the text). Waits for the model's active response to finish.
 struct say_request {
   std::string text;
+  /// Comes back in the response_finished of the response that said it (empty: not needed).
+  std::string tag;
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, say_request& x) {
-  return f(caf::meta::type_name("say_request"), x.text);
+  return f(caf::meta::type_name("say_request"), x.text, x.tag);
 }
 
 /// The node's drain deadline (DRAIN_TIMEOUT) has come and the call is still live: the agent

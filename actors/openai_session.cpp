@@ -52,6 +52,45 @@ void start_connecting(self_pointer self) {
 void request_wanted_response(self_pointer self);
 std::string say_instructions(std::string_view text);
 
+/// Bytes of μ-law in a base64 delta, without decoding it: 3 bytes per 4 characters, less the
+/// padding.
+std::uint64_t decoded_size(std::string_view base64) {
+  std::uint64_t bytes = base64.size() / 4 * 3;
+  if (!base64.empty() && base64.back() == '=')
+    --bytes;
+  if (base64.size() > 1 && base64[base64.size() - 2] == '=')
+    --bytes;
+  return bytes;
+}
+
+/// The agent's line of `item_id` as the caller heard it, to the supervisor's transcript.
+void send_agent_line(self_pointer self, const std::string& item_id) {
+  auto& state = self->state;
+  auto heard = state.talk.agent_heard(item_id);
+  if (!heard || (heard->heard.empty() && heard->unheard.empty()))
+    return;
+  self->send(state.peers->supervisor, transcript_entry{"agent", item_id, std::move(heard->heard), 0,
+                                                       std::move(heard->unheard)});
+}
+
+/// A fresh session learns the call so far, before any of the caller's new audio.
+void replay_conversation(self_pointer self) {
+  auto& state = self->state;
+  const auto events = state.talk.replay_events();
+  std::size_t bytes = 0;
+  for (const auto& event : events) {
+    state.outbound = event;
+    bytes += event.size();
+    send_to_model(self);
+  }
+  if (!events.empty()) {
+    ++state.replays;
+    metrics::log_call(spdlog::level::info, state.ids,
+                      "conversation replayed into the new session: {} items, {} bytes",
+                      events.size(), bytes);
+  }
+}
+
 /// The upgrade succeeded: configure the session and wait for the model to confirm it.
 void on_opened(self_pointer self) {
   auto& state = self->state;
@@ -80,7 +119,10 @@ void on_configured(self_pointer self) {
     state.outage = false;
     node.model_outages(metrics::model_outage_result::recovered).Increment();
   }
-  // The caller's words so far: held while the session was not ready, sent in order now.
+  state.agent_items_here.clear();
+  replay_conversation(self);
+  // The caller's words so far: held while the session was not ready, sent in order now, after
+  // the conversation they follow.
   for (const auto& audio : state.held_audio) {
     state.outbound.clear();
     net::append_realtime_audio_append(state.outbound, audio);
@@ -89,16 +131,10 @@ void on_configured(self_pointer self) {
   if (!state.held_audio.empty())
     state.watch.caller_audio(self->clock().now());
   state.held_audio.clear();
-  for (auto& item : state.held_items) {
-    state.outbound = std::move(item);
-    send_to_model(self);
-  }
-  state.held_items.clear();
-  // A new session has no response running.
-  state.response_active = false;
   if (!state.greeted && !state.env->greeting.empty()) {
     state.greeted = true;
-    state.responses_wanted.push_front(say_instructions(state.env->greeting));
+    state.turns.want_first(
+        {say_instructions(state.env->greeting), std::string(), state.env->greeting});
     state.env->metrics->call_actions(metrics::call_action::greeting).Increment();
   }
   request_wanted_response(self);
@@ -111,30 +147,78 @@ void on_configured(self_pointer self) {
 /// Asks for the next wanted response when the model has none active.
 void request_wanted_response(self_pointer self) {
   auto& state = self->state;
-  if (!state.ready || state.response_active || state.responses_wanted.empty())
+  if (!state.ready)
+    return;
+  // Until response.created says so the request counts as active: a second one now would be
+  // refused as a duplicate.
+  const auto request = state.turns.next_to_request();
+  if (!request)
     return;
   state.outbound.clear();
-  net::append_realtime_response_create(state.outbound, state.responses_wanted.front());
-  state.responses_wanted.pop_front();
+  net::append_realtime_response_create(state.outbound, request->instructions);
   send_to_model(self);
-  // Until response.created says so: a second request now would be refused as a duplicate.
-  state.response_active = true;
 }
 
-/// A conversation item (already serialised) for the model, now or when the session is ready,
-/// and a response to it: keypad entries and tool results are answered.
+/// A conversation item (already serialised, and in the conversation) for the model now, or in
+/// the replay when the session is ready; and a response to it: keypad entries and tool results
+/// are answered.
 void add_item_and_respond(self_pointer self, std::string serialised) {
   auto& state = self->state;
-  if (state.closing)
-    return;
   if (state.ready) {
     state.outbound = std::move(serialised);
     send_to_model(self);
-  } else {
-    state.held_items.push_back(std::move(serialised));
   }
-  state.responses_wanted.emplace_back();
+  state.turns.want({});
   request_wanted_response(self);
+}
+
+/// The words a lost response had said, for the next session to go on from.
+std::string continuation_instructions(const response_turns::lost_response& lost,
+                                      const std::string& heard) {
+  if (lost.request && !lost.request->say_text.empty()) {
+    return "The line to the caller dropped for a moment while you were saying, word for word: "
+           "\"" +
+           lost.request->say_text + "\". The caller heard: \"" + heard +
+           "\". Say the rest of it, word for word, without repeating what they heard, then stop.";
+  }
+  return "The line to the caller dropped for a moment while you were speaking. The caller "
+         "heard: \"" +
+         heard +
+         "\". Go on from where you stopped, briefly, without repeating what they already heard.";
+}
+
+/// The link is gone with whatever response it was giving: an agent line cut off there stands
+/// as the caller heard it, and the next session is asked to go on (or asked again what it had
+/// not started) rather than to start over.
+void on_response_lost(self_pointer self) {
+  auto& state = self->state;
+  std::string heard;
+  if (!state.open_agent_item.empty()) {
+    const auto item_id = std::exchange(state.open_agent_item, {});
+    if (auto split = state.talk.agent_heard(item_id))
+      heard = split->heard;
+    send_agent_line(self, item_id);
+  }
+  auto lost = state.turns.link_lost();
+  if (!lost)
+    return;
+  const std::string tag = lost->request ? lost->request->tag : std::string();
+  if (lost->interrupted) {
+    // The caller had cut it: nothing to go on with; whoever waits for it hears it ended.
+    self->send(state.peers->supervisor, response_finished{lost->response_id, "lost", {}, tag, 0});
+    return;
+  }
+  if (lost->spoke && !heard.empty()) {
+    state.turns.want_first({continuation_instructions(*lost, heard), tag, {}});
+    return;
+  }
+  if (lost->request) {
+    state.turns.want_first(std::move(*lost->request));  // never heard: asked again
+    return;
+  }
+  // The model's own answer to the caller's last turn, lost before a word: the next session
+  // answers it (the turn is in the replay).
+  state.turns.want_first({});
 }
 
 std::string say_instructions(std::string_view text) {
@@ -149,6 +233,7 @@ void on_function_call(self_pointer self, const net::realtime_output_item_done& c
   auto& state = self->state;
   metrics::log_call(spdlog::level::info, state.ids, "model called {}({})", call.name,
                     call.arguments);
+  state.talk.function_called(call.call_id, call.name, call.arguments);
   if (call.name == config::end_call_tool_name || call.name == config::transfer_call_tool_name) {
     self->send(state.peers->supervisor, agent_tool_call{call.call_id, call.name, call.arguments});
     return;
@@ -171,6 +256,7 @@ void on_lost(self_pointer self, metrics::model_link_failure failure, const std::
   state.link.reset();
   if (state.closing)
     return;
+  on_response_lost(self);
   state.watch.lost();
   auto& node = *state.env->metrics;
   node.model_link_failures(failure).Increment();
@@ -263,14 +349,29 @@ void on_server_event(self_pointer self, std::string_view text, std::int64_t rece
             on_configured(self);
           }
         } else if constexpr (std::is_same_v<type, net::realtime_speech_started>) {
+          state.talk.caller_started(event.item_id);
+          if (state.turns.interrupt()) {
+            // Barge-in: with interrupt_response the server cancels too, and may be first.
+            state.outbound.clear();
+            net::append_realtime_response_cancel(state.outbound);
+            send_to_model(self);
+          }
           self->send(supervisor,
                      caller_speech_started{event.item_id, event.audio_start_ms, received_ns});
         } else if constexpr (std::is_same_v<type, net::realtime_speech_stopped>) {
           state.speech_stopped_ns = received_ns;
         } else if constexpr (std::is_same_v<type, net::realtime_response_created>) {
-          state.response_active = true;
+          if (const auto* request = state.turns.created(event.response_id);
+              request && !request->say_text.empty()) {
+            state.talk.say_requested(request->say_text);
+          }
           self->send(supervisor, response_started{event.response_id});
         } else if constexpr (std::is_same_v<type, net::realtime_audio_delta>) {
+          if (!state.turns.audio(event.response_id))
+            return;  // the caller interrupted it: must not reach them
+          state.talk.agent_audio(event.item_id, decoded_size(event.delta_base64) / 8);
+          state.agent_items_here.insert(event.item_id);
+          state.open_agent_item = event.item_id;
           if (state.speech_stopped_ns) {
             node.first_audio_latency().Observe(
                 metrics::seconds_between(*state.speech_stopped_ns, received_ns));
@@ -278,14 +379,22 @@ void on_server_event(self_pointer self, std::string_view text, std::int64_t rece
           }
           self->send(supervisor, agent_audio{std::move(event.response_id), std::move(event.item_id),
                                              std::move(event.delta_base64), received_ns});
+        } else if constexpr (std::is_same_v<type, net::realtime_transcript_delta>) {
+          state.talk.agent_text_delta(event.item_id, event.delta);
         } else if constexpr (std::is_same_v<type, net::realtime_transcript_done>) {
-          self->send(supervisor, transcript_entry{"agent", event.item_id, event.transcript, 0});
+          state.talk.agent_said(event.item_id, event.transcript);
+          if (state.open_agent_item == event.item_id)
+            state.open_agent_item.clear();
+          send_agent_line(self, event.item_id);
         } else if constexpr (std::is_same_v<type, net::realtime_input_transcript>) {
-          self->send(supervisor, transcript_entry{"caller", event.item_id, event.transcript, 0});
-        } else if constexpr (std::is_same_v<type, net::realtime_response_done>) {
-          state.response_active = false;
+          state.talk.caller_said(event.item_id, event.transcript);
           self->send(supervisor,
-                     response_finished{event.response_id, event.status, to_usage(event.usage)});
+                     transcript_entry{"caller", event.item_id, event.transcript, 0, {}});
+        } else if constexpr (std::is_same_v<type, net::realtime_response_done>) {
+          const auto finished = state.turns.done(event.response_id);
+          self->send(supervisor,
+                     response_finished{event.response_id, event.status, to_usage(event.usage),
+                                       finished.tag, finished.late_deltas_dropped});
           request_wanted_response(self);
         } else if constexpr (std::is_same_v<type, net::realtime_output_item_done>) {
           if (event.item_type == "function_call")
@@ -299,7 +408,7 @@ void on_server_event(self_pointer self, std::string_view text, std::int64_t rece
           if (code == "conversation_already_has_active_response") {
             // Our response.create crossed one the server started itself (turn detection): ours
             // is asked again when that one is done.
-            state.response_active = true;
+            state.turns.refused_as_duplicate();
           }
           if (code == "response_cancel_not_active") {
             // Expected race: with interrupt_response the server cancels its own response on
@@ -416,7 +525,14 @@ openai_session_actor::behavior_type openai_session(self_pointer self, bridge_env
       instrumented(self, m,
                    [=](truncate_item& truncate) {
                      auto& state = self->state;
-                     if (!state.ready)
+                     // What the caller heard is the conversation's, whichever session said it.
+                     state.talk.agent_cut(truncate.item_id, truncate.audio_end_ms);
+                     if (const auto* item = state.talk.agent_item(truncate.item_id);
+                         item && item->text_final) {
+                       send_agent_line(self, truncate.item_id);  // the line, cut
+                     }
+                     // Only the session that made the item knows it.
+                     if (!state.ready || !state.agent_items_here.contains(truncate.item_id))
                        return;
                      state.outbound.clear();
                      net::append_realtime_truncate(state.outbound, truncate.item_id,
@@ -425,32 +541,27 @@ openai_session_actor::behavior_type openai_session(self_pointer self, bridge_env
                      state.env->metrics->truncations_sent().Increment();
                    }),
       instrumented(self, m,
-                   [=](cancel_atom) {
-                     auto& state = self->state;
-                     if (!state.ready)
-                       return;
-                     state.outbound.clear();
-                     net::append_realtime_response_cancel(state.outbound);
-                     send_to_model(self);
-                   }),
-      instrumented(self, m,
                    [=](say_request& say) {
                      auto& state = self->state;
                      if (state.closing)
                        return;
-                     state.responses_wanted.push_back(say_instructions(say.text));
+                     state.turns.want({say_instructions(say.text), say.tag, say.text});
                      request_wanted_response(self);
                    }),
       instrumented(self, m,
                    [=](caller_keypad_entry& entry) {
+                     if (self->state.closing)
+                       return;
+                     self->state.talk.keypad_entry(entry.digits);
                      std::string item;
-                     net::append_realtime_user_text(
-                         item,
-                         "[The caller pressed these keys on their phone: " + entry.digits + "]");
+                     net::append_realtime_user_text(item, conversation::keypad_text(entry.digits));
                      add_item_and_respond(self, std::move(item));
                    }),
       instrumented(self, m,
                    [=](tool_result& result) {
+                     if (self->state.closing)
+                       return;
+                     self->state.talk.function_answered(result.call_id, result.output_json);
                      std::string item;
                      net::append_realtime_function_output(item, result.call_id, result.output_json);
                      add_item_and_respond(self, std::move(item));

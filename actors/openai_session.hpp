@@ -15,8 +15,17 @@
 // (model_link_watch): one that accepts the upgrade and never answers the configuration, or that
 // goes quiet while the caller talks and does not answer a probe, is closed and counts as lost
 // — an open socket is not a working model. Server events become messages to the supervisor; an
-// `error` event is logged and counted and the call goes on. Conversation state is not carried
-// across a reconnect (replay comes with the model-reconnect work).
+// `error` event is logged and counted and the call goes on.
+//
+// The conversation is the call's (actors/conversation.hpp), not the link's: every session, the
+// first and each one after a reconnect, gets session.update, then the conversation so far as
+// conversation.item.create events, then the caller's audio held while no session was ready —
+// so nothing the caller says meanwhile is committed before the model knows the call. A response
+// the drop cut off is not asked again from its start: the next session is asked to continue it
+// from the words the caller heard (a say request: to say the rest of its words).
+//
+// Response state has one owner, response_turns: what is asked for, active, interrupted (its
+// late deltas are dropped here), and wanted; a barge-in cancels the active response from here.
 //
 // The agent acts: GREETING and say_request become a response.create whose instructions carry
 // the words; keypad entries a user message; the model's function calls go to the supervisor
@@ -24,8 +33,10 @@
 // function_call_output. Each response we ask for waits until the model has none active.
 
 #include "actors/bridge_environment.hpp"
+#include "actors/conversation.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/model_link_watch.hpp"
+#include "actors/response_turns.hpp"
 #include "metrics/call_log.hpp"
 
 #include <caf/actor_clock.hpp>
@@ -33,6 +44,7 @@
 #include <deque>
 #include <optional>
 #include <random>
+#include <set>
 
 namespace switchboard::actors {
 
@@ -64,12 +76,11 @@ struct openai_session_state {
   std::optional<std::int64_t> speech_stopped_ns;
   call_identity identity;     // for the context of tool calls
   std::string metadata_json;  // an outbound call's POST /calls metadata, for its tools
-  // Responses we ask for (say, greeting, keypad, tool results): the model runs one at a time,
-  // so each waits until none is active. An entry holds the response's instructions (empty:
-  // the session's).
-  bool response_active = false;
-  std::deque<std::string> responses_wanted;
-  std::deque<std::string> held_items;  // conversation items waiting for a ready session
+  response_turns turns;       // the one owner of response state
+  conversation talk;          // the call's conversation, replayed into every new session
+  std::set<std::string> agent_items_here;  // the agent items of the current session
+  std::string open_agent_item;  // the agent item being generated (no transcript.done yet)
+  std::uint64_t replays = 0;    // sessions that were given the conversation
   bool greeted = false;
 };
 

@@ -97,8 +97,12 @@ json::object call_json_object(const actors::call_view& view,
   if (with_transcript) {
     json::array transcript;
     for (const auto& line : view.transcript) {
-      transcript.emplace_back(json::object{
-          {"speaker", line.speaker}, {"text", line.text}, {"offset_ms", line.offset_ms}});
+      json::object entry{
+          {"speaker", line.speaker}, {"text", line.text}, {"offset_ms", line.offset_ms}};
+      // The agent's words the caller did not hear (a barge-in cut them off).
+      if (!line.unheard.empty())
+        entry["unheard"] = line.unheard;
+      transcript.emplace_back(std::move(entry));
     }
     call["transcript"] = std::move(transcript);
   }

@@ -116,7 +116,8 @@ bool plausible(const actors::shared_call_view& call) {
          std::all_of(call.transcript.begin(), call.transcript.end(),
                      [](const actors::transcript_entry& line) {
                        return short_enough(line.speaker) && short_enough(line.item_id) &&
-                              short_enough(line.text, max_transcript_text);
+                              short_enough(line.text, max_transcript_text) &&
+                              short_enough(line.unheard, max_transcript_text);
                      });
 }
 

@@ -272,13 +272,18 @@ client_result read_item_create(const reader& top, const std::optional<wire_error
     message.text = read_message_text(item);
     return finish<client_result>(std::move(message), error);
   }
+  if (type == "function_call") {
+    realtime_create_function_call call{read_event_id(top), item.string("call_id"),
+                                       item.string("name"), item.string("arguments")};
+    return finish<client_result>(std::move(call), error);
+  }
   if (type == "function_call_output") {
     realtime_create_function_output output{read_event_id(top), item.string("call_id"),
                                            item.string("output")};
     return finish<client_result>(std::move(output), error);
   }
   return wire_error{wire_errc::bad_value,
-                    "item.type: expected message or function_call_output, got " +
+                    "item.type: expected message, function_call or function_call_output, got " +
                         wire_json::quote_for_detail(type)};
 }
 
@@ -293,7 +298,8 @@ void write_user_message(std::string& out, std::string_view role, std::string_vie
       .key("content")
       .begin_array()
       .begin_object()
-      .string_field("type", "input_text")
+      // GA: the assistant's content is output_text; user and system content is input_text.
+      .string_field("type", role == "assistant" ? "output_text" : "input_text")
       .string_field("text", text)
       .end_object()
       .end_array()
@@ -639,6 +645,31 @@ void append_realtime_user_text(std::string& out, std::string_view text, std::str
   write_user_message(out, "user", text, event_id);
 }
 
+void append_realtime_assistant_text(std::string& out, std::string_view text,
+                                    std::string_view event_id) {
+  write_user_message(out, "assistant", text, event_id);
+}
+
+void append_realtime_system_text(std::string& out, std::string_view text,
+                                 std::string_view event_id) {
+  write_user_message(out, "system", text, event_id);
+}
+
+void append_realtime_function_call_item(std::string& out, std::string_view call_id,
+                                        std::string_view name, std::string_view arguments,
+                                        std::string_view event_id) {
+  writer json(out);
+  begin_event(json, "conversation.item.create", event_id);
+  json.key("item")
+      .begin_object()
+      .string_field("type", "function_call")
+      .string_field("call_id", call_id)
+      .string_field("name", name)
+      .string_field("arguments", arguments)
+      .end_object()
+      .end_object();
+}
+
 void append_realtime_function_output(std::string& out, std::string_view call_id,
                                      std::string_view output, std::string_view event_id) {
   writer json(out);
@@ -735,6 +766,8 @@ void append_realtime_client_event(std::string& out, const realtime_client_event&
           json.string_field("audio", e.audio_base64).end_object();
         } else if constexpr (std::is_same_v<event_type, realtime_create_message>) {
           write_user_message(out, e.role, e.text, e.event_id);
+        } else if constexpr (std::is_same_v<event_type, realtime_create_function_call>) {
+          append_realtime_function_call_item(out, e.call_id, e.name, e.arguments, e.event_id);
         } else if constexpr (std::is_same_v<event_type, realtime_create_function_output>) {
           append_realtime_function_output(out, e.call_id, e.output, e.event_id);
         } else if constexpr (std::is_same_v<event_type, realtime_response_create>) {

@@ -106,6 +106,20 @@ void append_realtime_audio_append(std::string& out, std::span<const std::uint8_t
 /// conversation.item.create with a user message of one input_text part.
 void append_realtime_user_text(std::string& out, std::string_view text,
                                std::string_view event_id = {});
+/// conversation.item.create with an assistant message of one output_text part: what the agent
+/// said, replayed into a fresh session as text (an item cannot carry assistant audio, §B4; the
+/// GA interface types assistant content `output_text` | `output_audio`, §B7).
+void append_realtime_assistant_text(std::string& out, std::string_view text,
+                                    std::string_view event_id = {});
+/// conversation.item.create with a system message of one input_text part.
+void append_realtime_system_text(std::string& out, std::string_view text,
+                                 std::string_view event_id = {});
+/// conversation.item.create with a function_call the model made earlier (GA
+/// RealtimeConversationItemFunctionCall: name, call_id, arguments as JSON text), so that its
+/// function_call_output has a call to answer in a fresh session.
+void append_realtime_function_call_item(std::string& out, std::string_view call_id,
+                                        std::string_view name, std::string_view arguments,
+                                        std::string_view event_id = {});
 /// conversation.item.create with a function_call_output; follow it with response.create to
 /// make the model speak (§B4).
 void append_realtime_function_output(std::string& out, std::string_view call_id,
@@ -156,6 +170,16 @@ struct realtime_create_message {
   friend bool operator==(const realtime_create_message&, const realtime_create_message&) = default;
 };
 
+/// conversation.item.create of a function_call (a call the model made, replayed by the client).
+struct realtime_create_function_call {
+  std::string event_id;
+  std::string call_id;
+  std::string name;
+  std::string arguments;  // JSON text
+  friend bool operator==(const realtime_create_function_call&,
+                         const realtime_create_function_call&) = default;
+};
+
 /// conversation.item.create of a function_call_output.
 struct realtime_create_function_output {
   std::string event_id;
@@ -197,8 +221,9 @@ struct realtime_other_client_event {
 
 using realtime_client_event =
     std::variant<realtime_session_update, realtime_audio_append, realtime_create_message,
-                 realtime_create_function_output, realtime_response_create,
-                 realtime_response_cancel, realtime_truncate, realtime_other_client_event>;
+                 realtime_create_function_call, realtime_create_function_output,
+                 realtime_response_create, realtime_response_cancel, realtime_truncate,
+                 realtime_other_client_event>;
 
 boost::system::result<realtime_client_event, wire_error> parse_realtime_client_event(
     std::string_view text);

@@ -262,9 +262,10 @@ class model_session final : public net::websocket_handler,
  public:
   struct setup {
     std::string model;
-    bool beta = false;  // the client sent OpenAI-Beta: realtime=v1
-    bool drop = false;  // this connection is one drop_after cuts
-    bool mute = false;  // this connection never sends anything (mute_first_connections)
+    bool beta = false;             // the client sent OpenAI-Beta: realtime=v1
+    bool drop = false;             // this connection is one drop_after cuts
+    bool mute = false;             // this connection never sends anything (mute_first_connections)
+    std::uint64_t connection = 0;  // 1-based, in the order connections were accepted
   };
 
   model_session(std::shared_ptr<realtime_model_server::state> shared, setup how)
@@ -276,6 +277,7 @@ class model_session final : public net::websocket_handler,
         beta_(how.beta),
         drop_(how.drop),
         mute_(how.mute),
+        connection_number_(how.connection),
         vad_(options_.vad),
         tool_call_made_(options_.tool_calls.size(), false) {
     session_.id = shared_->make_id("sess_");
@@ -575,6 +577,7 @@ class model_session final : public net::websocket_handler,
       return audio_append(append->audio_base64, append->event_id);
     }
     if (auto* message = std::get_if<net::realtime_create_message>(&client_event)) {
+      record_item("message", message->role, message->text, {});
       if (message->role == "user") {
         shared_->update([&](model_stats& stats) { stats.user_texts.push_back(message->text); });
       }
@@ -586,7 +589,18 @@ class model_session final : public net::websocket_handler,
                           {"text", message->text}}}}};
       return add_client_item(std::move(item), message->role);
     }
+    if (auto* call = std::get_if<net::realtime_create_function_call>(&client_event)) {
+      // A call made in an earlier session, replayed: its output may follow in this one.
+      record_item("function_call", "", call->name + call->arguments, call->call_id);
+      call_ids_.insert(call->call_id);
+      json::object item{{"type", "function_call"},
+                        {"call_id", call->call_id},
+                        {"name", call->name},
+                        {"arguments", call->arguments}};
+      return add_client_item(std::move(item), "function_call");
+    }
     if (auto* output = std::get_if<net::realtime_create_function_output>(&client_event)) {
+      record_item("function_call_output", "", output->output, output->call_id);
       const bool known = call_ids_.contains(output->call_id);
       shared_->update([&](model_stats& stats) {
         stats.function_outputs.push_back({output->call_id, output->output, known});
@@ -612,6 +626,14 @@ class model_session final : public net::websocket_handler,
       return item_truncate(*truncate);
     }
     other_event(std::get<net::realtime_other_client_event>(client_event));
+  }
+
+  void record_item(std::string type, std::string role, std::string text, std::string call_id) {
+    shared_->update([&](model_stats& stats) {
+      stats.items_received.push_back({connection_number_, std::move(type), std::move(role),
+                                      std::move(text), std::move(call_id), appends_received_,
+                                      commits_});
+    });
   }
 
   void other_event(const net::realtime_other_client_event& other) {
@@ -764,6 +786,7 @@ class model_session final : public net::websocket_handler,
                           "audio", event_id);
     }
     shared_->appends.fetch_add(1);
+    ++appends_received_;
     shared_->append_bytes.fetch_add(decoded_.size());
     if (options_.on_audio_appended)
       options_.on_audio_appended(decoded_);
@@ -829,6 +852,7 @@ class model_session final : public net::websocket_handler,
   void commit_user_audio(const std::string& item_id, std::uint64_t spoken_ms) {
     buffered_bytes_ = 0;
     heard_ms_ += spoken_ms;
+    ++commits_;
     shared_->update([](model_stats& stats) { ++stats.commits; });
     send_event(net::realtime_audio_committed{{}, item_id, last_item_id_});
     json::object item{
@@ -1242,10 +1266,13 @@ class model_session final : public net::websocket_handler,
   std::weak_ptr<net::websocket_connection> connection_;
   const bool beta_;
   const bool drop_;
-  bool mute_;             // sends nothing (a hung model); set at the upgrade or by mute()
-  bool closing_ = false;  // we started closing; ignore what still arrives
-  bool closed_ = false;   // the socket is gone
-  std::string out_;       // reused for every serialised net event
+  bool mute_;  // sends nothing (a hung model); set at the upgrade or by mute()
+  const std::uint64_t connection_number_;
+  std::uint64_t appends_received_ = 0;  // input_audio_buffer.append in this session
+  std::uint64_t commits_ = 0;           // user audio items committed in this session
+  bool closing_ = false;                // we started closing; ignore what still arrives
+  bool closed_ = false;                 // the socket is gone
+  std::string out_;                     // reused for every serialised net event
 
   session_config session_;
   std::string conversation_id_;
@@ -1324,6 +1351,7 @@ net::websocket_upgrade_decision decide_upgrade(
   {
     std::lock_guard lock(shared->mutex);
     const auto index = shared->connections_accepted++;
+    how.connection = index + 1;
     how.drop = options.drop_after.count() > 0 && index < options.drop_first_connections;
     how.mute = index < options.mute_first_connections;
     if (!how.mute && shared->mute_next_connections > 0) {

@@ -173,6 +173,20 @@ struct model_function_output {
   bool known_call = false;  // the call_id is one the stand-in made in that session
 };
 
+/// A conversation.item.create a client sent (a bridge's keypad entry or tool result, or the
+/// conversation it replays into a fresh session after a reconnect).
+struct model_item_received {
+  std::uint64_t connection = 0;  // 1-based, in the order the server accepted connections
+  std::string type;              // message | function_call | function_call_output
+  std::string role;              // messages: user | assistant | system
+  std::string text;              // message text; function_call: name then arguments; output
+  std::string call_id;           // function_call and function_call_output
+  /// What the session had of the caller's audio when the item came: input_audio_buffer.append
+  /// events received, and user audio items committed (a replay comes before both).
+  std::uint64_t appends_before = 0;
+  std::uint64_t commits_before = 0;
+};
+
 /// Counters over every session of the server since start().
 struct model_stats {
   // connections
@@ -216,6 +230,8 @@ struct model_stats {
   /// The text of every user message item (conversation.item.create, role user), in order: what
   /// the bridge tells the model in words (DTMF digits, "say" requests).
   std::vector<std::string> user_texts;
+  /// Every conversation.item.create, in order over all sessions.
+  std::vector<model_item_received> items_received;
   std::uint64_t response_creates = 0;  // response.create received, refused ones included
   /// response.instructions of every response.create that carried them, in order.
   std::vector<std::string> response_instructions;

@@ -213,6 +213,23 @@ TEST_CASE("realtime: item, response and truncate events have the shapes of §B4"
   CHECK(json_of(out) == json_of(R"({"type":"conversation.item.create","item":{"type":"message",
       "role":"user","content":[{"type":"input_text","text":"Hi \"there\""}]}})"));
 
+  // Replayed items (a fresh session told the conversation so far): the GA item shapes
+  // (RealtimeConversationItemAssistantMessage content output_text; SystemMessage input_text;
+  // FunctionCall name, call_id, arguments).
+  out.clear();
+  append_realtime_assistant_text(out, "Your table is booked.");
+  CHECK(json_of(out) == json_of(R"({"type":"conversation.item.create","item":{"type":"message",
+      "role":"assistant","content":[{"type":"output_text","text":"Your table is booked."}]}})"));
+  out.clear();
+  append_realtime_system_text(out, "The line dropped.");
+  CHECK(json_of(out) == json_of(R"({"type":"conversation.item.create","item":{"type":"message",
+      "role":"system","content":[{"type":"input_text","text":"The line dropped."}]}})"));
+  out.clear();
+  append_realtime_function_call_item(out, "call_1", "book_table", R"({"people":2})");
+  CHECK(json_of(out) == json_of(R"({"type":"conversation.item.create","item":{
+      "type":"function_call","call_id":"call_1","name":"book_table",
+      "arguments":"{\"people\":2}"}})"));
+
   out.clear();
   append_realtime_function_output(out, "call_1", R"({"ok":true})", "evt_3");
   CHECK(json_of(out) == json_of(R"({"type":"conversation.item.create","event_id":"evt_3",
@@ -322,7 +339,7 @@ TEST_CASE("realtime: malformed client events are refused with their path", "[rea
       R"({"type":"conversation.item.truncate","item_id":"i","content_index":0,"audio_end_ms":"5"})",
       wire_errc::wrong_type, "audio_end_ms: expected an integer, got string");
   require_client_error(R"({"type":"conversation.item.create","item":{"type":"mcp_call"}})",
-                       wire_errc::bad_value, "item.type: expected message or function_call_output");
+                       wire_errc::bad_value, "item.type: expected message, function_call or function_call_output");
   require_client_error(
       R"({"type":"conversation.item.create","item":{"type":"message","role":"user"}})",
       wire_errc::missing_field, "item.content: missing");
@@ -374,6 +391,8 @@ TEST_CASE("realtime: every client event round-trips through append_realtime_clie
       realtime_session_update{},
       realtime_audio_append{"", "AAEC"},
       realtime_create_message{"e", "system", "Context \\ text"},
+      realtime_create_message{"", "assistant", "I said this"},
+      realtime_create_function_call{"", "call_2", "lookup", "{\"order\":7}"},
       realtime_create_function_output{"", "call_2", "{\"a\":1}"},
       realtime_response_create{"", std::nullopt},
       realtime_response_create{"", ""},
