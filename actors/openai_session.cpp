@@ -200,8 +200,16 @@ void on_response_lost(self_pointer self) {
     send_agent_line(self, item_id);
   }
   auto lost = state.turns.link_lost();
-  if (!lost)
+  if (!lost) {
+    // The caller's last turn was committed and transcribed, and no answer had started: the
+    // next session answers it (the turn is in the replay).
+    const auto& items = state.talk.items();
+    if (!items.empty() && items.back().what == conversation::kind::caller_turn &&
+        !items.back().text.empty() && state.turns.wanted() == 0) {
+      state.turns.want_first({});
+    }
     return;
+  }
   const std::string tag = lost->request ? lost->request->tag : std::string();
   if (lost->interrupted) {
     // The caller had cut it: nothing to go on with; whoever waits for it hears it ended.

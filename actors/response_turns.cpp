@@ -23,13 +23,21 @@ const wanted_response* response_turns::created(const std::string& response_id) {
 }
 
 void response_turns::refused_as_duplicate() {
+  // A plain request (answer the caller, a keypad entry, a tool's result) is answered by the
+  // response the server is giving, which sees the same conversation: asking again would make
+  // the agent answer twice. One with words of its own (say, goodbye, a continuation) is asked
+  // again first.
+  const auto again = [&](wanted_response request) {
+    if (!request.instructions.empty() || !request.tag.empty())
+      wanted_.push_front(std::move(request));
+  };
   if (requested_) {
-    wanted_.push_front(std::move(*requested_));
+    again(std::move(*requested_));
     requested_.reset();
   } else if (active_ && active_->request) {
     // The server's response.created crossed our response.create and took its request: that
     // response is the server's own, ours was refused.
-    wanted_.push_front(std::move(*active_->request));
+    again(std::move(*active_->request));
     active_->request.reset();
   }
   if (!active_)

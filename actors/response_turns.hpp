@@ -44,7 +44,8 @@ class response_turns {
   const wanted_response* created(const std::string& response_id);
 
   /// The model refused our response.create (conversation_already_has_active_response): its own
-  /// response is active. Ours is asked again first when that one is done.
+  /// response is active. Ours is asked again first when that one is done, unless it was a plain
+  /// request (no instructions, no tag), which the server's response answers.
   void refused_as_duplicate();
 
   /// A delta of `response_id`: false when it must not reach the caller (interrupted).

@@ -1,7 +1,9 @@
 // The model link's failures under CAF's deterministic scheduler and virtual clock: a link that
 // opens and never answers the configuration, one that goes quiet while the caller talks, a
 // refusal at call start — each retried, and when nothing works the caller hears the apology
-// prompt through the playout (marks awaited) before the bridge hangs up.
+// prompt through the playout (marks awaited) before the bridge hangs up. A link lost mid-call:
+// the new session is told the conversation (the agent's line cut where a barge-in stopped it)
+// before the caller's held audio, and a goodbye asked for before the drop is said after it.
 #include "actor_test_fixture.hpp"
 #include "actors/call_supervisor.hpp"
 #include "actors/model_link_watch.hpp"
@@ -84,10 +86,11 @@ struct call_under_test {
     start.tracks = {"inbound"};
     start.media_format = {"audio/x-mulaw", 8000, 1};
     ingress->deliver({twilio_json(start), true});
-    fixture.system.spawn(call_supervisor, bridge_environment_ptr(env),
-                         std::weak_ptr<net::websocket_connection>(twilio), ingress);
+    supervisor = fixture.system.spawn(call_supervisor, bridge_environment_ptr(env),
+                                      std::weak_ptr<net::websocket_connection>(twilio), ingress);
     fixture.run();
   }
+  call_supervisor_actor supervisor;
 
   /// `ms` of caller audio, 20 ms frames delivered as the io thread would, the clock advanced.
   void caller_speaks(std::chrono::milliseconds ms) {
@@ -262,4 +265,197 @@ TEST_CASE("a model refused at call start: the caller hears the apology, then the
   CHECK(finished[0].problems.front().find("429") != std::string::npos);
   CHECK(call.env->metrics->calls_ended(metrics::call_end::model_unavailable).Value() == 1);
   CHECK(call.env->metrics->calls_ended(metrics::call_end::completed).Value() == 0);
+}
+
+namespace {
+
+/// The client events a session received, parsed, in order.
+std::vector<net::realtime_client_event> parsed(const std::vector<std::string>& sent) {
+  std::vector<net::realtime_client_event> events;
+  for (const auto& text : sent) {
+    INFO(text);
+    auto event = net::parse_realtime_client_event(text);
+    REQUIRE(event.has_value());
+    events.push_back(*event);
+  }
+  return events;
+}
+
+template <class T>
+std::size_t index_of_first(const std::vector<net::realtime_client_event>& events) {
+  const auto found = std::find_if(events.begin(), events.end(), [](const auto& event) {
+    return std::holds_alternative<T>(event);
+  });
+  return static_cast<std::size_t>(found - events.begin());
+}
+
+}  // namespace
+
+TEST_CASE(
+    "a lost model link: the new session gets the conversation, cut where the caller "
+    "stopped hearing, before the audio held meanwhile",
+    "[openai_session][reconnect]") {
+  actor_fixture fixture;
+  call_under_test call(fixture);
+  call.start();
+  call.model->connection_event(realtime_link_event::kind::opened);
+  fixture.run();
+  call.model_configured();
+  call.model->take();
+
+  // The caller asks; the model transcribes it and answers with 1 s of audio (10 ms of text per
+  // character: "Your table for two is booked at eight pm", 40 characters over 1000 ms).
+  call.caller_speaks(200ms);
+  call.model->server_sends(model_json(net::realtime_speech_started{"e1", "item_c1", 0}));
+  call.model->server_sends(
+      model_json(net::realtime_input_transcript{"e2", "item_c1", 0, "Is my table booked?"}));
+  call.model->server_sends(
+      model_json(net::realtime_response_created{"e3", "resp_1", "in_progress"}));
+  for (int i = 0; i < 10; ++i) {
+    call.model->server_sends(model_json(
+        net::realtime_audio_delta{"e4", "resp_1", "item_a1", 0, 0,
+                                  net::encode_base64(std::vector<std::uint8_t>(800, 0x33))}));
+  }
+  call.model->server_sends(model_json(net::realtime_transcript_done{
+      "e5", "resp_1", "item_a1", 0, 0, "Your table for two is booked at eight pm"}));
+  call.model->server_sends(
+      model_json(net::realtime_response_done{"e6", "resp_1", "completed", "", std::nullopt}));
+  fixture.run();
+  call.model->take();
+
+  // The caller hears 480 ms of it (Twilio echoes the marks of what played), then talks over it:
+  // barge-in at 480 ms, the truncate says so.
+  fixture.advance(480ms);
+  call.model->server_sends(model_json(net::realtime_speech_started{"e7", "item_c2", 1000}));
+  fixture.run();
+  auto sent = call.model->take();
+  REQUIRE(count_containing(sent, "conversation.item.truncate") == 1);
+  CHECK(count_containing(sent, "\"audio_end_ms\":480") == 1);
+  call.model->server_sends(
+      model_json(net::realtime_input_transcript{"e8", "item_c2", 0, "What about the window?"}));
+  fixture.run();
+
+  // The link drops. The caller goes on talking meanwhile: held.
+  call.model->connection_event(realtime_link_event::kind::closed, "socket closed");
+  fixture.run();
+  call.caller_speaks(100ms);  // 5 frames, held
+  fixture.advance(100ms);     // the backoff
+  REQUIRE(call.model->opens == 2);
+  call.model->connection_event(realtime_link_event::kind::opened);
+  fixture.run();
+  sent = call.model->take();
+  REQUIRE(sent.size() == 1);  // the configuration first, nothing else until it is taken
+  CHECK(sent[0].find("\"session.update\"") != std::string::npos);
+  call.model_configured();
+  const auto events = parsed(call.model->take());
+
+  // The conversation, in order, as the caller heard it: the agent's line ends at the word the
+  // barge-in cut (480 ms of 1000: character 19, after "two").
+  std::vector<net::realtime_create_message> replayed;
+  for (const auto& event : events) {
+    if (const auto* message = std::get_if<net::realtime_create_message>(&event))
+      replayed.push_back(*message);
+  }
+  const std::vector<net::realtime_create_message> expected{
+      {"", "user", "Is my table booked?"},
+      {"", "assistant", "Your table for two"},
+      {"", "user", "What about the window?"},
+  };
+  CHECK(replayed == expected);
+  // ...all of it before the caller's audio held during the gap, which follows in full.
+  const auto first_audio = index_of_first<net::realtime_audio_append>(events);
+  CHECK(first_audio == 3);
+  CHECK(count_containing(call.model->sent, "input_audio_buffer.append") == 0);
+  CHECK(std::count_if(events.begin(), events.end(), [](const auto& event) {
+          return std::holds_alternative<net::realtime_audio_append>(event);
+        }) == 5);
+  // The caller's last turn had no answer yet when the link dropped: the new session is asked
+  // for one, after it has heard everything, the held audio too.
+  const auto create = index_of_first<net::realtime_response_create>(events);
+  REQUIRE(create < events.size());
+  CHECK(create > first_audio);
+  CHECK_FALSE(std::get<net::realtime_response_create>(events[create]).instructions);
+
+  // The transcript shows the line as heard, the rest marked unheard.
+  auto line = call.env->directory->find(call.call_sid);
+  REQUIRE(line);
+  const auto agent = std::find_if(line->transcript.begin(), line->transcript.end(),
+                                  [](const auto& entry) { return entry.speaker == "agent"; });
+  REQUIRE(agent != line->transcript.end());
+  CHECK(agent->text == "Your table for two");
+  CHECK(agent->unheard == "is booked at eight pm");
+}
+
+TEST_CASE(
+    "a goodbye asked for while the model spoke is said after a reconnect, and the call "
+    "ends without waiting for the lost session",
+    "[openai_session][call_supervisor][reconnect]") {
+  actor_fixture fixture;
+  call_under_test call(fixture);
+  call.start();
+  call.model->connection_event(realtime_link_event::kind::opened);
+  fixture.run();
+  call.model_configured();
+  call.model->take();
+
+  // The model is mid-answer (200 ms of audio so far) when the node's drain asks for the goodbye.
+  call.model->server_sends(
+      model_json(net::realtime_response_created{"e1", "resp_1", "in_progress"}));
+  call.model->server_sends(model_json(net::realtime_transcript_delta{
+      "e2", "resp_1", "item_a1", 0, 0, "Let me check the times for"}));
+  call.model->server_sends(model_json(net::realtime_audio_delta{
+      "e3", "resp_1", "item_a1", 0, 0, net::encode_base64(std::vector<std::uint8_t>(1600, 0x33))}));
+  fixture.run();
+  caf::anon_send(call.supervisor, drain_call{"Goodbye!", 40'000});
+  fixture.run();
+  auto sent = call.model->take();
+  CHECK(count_containing(sent, "response.create") == 0);  // one response at a time
+
+  // The link drops mid-answer, before response.done.
+  call.model->connection_event(realtime_link_event::kind::closed, "socket closed");
+  fixture.run();
+  fixture.advance(100ms);  // the backoff
+  REQUIRE(call.model->opens == 2);
+  call.model->connection_event(realtime_link_event::kind::opened);
+  fixture.run();
+  call.model->take();
+  call.model_configured();
+  const auto events = parsed(call.model->take());
+  // The words heard before the drop are in the conversation; the cut answer is continued from
+  // there, not asked again from its start.
+  REQUIRE(index_of_first<net::realtime_create_message>(events) < events.size());
+  CHECK(std::get<net::realtime_create_message>(
+            events[index_of_first<net::realtime_create_message>(events)]) ==
+        net::realtime_create_message{"", "assistant", "Let me check the times for"});
+  const auto create = index_of_first<net::realtime_response_create>(events);
+  REQUIRE(create < events.size());
+  const auto& continuation = std::get<net::realtime_response_create>(events[create]);
+  REQUIRE(continuation.instructions);
+  CHECK(continuation.instructions->find("Let me check the times for") != std::string::npos);
+  CHECK(continuation.instructions->find("without repeating") != std::string::npos);
+
+  // The new session finishes the answer, then says the goodbye.
+  const auto respond = [&](const std::string& id, const std::string& item) {
+    call.model->server_sends(model_json(net::realtime_response_created{"e", id, "in_progress"}));
+    call.model->server_sends(model_json(net::realtime_audio_delta{
+        "e", id, item, 0, 0, net::encode_base64(std::vector<std::uint8_t>(800, 0x44))}));
+    call.model->server_sends(
+        model_json(net::realtime_response_done{"e", id, "completed", "", std::nullopt}));
+    fixture.run();
+  };
+  respond("resp_2", "item_a2");
+  sent = call.model->take();
+  REQUIRE(count_containing(sent, "response.create") == 1);
+  CHECK(count_containing(sent, "Goodbye!") == 1);
+  respond("resp_3", "item_a3");
+
+  // Once the caller has heard it all, the bridge hangs up: seconds, not the 40 s bound.
+  fixture.advance(100ms);
+  CHECK_FALSE(call.twilio->closed());
+  call.echo(call.sent_to_caller().marks);
+  fixture.advance(100ms);
+  CHECK(call.twilio->closed());
+  auto finished = call.env->calls->wait_for_finished(1, 10s);
+  REQUIRE(finished.size() == 1);
+  CHECK(finished[0].end_reason == "drained");
 }

@@ -99,3 +99,13 @@ TEST_CASE("response turns: a lost link leaves what was requested or active to th
     CHECK(turns.wanted() == 1);
   }
 }
+
+TEST_CASE("response turns: a plain request refused as a duplicate is not asked twice", "[turns]") {
+  response_turns turns;
+  turns.want({});  // a keypad entry's answer
+  REQUIRE(turns.next_to_request());
+  turns.refused_as_duplicate();
+  turns.created("resp_server");
+  turns.done("resp_server");
+  CHECK_FALSE(turns.next_to_request());
+}
