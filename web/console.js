@@ -18,6 +18,7 @@ const state = {
   generation: 0,
   selected: null,          // sid of the call in the detail pane
   transcriptShown: 0,      // lines of its transcript already on the page
+  transcriptKeys: [],      // what each shown line says (text and unheard), to redraw a cut one
   recordingsShown: '',     // its recordings on the page (their paths, joined)
   playerUrl: null,         // object URL of the recording in the player
 };
@@ -246,6 +247,7 @@ function openCall(sid) {
   if (state.selected !== sid) {
     state.selected = sid;
     state.transcriptShown = 0;
+    state.transcriptKeys = [];
     state.recordingsShown = '';
     $('transcript').replaceChildren();
     $('recordings').replaceChildren();
@@ -289,15 +291,34 @@ function renderDetail(call) {
 
   const lines = Array.isArray(call.transcript) ? call.transcript : [];
   const list = $('transcript');
-  for (const line of lines.slice(state.transcriptShown)) {
+  const lineItem = (line) => {
     const offset = typeof line.offset_ms === 'number' ? `${(line.offset_ms / 1000).toFixed(1)} s` : '';
-    list.append(
-      element('li', { className: `line ${line.speaker === 'agent' ? 'agent' : 'caller'}` }, [
-        element('span', { text: offset, className: 'offset' }),
-        element('span', { text: line.speaker || '?', className: 'speaker' }),
-        element('span', { text: line.text || '', className: 'text' }),
-      ]),
-    );
+    // The agent's words as the caller heard them; those a barge-in cut off follow, marked.
+    const words = [element('span', { text: line.text || '' })];
+    if (line.unheard) {
+      words.push(element('span', {
+        text: ` ${line.unheard}`,
+        className: 'unheard',
+        attributes: { title: 'not heard: the caller cut in' },
+      }));
+    }
+    return element('li', { className: `line ${line.speaker === 'agent' ? 'agent' : 'caller'}` }, [
+      element('span', { text: offset, className: 'offset' }),
+      element('span', { text: line.speaker || '?', className: 'speaker' }),
+      element('span', { className: 'text' }, words),
+    ]);
+  };
+  // A line already shown changes when a barge-in cuts it after its transcript came.
+  lines.slice(0, state.transcriptShown).forEach((line, i) => {
+    const key = `${line.text || ''}\u0000${line.unheard || ''}`;
+    if (state.transcriptKeys[i] !== key && list.children[i]) {
+      list.children[i].replaceWith(lineItem(line));
+      state.transcriptKeys[i] = key;
+    }
+  });
+  for (const line of lines.slice(state.transcriptShown)) {
+    list.append(lineItem(line));
+    state.transcriptKeys.push(`${line.text || ''}\u0000${line.unheard || ''}`);
   }
   state.transcriptShown = Math.max(state.transcriptShown, lines.length);
   $('transcript-empty').hidden = lines.length > 0;

@@ -9,6 +9,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cstdio>
 #include <fstream>
 #include <future>
 #include <sstream>
@@ -184,4 +185,100 @@ TEST_CASE("a live model and a silent caller: the probe is answered and the link 
   REQUIRE(finished.size() == 1);
   CHECK(finished.front().model_reconnects == 0);
   CHECK(failures(harness, metrics::model_link_failure::silent) == 0);
+}
+
+namespace {
+
+/// The longest stretch of 20 ms ticks in which the caller heard nothing (μ-law 0xFF throughout),
+/// between the first and the last tick with sound: the gap a caller notices.
+std::chrono::milliseconds longest_silence_inside(std::span<const std::uint8_t> heard) {
+  constexpr std::size_t tick = 160;
+  const auto silent = [&](std::size_t i) {
+    const auto frame = heard.subspan(i * tick, tick);
+    return std::all_of(frame.begin(), frame.end(), [](std::uint8_t b) { return b == 0xFF; });
+  };
+  const std::size_t ticks = heard.size() / tick;
+  std::size_t first = 0;
+  while (first < ticks && silent(first))
+    ++first;
+  std::size_t last = ticks;
+  while (last > first && silent(last - 1))
+    --last;
+  std::size_t longest = 0;
+  std::size_t run = 0;
+  for (std::size_t i = first; i < last; ++i) {
+    run = silent(i) ? run + 1 : 0;
+    longest = std::max(longest, run);
+  }
+  return std::chrono::milliseconds(longest * 20);
+}
+
+}  // namespace
+
+TEST_CASE(
+    "a model link lost while the agent speaks: the new session is told the conversation before "
+    "the caller's audio, and the answer goes on from where the caller stopped hearing it",
+    "[end_to_end][model_faults][reconnect]") {
+  bridge_harness::options options;
+  // The stand-in speaks in real time (100 ms of audio every 100 ms), so the drop cuts its
+  // answer in the middle, as a real model's would be.
+  options.model.delta_interval = 100ms;
+  options.reconnect = actors::reconnect_policy{};  // production's backoff: 250 ms ± 25 %
+  options.configure = [](config::settings& settings) {
+    settings.openai_transcription_model = "whisper-1";  // the caller's turns, in words
+  };
+  bridge_harness harness(options);
+  auto& model = harness.model();
+  std::promise<void> dropped;
+  const auto result = harness.place(harness.call({
+      sim::silence(200ms),
+      sim::speak(first(sim::speech_fixture::caller_request, 1500ms)),
+      sim::wait_for_agent_audio(1000ms),
+      sim::hold_until(dropped.get_future().share(),
+                      [&] {
+                        model.close_sessions();
+                        dropped.set_value();
+                      }),
+      sim::wait_for_agent_audio(3000ms),
+      sim::hangup(),
+  }));
+  REQUIRE(result.ok());
+  const auto stats = model.stats();
+  REQUIRE(stats.sessions_opened == 2);
+
+  // The second session was given the call so far: the caller's turn and the agent's words up
+  // to the drop, before any of the caller's audio reached it and before anything was committed.
+  std::vector<sim::model_item_received> replayed;
+  for (const auto& item : stats.items_received) {
+    if (item.connection == 2)
+      replayed.push_back(item);
+  }
+  REQUIRE(replayed.size() >= 2);
+  for (const auto& item : replayed) {
+    CHECK(item.appends_before == 0);
+    CHECK(item.commits_before == 0);
+  }
+  CHECK(replayed[0].role == "user");
+  CHECK(replayed[0].text.find("caller spoke for") != std::string::npos);
+  CHECK(replayed[1].role == "assistant");
+  CHECK_FALSE(replayed[1].text.empty());
+  // ...and asked to go on from the words the caller heard, not to start over.
+  REQUIRE_FALSE(stats.response_instructions.empty());
+  const auto& continuation = stats.response_instructions.back();
+  CHECK(continuation.find("dropped") != std::string::npos);
+  CHECK(continuation.find(replayed[1].text) != std::string::npos);
+
+  const auto outcome = harness.server().calls().wait_for_finished(1, 30s);
+  REQUIRE(outcome.size() == 1);
+  CHECK(outcome.front().model_reconnects == 1);
+
+  // The figure of the closing note: the longest quiet the caller heard inside the agent's
+  // speech (the speech fixtures have no stretch of digital silence of their own).
+  const auto gap = longest_silence_inside(result.heard_audio);
+  const auto fixture_gap =
+      longest_silence_inside(sim::fixture_audio(sim::speech_fixture::agent_greeting));
+  std::printf(
+      "model reconnect: longest silence the caller heard inside the agent's speech: %lld "
+      "ms (the fixture's own: %lld ms)\n",
+      static_cast<long long>(gap.count()), static_cast<long long>(fixture_gap.count()));
 }
