@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 namespace switchboard::actors {
 
@@ -375,9 +376,10 @@ void on_server_event(self_pointer self, std::string_view text, std::int64_t rece
           }
           self->send(supervisor, response_started{event.response_id});
         } else if constexpr (std::is_same_v<type, net::realtime_audio_delta>) {
+          // All the audio generated counts, heard or not: the transcript covers all of it.
+          state.talk.agent_audio(event.item_id, decoded_size(event.delta_base64) / 8);
           if (!state.turns.audio(event.response_id))
             return;  // the caller interrupted it: must not reach them
-          state.talk.agent_audio(event.item_id, decoded_size(event.delta_base64) / 8);
           state.agent_items_here.insert(event.item_id);
           state.open_agent_item = event.item_id;
           if (state.speech_stopped_ns) {
@@ -399,6 +401,10 @@ void on_server_event(self_pointer self, std::string_view text, std::int64_t rece
           self->send(supervisor,
                      transcript_entry{"caller", event.item_id, event.transcript, 0, {}});
         } else if constexpr (std::is_same_v<type, net::realtime_response_done>) {
+          if (!state.open_agent_item.empty()) {
+            // No transcript.done for its item (cancelled early): the line from its deltas.
+            send_agent_line(self, std::exchange(state.open_agent_item, {}));
+          }
           const auto finished = state.turns.done(event.response_id);
           self->send(supervisor,
                      response_finished{event.response_id, event.status, to_usage(event.usage),
@@ -535,9 +541,11 @@ openai_session_actor::behavior_type openai_session(self_pointer self, bridge_env
                      auto& state = self->state;
                      // What the caller heard is the conversation's, whichever session said it.
                      state.talk.agent_cut(truncate.item_id, truncate.audio_end_ms);
-                     if (const auto* item = state.talk.agent_item(truncate.item_id);
-                         item && item->text_final) {
-                       send_agent_line(self, truncate.item_id);  // the line, cut
+                     // Its line went to the transcript already, unless the item is still being
+                     // written (then transcript.done carries the cut): sent again, cut.
+                     if (state.talk.agent_item(truncate.item_id) != nullptr &&
+                         state.open_agent_item != truncate.item_id) {
+                       send_agent_line(self, truncate.item_id);
                      }
                      // Only the session that made the item knows it.
                      if (!state.ready || !state.agent_items_here.contains(truncate.item_id))
