@@ -125,6 +125,16 @@ class call_actions {
                         std::string call_sid, std::string to) = 0;
 };
 
+/// The Realtime API ends a session after 60 minutes (shared/reference/protocols.md §B6, GA). A
+/// call that may outlast one (MAX_CALL_DURATION above the lifetime, or 0) opens the next
+/// session `renew_before` the end, gives it the conversation and switches at a turn boundary.
+struct model_session_limits {
+  std::chrono::milliseconds lifetime{std::chrono::minutes(60)};
+  std::chrono::milliseconds renew_before{std::chrono::minutes(5)};
+  /// A next session that failed to open is tried again this much later (while there is time).
+  std::chrono::milliseconds retry{std::chrono::seconds(30)};
+};
+
 struct reconnect_policy {
   unsigned max_attempts = 4;  // per outage, the first connection included
   std::chrono::milliseconds first_delay{250};
@@ -171,6 +181,7 @@ struct bridge_environment {
   /// The node's metric families; the server shares them with /metrics.
   std::shared_ptr<metrics::bridge_metrics> metrics = std::make_shared<metrics::bridge_metrics>();
   reconnect_policy reconnect;
+  model_session_limits model_session;
   /// MODEL_READY_TIMEOUT and MODEL_SILENCE_TIMEOUT: when a model link counts as lost.
   model_watch_settings model_watch;
   /// What the caller hears before the bridge hangs up because the model cannot be reached

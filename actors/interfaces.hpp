@@ -93,6 +93,8 @@ using openai_session_actor = caf::typed_actor<
     caf::reacts_to<connect_atom>,
     // self: the link's watchdog — not configured in time, or quiet while the caller talks.
     caf::reacts_to<model_watch_check>,
+    // self: the session nears the API's 60-minute lifetime; open the next one.
+    caf::reacts_to<model_session_renewal>,
     // supervisor: the agent says something now (API, greeting, guards); keypad digits.
     caf::reacts_to<say_request>, caf::reacts_to<caller_keypad_entry>,
     // io thread (user tools) or supervisor (built-ins): a tool's answer for the model.

@@ -271,6 +271,16 @@ typename Inspector::result_type inspect(Inspector& f, model_watch_check& x) {
   return f(caf::meta::type_name("model_watch_check"), x.generation);
 }
 
+/// OpenAI session, to itself: the current Realtime session nears the API's lifetime (60 min):
+/// open the next one.
+struct model_session_renewal {
+  std::uint64_t generation = 0;  // only the latest scheduled renewal counts
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, model_session_renewal& x) {
+  return f(caf::meta::type_name("model_session_renewal"), x.generation);
+}
+
 /// Supervisor -> OpenAI session: conversation.item.truncate.
 struct truncate_item {
   std::string item_id;

@@ -44,7 +44,7 @@ void start_connecting(self_pointer self) {
   if (state.closing || !state.env->model_links)
     return;
   state.watch.connecting();
-  ++state.link_id;
+  state.link_id = ++state.last_link_id;
   state.connect_started_ns = metrics::steady_now_ns();
   state.link =
       state.env->model_links->open(caf::actor_cast<openai_session_actor>(self), state.link_id);
@@ -105,6 +105,107 @@ void on_opened(self_pointer self) {
   schedule_watch(self);
 }
 
+// -- The 60-minute lifetime: the next session, opened ahead and switched to between turns ------
+
+bool renewal_needed(const openai_session_state& state) {
+  const auto longest_call = state.env->guards.max_duration;
+  return longest_call.count() == 0 || longest_call > state.env->model_session.lifetime;
+}
+
+/// The current session became ready: the next one opens `renew_before` its end.
+void schedule_renewal(self_pointer self) {
+  auto& state = self->state;
+  if (!renewal_needed(state))
+    return;
+  const auto& limits = state.env->model_session;
+  const auto delay = limits.lifetime > limits.renew_before ? limits.lifetime - limits.renew_before
+                                                           : std::chrono::milliseconds(0);
+  self->delayed_send(self, delay, model_session_renewal{++state.renewal_generation});
+}
+
+void drop_standby(self_pointer self) {
+  auto& state = self->state;
+  if (state.standby)
+    state.standby->close();
+  state.standby.reset();
+  state.standby_id = 0;
+  state.standby_ready = false;
+}
+
+void on_renewal(self_pointer self, const model_session_renewal& renewal) {
+  auto& state = self->state;
+  if (renewal.generation != state.renewal_generation || state.closing || !state.ready ||
+      state.standby || !state.env->model_links)
+    return;
+  state.standby_id = ++state.last_link_id;
+  state.standby_ready = false;
+  metrics::log_call(spdlog::level::info, state.ids,
+                    "model session nears its lifetime: opening the next one");
+  state.standby =
+      state.env->model_links->open(caf::actor_cast<openai_session_actor>(self), state.standby_id);
+}
+
+void replay_conversation(self_pointer self);
+
+/// The call moves to the standby session: it learns the conversation, and carries the call
+/// from here on. Only at a turn boundary, or when the current one is gone.
+void switch_to_standby(self_pointer self) {
+  auto& state = self->state;
+  if (state.link)
+    state.link->close();
+  state.link = std::exchange(state.standby, nullptr);
+  state.link_id = std::exchange(state.standby_id, 0);
+  state.standby_ready = false;
+  state.ready = true;
+  const auto now = self->clock().now();
+  state.watch.connecting();
+  state.watch.opened(now);
+  state.watch.configured(now);
+  state.agent_items_here.clear();
+  state.open_agent_item.clear();
+  replay_conversation(self);
+  ++state.session_switches;
+  metrics::log_call(spdlog::level::info, state.ids, "switched to the next model session ({})",
+                    state.session_switches);
+  schedule_renewal(self);
+  request_wanted_response(self);
+}
+
+/// A turn boundary: nothing asked of the model or being said by it, the caller not speaking.
+void switch_if_between_turns(self_pointer self) {
+  auto& state = self->state;
+  if (state.standby_ready && state.ready && !state.closing && !state.turns.active() &&
+      !state.caller_speaking) {
+    switch_to_standby(self);
+  }
+}
+
+void on_standby_event(self_pointer self, const realtime_link_event& event) {
+  auto& state = self->state;
+  if (event.what == realtime_link_event::kind::opened) {
+    std::string update;
+    net::append_realtime_session_update(update, state.session);
+    state.standby->send(std::move(update));
+    return;
+  }
+  metrics::log_call(spdlog::level::warn, state.ids,
+                    "the next model session failed to open ({}); trying again", event.reason);
+  drop_standby(self);
+  self->delayed_send(self, state.env->model_session.retry,
+                     model_session_renewal{state.renewal_generation});
+}
+
+void on_standby_frame(self_pointer self, std::string_view text) {
+  auto& state = self->state;
+  const auto parsed = net::parse_realtime_event(text);
+  if (!parsed || state.standby_ready)
+    return;  // until it is switched to, only its answer to the configuration matters
+  if (std::holds_alternative<net::realtime_session_updated>(*parsed)) {
+    state.standby_ready = true;
+    switch_if_between_turns(self);
+  }
+}
+
 /// session.updated: the model took our configuration, the link carries the call from now on.
 void on_configured(self_pointer self) {
   auto& state = self->state;
@@ -139,6 +240,7 @@ void on_configured(self_pointer self) {
     state.env->metrics->call_actions(metrics::call_action::greeting).Increment();
   }
   request_wanted_response(self);
+  schedule_renewal(self);
   metrics::log_call(spdlog::level::info, state.ids, "model session ready{}",
                     state.reconnects > 0 ? " (reconnected)" : "");
   self->send(state.peers->supervisor, model_status{model_status::kind::connected, ""});
@@ -266,6 +368,12 @@ void on_lost(self_pointer self, metrics::model_link_failure failure, const std::
   if (state.closing)
     return;
   on_response_lost(self);
+  if (state.standby && state.standby_ready) {
+    // The session ended (its lifetime, or a drop) with the next one ready: no reconnect.
+    metrics::log_call(spdlog::level::info, state.ids,
+                      "model session ended ({}); the next one takes over", reason);
+    return switch_to_standby(self);
+  }
   state.watch.lost();
   auto& node = *state.env->metrics;
   node.model_link_failures(failure).Increment();
@@ -294,7 +402,7 @@ void abandon_link(self_pointer self, metrics::model_link_failure failure,
   auto& state = self->state;
   if (state.link)
     state.link->close();
-  ++state.link_id;
+  state.link_id = ++state.last_link_id;  // its last words are ignored
   on_lost(self, failure, reason);
 }
 
@@ -359,6 +467,7 @@ void on_server_event(self_pointer self, std::string_view text, std::int64_t rece
           }
         } else if constexpr (std::is_same_v<type, net::realtime_speech_started>) {
           state.talk.caller_started(event.item_id);
+          state.caller_speaking = true;
           if (state.turns.interrupt()) {
             // Barge-in: with interrupt_response the server cancels too, and may be first.
             state.outbound.clear();
@@ -369,6 +478,8 @@ void on_server_event(self_pointer self, std::string_view text, std::int64_t rece
                      caller_speech_started{event.item_id, event.audio_start_ms, received_ns});
         } else if constexpr (std::is_same_v<type, net::realtime_speech_stopped>) {
           state.speech_stopped_ns = received_ns;
+          state.caller_speaking = false;
+          switch_if_between_turns(self);
         } else if constexpr (std::is_same_v<type, net::realtime_response_created>) {
           if (const auto* request = state.turns.created(event.response_id);
               request && !request->say_text.empty()) {
@@ -409,6 +520,7 @@ void on_server_event(self_pointer self, std::string_view text, std::int64_t rece
           self->send(supervisor,
                      response_finished{event.response_id, event.status, to_usage(event.usage),
                                        finished.tag, finished.late_deltas_dropped});
+          switch_if_between_turns(self);  // before the next response is asked of the old one
           request_wanted_response(self);
         } else if constexpr (std::is_same_v<type, net::realtime_output_item_done>) {
           if (event.item_type == "function_call")
@@ -484,6 +596,8 @@ openai_session_actor::behavior_type openai_session(self_pointer self, bridge_env
       instrumented(self, m,
                    [=](realtime_link_event& event) {
                      auto& state = self->state;
+                     if (state.standby && event.link_id == state.standby_id)
+                       return on_standby_event(self, event);
                      if (event.link_id != state.link_id)
                        return;  // an old connection's last words
                      switch (event.what) {
@@ -504,6 +618,8 @@ openai_session_actor::behavior_type openai_session(self_pointer self, bridge_env
                    }),
       instrumented(self, m,
                    [=](realtime_frame& frame) {
+                     if (self->state.standby && frame.link_id == self->state.standby_id)
+                       return on_standby_frame(self, frame.text);
                      if (frame.link_id != self->state.link_id)
                        return;
                      // Any frame is a sign of life, even one we cannot read.
@@ -511,6 +627,7 @@ openai_session_actor::behavior_type openai_session(self_pointer self, bridge_env
                      on_server_event(self, frame.text, frame.received_ns);
                    }),
       instrumented(self, m, [=](model_watch_check& check) { on_watch_check(self, check); }),
+      instrumented(self, m, [=](model_session_renewal& renewal) { on_renewal(self, renewal); }),
       instrumented(self, m,
                    [=](caller_audio& audio) {
                      auto& state = self->state;
@@ -587,6 +704,7 @@ openai_session_actor::behavior_type openai_session(self_pointer self, bridge_env
                      auto& state = self->state;
                      state.closing = true;
                      state.ready = false;
+                     drop_standby(self);
                      if (state.link)
                        state.link->close();
                      state.link.reset();

@@ -8,6 +8,10 @@
 //   reconnecting × max_attempts (refused, unreachable, closed, not ready in time, silent)
 //     ──▶ unavailable: the supervisor plays the apology prompt and ends the call
 //   any ──close──▶ closed
+//   ready, 55 min into a session (MAX_CALL_DURATION 0 or above 60 min): a standby link opens and
+//     is configured; at the next turn boundary the call switches to it (the conversation
+//     replayed first) and the old one is closed; if the old one ends first, the standby takes
+//     over at once.
 //
 // On every (re)connect it sends session.update (audio/pcmu both ways, voice, instructions, turn
 // detection, transcription) and holds the caller's audio (bounded) until the model answers
@@ -55,8 +59,9 @@ struct openai_session_state {
   net::realtime_session_config session;  // the node's, with this call's overrides
   std::optional<call_peers> peers;
   std::shared_ptr<model_link> link;
-  std::uint32_t link_id = 0;
-  bool ready = false;  // configured: session.updated came back on the current link
+  std::uint32_t link_id = 0;       // the current link's; events of any other are old news
+  std::uint32_t last_link_id = 0;  // the last one given to a link
+  bool ready = false;              // configured: session.updated came back on the current link
   bool closing = false;
   bool ever_ready = false;
   unsigned attempts = 0;  // failed attempts in the current outage
@@ -81,6 +86,14 @@ struct openai_session_state {
   std::set<std::string> agent_items_here;  // the agent items of the current session
   std::string open_agent_item;  // the agent item being generated (no transcript.done yet)
   std::uint64_t replays = 0;    // sessions that were given the conversation
+  // The next session, opened before the current one reaches the API's lifetime and switched to
+  // at a turn boundary (nothing asked for or being said, the caller not speaking).
+  std::shared_ptr<model_link> standby;
+  std::uint32_t standby_id = 0;
+  bool standby_ready = false;  // it answered its session.update
+  std::uint64_t renewal_generation = 0;
+  std::uint64_t session_switches = 0;
+  bool caller_speaking = false;  // between speech_started and speech_stopped
   bool greeted = false;
 };
 

@@ -13,6 +13,7 @@
 #include <caf/send.hpp>
 
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -85,19 +86,26 @@ class fake_model_links final : public model_link_factory {
  public:
   class link final : public model_link {
    public:
-    explicit link(fake_model_links& owner) : owner_(owner) {}
-    void send(std::string text) override { owner_.sent.push_back(std::move(text)); }
-    void close() override { ++owner_.closes; }
+    link(fake_model_links& owner, std::uint32_t id) : owner_(owner), id_(id) {}
+    void send(std::string text) override {
+      owner_.sent_on[id_].push_back(text);
+      owner_.sent.push_back(std::move(text));
+    }
+    void close() override {
+      ++owner_.closes;
+      owner_.closed_links.push_back(id_);
+    }
 
    private:
     fake_model_links& owner_;
+    std::uint32_t id_;
   };
 
   std::shared_ptr<model_link> open(openai_session_actor opened_for, std::uint32_t id) override {
     session = opened_for;
     link_id = id;
     ++opens;
-    return std::make_shared<link>(*this);
+    return std::make_shared<link>(*this, id);
   }
 
   /// The server's side: events arrive at the session as the io thread would deliver them.
@@ -108,12 +116,23 @@ class fake_model_links final : public model_link_factory {
     caf::anon_send(session, realtime_link_event{link_id, what, std::move(reason), 0});
   }
   std::vector<std::string> take() { return std::exchange(sent, {}); }
+  /// The same, on the link with this id (the current one and a standby may both be open).
+  void server_sends_on(std::uint32_t id, const std::string& event) {
+    caf::anon_send(session, realtime_frame{id, event});
+  }
+  void connection_event_on(std::uint32_t id, realtime_link_event::kind what,
+                           std::string reason = {}) {
+    caf::anon_send(session, realtime_link_event{id, what, std::move(reason), 0});
+  }
+  std::vector<std::string> take_on(std::uint32_t id) { return std::exchange(sent_on[id], {}); }
 
   openai_session_actor session;
   std::uint32_t link_id = 0;
   int opens = 0;
   int closes = 0;
   std::vector<std::string> sent;
+  std::map<std::uint32_t, std::vector<std::string>> sent_on;  // by link id
+  std::vector<std::uint32_t> closed_links;
 };
 
 }  // namespace switchboard::actors::testing

@@ -459,3 +459,110 @@ TEST_CASE(
   REQUIRE(finished.size() == 1);
   CHECK(finished[0].end_reason == "drained");
 }
+
+TEST_CASE("at 55 minutes the next model session opens, and the call switches to it between turns",
+          "[openai_session][reconnect][lifetime]") {
+  actor_fixture fixture;
+  call_under_test call(fixture);
+  call.env->guards.max_duration = 0ms;  // MAX_CALL_DURATION=0: the call may outlast a session
+  call.start();
+  call.model->connection_event(realtime_link_event::kind::opened);
+  fixture.run();
+  call.model_configured();
+  const auto first = call.model->link_id;
+  call.model->take();
+
+  // A turn, so that there is a conversation to carry over.
+  call.model->server_sends(model_json(net::realtime_speech_started{"e1", "item_c1", 0}));
+  call.model->server_sends(model_json(net::realtime_speech_stopped{"e2", "item_c1", 900}));
+  call.model->server_sends(
+      model_json(net::realtime_input_transcript{"e3", "item_c1", 0, "Book me for Friday."}));
+  call.model->server_sends(
+      model_json(net::realtime_response_created{"e4", "resp_1", "in_progress"}));
+  call.model->server_sends(model_json(net::realtime_audio_delta{
+      "e5", "resp_1", "item_a1", 0, 0, net::encode_base64(std::vector<std::uint8_t>(800, 0x33))}));
+  call.model->server_sends(
+      model_json(net::realtime_transcript_done{"e6", "resp_1", "item_a1", 0, 0, "Done."}));
+  call.model->server_sends(
+      model_json(net::realtime_response_done{"e7", "resp_1", "completed", "", std::nullopt}));
+  fixture.run();
+
+  // 55 minutes of virtual time: nothing yet at 54:59, the next session opens at 55:00.
+  fixture.advance(std::chrono::minutes(55) - 1s);
+  CHECK(call.model->opens == 1);
+  fixture.advance(1s);
+  REQUIRE(call.model->opens == 2);
+  const auto next = call.model->link_id;
+  REQUIRE(next != first);
+  call.model->connection_event_on(next, realtime_link_event::kind::opened);
+  fixture.run();
+  auto on_next = call.model->take_on(next);
+  REQUIRE(on_next.size() == 1);
+  CHECK(on_next[0].find("\"session.update\"") != std::string::npos);
+
+  // The agent is mid-sentence in the old session when the new one is ready: no switch yet.
+  call.model->server_sends_on(
+      first, model_json(net::realtime_response_created{"e8", "resp_2", "in_progress"}));
+  call.model->server_sends_on(first,
+                              model_json(net::realtime_audio_delta{
+                                  "e9", "resp_2", "item_a2", 0, 0,
+                                  net::encode_base64(std::vector<std::uint8_t>(800, 0x44))}));
+  call.model->server_sends_on(next, model_json(net::realtime_session_updated{"n1", {}}));
+  fixture.run();
+  CHECK(call.model->take_on(next).empty());
+  CHECK(call.model->closed_links.empty());
+
+  // Its sentence done: the switch. The new session gets the conversation, both turns; the old
+  // one is closed.
+  call.model->server_sends_on(first, model_json(net::realtime_transcript_done{
+                                         "e10", "resp_2", "item_a2", 0, 0, "Anything else?"}));
+  call.model->server_sends_on(first, model_json(net::realtime_response_done{
+                                         "e11", "resp_2", "completed", "", std::nullopt}));
+  fixture.run();
+  CHECK(call.model->closed_links == std::vector<std::uint32_t>{first});
+  const auto events = parsed(call.model->take_on(next));
+  std::vector<net::realtime_create_message> replayed;
+  for (const auto& event : events) {
+    if (const auto* message = std::get_if<net::realtime_create_message>(&event))
+      replayed.push_back(*message);
+  }
+  const std::vector<net::realtime_create_message> expected{
+      {"", "user", "Book me for Friday."},
+      {"", "assistant", "Done."},
+      {"", "assistant", "Anything else?"},
+  };
+  CHECK(replayed == expected);
+  CHECK(index_of_first<net::realtime_response_create>(events) == events.size());  // nothing asked
+
+  // The caller's audio goes to the new session from now on, and late events of the old one
+  // are ignored.
+  call.model->take();
+  call.caller_speaks(40ms);
+  CHECK(count_containing(call.model->take_on(next), "input_audio_buffer.append") == 2);
+  call.model->server_sends_on(first, model_json(net::realtime_speech_started{"x", "item_x", 0}));
+  fixture.run();
+  CHECK(call.model->take_on(next).empty());
+
+  call.model->server_sends_on(next, model_json(net::realtime_session_updated{"n2", {}}));
+  fixture.run();  // the new session is alive (its watch heard from it)
+
+  // No reconnect was counted: the caller heard no gap and the model no outage.
+  CHECK(call.env->metrics->model_reconnects().Value() == 0);
+  // The next renewal is due 55 minutes into the new session.
+  fixture.advance(std::chrono::minutes(55));
+  CHECK(call.model->opens == 3);
+  CHECK(call.env->metrics->model_reconnects().Value() == 0);
+}
+
+TEST_CASE("a call that ends before the session's lifetime never opens a second session",
+          "[openai_session][lifetime]") {
+  actor_fixture fixture;
+  call_under_test call(fixture);
+  call.env->guards.max_duration = std::chrono::minutes(60);  // MAX_CALL_DURATION's default
+  call.start();
+  call.model->connection_event(realtime_link_event::kind::opened);
+  fixture.run();
+  call.model_configured();
+  fixture.advance(std::chrono::minutes(59));
+  CHECK(call.model->opens == 1);
+}
