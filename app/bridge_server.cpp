@@ -113,6 +113,7 @@ class node final : public bridge_server {
     env->recordings_dir = settings_.recordings_dir;
     env->record_audio = settings_.recordings;
     env->reconnect = options.reconnect;
+    env->model_session = options.model_session;
     env->model_watch.ready_timeout = std::chrono::seconds(settings_.model_ready_timeout_s);
     env->model_watch.silence_timeout = std::chrono::seconds(settings_.model_silence_timeout_s);
     env->start_timeout = std::chrono::seconds(settings_.start_timeout_s);

@@ -31,6 +31,8 @@ class bridge_server {
   struct overrides {
     std::shared_ptr<actors::model_link_factory> model_links;
     actors::reconnect_policy reconnect;
+    /// The Realtime session's lifetime and when the next one opens (tests shorten them).
+    actors::model_session_limits model_session;
     /// For tests of hostile peers: the public listener cuts off a slow request (slowloris) or
     /// a peer that stops reading within seconds instead of the production limits
     /// (net::http_server_options), which take minutes to trip at a call's rates.

@@ -274,6 +274,7 @@ class model_session final : public net::websocket_handler,
         strand_(asio::make_strand(shared_->io)),
         response_timer_(strand_),
         drop_timer_(strand_),
+        lifetime_timer_(strand_),
         beta_(how.beta),
         drop_(how.drop),
         mute_(how.mute),
@@ -392,6 +393,26 @@ class model_session final : public net::websocket_handler,
           self->drop();
       });
     }
+    if (options_.session_lifetime.count() > 0) {
+      lifetime_timer_.expires_after(options_.session_lifetime);
+      lifetime_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+        if (!ec)
+          self->expire();
+      });
+    }
+  }
+
+  // The GA server ends a session at its maximum duration with this error (§B6), then closes.
+  void expire() {
+    if (closed_ || closing_)
+      return;
+    shared_->update([](model_stats& stats) { ++stats.sessions_expired; });
+    const auto minutes = std::chrono::duration<double, std::ratio<60>>(options_.session_lifetime);
+    char message[96];
+    std::snprintf(message, sizeof message, "Your session hit the maximum duration of %g minutes.",
+                  minutes.count());
+    send_error("invalid_request_error", "session_expired", message, std::nullopt, std::nullopt);
+    close_now(net::close_code::going_away, "session_expired");
   }
 
   // After the beta shutdown the GA server answers a beta client with this error and close code
@@ -413,6 +434,7 @@ class model_session final : public net::websocket_handler,
     closing_ = true;
     stop_streaming();
     drop_timer_.cancel();
+    lifetime_timer_.cancel();
     if (auto connection = connection_.lock())
       connection->abort();
   }
@@ -423,6 +445,7 @@ class model_session final : public net::websocket_handler,
     closing_ = true;
     stop_streaming();
     drop_timer_.cancel();
+    lifetime_timer_.cancel();
     if (auto connection = connection_.lock())
       connection->close(code, reason);
   }
@@ -433,6 +456,7 @@ class model_session final : public net::websocket_handler,
     closed_ = true;
     stop_streaming();
     drop_timer_.cancel();
+    lifetime_timer_.cancel();
     shared_->update([](model_stats& stats) { ++stats.sessions_closed; });
   }
 
@@ -1263,6 +1287,7 @@ class model_session final : public net::websocket_handler,
   asio::strand<asio::io_context::executor_type> strand_;
   asio::steady_timer response_timer_;
   asio::steady_timer drop_timer_;
+  asio::steady_timer lifetime_timer_;
   std::weak_ptr<net::websocket_connection> connection_;
   const bool beta_;
   const bool drop_;

@@ -129,6 +129,9 @@ struct model_options {
   /// they open, abruptly (TCP closed, no close frame), so a reconnect then succeeds.
   std::chrono::milliseconds drop_after{0};
   std::size_t drop_first_connections = 1;
+  /// Non-zero: every session ends this long after it opened, as the GA API's do at 60 minutes
+  /// (§B6): an `error` with code session_expired, then the socket closes. Tests shorten it.
+  std::chrono::milliseconds session_lifetime{0};
   /// Sends an `error` (server_error) right after every session.updated.
   bool error_after_session_update = false;
   /// The first `mute_first_connections` accepted connections are mute: the upgrade succeeds,
@@ -197,6 +200,7 @@ struct model_stats {
   std::uint64_t beta_rejected = 0;        // OpenAI-Beta: realtime=v1 → error + close 4000
   std::uint64_t connections_dropped = 0;  // by drop_after
   std::uint64_t sessions_muted = 0;       // by mute_first_connections or mute_sessions()
+  std::uint64_t sessions_expired = 0;     // ended at session_lifetime
 
   // session.update
   std::uint64_t session_updates = 0;  // received, rejected ones included

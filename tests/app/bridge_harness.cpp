@@ -43,6 +43,7 @@ bridge_harness::bridge_harness(options given) {
     given.configure(settings);
   auto server = app::bridge_server::start(settings, {.model_links = nullptr,
                                                      .reconnect = given.reconnect,
+                                                     .model_session = given.model_session,
                                                      .http_read_timeout = given.http_read_timeout,
                                                      .websocket_limits = given.websocket_limits});
   if (given.model_over_tls)

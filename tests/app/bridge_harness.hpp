@@ -42,6 +42,8 @@ class bridge_harness {
     actors::reconnect_policy reconnect{.max_attempts = 3,
                                        .first_delay = std::chrono::milliseconds(50),
                                        .max_delay = std::chrono::milliseconds(200)};
+    /// The Realtime session's lifetime as the bridge plans for it (production: 60 minutes).
+    actors::model_session_limits model_session;
     /// The listener's limits for hostile-client tests (bridge_server::overrides); unset: the
     /// production ones.
     std::optional<std::chrono::seconds> http_read_timeout;

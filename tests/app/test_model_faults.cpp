@@ -282,3 +282,58 @@ TEST_CASE(
       "ms (the fixture's own: %lld ms)\n",
       static_cast<long long>(gap.count()), static_cast<long long>(fixture_gap.count()));
 }
+
+TEST_CASE(
+    "a session at the end of its lifetime: the next one is opened, told the conversation, and "
+    "takes over between turns before the model ends the old one",
+    "[end_to_end][model_faults][lifetime]") {
+  bridge_harness::options options;
+  // The API's 60 minutes and the bridge's 5-minute lead, shortened: the stand-in ends each
+  // session 6 s after it opens; the bridge opens the next 3 s before that.
+  options.model.session_lifetime = 6s;
+  options.model_session = {.lifetime = 6s, .renew_before = 3s, .retry = 1s};
+  options.configure = [](config::settings& settings) {
+    settings.openai_transcription_model = "whisper-1";
+    settings.max_call_duration_s = 0;  // the call may outlast a session
+  };
+  bridge_harness harness(options);
+  const auto result = harness.place(harness.call({
+      sim::silence(200ms),
+      sim::speak(first(sim::speech_fixture::caller_request, 1000ms)),
+      sim::wait_for_agent_audio(1000ms),
+      sim::wait_for_agent_silence(400ms),
+      sim::silence(3500ms),  // past the renewal: the switch comes in this pause
+      sim::speak(first(sim::speech_fixture::caller_request, 1000ms)),
+      sim::wait_for_agent_audio(500ms),
+      sim::hangup(),
+  }));
+  REQUIRE(result.ok());
+  const auto stats = harness.model().stats();
+  // A new session every 3 s of a call of about 16 s (the agent's first answer is 10.7 s long),
+  // each switched to before the model ended the one before.
+  CHECK(stats.sessions_opened >= 3);
+  CHECK(stats.sessions_expired == 0);
+  // Each new session learnt the call before it heard anything.
+  for (std::uint64_t connection = 2; connection <= stats.sessions_opened; ++connection) {
+    std::vector<sim::model_item_received> replayed;
+    for (const auto& item : stats.items_received) {
+      if (item.connection == connection)
+        replayed.push_back(item);
+    }
+    INFO("connection " << connection);
+    if (connection == stats.sessions_opened && replayed.empty())
+      continue;  // opened ahead, the call ended before it was needed
+    REQUIRE(replayed.size() >= 2);
+    CHECK(replayed[0].role == "user");
+    CHECK(replayed[1].role == "assistant");
+    CHECK(replayed[0].appends_before == 0);
+    CHECK(replayed[0].commits_before == 0);
+  }
+  // The caller's second turn was heard and answered.
+  CHECK(stats.speech_turns >= 2);
+  // Switches, not reconnects: the call saw no outage.
+  const auto outcome = harness.server().calls().wait_for_finished(1, 30s);
+  REQUIRE(outcome.size() == 1);
+  CHECK(outcome.front().model_reconnects == 0);
+  CHECK(outcome.front().problems.empty());
+}

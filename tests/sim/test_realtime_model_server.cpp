@@ -1054,3 +1054,24 @@ TEST_CASE("user text items and response instructions reach the stats, in order",
   CHECK_FALSE(stats.function_outputs[0].known_call);
   CHECK(client->unparsable().empty());
 }
+
+TEST_CASE("session_lifetime ends each session with session_expired, as the GA API does at 60 min",
+          "[realtime_model_server]") {
+  running_io io{2};
+  auto server = start_server(io, {.session_lifetime = std::chrono::milliseconds(1000)});
+  auto client = connect(io, server->url());
+  REQUIRE(client->wait_open());
+  configure(*client);
+  const auto expired = client->next("error").as<net::realtime_error>();
+  CHECK(expired.code == "session_expired");
+  CHECK(expired.message.find("maximum duration") != std::string::npos);
+  const auto closed = client->wait_closed();
+  CHECK(closed.clean);
+  CHECK(closed.code == static_cast<std::uint16_t>(net::close_code::going_away));
+  CHECK(server->stats().sessions_expired == 1);
+  // The next session lives its own lifetime.
+  auto second = connect(io, server->url());
+  REQUIRE(second->wait_open());
+  configure(*second);
+  CHECK(second->next("error").as<net::realtime_error>().code == "session_expired");
+}
