@@ -44,7 +44,8 @@ actors::shared_call_view full_call() {
   call.barge_ins = 3;
   call.end_reason = "hung up through the API";
   call.files = {"caller.wav", "call.json"};
-  call.transcript = {{"caller", "item-1", "Hello, wörld", 1200}, {"agent", "item-2", "Hi!", 2400}};
+  call.transcript = {{"caller", "item-1", "Hello, wörld", 1200},
+                     {"agent", "item-2", "Hi! Your table", 2400, "is booked"}};
   call.revision = 7;
   return call;
 }
