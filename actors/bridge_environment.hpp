@@ -7,6 +7,7 @@
 #include "actors/call_directory.hpp"
 #include "actors/call_guards.hpp"
 #include "actors/call_status_book.hpp"
+#include "actors/file_work.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/model_link_watch.hpp"
 #include "audio/prompts.hpp"
@@ -168,6 +169,10 @@ struct bridge_environment {
   /// Writes the files of ended calls that the disk refused, once it takes them (null: they
   /// are lost, and logged).
   call_file_retrier_actor file_retrier;
+  /// Where the calls' blocking file work runs (directories, recorder writes, call.json
+  /// rewrites). The server gives it a thread of its own; by default (actor tests) each job runs
+  /// at once where it is posted.
+  std::shared_ptr<file_work> files = std::make_shared<inline_file_work>();
   /// Tools and transfers (null: the model's tool calls get an error result).
   std::shared_ptr<call_actions> actions;
   /// TRANSFER_TO: where transfer_call goes when the model names no number; empty = nowhere.

@@ -275,6 +275,23 @@ void call_directory::ended(std::string_view call_sid, std::string end_reason,
   announce(std::string(call_sid));
 }
 
+void call_directory::recovered(call_view view) {
+  const auto call_sid = view.identity.call_sid;
+  {
+    std::lock_guard lock(mutex_);
+    view.state = call_state::ended;
+    view.node = node_name_;
+    ++view.revision;
+    // Newest first: it ended before the calls this process has seen end, most likely.
+    const auto place = std::find_if(recent_.begin(), recent_.end(), [&](const call_view& other) {
+      return other.ended_at < view.ended_at;
+    });
+    recent_.insert(place, std::move(view));
+    keep_newest(recent_, recent_limit);
+  }
+  announce(call_sid);
+}
+
 void call_directory::peer_announced(const std::string& node_id, const std::string& node_name,
                                     shared_call_view call) {
   std::lock_guard lock(mutex_);

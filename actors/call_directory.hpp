@@ -111,6 +111,9 @@ class call_directory {
   /// The call is over and its files are written: it leaves the live calls for the recent ones.
   void ended(std::string_view call_sid, std::string end_reason, std::filesystem::path directory,
              std::vector<std::string> files, std::chrono::system_clock::time_point at);
+  /// A call an earlier process of this node left unfinished, finished now (call_recovery): it
+  /// joins the recent calls in the order of its end, as far as the limit allows.
+  void recovered(call_view view);
 
   // -- The cluster node -----------------------------------------------------------------------
   void peer_announced(const std::string& node_id, const std::string& node_name,

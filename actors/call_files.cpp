@@ -1,5 +1,6 @@
 #include "actors/call_files.hpp"
 
+#include "actors/call_recovery.hpp"
 #include "audio/whole_file.hpp"
 
 #include <cctype>
@@ -61,6 +62,8 @@ deferred_write_result write_deferred_call_files(deferred_call_files& pending) {
                                            audio::if_file_exists::fail);
     if (written) {
       result.written.push_back(file->first);
+      if (file->first == "call.json")
+        remove_call_marker(directory);  // the call is finished on disk
     } else if (written.error().code == audio::wav_errc::already_exists) {
       // Someone else's file under that name: never replaced, and trying again will not help.
       result.dropped.push_back(file->first);

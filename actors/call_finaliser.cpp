@@ -1,6 +1,7 @@
 #include "actors/call_finaliser.hpp"
 
 #include "actors/call_files.hpp"
+#include "actors/call_recovery.hpp"
 #include "actors/call_supervisor.hpp"
 #include "audio/mixer.hpp"
 #include "audio/whole_file.hpp"
@@ -154,6 +155,7 @@ void finalize_call(call_record record, bool started, std::filesystem::path direc
     const bool call_json_now = files.write("call.json", [&] { return call_json(record); });
     files.hand_over(record.twilio_status.value_or(""));
     if (call_json_now) {
+      remove_call_marker(directory);  // finished on disk: nothing for a recovery to do
       if (auto rewrite = context.statuses->call_json_written(
               record.identity.call_sid, directory / "call.json", twilio_status);
           !rewrite.empty()) {

@@ -2,6 +2,7 @@
 
 #include "actors/call_files.hpp"
 #include "actors/call_finaliser.hpp"
+#include "actors/call_recovery.hpp"
 #include "actors/instrumented.hpp"
 #include "actors/openai_session.hpp"
 #include "actors/recorder.hpp"
@@ -15,6 +16,7 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 #include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -63,6 +65,24 @@ void on_recording_closed(self_pointer self, recording_summary summary) {
     finish(self);
 }
 
+/// Pads both tracks to the call's length and closes them; the call finishes once both answer.
+/// Waits for the call's directory when it is still being made (the recorders need its path).
+void finalize_recordings(self_pointer self, std::uint64_t call_samples) {
+  auto& st = self->state;
+  if (st.directory_pending) {
+    st.finalize_when_directory_known = call_samples;
+    return;
+  }
+  st.recordings_pending = 2;
+  for (const auto& recorder : {st.peers.caller_recorder, st.peers.agent_recorder}) {
+    self->request(recorder, std::chrono::seconds(30), finalize_atom::value, call_samples)
+        .then([=](recording_summary summary) { on_recording_closed(self, summary); },
+              [=](caf::error& error) {
+                on_recording_closed(self, recording_summary{"", "", 0, 0, to_string(error)});
+              });
+  }
+}
+
 void begin_ending(self_pointer self, std::string reason) {
   auto& state = self->state;
   if (state.ending)
@@ -83,21 +103,14 @@ void begin_ending(self_pointer self, std::string reason) {
             st.record.playout = totals;
             // Both tracks end at the call's length (the longer of the caller's last frame and
             // the clock), so they line up sample for sample.
-            const std::uint64_t call_samples =
-                std::max(st.record.stream.caller_end_ms * 8, totals.ticks * 160);
-            st.recordings_pending = 2;
-            for (const auto& recorder : {st.peers.caller_recorder, st.peers.agent_recorder}) {
-              self->request(recorder, std::chrono::seconds(30), finalize_atom::value, call_samples)
-                  .then([=](recording_summary summary) { on_recording_closed(self, summary); },
-                        [=](caf::error& error) {
-                          on_recording_closed(self,
-                                              recording_summary{"", "", 0, 0, to_string(error)});
-                        });
-            }
+            finalize_recordings(self,
+                                std::max(st.record.stream.caller_end_ms * 8, totals.ticks * 160));
           },
           [=](caf::error& error) {
-            self->state.record.problems.push_back("silence clock: " + to_string(error));
-            finish(self);
+            // A failed clock: the tracks still end, at the caller's length.
+            auto& st = self->state;
+            st.record.problems.push_back("silence clock: " + to_string(error));
+            finalize_recordings(self, st.record.stream.caller_end_ms * 8);
           });
 }
 
@@ -169,7 +182,14 @@ void on_speech_started(self_pointer self, const caller_speech_started& speech) {
                               "barge-in: agent cut at {} ms of {} ({} ms sent)", cut.heard_ms,
                               cut.item_id, cut.sent_ms);
           },
-          [=](caf::error&) {});
+          [=](caf::error& error) {
+            // The clock is gone (it failed, or the call is ending): the caller keeps hearing the
+            // agent until it is over. Never silent: logged and counted.
+            auto& st = self->state;
+            st.env->metrics->actor(metrics::actor_kind::silence_clock).request_errors->Increment();
+            metrics::log_call(spdlog::level::warn, ids_of(st), "barge-in cut not made: {}",
+                              to_string(error));
+          });
 }
 
 // -- Control: hang-ups, the agent's words, tools, guards -------------------------------------
@@ -445,6 +465,94 @@ void on_start_due(self_pointer self) {
       "no start within " + std::to_string(state.env->start_timeout.count()) + " ms");
 }
 
+/// The call's directory exists (or could not be made): the recorders get their files, and an
+/// end that was waiting for it goes on.
+void on_call_directory_made(self_pointer self, const call_directory_made& made) {
+  auto& st = self->state;
+  st.directory_pending = false;
+  st.directory = made.path;
+  if (!made.error.empty()) {
+    st.record.problems.push_back(made.error);
+    metrics::log_call(spdlog::level::err, ids_of(st), "{}{}",
+                      st.directory.empty() ? "recordings off for this call: " : "", made.error);
+  }
+  if (st.directory.empty() && st.env->record_audio) {
+    // Both tracks are lost, as when their recorders fail.
+    auto& node = *st.env->metrics;
+    node.recording_errors(metrics::recording_track::caller).Increment();
+    node.recording_errors(metrics::recording_track::agent).Increment();
+  }
+  const auto& identity = st.record.identity;
+  // No directory (the error above names the real path): the recorders drop the audio rather
+  // than try a path that cannot exist.
+  const bool discard = !st.env->record_audio || st.directory.empty();
+  const auto path_of = [&](const char* file) {
+    return discard ? std::string() : (st.directory / file).string();
+  };
+  self->send(st.peers.caller_recorder,
+             recording_target{"caller", path_of("caller.wav"), identity.call_sid,
+                              identity.stream_sid, discard});
+  self->send(st.peers.agent_recorder,
+             recording_target{"agent", path_of("agent.wav"), identity.call_sid, identity.stream_sid,
+                              discard});
+  if (auto samples = std::exchange(st.finalize_when_directory_known, std::nullopt))
+    finalize_recordings(self, *samples);
+}
+
+/// A linked child ended. Normal ends (each child quits once the call's end reaches it) are
+/// nothing to do; a failure is logged, counted (switchboard_actor_failures_total, by the child)
+/// and written into call.json's problems, and the call goes on without the child or ends.
+void on_child_exit(self_pointer self, caf::exit_msg& exit) {
+  auto& st = self->state;
+  const auto is = [&](const auto& child) {
+    return child && exit.source == caf::actor_cast<caf::actor_addr>(child);
+  };
+  const char* kind = is(st.peers.twilio)            ? "twilio_socket"
+                     : is(st.peers.model)           ? "openai_session"
+                     : is(st.peers.clock)           ? "silence_clock"
+                     : is(st.peers.caller_recorder) ? "caller recorder"
+                     : is(st.peers.agent_recorder)  ? "agent recorder"
+                                                    : nullptr;
+  if (kind == nullptr) {
+    // Not a child: an exit sent to the call from outside ends it as before the trap.
+    self->quit(exit.reason);
+    return;
+  }
+  if (!exit.reason || exit.reason == caf::exit_reason::normal ||
+      exit.reason == caf::exit_reason::user_shutdown)
+    return;
+  if (!st.failed_children.insert(kind).second)
+    return;
+  const auto why = std::string(kind) + " failed: " + to_string(exit.reason);
+  metrics::log_call(spdlog::level::err, ids_of(st), "{}", why);
+  st.record.problems.push_back(why);
+  if (is(st.peers.caller_recorder) || is(st.peers.agent_recorder)) {
+    // A failed recording must never drop the audio bridge: the call goes on without the track
+    // (what reached its file stays, its header as of the last checkpoint).
+    st.env->metrics
+        ->recording_errors(is(st.peers.agent_recorder) ? metrics::recording_track::agent
+                                                       : metrics::recording_track::caller)
+        .Increment();
+    return;
+  }
+  if (is(st.peers.twilio)) {
+    // Nothing reaches the caller any more, and no call_stream_ended will come: close the
+    // stream here and end the call.
+    if (auto connection = st.connection.lock())
+      connection->close(net::close_code::internal_error, "bridge error");
+    st.record.stream.reason = why;
+    return begin_ending(self, why);
+  }
+  // The model session or the clock: the caller would hear nothing more. Hang up (the Twilio
+  // socket closes the stream, and the call ends as any other).
+  if (st.ending)
+    return;
+  if (!st.started)
+    return begin_ending(self, why);
+  st.hangup_reason.clear();
+  hang_up_now(self, why);
+}
+
 }  // namespace
 
 call_supervisor_actor::behavior_type call_supervisor(
@@ -459,14 +567,16 @@ call_supervisor_actor::behavior_type call_supervisor(
   self->delayed_send(self, env->start_timeout, no_start_atom::value);
   const auto& m = count_actor(self, env->metrics, metrics::actor_kind::call_supervisor);
 
-  // Linked: a crash of the bridge's own actors takes the call down with them. Recorders are
-  // not linked: a failed recording must not end the call.
+  // Linked, so that they die with the supervisor; their exits are trapped here, so that a
+  // failed child ends the call cleanly (or, a recorder, only its track) instead of taking the
+  // call's bookkeeping with it.
+  self->set_exit_handler([=](caf::exit_msg& exit) { on_child_exit(self, exit); });
   state.peers.supervisor = self;
   state.peers.twilio = self->spawn<caf::linked>(twilio_socket, env, connection, ingress);
   state.peers.model = self->spawn<caf::linked>(openai_session, env);
   state.peers.clock = self->spawn<caf::linked>(silence_clock, env);
-  state.peers.caller_recorder = self->spawn(recorder, env);
-  state.peers.agent_recorder = self->spawn(recorder, env);
+  state.peers.caller_recorder = self->spawn<caf::linked>(recorder, env);
+  state.peers.agent_recorder = self->spawn<caf::linked>(recorder, env);
   for (auto send_peers :
        {+[](self_pointer s, const call_peers&p) { s->send(p.clock, p); },
         +[](self_pointer s, const call_peers&p) { s->send(p.model, p); },
@@ -480,58 +590,45 @@ call_supervisor_actor::behavior_type call_supervisor(
   }
 
   return {
-      instrumented(self, m,
-                   [=](call_started& started) {
-                     auto& st = self->state;
-                     if (st.started || st.ending)
-                       return;
-                     st.record.identity = started.identity;
-                     if (!admit_stream(self))
-                       return;
-                     st.started = true;
-                     // Counted from here: the stream started and was admitted.
-                     st.env->calls->call_opened();
-                     st.env->metrics->calls_started().Increment();
-                     st.env->metrics->active_calls().Increment();
-                     std::string error;
-                     st.directory =
-                         make_call_directory(st.env->recordings_dir, utc_date(st.record.started_at),
-                                             started.identity.call_sid, error);
-                     if (st.directory.empty()) {
-                       st.record.problems.push_back(error);
-                       metrics::log_call(spdlog::level::err, ids_of(st),
-                                         "recordings off for this call: {}", error);
-                       if (st.env->record_audio) {
-                         // Both tracks are lost, as when their recorders fail.
-                         auto& node = *st.env->metrics;
-                         node.recording_errors(metrics::recording_track::caller).Increment();
-                         node.recording_errors(metrics::recording_track::agent).Increment();
-                       }
-                     }
-                     const auto path_of = [&](const char* file) {
-                       return (st.directory / file).string();
-                     };
-                     const auto& identity = started.identity;
-                     // No directory (the error above names the real path): the recorders drop
-                     // the audio rather than try a path that cannot exist.
-                     const bool discard = !st.env->record_audio || st.directory.empty();
-                     self->send(st.peers.caller_recorder,
-                                recording_target{"caller", discard ? "" : path_of("caller.wav"),
-                                                 identity.call_sid, identity.stream_sid, discard});
-                     self->send(st.peers.agent_recorder,
-                                recording_target{"agent", discard ? "" : path_of("agent.wav"),
-                                                 identity.call_sid, identity.stream_sid, discard});
-                     self->send(st.peers.clock, started);
-                     self->send(st.peers.model, started);
-                     call_view view;
-                     view.identity = identity;
-                     view.direction = identity.dial_id.empty() ? "inbound" : "outbound";
-                     view.started_at = st.record.started_at;
-                     st.env->directory->started(self, std::move(view));
-                     st.guards.emplace(st.env->guards, guard_clock::now());
-                     st.keypad.emplace(st.env->keypad_pause);
-                     schedule_guard_check(self);
-                   }),
+      instrumented(
+          self, m,
+          [=](call_started& started) {
+            auto& st = self->state;
+            if (st.started || st.ending)
+              return;
+            st.record.identity = started.identity;
+            if (!admit_stream(self))
+              return;
+            st.started = true;
+            // Counted from here: the stream started and was admitted.
+            st.env->calls->call_opened();
+            st.env->metrics->calls_started().Increment();
+            st.env->metrics->active_calls().Increment();
+            // The directory and its marker are made on the node's file thread: the
+            // io thread running this actor never waits on the disk. The recorders
+            // hold the audio until their targets come (call_directory_made).
+            const auto& identity = started.identity;
+            call_marker marker{st.env->metrics->node(), process_instance_id(), started.identity,
+                               started.identity.dial_id.empty() ? "inbound" : "outbound",
+                               st.record.started_at};
+            st.directory_pending = true;
+            st.env->files->post([root = st.env->recordings_dir, marker = std::move(marker),
+                                 supervisor = caf::actor_cast<call_supervisor_actor>(self)] {
+              std::string error;
+              auto made = make_marked_call_directory(root, marker, error);
+              caf::anon_send(supervisor, call_directory_made{made.string(), error});
+            });
+            self->send(st.peers.clock, started);
+            self->send(st.peers.model, started);
+            call_view view;
+            view.identity = identity;
+            view.direction = identity.dial_id.empty() ? "inbound" : "outbound";
+            view.started_at = st.record.started_at;
+            st.env->directory->started(self, std::move(view));
+            st.guards.emplace(st.env->guards, guard_clock::now());
+            st.keypad.emplace(st.env->keypad_pause);
+            schedule_guard_check(self);
+          }),
       instrumented(self, m,
                    [=](call_stream_ended& ended) {
                      auto& st = self->state;
@@ -658,6 +755,7 @@ call_supervisor_actor::behavior_type call_supervisor(
       instrumented(self, m, [=](transfer_outcome& outcome) { on_transfer_outcome(self, outcome); }),
       instrumented(self, m, [=](guard_check& check) { on_guard_check(self, check); }),
       instrumented(self, m, [=](no_start_atom) { on_start_due(self); }),
+      instrumented(self, m, [=](call_directory_made& made) { on_call_directory_made(self, made); }),
   };
 }
 

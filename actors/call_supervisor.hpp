@@ -18,6 +18,12 @@
 // Drain: drain_call (the node's DRAIN_TIMEOUT passed) asks the model for the goodbye, hangs up
 // once it has played (bounded), and the call ends with end_reason "drained" (outcome drained).
 //
+// Children: all five are linked (they die with the supervisor), and the supervisor traps their
+// exits: a child that fails (an exception, a bug) is logged and counted, and the call goes on
+// without it or ends cleanly — the Twilio socket, the model session or the clock failing ends
+// the call (hang-up, then the usual end); a recorder failing loses its track only. Either way
+// call.json is written, the registry and the active-calls gauge are right.
+//
 // Barge-in (input_audio_buffer.speech_started while agent audio is unplayed): the silence clock
 // sends Twilio `clear` and cuts the playout; the supervisor sends conversation.item.truncate at
 // the position the caller heard (clamped to what was sent for the item). Response state
@@ -55,6 +61,12 @@ struct call_supervisor_state {
   std::unordered_map<std::string, std::uint64_t> agent_item_start_ms;
 
   std::size_t recordings_pending = 0;
+  // The directory is made on the node's file thread (call_directory_made): the recorders get
+  // their targets, and the call's end its recordings, once it is known.
+  bool directory_pending = false;
+  std::optional<std::uint64_t> finalize_when_directory_known;  // the call's length in samples
+  // Children that failed (an exception, a bug), by kind: not asked anything again.
+  std::set<std::string> failed_children;
 
   // Call control, tools and guards.
   std::optional<call_guards> guards;

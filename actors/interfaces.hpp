@@ -59,7 +59,9 @@ using call_supervisor_actor = caf::typed_actor<
     // self: a guard or keypad deadline may be due.
     caf::reacts_to<guard_check>,
     // self: START_TIMEOUT after the stream opened; closes it if it has not started.
-    caf::reacts_to<no_start_atom>>;
+    caf::reacts_to<no_start_atom>,
+    // the node's file thread: the call's directory exists (or could not be made).
+    caf::reacts_to<call_directory_made>>;
 
 /// Twilio's side of the call: parses every frame, checks the stream's call token, forwards
 /// caller audio, writes agent audio and marks, and closes the socket at the end.

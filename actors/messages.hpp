@@ -416,6 +416,17 @@ typename Inspector::result_type inspect(Inspector& f, recording_problem& x) {
   return f(caf::meta::type_name("recording_problem"), x.track, x.message);
 }
 
+/// File thread -> supervisor: the call's directory, made with its marker (call_recovery.hpp).
+/// Local to the node: a path never leaves it.
+struct call_directory_made {
+  std::string path;   // empty: it could not be made (`error` says why)
+  std::string error;  // also set when only the marker could not be written
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, call_directory_made& x) {
+  return f(caf::meta::type_name("call_directory_made"), x.path, x.error);
+}
+
 /// Supervisor -> recorder: the file to write.
 struct recording_target {
   std::string track;  // "caller" | "agent"

@@ -2,6 +2,7 @@
 
 #include "actors/call_file_retrier.hpp"
 #include "actors/call_files.hpp"
+#include "actors/call_recovery.hpp"
 #include "actors/media_stream_endpoint.hpp"
 #include "actors/realtime_link.hpp"
 #include "app/call_control.hpp"
@@ -121,6 +122,10 @@ class node final : public bridge_server {
         .max_calls = settings_.max_calls,
         .max_lag = std::chrono::milliseconds(settings_.max_loop_lag_ms)});
     env->metrics->max_calls().Set(settings_.max_calls);
+    // The calls' blocking file work (directories, recordings, call.json rewrites): never on the
+    // io threads, which run the actors.
+    file_thread_ = std::make_shared<actors::file_work_thread>();
+    env->files = file_thread_;
     // Files of ended calls that the disk refuses wait here for room (a thread of its own: it
     // does blocking file I/O).
     env->file_retrier = actor_system_.spawn<caf::detached>(
@@ -202,6 +207,10 @@ class node final : public bridge_server {
     }
     if (auto started = start_cluster(env); !started)
       return started.error();
+    // Calls an earlier process of this node (NODE_NAME) left unfinished, killed mid-call: their
+    // files are finished on a thread of their own while the node starts serving.
+    actors::spawn_call_recovery(actor_system_, settings_.recordings_dir, env->metrics->node(),
+                                env->directory);
     ready_ = true;
 
     lag_monitor_.emplace(io_, loop_lag_period, [env](std::chrono::microseconds lag) {
@@ -251,6 +260,9 @@ class node final : public bridge_server {
       lag_monitor_->stop();
     drain_timer_.cancel();
     signals_.reset();
+    // The recordings' last writes and closes, queued before the io threads stopped.
+    if (file_thread_)
+      file_thread_->stop();
     flush_deferred_call_files();
     // Calls still running hold actors waiting on sockets that are now gone.
     actor_system_.await_actors_before_shutdown(false);
@@ -596,6 +608,7 @@ class node final : public bridge_server {
   std::unique_ptr<net::http_server> http_;
   std::unique_ptr<net::http_server> metrics_http_;  // METRICS_PORT, when set
   std::shared_ptr<actors::bridge_environment> env_;
+  std::shared_ptr<actors::file_work_thread> file_thread_;
   net::twilio_webhook_settings webhook_;
   std::optional<net::call_token_issuer> tokens_;
   std::optional<outbound_dialer> dialer_;        // POST /calls

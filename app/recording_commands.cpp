@@ -1,4 +1,5 @@
 // `switchboard mix` and `switchboard repair`: thin command-line faces of audio/.
+#include "actors/call_recovery.hpp"
 #include "app/commands.hpp"
 #include "audio/mixer.hpp"
 #include "audio/wav_repair.hpp"
@@ -13,6 +14,38 @@ namespace switchboard::app {
 namespace {
 constexpr std::string_view mix_usage = "usage: switchboard mix CALLER.wav AGENT.wav --out DIR\n";
 constexpr std::string_view repair_usage = "usage: switchboard repair FILE|DIR\n";
+
+/// A call's directory that its node did not finish: its marker is there, or its tracks are and
+/// its call.json is not.
+bool is_unfinished_call_directory(const std::filesystem::path& directory) {
+  std::error_code ec;
+  if (std::filesystem::exists(directory / actors::call_marker_name, ec))
+    return true;
+  return !std::filesystem::exists(directory / "call.json", ec) &&
+         (std::filesystem::exists(directory / "caller.wav", ec) ||
+          std::filesystem::exists(directory / "agent.wav", ec));
+}
+
+int finish_call_directory(const std::filesystem::path& directory) {
+  const auto recovered = actors::recover_call_directory(directory, "switchboard repair",
+                                                        std::chrono::system_clock::now());
+  for (const auto& note : recovered.notes)
+    std::cout << (directory / note).string() << "\n";
+  if (recovered.finished_before) {
+    std::cout << directory.string() << ": already finished (call.json there), marker removed\n";
+    return 0;
+  }
+  if (!recovered.error.empty()) {
+    std::cerr << "switchboard repair: " << recovered.error << "\n";
+    return 1;
+  }
+  std::cout << directory.string() << ": call finished, call.json written (end_reason \""
+            << actors::node_crashed_end_reason << "\", "
+            << (recovered.view->ended_at - recovered.view->started_at) /
+                   std::chrono::milliseconds(1)
+            << " ms)\n";
+  return 0;
+}
 }  // namespace
 
 int run_mix(std::span<const std::string> arguments) {
@@ -56,6 +89,8 @@ int run_repair(std::span<const std::string> arguments) {
   }
   const std::filesystem::path target = arguments[0];
   std::error_code ec;
+  if (std::filesystem::is_directory(target, ec) && is_unfinished_call_directory(target))
+    return finish_call_directory(target);
   std::vector<std::string> files;
   if (std::filesystem::is_directory(target, ec)) {
     for (const auto& entry : std::filesystem::recursive_directory_iterator(target, ec)) {

@@ -172,11 +172,18 @@ bridge_metrics::bridge_metrics(std::string node)
       histogram_family("switchboard_actor_mailbox_depth",
                        "Messages waiting in the actor's mailbox when it handles one (fetched "
                        "part of the mailbox: a lower bound).");
+  auto& request_errors =
+      counter_family("switchboard_actor_request_errors_total",
+                     "Requests to an actor answered with an error (it was gone or did not "
+                     "answer in time), by the actor asked.");
   for (std::size_t i = 0; i < actor_kind_count; ++i) {
     const prometheus::Labels labels{{"actor", std::string(to_string(static_cast<actor_kind>(i)))}};
-    actors_[i] = {&running.Add(labels), &messages.Add(labels),
-                  &handler.Add(labels, handler_buckets), &failures.Add(labels),
-                  &mailbox.Add(labels, mailbox_buckets)};
+    actors_[i] = {&running.Add(labels),
+                  &messages.Add(labels),
+                  &handler.Add(labels, handler_buckets),
+                  &failures.Add(labels),
+                  &mailbox.Add(labels, mailbox_buckets),
+                  &request_errors.Add(labels)};
   }
 
   active_calls_ = &gauge_family("switchboard_active_calls",

@@ -41,6 +41,7 @@ struct actor_metrics {
   prometheus::Histogram* handler_seconds = nullptr;
   prometheus::Counter* failures = nullptr;
   prometheus::Histogram* mailbox_depth = nullptr;
+  prometheus::Counter* request_errors = nullptr;  // requests to it answered with an error
 };
 
 /// How a call ended; `drained`: the node's DRAIN_TIMEOUT passed and the agent said goodbye.
