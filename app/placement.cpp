@@ -1,0 +1,87 @@
+#include "app/placement.hpp"
+
+#include <algorithm>
+#include <string_view>
+#include <tuple>
+
+namespace switchboard::app {
+
+void placement_tally::placed(const std::string& node_id, clock::time_point now) {
+  std::lock_guard lock(mutex_);
+  placed_.emplace_back(now, node_id);
+}
+
+std::uint32_t placement_tally::unreported(const std::string& node_id, clock::time_point reported_at,
+                                          clock::time_point now) {
+  std::lock_guard lock(mutex_);
+  while (!placed_.empty() && now - placed_.front().first > memory)
+    placed_.pop_front();
+  return static_cast<std::uint32_t>(std::count_if(
+      placed_.begin(), placed_.end(),
+      [&](const auto& entry) { return entry.second == node_id && entry.first >= reported_at; }));
+}
+
+namespace {
+
+struct candidate {
+  placement_target target;
+  std::uint32_t occupied = 0;
+  std::uint32_t capacity = 0;
+  double load = 0;
+
+  bool has_room() const { return capacity == 0 || occupied < capacity; }
+  double share() const {
+    return capacity == 0 ? 0.0 : static_cast<double>(occupied) / static_cast<double>(capacity);
+  }
+  auto rank() const {
+    return std::tuple(share(), occupied, !target.self, load, std::string_view(target.name));
+  }
+};
+
+}  // namespace
+
+std::vector<placement_target> placement_order(const std::vector<actors::cluster_member>& members,
+                                              const local_node_status& self, placement_tally* tally,
+                                              std::chrono::steady_clock::time_point now) {
+  std::vector<candidate> peers;
+  for (const auto& member : members) {
+    const auto& report = member.report;
+    if (member.self || member.id == self.id || member.state != actors::node_state::ready ||
+        report.stream_url.empty()) {
+      continue;
+    }
+    std::uint32_t unreported = 0;
+    if (tally != nullptr) {
+      // Never heard: every reservation counts.
+      const auto reported_at = member.heartbeat_age ? now - *member.heartbeat_age
+                                                    : std::chrono::steady_clock::time_point{};
+      unreported = tally->unreported(member.id, reported_at, now);
+    }
+    candidate peer{{member.id, report.name, report.stream_url, false},
+                   report.active_calls + report.promised_calls + unreported,
+                   report.capacity,
+                   report.load};
+    if (peer.has_room())
+      peers.push_back(std::move(peer));
+  }
+  const candidate here{{self.id, self.name, {}, true}, self.occupied, self.capacity, self.load};
+  std::vector<candidate> ranked = peers;
+  const bool self_ranked = !self.draining && self.has_stream_url && here.has_room();
+  if (self_ranked)
+    ranked.push_back(here);
+  std::stable_sort(ranked.begin(), ranked.end(),
+                   [](const candidate& a, const candidate& b) { return a.rank() < b.rank(); });
+
+  std::vector<placement_target> order;
+  // Without a stream URL of its own this node keeps what lands on it; draining, it is the last
+  // resort.
+  if (!self.draining && !self.has_stream_url && here.has_room())
+    order.push_back(here.target);
+  for (auto& entry : ranked)
+    order.push_back(std::move(entry.target));
+  if (self.draining && here.has_room())
+    order.push_back(here.target);
+  return order;
+}
+
+}  // namespace switchboard::app
