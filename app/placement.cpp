@@ -25,11 +25,15 @@ namespace {
 
 struct candidate {
   placement_target target;
-  std::uint32_t occupied = 0;
+  std::uint32_t occupied = 0;  // what the rank counts: reported, and reserved since
   std::uint32_t capacity = 0;
   double load = 0;
+  std::uint32_t known_occupied = 0;  // what the node itself said (or this node knows of itself)
 
-  bool has_room() const { return capacity == 0 || occupied < capacity; }
+  // Room as the node itself last said: a place this node reserved since (the tally) only moves
+  // it down the order, since the tally may count one its heartbeat already shows; the node's
+  // answer to the reservation is what decides.
+  bool has_room() const { return capacity == 0 || known_occupied < capacity; }
   double share() const {
     return capacity == 0 ? 0.0 : static_cast<double>(occupied) / static_cast<double>(capacity);
   }
@@ -57,14 +61,17 @@ std::vector<placement_target> placement_order(const std::vector<actors::cluster_
                                                     : std::chrono::steady_clock::time_point{};
       unreported = tally->unreported(member.id, reported_at, now);
     }
+    const auto reported = report.active_calls + report.promised_calls;
     candidate peer{{member.id, report.name, report.stream_url, false},
-                   report.active_calls + report.promised_calls + unreported,
+                   reported + unreported,
                    report.capacity,
-                   report.load};
+                   report.load,
+                   reported};
     if (peer.has_room())
       peers.push_back(std::move(peer));
   }
-  const candidate here{{self.id, self.name, {}, true}, self.occupied, self.capacity, self.load};
+  const candidate here{
+      {self.id, self.name, {}, true}, self.occupied, self.capacity, self.load, self.occupied};
   std::vector<candidate> ranked = peers;
   const bool self_ranked = !self.draining && self.has_stream_url && here.has_room();
   if (self_ranked)

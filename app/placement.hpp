@@ -17,6 +17,8 @@
 // before the TwiML names it (a refusal moves on to the next), the heartbeat carries the places
 // promised, and this node adds the places it reserved since a peer's last heartbeat
 // (placement_tally). The order is then deterministic, which the tests and the demo show.
+// Room is judged on what each node last said of itself; the tally only ranks (it may count a
+// place twice for a moment), and the chosen node's own admission has the last word.
 
 #include "actors/cluster_membership.hpp"
 

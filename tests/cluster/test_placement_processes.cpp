@@ -228,7 +228,7 @@ std::string placed_at(const std::string& twiml) {
 
 }  // namespace
 
-TEST_CASE("placement follows load, skips a full node, and a full cluster answers FULL_MESSAGE",
+TEST_CASE("placement follows load and skips a full node and a full cluster answers FULL_MESSAGE",
           "[placement_processes]") {
   switchboard::testing::temporary_directory dir;
   stand_ins sims;
@@ -277,7 +277,7 @@ TEST_CASE("placement follows load, skips a full node, and a full cluster answers
 }
 
 TEST_CASE(
-    "POST /calls on a full node streams to a peer, with the dial's prompt, voice and "
+    "POST /calls on a full node streams to a peer with the dial's prompt and voice and "
     "metadata",
     "[placement_processes]") {
   switchboard::testing::temporary_directory dir;

@@ -108,7 +108,7 @@ TEST_CASE("a cluster node's token names it as issuer, under the MAC", "[call_tok
   CHECK(issuer.check(token.substr(0, mac_end) + ".", subject, now) == "malformed call token");
 }
 
-TEST_CASE("a dial's overrides are under its token's MAC: not changed, added or stripped",
+TEST_CASE("a dial's overrides are under its token's MAC: not changed or added or stripped",
           "[call_token]") {
   using switchboard::net::dial_overrides_fingerprint;
   auto issuer = call_token_issuer::from_secret("auth-token");
