@@ -38,9 +38,13 @@ void call_placer::place(std::string admission_key, std::chrono::seconds hold, bo
   if (cluster_ && !stay_here) {
     self.id = cluster_->id();
     members = cluster_->view().members(now);
+    const auto published = cluster_->view().taken();
     for (const auto& member : members) {
-      if (member.self)
-        self.load = member.report.load;
+      if (!member.self)
+        continue;
+      self.load = member.report.load;
+      self.ranked_occupied = member.report.active_calls + member.report.promised_calls +
+                             tally_.unreported(member.id, published, now);
     }
   }
   auto state = std::make_shared<attempt>();
@@ -66,9 +70,13 @@ void call_placer::try_next(std::shared_ptr<attempt> state) {
         continue;  // a draining node takes a call only when no peer can
       const auto refused =
           options_.admission->reserve(state->key, std::chrono::steady_clock::now(), state->hold);
-      if (!refused)
+      if (!refused) {
+        // Ranked like the peers: as of this node's last heartbeat, plus what it placed since.
+        if (cluster_)
+          tally_.placed(target.node_id, std::chrono::steady_clock::now());
         return finish(
             state, placed_call{metrics::placement_where::local, target.node_id, target.name, {}});
+      }
       options_.metrics
           ->calls_refused(*refused == actors::admission_refusal::full
                               ? metrics::refusal_reason::full

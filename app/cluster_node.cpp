@@ -589,6 +589,11 @@ std::vector<actors::cluster_member> cluster_view::members(clock::time_point now)
   return out;
 }
 
+cluster_view::clock::time_point cluster_view::taken() const {
+  std::lock_guard lock(mutex_);
+  return taken_;
+}
+
 net::http_response cluster_response(const std::vector<actors::cluster_member>& members) {
   boost::json::array nodes;
   std::string self_id;

@@ -40,6 +40,9 @@ class cluster_view {
   void publish(std::vector<actors::cluster_member> members, clock::time_point taken);
   /// The members with their heartbeat ages advanced to `now`.
   std::vector<actors::cluster_member> members(clock::time_point now) const;
+  /// When the node actor last published it (its last heartbeat: this node's own row is as of
+  /// then).
+  clock::time_point taken() const;
 
  private:
   mutable std::mutex mutex_;

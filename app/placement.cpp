@@ -70,8 +70,11 @@ std::vector<placement_target> placement_order(const std::vector<actors::cluster_
     if (peer.has_room())
       peers.push_back(std::move(peer));
   }
-  const candidate here{
-      {self.id, self.name, {}, true}, self.occupied, self.capacity, self.load, self.occupied};
+  const candidate here{{self.id, self.name, {}, true},
+                       self.ranked_occupied.value_or(self.occupied),
+                       self.capacity,
+                       self.load,
+                       self.occupied};
   std::vector<candidate> ranked = peers;
   const bool self_ranked = !self.draining && self.has_stream_url && here.has_room();
   if (self_ranked)

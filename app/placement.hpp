@@ -47,8 +47,13 @@ struct local_node_status {
   std::string name;
   bool draining = false;
   bool has_stream_url = false;  // NODE_STREAM_URL set: peers can be sent calls as it is
-  std::uint32_t occupied = 0;   // calls streaming + places promised
-  std::uint32_t capacity = 0;   // MAX_CALLS, 0 = unlimited
+  std::uint32_t occupied = 0;   // calls streaming + places promised, now: whether it has room
+  /// What the rank counts for this node: as of its own last heartbeat plus what it placed here
+  /// since, so that it is compared with its peers at the same age (their numbers are up to a
+  /// heartbeat old; its live count would make it look busier than they do and send calls away
+  /// that it could keep). nullopt: `occupied`.
+  std::optional<std::uint32_t> ranked_occupied;
+  std::uint32_t capacity = 0;  // MAX_CALLS, 0 = unlimited
   double load = 0;
 };
 
