@@ -31,6 +31,7 @@ struct node_report {
   std::string name;
   node_state state = node_state::joining;
   std::uint32_t active_calls = 0;
+  std::uint32_t promised_calls = 0;  // places promised to calls whose stream has not started
   std::uint32_t capacity = 0;
   double load = 0;
   std::string stream_url;

@@ -15,6 +15,8 @@ void add_cluster_message_types(caf::actor_system_config& config) {
   config.add_message_type<remote_call_answer>("remote_call_answer");
   config.add_message_type<call_token_claim>("call_token_claim");
   config.add_message_type<call_token_verdict>("call_token_verdict");
+  config.add_message_type<place_request>("place_request");
+  config.add_message_type<place_verdict>("place_verdict");
 }
 
 }  // namespace switchboard::actors

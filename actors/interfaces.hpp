@@ -178,7 +178,11 @@ using node_actor = caf::typed_actor<
     caf::replies_to<remote_call_request>::with<remote_call_answer>,
     // A call token's claim: from a peer, for a token this node issued (its ledger decides);
     // from this node's streams, for a token a peer issued (forwarded there).
-    caf::replies_to<call_token_claim>::with<call_token_verdict>>;
+    caf::replies_to<call_token_claim>::with<call_token_verdict>,
+    // Placement: from a peer, a place for a call that peer is sending here (this node's
+    // admission decides); from this node's webhook or POST /calls, for a call it sends to a
+    // peer (forwarded there).
+    caf::replies_to<place_request>::with<place_verdict>>;
 
 /// Where a stream claims a call token another node issued: this node's node actor (null when
 /// there is no cluster: every token is then this node's own).

@@ -483,19 +483,20 @@ typename Inspector::result_type inspect(Inspector& f, deferred_call_files& x) {
 
 /// What a node tells every peer about once a second (node_actor).
 struct node_heartbeat {
-  std::string node_name;            // NODE_NAME (or the host name)
-  std::string state;                // "joining", "ready" or "draining"
-  std::uint32_t active_calls = 0;   // calls live on that node now
-  std::uint32_t capacity = 0;       // MAX_CALLS, 0 = unlimited
-  double load = 0;                  // CPU in cores used over the last second
-  std::string stream_url;           // NODE_STREAM_URL, empty = none
-  std::string cluster_address;      // host:port its node actor is published on
-  std::vector<std::string> linked;  // cluster_address of every peer it is linked to now
+  std::string node_name;             // NODE_NAME (or the host name)
+  std::string state;                 // "joining", "ready" or "draining"
+  std::uint32_t active_calls = 0;    // calls live on that node now
+  std::uint32_t promised_calls = 0;  // places promised to streams that have not started yet
+  std::uint32_t capacity = 0;        // MAX_CALLS, 0 = unlimited
+  double load = 0;                   // CPU in cores used over the last second
+  std::string stream_url;            // NODE_STREAM_URL, empty = none
+  std::string cluster_address;       // host:port its node actor is published on
+  std::vector<std::string> linked;   // cluster_address of every peer it is linked to now
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, node_heartbeat& x) {
-  return f(caf::meta::type_name("node_heartbeat"), x.node_name, x.state, x.active_calls, x.capacity,
-           x.load, x.stream_url, x.cluster_address, x.linked);
+  return f(caf::meta::type_name("node_heartbeat"), x.node_name, x.state, x.active_calls,
+           x.promised_calls, x.capacity, x.load, x.stream_url, x.cluster_address, x.linked);
 }
 
 /// One call as the node it runs on describes it to the others (call_announcement, call_snapshot,
@@ -591,6 +592,29 @@ struct call_token_verdict {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, call_token_verdict& x) {
   return f(caf::meta::type_name("call_token_verdict"), x.granted, x.why);
+}
+
+/// Placement (README "Cluster"): the node that answers a new call asks the node it chose to
+/// promise the call a place (its admission, MAX_CALLS) before its TwiML names that node's
+/// stream, so that two nodes answering webhooks in the same second cannot both hand out the
+/// chosen node's last place. hold_s 0 gives the place back (the dial failed).
+struct place_request {
+  std::string node_id;        // the chosen node (the local node actor forwards it there)
+  std::string admission_key;  // the call's CallSid, or "dial:<dial id>" (call_admission_key)
+  std::uint32_t hold_s = 0;   // how long the place waits for the stream; 0: release it
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, place_request& x) {
+  return f(caf::meta::type_name("place_request"), x.node_id, x.admission_key, x.hold_s);
+}
+
+struct place_verdict {
+  bool granted = false;
+  std::string why;  // when refused: full, overloaded, draining, not linked
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, place_verdict& x) {
+  return f(caf::meta::type_name("place_verdict"), x.granted, x.why);
 }
 
 }  // namespace switchboard::actors

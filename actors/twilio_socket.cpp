@@ -21,6 +21,21 @@ std::string_view find_parameter(const net::twilio_start& start, std::string_view
   return {};
 }
 
+// The overrides a dial's TwiML may carry (app/outbound_calls.cpp): Twilio takes at most 4000
+// characters of inline TwiML, so anything longer is not ours.
+constexpr std::size_t max_override_parameter_bytes = 4000;
+
+/// POST /calls' overrides as the stream's parameters carry them.
+dial_overrides::overrides overrides_of(const net::twilio_start& start) {
+  dial_overrides::overrides changes;
+  if (const auto instructions = find_parameter(start, "instructions"); !instructions.empty())
+    changes.instructions = std::string(instructions);
+  if (const auto voice = find_parameter(start, "voice"); !voice.empty())
+    changes.voice = std::string(voice);
+  changes.metadata_json = std::string(find_parameter(start, "metadata"));
+  return changes;
+}
+
 /// The length of one caller frame (ms = bytes / 8; base64: 4 chars = 3 bytes).
 std::uint64_t frame_duration_ms(const net::twilio_media& media) {
   const auto bytes = media.payload_base64.size() / 4 * 3;
@@ -163,10 +178,23 @@ void on_start(self_pointer self, const net::twilio_start& start) {
     const auto call =
         dial_id.empty() ? std::string(start.call_sid) : "dial:" + std::string(dial_id);
     const auto now = state.env->wall_clock();
+    // POST /calls' overrides travel in the TwiML, under the token's MAC (net/call_token.hpp).
+    const auto instructions = find_parameter(start, "instructions");
+    const auto voice = find_parameter(start, "voice");
+    const auto metadata = find_parameter(start, "metadata");
+    if (instructions.size() + voice.size() + metadata.size() > max_override_parameter_bytes)
+      return refuse_stream(self, "dial overrides longer than any TwiML of ours");
+    const auto overrides = dial_id.empty()
+                               ? std::string()
+                               : net::dial_overrides_fingerprint(instructions, voice, metadata);
     auto why = state.env->call_tokens->check(
-        token, {call, find_parameter(start, "From"), find_parameter(start, "To")}, now);
+        token, {call, find_parameter(start, "From"), find_parameter(start, "To"), overrides}, now);
     if (!why.empty())
       return refuse_stream(self, why);
+    if (!overrides.empty()) {
+      // Checked: left for this call's session, which takes them when the call starts.
+      state.env->dials->put(std::string(dial_id), overrides_of(start));
+    }
     const auto expiry = *net::call_token_issuer::expiry_of(token);
     const auto issuer = net::call_token_issuer::issuer_of(token);
     if (!issuer.empty() && issuer != state.env->call_tokens->issuer()) {

@@ -6,6 +6,7 @@
 #include "actors/media_stream_endpoint.hpp"
 #include "actors/realtime_link.hpp"
 #include "app/call_control.hpp"
+#include "app/call_placement.hpp"
 #include "app/call_status_endpoint.hpp"
 #include "app/cluster_node.hpp"
 #include "app/io_thread_scheduler.hpp"
@@ -146,9 +147,18 @@ class node final : public bridge_server {
     auto rest_tls = net::tls_context::client();
     if (!rest_tls)
       return rest_tls.error();
-    dialer_.emplace(settings_, io_, *rest_tls, *tokens_, env->wall_clock, env->dials, env->statuses,
-                    env->admission, env->metrics);
-    dialer_->redirect_streams([this] { return draining_peer_stream(); });
+    placer_ = std::make_shared<call_placer>(
+        call_placer::options{.admission = env->admission,
+                             .metrics = env->metrics,
+                             .node_name = env->metrics->node(),
+                             .has_stream_url = !settings_.node_stream_url.empty(),
+                             .draining = [this] {
+                               return draining_.load();
+                             }});
+    dialer_ =
+        std::make_shared<outbound_dialer>(settings_, io_, *rest_tls, *tokens_, env->wall_clock,
+                                          env->dials, env->statuses, env->admission, env->metrics);
+    dialer_->place_with(placer_);
     controller_ = std::make_shared<call_controller>(settings_, io_, *rest_tls, env->directory,
                                                     env->statuses, env->metrics, env->wall_clock);
     env->actions = controller_;
@@ -184,7 +194,8 @@ class node final : public bridge_server {
          .on_upgrade = [this](const net::http_request& request) { return upgrade(request); },
          .on_request_async =
              [this](const net::http_request& request, const net::http_responder& respond) {
-               return dialer_->handle(request, respond) || controller_->handle(request, respond);
+               return answer_webhook(request, respond) || dialer_->handle(request, respond) ||
+                      controller_->handle(request, respond);
              }});
     if (!server)
       return server.error();
@@ -301,6 +312,25 @@ class node final : public bridge_server {
     options.active_calls = [calls = env->calls] {
       return static_cast<std::uint32_t>(calls->active_calls());
     };
+    options.promised_calls = [admission = env->admission] {
+      return static_cast<std::uint32_t>(admission->promised(std::chrono::steady_clock::now()));
+    };
+    options.reserve_place = [this, admission = env->admission](
+                                const std::string& key,
+                                std::chrono::seconds hold) -> std::optional<std::string> {
+      if (hold.count() == 0) {
+        admission->release(key);
+        return std::nullopt;
+      }
+      if (draining_)
+        return "draining";
+      const auto refused = admission->reserve(key, std::chrono::steady_clock::now(), hold);
+      if (!refused)
+        return std::nullopt;
+      env_->metrics->calls_refused(metric_reason(*refused), metrics::refusal_source::placement)
+          .Increment();
+      return std::string(actors::to_string(*refused));
+    };
     options.capacity = static_cast<std::uint32_t>(settings_.max_calls);
     options.stream_url = settings_.node_stream_url;
     options.draining = [this] {
@@ -320,6 +350,7 @@ class node final : public bridge_server {
     // Every call of the cluster through this node's API; tokens that name this node, claimed at
     // their issuer's ledger wherever the stream lands (README "Security").
     controller_->join_cluster(cluster_);
+    placer_->join_cluster(cluster_);
     tokens_->set_issuer(cluster_->id());
     if (env->call_tokens)
       env->call_tokens->set_issuer(cluster_->id());
@@ -471,14 +502,6 @@ class node final : public bridge_server {
     }
   }
 
-  /// Where a new call goes while this node drains: a ready peer's stream URL; nullopt while
-  /// serving, or when no peer can take it (this node then serves it, as it would alone).
-  std::optional<std::string> draining_peer_stream() const {
-    if (!draining_ || !cluster_)
-      return std::nullopt;
-    return choose_stream_peer(cluster_->view().members(std::chrono::steady_clock::now()));
-  }
-
   /// POST /drain (bearer API_TOKEN): the drain SIGTERM starts, without the signal.
   net::http_response answer_drain(const net::http_request& request) {
     if (auto refused = refuse_api_request(request, settings_.api_token))
@@ -497,33 +520,6 @@ class node final : public bridge_server {
 
   net::http_response route(const net::http_request& request) {
     const auto path = request.path();
-    if (path == net::incoming_call_path) {
-      const auto admit = [this](std::string_view call_sid) {
-        const auto refused = env_->admission->reserve(
-            std::string(call_sid), std::chrono::steady_clock::now(), inbound_place_hold);
-        if (!refused)
-          return true;
-        env_->metrics->calls_refused(metric_reason(*refused), metrics::refusal_source::webhook)
-            .Increment();
-        spdlog::warn("[call {}] refused at the webhook: node {} ({} calls streaming)", call_sid,
-                     actors::to_string(*refused), env_->admission->streaming());
-        return false;
-      };
-      const auto redirect = [this](std::string_view call_sid) {
-        auto peer = draining_peer_stream();
-        if (peer)
-          spdlog::info("[call {}] draining: the webhook sends it to {}", call_sid, *peer);
-        return peer;
-      };
-      auto response = net::answer_incoming_call(request, webhook_, *tokens_, env_->wall_clock(),
-                                                admit, redirect);
-      env_->metrics->webhooks(response.status).Increment();
-      if (response.status != 200) {
-        spdlog::warn("webhook from {} refused: {} {}", request.remote_address, response.status,
-                     response.body.substr(0, response.body.size() - 1));
-      }
-      return response;
-    }
     if (path == call_status_path)
       return answer_call_status(request, webhook_, *env_->statuses, env_->wall_clock(),
                                 env_->metrics.get());
@@ -537,6 +533,43 @@ class node final : public bridge_server {
     if (auto page = web::console_response(request))
       return *page;
     return route_internal(request);
+  }
+
+  /// The voice webhook (README "Cluster"): the call goes where placement finds room (this node,
+  /// or a peer whose NODE_STREAM_URL the TwiML then names); when no node has any, the caller
+  /// hears FULL_MESSAGE at once. Answered asynchronously: a peer's place is asked by message.
+  bool answer_webhook(const net::http_request& request, const net::http_responder& respond) {
+    if (request.path() != net::incoming_call_path)
+      return false;
+    auto read = net::read_incoming_call(request, webhook_);
+    if (auto* refused = std::get_if<net::http_response>(&read)) {
+      env_->metrics->webhooks(refused->status).Increment();
+      spdlog::warn("webhook from {} refused: {} {}", request.remote_address, refused->status,
+                   refused->body.substr(0, refused->body.size() - 1));
+      respond(std::move(*refused));
+      return true;
+    }
+    auto call = std::get<net::incoming_call>(std::move(read));
+    auto own_stream = net::media_stream_url(request, webhook_);
+    auto key = call.call_sid;
+    placer_->place(std::move(key), inbound_place_hold, false, metrics::refusal_source::webhook,
+                   [this, call = std::move(call), own_stream = std::move(own_stream),
+                    respond](std::optional<placed_call> where) {
+                     env_->metrics->webhooks(200).Increment();
+                     if (!where) {
+                       spdlog::warn("[call {}] refused at the webhook: every node is full",
+                                    call.call_sid);
+                       return respond(net::full_response(webhook_));
+                     }
+                     if (where->where == metrics::placement_where::peer) {
+                       spdlog::info("[call {}] placed on node {}: {}", call.call_sid,
+                                    where->node_name, where->stream_url);
+                     }
+                     respond(net::stream_call_response(
+                         call, where->stream_url.empty() ? own_stream : where->stream_url, *tokens_,
+                         env_->wall_clock()));
+                   });
+    return true;
   }
 
   /// GET /cluster (bearer API_TOKEN, like the call API).
@@ -611,7 +644,8 @@ class node final : public bridge_server {
   std::shared_ptr<actors::file_work_thread> file_thread_;
   net::twilio_webhook_settings webhook_;
   std::optional<net::call_token_issuer> tokens_;
-  std::optional<outbound_dialer> dialer_;        // POST /calls
+  std::shared_ptr<call_placer> placer_;          // where new calls go (webhook, POST /calls)
+  std::shared_ptr<outbound_dialer> dialer_;      // POST /calls
   std::shared_ptr<call_controller> controller_;  // the call-control API, transfers, tools
   std::shared_ptr<cluster_node> cluster_;        // CLUSTER_PORT, when set
   std::optional<loop_lag_monitor> lag_monitor_;  // feeds admission control

@@ -62,6 +62,10 @@ constexpr std::size_t max_transcript_lines = 10'000;
 constexpr std::size_t max_transcript_text = 64 * 1024;
 constexpr std::size_t max_snapshot_calls = 10'000;
 constexpr std::size_t max_token_length = 1024;
+// A placement's admission key: a CallSid (34) or "dial:" and 32 hex digits; and the longest a
+// promise may hold (POST /calls holds 90 s for a ringing phone).
+constexpr std::size_t max_admission_key_length = 64;
+constexpr std::uint32_t max_place_hold_s = 120;
 
 std::string host_name() {
   std::array<char, 256> name{};
@@ -92,8 +96,16 @@ std::optional<actors::node_report> checked_report(const actors::node_heartbeat& 
       beat.linked.size() > max_linked || !(beat.load >= 0 && beat.load < 1e6)) {
     return std::nullopt;
   }
-  return actors::node_report{beat.node_name, *state,          beat.active_calls,   beat.capacity,
-                             beat.load,      beat.stream_url, beat.cluster_address};
+  actors::node_report report;
+  report.name = beat.node_name;
+  report.state = *state;
+  report.active_calls = beat.active_calls;
+  report.promised_calls = beat.promised_calls;
+  report.capacity = beat.capacity;
+  report.load = beat.load;
+  report.stream_url = beat.stream_url;
+  report.address = beat.cluster_address;
+  return report;
 }
 
 bool short_enough(const std::string& text, std::size_t limit = max_call_text) {
@@ -207,6 +219,7 @@ actors::node_report self_report(node_data& state) {
                                                  : node_state::joining;
   report.stream_url = state.options.stream_url;
   report.active_calls = state.options.active_calls();
+  report.promised_calls = state.options.promised_calls();
   report.capacity = state.options.capacity;
   report.load = state.load;
   report.address = state.address;
@@ -215,10 +228,17 @@ actors::node_report self_report(node_data& state) {
 
 actors::node_heartbeat heartbeat_of(const actors::node_report& report,
                                     std::vector<std::string> linked) {
-  return {report.name,         std::string(to_string(report.state)),
-          report.active_calls, report.capacity,
-          report.load,         report.stream_url,
-          report.address,      std::move(linked)};
+  actors::node_heartbeat beat;
+  beat.node_name = report.name;
+  beat.state = std::string(to_string(report.state));
+  beat.active_calls = report.active_calls;
+  beat.promised_calls = report.promised_calls;
+  beat.capacity = report.capacity;
+  beat.load = report.load;
+  beat.stream_url = report.stream_url;
+  beat.cluster_address = report.address;
+  beat.linked = std::move(linked);
+  return beat;
 }
 
 void sample_load(node_data& state, steady::time_point now) {
@@ -445,6 +465,30 @@ caf::result<actors::call_token_verdict> on_token_claim(node_pointer self,
   return self->delegate(issuer->second, std::move(claim));
 }
 
+caf::result<actors::place_verdict> on_place_request(node_pointer self,
+                                                    actors::place_request& request) {
+  auto& state = self->state;
+  if (request.admission_key.empty() || request.admission_key.size() > max_admission_key_length ||
+      request.hold_s > max_place_hold_s || !state.options.reserve_place) {
+    return actors::place_verdict{false, "not a place this node gives"};
+  }
+  if (request.node_id == to_string(self->system().node())) {
+    // For this node, whoever asks (its own webhook, or a peer that chose it): its admission
+    // decides, exactly as for a webhook it answers itself.
+    auto refused =
+        state.options.reserve_place(request.admission_key, std::chrono::seconds(request.hold_s));
+    if (refused)
+      return actors::place_verdict{false, std::move(*refused)};
+    return actors::place_verdict{true, {}};
+  }
+  if (from_peer(self))
+    return actors::place_verdict{false, "not this node"};
+  const auto peer = state.peers.find(request.node_id);
+  if (peer == state.peers.end())
+    return actors::place_verdict{false, "not linked to that node"};
+  return self->delegate(peer->second, std::move(request));
+}
+
 void on_call_changed(node_pointer self, const std::string& call_sid) {
   auto& state = self->state;
   if (from_peer(self) || !state.options.calls || state.peers.empty())
@@ -508,6 +552,7 @@ node_impl_actor::behavior_type node_behavior(node_pointer self, cluster_options 
         return on_remote_call_request(self, request);
       },
       [self](actors::call_token_claim& claim) { return on_token_claim(self, claim); },
+      [self](actors::place_request& request) { return on_place_request(self, request); },
       [self](call_changed_atom, std::string& call_sid) { on_call_changed(self, call_sid); },
       [self](cluster_tick_atom) {
         if (from_self(self))
@@ -545,6 +590,11 @@ std::vector<actors::cluster_member> cluster_view::members(clock::time_point now)
   return out;
 }
 
+cluster_view::clock::time_point cluster_view::taken() const {
+  std::lock_guard lock(mutex_);
+  return taken_;
+}
+
 net::http_response cluster_response(const std::vector<actors::cluster_member>& members) {
   boost::json::array nodes;
   std::string self_id;
@@ -561,6 +611,7 @@ net::http_response cluster_response(const std::vector<actors::cluster_member>& m
         {"state", to_string(member.state)},
         {"self", member.self},
         {"active_calls", member.report.active_calls},
+        {"promised_calls", member.report.promised_calls},
         {"capacity", member.report.capacity},
         {"load", member.report.load},
         {"stream_url", member.report.stream_url},
@@ -690,6 +741,33 @@ void cluster_node::ask(actors::remote_call_request request,
                                                     std::to_string(timeout.count()) + " ms"));
                   }
                   reply_to(answer(502, "the call's node cannot be reached: " + to_string(error)));
+                });
+      },
+      std::move(request), std::move(done));
+}
+
+void cluster_node::reserve(actors::place_request request,
+                           std::function<void(actors::place_verdict)> done) const {
+  if (!handle_ || system_ == nullptr)
+    return done(actors::place_verdict{false, "this node has left the cluster"});
+  // As ask(): a short-lived actor per question, its request's timeout bounding a silent node.
+  const auto timeout = request_timeout_;
+  system_->spawn(
+      [node = caf::actor_cast<actors::node_actor>(handle_), timeout](
+          caf::event_based_actor* self, actors::place_request question,
+          std::function<void(actors::place_verdict)> reply_to) {
+        self->request(node, timeout, std::move(question))
+            .then(
+                [reply_to](actors::place_verdict& verdict) {
+                  // Another node's words, for the log only: bounded.
+                  if (verdict.why.size() > max_call_text)
+                    verdict.why.resize(max_call_text);
+                  reply_to(std::move(verdict));
+                },
+                [reply_to](caf::error& error) {
+                  reply_to(actors::place_verdict{false, error == caf::sec::request_timeout
+                                                            ? "no answer in time"
+                                                            : "unreachable: " + to_string(error)});
                 });
       },
       std::move(request), std::move(done));

@@ -40,6 +40,9 @@ class cluster_view {
   void publish(std::vector<actors::cluster_member> members, clock::time_point taken);
   /// The members with their heartbeat ages advanced to `now`.
   std::vector<actors::cluster_member> members(clock::time_point now) const;
+  /// When the node actor last published it (its last heartbeat: this node's own row is as of
+  /// then).
+  clock::time_point taken() const;
 
  private:
   mutable std::mutex mutex_;
@@ -48,7 +51,7 @@ class cluster_view {
 };
 
 /// GET /cluster's JSON: {"node": self id, "nodes": [{id, name, state, self, active_calls,
-/// capacity, load, stream_url, address, heartbeat_age_ms (null: never heard)}]}.
+/// promised_calls, capacity, load, stream_url, address, heartbeat_age_ms (null: never heard)}]}.
 net::http_response cluster_response(const std::vector<actors::cluster_member>& members);
 
 struct cluster_options {
@@ -60,7 +63,17 @@ struct cluster_options {
   std::function<std::uint32_t()> active_calls = [] {
     return 0u;
   };
+  /// Places promised to calls whose stream has not started yet (webhooks and POST /calls of
+  /// this node or of peers that placed calls here), read each heartbeat: placement counts them.
+  std::function<std::uint32_t()> promised_calls = [] {
+    return 0u;
+  };
   std::uint32_t capacity = 0;  // MAX_CALLS, 0 = unlimited
+  /// This node's admission asked for a place: nullopt when granted, else why not (full,
+  /// overloaded, draining). hold 0 gives the place back. Empty: every request is refused.
+  std::function<std::optional<std::string>(const std::string& admission_key,
+                                           std::chrono::seconds hold)>
+      reserve_place;
   /// NODE_STREAM_URL, advertised so that peers can send calls here; empty = none.
   std::string stream_url;
   /// True once this node drains (SIGTERM, POST /drain): it then reports `draining`, read each
@@ -121,6 +134,11 @@ class cluster_node final : public remote_calls {
   // remote_calls
   void ask(actors::remote_call_request request,
            std::function<void(actors::remote_call_answer)> done) const override;
+  /// Asks `request.node_id` (this node or a peer) for a place for a call (placement); `done`
+  /// is called once, on an io thread: refused when that node is full, draining, not linked or
+  /// does not answer within the request timeout. Never blocks.
+  void reserve(actors::place_request request,
+               std::function<void(actors::place_verdict)> done) const;
   /// Ends the node actor (its peers see its link drop when the process ends).
   void stop();
 

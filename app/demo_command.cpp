@@ -4,6 +4,11 @@
 //   - plain: one simulated inbound call that talks, interrupts the agent once and hangs up, then
 //     one outbound call placed with POST /calls that the stand-in answers and streams back; it
 //     prints each call's summary, Twilio statuses, transcript and recordings;
+//   - --nodes N (2 to 9): a cluster of N `switchboard serve` processes on loopback instead, each
+//     with MAX_CALLS 3 and its own stream URL: simulated callers ring the first node, which
+//     places each call on the least loaded node with room (where each went is printed), one
+//     more than the cluster holds hears FULL_MESSAGE, the last node is killed, and the
+//     survivors' view of the cluster and its calls is printed;
 //   - --console: serves the web console and waits for SIGINT/SIGTERM; calls dialled from the
 //     page are answered by a simulated callee that keeps talking for minutes. Its first line on
 //     stdout is machine-readable: `console: http://127.0.0.1:PORT/ token: TOKEN`.
@@ -13,6 +18,7 @@
 #include "metrics/logging.hpp"
 #include "net/http_client.hpp"
 #include "sim/realtime_model_server.hpp"
+#include "sim/server_process.hpp"
 #include "sim/speech_fixtures.hpp"
 #include "sim/twilio_caller.hpp"
 #include "sim/twilio_rest_server.hpp"
@@ -20,13 +26,16 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <csignal>
 #include <fstream>
 #include <future>
 #include <iostream>
+#include <map>
 #include <thread>
 
 namespace switchboard::app {
@@ -36,6 +45,7 @@ namespace {
 using namespace std::chrono_literals;
 
 constexpr std::string_view console_flag = "--console";
+constexpr std::string_view nodes_flag = "--nodes";
 constexpr const char* demo_twilio_number = "+15005550006";
 constexpr const char* outbound_destination = "+14155550123";
 
@@ -304,11 +314,308 @@ int serve_console(bridge_server& server, const config::settings& settings, bool 
   return 0;
 }
 
+// -- switchboard demo --nodes N -------------------------------------------------------------------
+
+// Small, so that a handful of calls shows the spread and fills the cluster.
+constexpr unsigned cluster_demo_max_calls = 3;
+
+/// GET on a node's API (bearer token): the JSON answered, or null.
+boost::json::value get_json(boost::asio::io_context& io, std::uint16_t port,
+                            const std::string& path, const std::string& api_token) {
+  net::http_client_request get;
+  get.url = "http://127.0.0.1:" + std::to_string(port) + path;
+  get.headers = {{"Authorization", "Bearer " + api_token}};
+  std::promise<net::http_client_result> answered;
+  auto answer = answered.get_future();
+  net::http_request_async(io, std::move(get), [&answered](net::http_client_result result) {
+    answered.set_value(std::move(result));
+  });
+  auto result = answer.get();
+  if (!result || result->status != 200)
+    return nullptr;
+  boost::system::error_code ec;
+  auto parsed = boost::json::parse(result->body, ec);
+  return ec ? boost::json::value(nullptr) : parsed;
+}
+
+std::string text_of(const boost::json::value& value) {
+  if (value.is_string())
+    return std::string(value.as_string());
+  if (value.is_null())
+    return "-";
+  return boost::json::serialize(value);
+}
+
+/// Polls until `condition` holds or `limit` passes (the demo's answer to "did it happen").
+template <class Condition>
+bool wait_until(Condition condition, std::chrono::seconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() >= deadline)
+      return false;
+    std::this_thread::sleep_for(100ms);
+  }
+  return true;
+}
+
+struct demo_node {
+  std::string name;
+  std::uint16_t port = 0;
+  std::string cluster_address;
+  std::unique_ptr<sim::server_process> process;
+};
+
+void print_cluster(boost::asio::io_context& io, const demo_node& from, const std::string& token) {
+  const auto view = get_json(io, from.port, "/cluster", token);
+  if (!view.is_object())
+    return;
+  std::cout << "  GET /cluster on " << from.name << ":\n";
+  for (const auto& row : view.at("nodes").as_array()) {
+    std::cout << "    " << text_of(row.at("name")) << "  " << text_of(row.at("state")) << "  calls "
+              << text_of(row.at("active_calls")) << " of " << text_of(row.at("capacity"))
+              << "  heartbeat age " << text_of(row.at("heartbeat_age_ms")) << " ms  "
+              << text_of(row.at("stream_url")) << "\n";
+  }
+}
+
+/// The node GET /calls on `from` names for `call_sid` ("" while not listed).
+std::string node_of_call(boost::asio::io_context& io, const demo_node& from,
+                         const std::string& token, const std::string& call_sid) {
+  const auto calls = get_json(io, from.port, "/calls", token);
+  if (!calls.is_object())
+    return {};
+  for (const auto& call : calls.at("calls").as_array()) {
+    if (call.at("call_sid") == call_sid.c_str())
+      return text_of(call.at("node"));
+  }
+  return {};
+}
+
+int run_cluster_demo(unsigned node_count, const config::settings& settings) {
+  boost::asio::io_context sim_io;
+  auto sim_work = boost::asio::make_work_guard(sim_io);
+  std::thread sim_thread([&] { sim_io.run(); });
+  struct stop_on_exit {
+    boost::asio::io_context& io;
+    std::thread& thread;
+    ~stop_on_exit() {
+      io.stop();
+      thread.join();
+    }
+  } stop_sim{sim_io, sim_thread};
+
+  sim::model_options model_options;
+  model_options.expected_api_key = "sk-switchboard-demo";
+  auto model = sim::realtime_model_server::start(sim_io, model_options);
+  if (!model) {
+    std::cerr << "switchboard demo: cannot start the model stand-in: " << model.error() << "\n";
+    return 1;
+  }
+  const auto api_token = random_hex(16);
+  const auto auth_token = random_hex(16);
+  const auto recordings =
+      (std::filesystem::absolute(settings.recordings_dir) / ("cluster-demo-" + random_hex(4)))
+          .lexically_normal();
+  std::error_code made;
+  std::filesystem::create_directories(recordings, made);
+
+  std::cout << "\n=== switchboard demo: a cluster of " << node_count
+            << " nodes on loopback (MAX_CALLS " << cluster_demo_max_calls << " each) ===\n";
+  std::vector<demo_node> nodes;
+  for (unsigned i = 0; i < node_count; ++i) {
+    demo_node node;
+    node.name = "node-" + std::to_string(i + 1);
+    // Its stream URL must be known before it starts: a port chosen now.
+    auto port = unused_port(sim_io, "127.0.0.1");
+    if (!port) {
+      std::cerr << "switchboard demo: " << port.error() << "\n";
+      return 1;
+    }
+    node.port = *port;
+    sim::server_process_options options;
+    options.executable = std::filesystem::read_symlink("/proc/self/exe");
+    options.arguments = {"serve"};
+    options.working_directory = std::filesystem::current_path();
+    options.environment = {
+        "PORT=" + std::to_string(node.port),
+        "BIND_ADDRESS=127.0.0.1",
+        "IO_THREADS=1",
+        "NODE_NAME=" + node.name,
+        "NODE_STREAM_URL=ws://127.0.0.1:" + std::to_string(node.port) + "/media-stream",
+        "MAX_CALLS=" + std::to_string(cluster_demo_max_calls),
+        "CLUSTER_PORT=0",
+        "CLUSTER_INSECURE=true",
+        "API_TOKEN=" + api_token,
+        "TWILIO_AUTH_TOKEN=" + auth_token,
+        "OPENAI_API_KEY=" + model_options.expected_api_key,
+        "OPENAI_REALTIME_URL=" + (*model)->url() + "?model=gpt-realtime",
+        "RECORDINGS_DIR=" + (recordings / node.name).string(),
+        "LOG_LEVEL=warn"};
+    if (!nodes.empty())
+      options.environment.push_back("CLUSTER_SEEDS=" + nodes.front().cluster_address);
+    auto spawned = sim::server_process::spawn(options);
+    if (!spawned) {
+      std::cerr << "switchboard demo: cannot start " << node.name << ": " << spawned.error()
+                << "\n";
+      return 1;
+    }
+    node.process = std::move(*spawned);
+    // The log says where it listens only at info level: its API answering is the sign here.
+    if (!wait_until([&] { return get_json(sim_io, node.port, "/cluster", api_token).is_object(); },
+                    30s)) {
+      std::cerr << "switchboard demo: " << node.name << " did not start\n";
+      return 1;
+    }
+    const auto own_view = get_json(sim_io, node.port, "/cluster", api_token);
+    for (const auto& row : own_view.at("nodes").as_array()) {
+      if (row.at("self").as_bool())
+        node.cluster_address = text_of(row.at("address"));
+    }
+    std::cout << "  " << node.name << ": http://127.0.0.1:" << node.port << "  cluster port "
+              << node.cluster_address << "\n";
+    nodes.push_back(std::move(node));
+  }
+  const auto& first = nodes.front();
+  const auto sees_all_ready = [&](const demo_node& node) {
+    const auto view = get_json(sim_io, node.port, "/cluster", api_token);
+    if (!view.is_object())
+      return false;
+    const auto& rows = view.at("nodes").as_array();
+    return rows.size() == node_count && std::all_of(rows.begin(), rows.end(), [](const auto& row) {
+             return row.at("state") == "ready";
+           });
+  };
+  const bool all_ready =
+      wait_until([&] { return std::all_of(nodes.begin(), nodes.end(), sees_all_ready); }, 30s);
+  if (!all_ready) {
+    std::cerr << "switchboard demo: the nodes did not all see each other ready\n";
+    return 1;
+  }
+  std::cout << "  every node linked to every other (full mesh), all ready\n";
+
+  // Every call rings the first node's webhook, as an ingress might send them all to one pod:
+  // placement spreads them. Each caller holds the line until the end of the demo.
+  const unsigned calls = node_count * cluster_demo_max_calls;
+  std::cout << "\n  " << calls << " calls to " << first.name
+            << "'s webhook, each placed on the least loaded node with room:\n";
+  std::promise<void> release;
+  auto released = release.get_future().share();
+  std::vector<std::future<sim::twilio_call_result>> callers;
+  std::map<std::string, int> spread;
+  const auto caller_for = [&](unsigned n, std::function<void()> on_hold) {
+    sim::twilio_caller_options caller;
+    caller.webhook_url = "http://127.0.0.1:" + std::to_string(first.port) + "/incoming-call";
+    caller.auth_token = auth_token;
+    const auto digits = std::to_string(n);
+    caller.call_sid = "CA" + std::string(32 - digits.size(), '0') + digits;
+    caller.from =
+        "+1415555" + std::string(4 - std::min<std::size_t>(4, digits.size()), '0') + digits;
+    caller.keep_heard_audio = false;
+    caller.script = {sim::hold_until(released, std::move(on_hold), 300s)};
+    return caller;
+  };
+  for (unsigned n = 1; n <= calls; ++n) {
+    std::promise<void> holding;
+    auto held = holding.get_future();
+    auto caller = caller_for(n, [&holding] { holding.set_value(); });
+    const auto call_sid = caller.call_sid;
+    callers.push_back(sim::twilio_caller::run(sim_io, std::move(caller)));
+    if (held.wait_for(30s) != std::future_status::ready) {
+      std::cerr << "switchboard demo: call " << n << " did not connect\n";
+      release.set_value();
+      return 1;
+    }
+    std::string node;
+    wait_until([&] { return !(node = node_of_call(sim_io, first, api_token, call_sid)).empty(); },
+               10s);
+    ++spread[node];
+    std::cout << "    call " << n << "  " << call_sid << "  -> " << node << "\n";
+  }
+  std::cout << "  spread:";
+  for (const auto& [node, count] : spread)
+    std::cout << "  " << node << " " << count;
+  std::cout << "\n";
+
+  // One more than the cluster holds: the caller hears FULL_MESSAGE at once.
+  auto extra = caller_for(calls + 1, {});
+  auto refused = sim::twilio_caller::run(sim_io, std::move(extra)).get();
+  // The next heartbeats carry the calls: the table below shows them.
+  wait_until(
+      [&] {
+        const auto view = get_json(sim_io, first.port, "/cluster", api_token);
+        if (!view.is_object())
+          return false;
+        std::uint64_t active = 0;
+        for (const auto& row : view.at("nodes").as_array())
+          active += row.at("active_calls").to_number<std::uint64_t>();
+        return active == calls;
+      },
+      10s);
+  std::cout << "\n  call " << calls + 1 << ": "
+            << (refused.declined ? "every node full: the caller heard \"" +
+                                       refused.declined_message + "\" and the call ended"
+                                 : "not refused (" + refused.error + ")")
+            << "\n\n";
+  print_cluster(sim_io, first, api_token);
+
+  // The last node dies with its calls.
+  auto& victim = nodes.back();
+  std::cout << "\n  kill -9 " << victim.name << " (pid " << victim.process->pid() << ")\n";
+  const auto killed_at = std::chrono::steady_clock::now();
+  ::kill(victim.process->pid(), SIGKILL);
+  const bool seen_down = wait_until(
+      [&] {
+        const auto view = get_json(sim_io, first.port, "/cluster", api_token);
+        if (!view.is_object())
+          return false;
+        for (const auto& row : view.at("nodes").as_array()) {
+          if (row.at("name") == victim.name.c_str())
+            return row.at("state") == "down";
+        }
+        return false;
+      },
+      30s);
+  const auto seen_after = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - killed_at);
+  std::cout << "  " << first.name << " marked " << victim.name << " down "
+            << (seen_down ? "after " + std::to_string(seen_after.count()) + " ms"
+                          : "NOT within 30 s")
+            << "\n\n";
+  for (std::size_t i = 0; i + 1 < nodes.size(); ++i)
+    print_cluster(sim_io, nodes[i], api_token);
+  const auto listed = get_json(sim_io, first.port, "/calls", api_token);
+  if (listed.is_object()) {
+    std::map<std::string, int> live;
+    for (const auto& call : listed.at("calls").as_array())
+      ++live[text_of(call.at("node"))];
+    std::cout << "\n  GET /calls on " << first.name << ": live";
+    for (const auto& [node, count] : live)
+      std::cout << "  " << node << " " << count;
+    std::cout << "\n  recent (ended):\n";
+    for (const auto& call : listed.at("recent").as_array()) {
+      std::cout << "    " << text_of(call.at("call_sid")) << "  on " << text_of(call.at("node"))
+                << "  ended because: " << text_of(call.at("ended_because")) << "\n";
+    }
+  }
+
+  // The survivors' callers hang up; the nodes stop (SIGTERM: each drains, with no call left).
+  release.set_value();
+  for (auto& caller : callers)
+    caller.wait_for(30s);
+  victim.process->terminate();
+  for (auto& node : nodes)
+    node.process->terminate();
+  (*model)->stop();
+  std::cout << "\n  recordings of the calls under " << recordings.string() << "/\n\n";
+  return seen_down && refused.declined ? 0 : 1;
+}
+
 }  // namespace
 
 int run_demo(std::span<const std::string> arguments) {
   if (config::help_requested(arguments)) {
-    std::cout << "switchboard demo [--console] [--flags]: simulated calls through the bridge\n\n"
+    std::cout << "switchboard demo [--console | --nodes N] [--flags]: simulated calls through "
+                 "the bridge\n\n"
               << "  (no --console)\n"
               << "      One inbound call (with a barge-in), then one outbound call placed with\n"
               << "      POST /calls; prints their summaries, transcripts and recordings.\n"
@@ -316,15 +623,30 @@ int run_demo(std::span<const std::string> arguments) {
               << "      Serves the web console at http://127.0.0.1:PORT/ (--port 0: any free\n"
               << "      port) and prints `console: <url> token: <API_TOKEN>` first; calls dialled\n"
               << "      there are answered by a simulated callee. Runs until SIGINT/SIGTERM.\n"
-              << "      --api-token sets the token (default: a random one, printed).\n\n"
+              << "      --api-token sets the token (default: a random one, printed).\n"
+              << "  --nodes N (2 to 9)\n"
+              << "      N `switchboard serve` processes on loopback as one cluster (MAX_CALLS 3\n"
+              << "      each): calls to the first node are placed across them (where each went\n"
+              << "      is printed), one more than they hold hears FULL_MESSAGE, the last node\n"
+              << "      is killed, and the survivors' view of the cluster and its calls shown.\n\n"
               << config::flags_help();
     return 0;
   }
   std::vector<std::string> demo_arguments;
   bool console = false;
-  for (const auto& argument : arguments) {
+  std::optional<unsigned> cluster_nodes;
+  for (std::size_t i = 0; i < arguments.size(); ++i) {
+    const auto& argument = arguments[i];
     if (argument == console_flag) {
       console = true;
+    } else if (argument == nodes_flag || argument.starts_with(std::string(nodes_flag) + "=")) {
+      const auto text = argument == nodes_flag ? (i + 1 < arguments.size() ? arguments[++i] : "")
+                                               : argument.substr(nodes_flag.size() + 1);
+      if (text.size() != 1 || text[0] < '2' || text[0] > '9') {
+        std::cerr << "switchboard demo: --nodes takes a number from 2 to 9\n";
+        return 2;
+      }
+      cluster_nodes = static_cast<unsigned>(text[0] - '0');
     } else {
       demo_arguments.push_back(argument);
     }
@@ -347,6 +669,9 @@ int run_demo(std::span<const std::string> arguments) {
     std::cerr << "switchboard: " << logging.error() << "\n";
     return 2;
   }
+
+  if (cluster_nodes)
+    return run_cluster_demo(*cluster_nodes, settings);
 
   boost::asio::io_context sim_io;
   auto sim_work = boost::asio::make_work_guard(sim_io);

@@ -1,5 +1,7 @@
 #include "app/node_drain.hpp"
 
+#include "app/placement.hpp"
+
 #include <algorithm>
 #include <tuple>
 
@@ -65,30 +67,18 @@ drain_disposition disposition_at_deadline(const drain_deadline_context&) {
 }
 
 std::optional<std::string> choose_stream_peer(const std::vector<actors::cluster_member>& members) {
-  const actors::cluster_member* best = nullptr;
-  const auto share = [](const actors::cluster_member& member) {
-    const auto& report = member.report;
-    return report.capacity == 0
-               ? 0.0
-               : static_cast<double>(report.active_calls) / static_cast<double>(report.capacity);
-  };
-  const auto rank = [&](const actors::cluster_member& member) {
-    return std::tuple(share(member), member.report.active_calls, member.report.load,
-                      std::string_view(member.report.name));
-  };
+  // Placement's own rule (app/placement.hpp), seen from a draining node: peers only.
+  local_node_status self;
+  self.draining = true;
   for (const auto& member : members) {
-    const auto& report = member.report;
-    const bool has_room = report.capacity == 0 || report.active_calls < report.capacity;
-    if (member.self || member.state != actors::node_state::ready || report.stream_url.empty() ||
-        !has_room) {
-      continue;
-    }
-    if (best == nullptr || rank(member) < rank(*best))
-      best = &member;
+    if (member.self)
+      self.id = member.id;
   }
-  if (best == nullptr)
-    return std::nullopt;
-  return best->report.stream_url;
+  for (auto& target : placement_order(members, self, nullptr, {})) {
+    if (!target.self)
+      return std::move(target.stream_url);
+  }
+  return std::nullopt;
 }
 
 }  // namespace switchboard::app

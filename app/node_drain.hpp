@@ -80,10 +80,9 @@ struct drain_deadline_context {
 /// `goodbye`: the hand-over needs the call's state on the peer (issue 12 §3, the next slice).
 drain_disposition disposition_at_deadline(const drain_deadline_context& context);
 
-/// The stream URL of the peer a draining node sends new calls to: a ready peer (not this node)
-/// that advertises a stream URL and has room (capacity 0 = unlimited). The least loaded of them:
-/// the fewest live calls for the capacity it has (unlimited counts as no share), then the fewest
-/// live calls, then the lower CPU load, then the name. nullopt: no peer can take a call.
+/// The stream URL of the peer a draining node sends new calls to: placement's choice among the
+/// peers (app/placement.hpp: ready, a stream URL, room counting promised places; the least
+/// loaded). nullopt: no peer can take a call.
 std::optional<std::string> choose_stream_peer(const std::vector<actors::cluster_member>& members);
 
 }  // namespace switchboard::app

@@ -1,5 +1,6 @@
 #include "app/outbound_calls.hpp"
 
+#include "app/call_placement.hpp"
 #include "net/twilio_webhook.hpp"
 #include "net/twiml.hpp"
 
@@ -66,12 +67,54 @@ bool call_rate_limiter::try_acquire(std::chrono::steady_clock::time_point now) {
   return true;
 }
 
+std::vector<net::form_parameter> dial_override_parameters(const dial_request& dial) {
+  std::vector<net::form_parameter> parameters;
+  if (dial.instructions && !dial.instructions->empty())
+    parameters.push_back({"instructions", *dial.instructions});
+  if (dial.voice && !dial.voice->empty())
+    parameters.push_back({"voice", *dial.voice});
+  if (dial.metadata_json != "{}" && !dial.metadata_json.empty())
+    parameters.push_back({"metadata", dial.metadata_json});
+  return parameters;
+}
+
+namespace {
+
+std::string overrides_fingerprint(const dial_request& dial) {
+  std::string_view instructions;
+  std::string_view voice;
+  std::string_view metadata;
+  const auto parameters = dial_override_parameters(dial);  // the views below point into it
+  for (const auto& parameter : parameters) {
+    if (parameter.name == "instructions")
+      instructions = parameter.value;
+    else if (parameter.name == "voice")
+      voice = parameter.value;
+    else
+      metadata = parameter.value;
+  }
+  return net::dial_overrides_fingerprint(instructions, voice, metadata);
+}
+
+}  // namespace
+
+bool overrides_travel(const dial_request& dial) {
+  // Measured as written: XML escapes grow the text.
+  return net::connect_stream_twiml("", dial_override_parameters(dial)).size() <=
+         max_travelling_overrides_chars;
+}
+
 std::vector<net::form_parameter> create_call_parameters(
     const dial_request& dial, const std::string& from, const std::string& stream_url,
-    const std::string& status_callback_url, const std::string& dial_id, const std::string& token) {
+    const std::string& status_callback_url, const std::string& dial_id, const std::string& token,
+    bool with_overrides) {
   // From and To as an inbound call's webhook passes them: the stream's `start` names neither.
-  const std::vector<net::form_parameter> stream_parameters{
+  std::vector<net::form_parameter> stream_parameters{
       {"dial_id", dial_id}, {"token", token}, {"From", from}, {"To", dial.to}};
+  if (with_overrides) {
+    for (auto& parameter : dial_override_parameters(dial))
+      stream_parameters.push_back(std::move(parameter));
+  }
   return {
       {"To", dial.to},
       {"From", from},
@@ -125,61 +168,102 @@ bool outbound_dialer::handle(const net::http_request& request, const net::http_r
                    "TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_PHONE_NUMBER are "
                    "needed to place calls"});
   }
-  // Room on this node first: a call it cannot carry must not use up the minute's dials. A call
-  // streaming to a peer takes no place here: the peer admits it when its stream starts.
+  place_and_dial(std::move(*dial), respond);
+  return true;
+}
+
+void outbound_dialer::place_and_dial(dial_request dial, const net::http_responder& respond) {
+  // A place first (here or on a peer with room): a call no node can carry must not use up the
+  // minute's dials.
   const auto dial_id = random_hex(16);
   const auto place = actors::call_admission_key("", dial_id);
-  const auto now = std::chrono::steady_clock::now();
-  const bool has_overrides = dial->instructions || dial->voice || dial->metadata_json != "{}";
-  std::optional<std::string> peer_stream;
-  if (peer_stream_ && !has_overrides)
-    peer_stream = peer_stream_();
-  if (peer_stream) {
-    spdlog::info("draining: outbound call to {} (dial {}) streams to {}", dial->to, dial_id,
-                 *peer_stream);
-  } else if (const auto refused = admission_->reserve(place, now, outbound_place_hold)) {
+  const bool has_overrides = !dial_override_parameters(dial).empty();
+  // Overrides that fit travel in the signed TwiML to whichever node takes the stream; longer
+  // ones stay in this node's memory, and the call with them.
+  const bool travelling = has_overrides && overrides_travel(dial);
+  const auto placed = [self = shared_from_this(), dial = std::move(dial), dial_id, place,
+                       has_overrides, travelling, respond](std::optional<placed_call> where) {
+    self->dial_placed(dial, dial_id, place, has_overrides, travelling, std::move(where), respond);
+  };
+  if (placer_) {
+    placer_->place(place, outbound_place_hold, has_overrides && !travelling,
+                   metrics::refusal_source::api, placed);
+    return;
+  }
+  if (const auto refused =
+          admission_->reserve(place, std::chrono::steady_clock::now(), outbound_place_hold)) {
     metrics_
         ->calls_refused(*refused == actors::admission_refusal::full
                             ? metrics::refusal_reason::full
                             : metrics::refusal_reason::overloaded,
                         metrics::refusal_source::api)
         .Increment();
-    return refuse({503, *refused == actors::admission_refusal::full
-                            ? "this node is full (MAX_CALLS " +
-                                  std::to_string(admission_->max_calls()) +
-                                  " calls): try again later or on another node"
-                            : std::string("this node is overloaded (event-loop lag over "
-                                          "MAX_LOOP_LAG_MS): try again later or on another "
-                                          "node")});
+    return placed(std::nullopt);
   }
-  if (!limiter_.try_acquire(now)) {
-    admission_->release(place);
+  placed(placed_call{});
+}
+
+void outbound_dialer::dial_placed(const dial_request& dial, const std::string& dial_id,
+                                  const std::string& place, bool has_overrides, bool travelling,
+                                  std::optional<placed_call> where,
+                                  const net::http_responder& respond) {
+  const auto refuse = [&](api_error error) {
+    respond(api_error_response(error));
+  };
+  if (!where) {
+    return refuse({503, "every node is full (MAX_CALLS " + std::to_string(admission_->max_calls()) +
+                            " calls here) or overloaded: try again later"});
+  }
+  const auto give_back = [placer = placer_, admission = admission_, where = *where, place] {
+    if (placer)
+      placer->release(where, place);
+    else
+      admission->release(place);
+  };
+  if (!limiter_.try_acquire(std::chrono::steady_clock::now())) {
+    give_back();
     return refuse({429, "CALLS_PER_MINUTE (" + std::to_string(settings_.calls_per_minute) +
                             ") reached: try again later"});
   }
   net::twilio_webhook_settings webhook;
   webhook.public_url = settings_.public_url;
   webhook.node_stream_url = settings_.node_stream_url;
+  const auto stream_url = where->stream_url.empty()
+                              ? net::media_stream_url(net::http_request{}, webhook)
+                              : where->stream_url;
+  if (where->where == metrics::placement_where::peer) {
+    spdlog::info("outbound call to {} (dial {}) placed on node {}: {}", dial.to, dial_id,
+                 where->node_name, stream_url);
+  }
   // Ringing and answering take a while: the token outlives a ringing phone.
   const auto token_subject = "dial:" + dial_id;
-  const auto token = tokens_.issue({token_subject, settings_.twilio_phone_number, dial->to},
-                                   wall_clock_(), std::chrono::minutes(15));
-  auto parameters = create_call_parameters(
-      *dial, settings_.twilio_phone_number,
-      peer_stream.value_or(net::media_stream_url(net::http_request{}, webhook)),
-      *settings_.public_url + "/call-status", dial_id, token);
-  if (has_overrides)
-    dials_->put(dial_id, {dial->instructions, dial->voice, dial->metadata_json});
-  const auto to = dial->to;
+  const auto fingerprint = travelling ? overrides_fingerprint(dial) : std::string();
+  const auto token =
+      tokens_.issue({token_subject, settings_.twilio_phone_number, dial.to, fingerprint},
+                    wall_clock_(), std::chrono::minutes(15));
+  auto parameters =
+      create_call_parameters(dial, settings_.twilio_phone_number, stream_url,
+                             *settings_.public_url + "/call-status", dial_id, token, travelling);
+  const auto twiml = std::find_if(parameters.begin(), parameters.end(),
+                                  [](const auto& parameter) { return parameter.name == "Twiml"; });
+  if (twiml != parameters.end() && twiml->value.size() > max_inline_twiml_chars) {
+    give_back();
+    return refuse({400,
+                   "the call's TwiML would exceed Twilio's 4000 characters: shorten "
+                   "\"instructions\" or \"metadata\""});
+  }
+  if (has_overrides && !travelling)
+    dials_->put(dial_id, {dial.instructions, dial.voice, dial.metadata_json});
+  const auto to = dial.to;
   const auto from = settings_.twilio_phone_number;
   net::create_twilio_call(
       io_, tls_,
       {settings_.twilio_api_base, settings_.twilio_account_sid, settings_.twilio_auth_token},
       std::move(parameters),
-      [respond, to, from, dial_id, place, statuses = statuses_, admission = admission_,
+      [respond, to, from, dial_id, give_back, statuses = statuses_,
        wall_clock = wall_clock_](net::twilio_create_result created) {
         if (!created) {
-          admission->release(place);  // no call, no stream: the place is free again
+          give_back();  // no call, no stream: the place is free again
           spdlog::warn("outbound call to {} refused by Twilio: HTTP {} code {}: {}", to,
                        created.error().http_status, created.error().code, created.error().message);
           return respond(twilio_error_response(created.error()));
@@ -192,7 +276,6 @@ bool outbound_dialer::handle(const net::http_request& request, const net::http_r
                           wall_clock());
         respond(created_response(*created));
       });
-  return true;
 }
 
 }  // namespace switchboard::app

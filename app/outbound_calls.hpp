@@ -51,13 +51,29 @@ class call_rate_limiter {
 };
 
 /// The form of Calls.json for one dial: To, From, inline TwiML streaming to `stream_url` with
-/// the dial's token, and a status callback for every event.
+/// the dial's token (and its overrides, when they travel), and a status callback for every event.
 std::vector<net::form_parameter> create_call_parameters(
     const dial_request& dial, const std::string& from, const std::string& stream_url,
-    const std::string& status_callback_url, const std::string& dial_id, const std::string& token);
+    const std::string& status_callback_url, const std::string& dial_id, const std::string& token,
+    bool with_overrides = false);
+
+/// Twilio's limit on inline TwiML (Calls.json `Twiml`; error 32018 beyond it).
+inline constexpr std::size_t max_inline_twiml_chars = 4000;
+/// The most of a dial's overrides (XML-escaped) that travel in its TwiML: the rest of the
+/// TwiML (stream URL, token, numbers) fits in what Twilio leaves. Longer ones keep the call on
+/// the node that dials it, in that node's memory (dial_overrides).
+inline constexpr std::size_t max_travelling_overrides_chars = 3000;
+
+/// The <Parameter>s that carry a dial's overrides to whichever node takes its stream (empty
+/// ones left out; metadata "{}" is none), and whether they fit in the TwiML.
+std::vector<net::form_parameter> dial_override_parameters(const dial_request& dial);
+bool overrides_travel(const dial_request& dial);
+
+class call_placer;
+struct placed_call;
 
 /// POST /calls, answered asynchronously (the REST call is I/O). Lives as long as the server.
-class outbound_dialer {
+class outbound_dialer : public std::enable_shared_from_this<outbound_dialer> {
  public:
   outbound_dialer(const config::settings& settings, boost::asio::io_context& io,
                   std::shared_ptr<net::tls_context> tls, const net::call_token_issuer& tokens,
@@ -72,14 +88,15 @@ class outbound_dialer {
   /// An http_routes::on_request_async: takes POST /calls, leaves every other request.
   bool handle(const net::http_request& request, const net::http_responder& respond);
 
-  /// Where a new call streams instead of this node (a draining node's ready peer); nullopt from
-  /// `peer_stream`: here. A dial with its own instructions, voice or metadata always streams
-  /// here: those stay on this node (dial_overrides), the peer would not find them.
-  void redirect_streams(std::function<std::optional<std::string>()> peer_stream) {
-    peer_stream_ = std::move(peer_stream);
-  }
+  /// Where calls go (app/call_placement.hpp): this node or a peer with room. Unset: this node,
+  /// by its own admission.
+  void place_with(std::shared_ptr<call_placer> placer) { placer_ = std::move(placer); }
 
  private:
+  void place_and_dial(dial_request dial, const net::http_responder& respond);
+  void dial_placed(const dial_request& dial, const std::string& dial_id, const std::string& place,
+                   bool has_overrides, bool travelling, std::optional<placed_call> where,
+                   const net::http_responder& respond);
   config::settings settings_;
   boost::asio::io_context& io_;
   std::shared_ptr<net::tls_context> tls_;
@@ -90,7 +107,7 @@ class outbound_dialer {
   std::shared_ptr<actors::call_status_book> statuses_;  // each call created, for /call-status
   std::shared_ptr<actors::call_admission> admission_;   // MAX_CALLS and lag: 503 when full
   std::shared_ptr<metrics::bridge_metrics> metrics_;
-  std::function<std::optional<std::string>()> peer_stream_;  // may be empty
+  std::shared_ptr<call_placer> placer_;  // may be null
 };
 
 }  // namespace switchboard::app

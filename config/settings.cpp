@@ -763,8 +763,9 @@ constexpr std::array descriptors{
                        }},
     setting_descriptor{"MAX_CALLS", "0",
                        "Calls this node takes at once (streaming, or answered and about to "
-                       "stream); past it the webhook answers FULL_MESSAGE and hangs up, POST "
-                       "/calls answers 503 and /readyz reports not ready. 0: no fixed limit.",
+                       "stream); past it new calls go to a cluster peer with room, or, with "
+                       "none, the webhook answers FULL_MESSAGE and hangs up, POST /calls answers "
+                       "503; /readyz reports not ready. 0: no fixed limit.",
                        "<0-100000>", false, false,
                        [](std::string_view text, settings& out) -> problem {
                          unsigned long calls = 0;
@@ -779,8 +780,8 @@ constexpr std::array descriptors{
                        }},
     setting_descriptor{
         "FULL_MESSAGE", default_full_message,
-        "What a caller hears (Twilio <Say>) before the hang-up when this node takes no more "
-        "calls (MAX_CALLS, MAX_LOOP_LAG_MS).",
+        "What a caller hears (Twilio <Say>) before the hang-up when no node takes the call "
+        "(MAX_CALLS, MAX_LOOP_LAG_MS; in a cluster, every node).",
         "<text>", false, false,
         [](std::string_view text, settings& out) -> problem {
           return parse_spoken_message(text, out.full_message);

@@ -80,6 +80,18 @@ std::string_view to_string(call_end outcome) {
   return "unknown";
 }
 
+std::string_view to_string(placement_where where) {
+  switch (where) {
+    case placement_where::local:
+      return "local";
+    case placement_where::peer:
+      return "peer";
+    case placement_where::refused_full:
+      return "refused_full";
+  }
+  return "unknown";
+}
+
 std::string_view to_string(handover_result result) {
   switch (result) {
     case handover_result::goodbye:
@@ -210,9 +222,9 @@ bridge_metrics::bridge_metrics(std::string node)
   auto& refused = counter_family("switchboard_calls_refused_total",
                                  "Calls refused by admission control, by reason (full: "
                                  "MAX_CALLS; overloaded: event-loop lag) and source (webhook, "
-                                 "api, stream).");
+                                 "api, stream, placement: a peer asked for a place here).");
   constexpr std::array<const char*, 2> reasons{"full", "overloaded"};
-  constexpr std::array<const char*, 3> sources{"webhook", "api", "stream"};
+  constexpr std::array<const char*, 4> sources{"webhook", "api", "stream", "placement"};
   for (std::size_t r = 0; r < reasons.size(); ++r) {
     for (std::size_t s = 0; s < sources.size(); ++s)
       calls_refused_[r][s] = &refused.Add({{"reason", reasons[r]}, {"source", sources[s]}});
@@ -242,6 +254,16 @@ bridge_metrics::bridge_metrics(std::string node)
   for (std::size_t i = 0; i < calls_handed_over_.size(); ++i) {
     calls_handed_over_[i] =
         &handed_over.Add({{"result", std::string(to_string(static_cast<handover_result>(i)))}});
+  }
+
+  auto& placed = counter_family(
+      "switchboard_calls_placed_total",
+      "New calls (webhook, POST /calls) this node answered, by where it placed them: local "
+      "(here), peer (a peer's NODE_STREAM_URL, its place reserved there), refused_full (every "
+      "node full: FULL_MESSAGE, or 503 for POST /calls).");
+  for (std::size_t i = 0; i < calls_placed_.size(); ++i) {
+    calls_placed_[i] =
+        &placed.Add({{"where", std::string(to_string(static_cast<placement_where>(i)))}});
   }
 
   auto& frames = counter_family("switchboard_media_frames_total",

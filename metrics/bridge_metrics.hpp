@@ -63,9 +63,17 @@ enum class handover_result : std::uint8_t { goodbye };
 inline constexpr std::size_t handover_result_count = 1;
 std::string_view to_string(handover_result result);
 
+/// Where the node that answered a new call (webhook or POST /calls) placed it, the `where` of
+/// switchboard_calls_placed_total: here, on a peer (its NODE_STREAM_URL), or nowhere because
+/// every node was full (the caller heard FULL_MESSAGE; POST /calls answered 503).
+/// remote_spawn (a call's actors spawned on another node) is later work.
+enum class placement_where : std::uint8_t { local, peer, refused_full };
+inline constexpr std::size_t placement_where_count = 3;
+std::string_view to_string(placement_where where);
+
 /// Why a call was refused (admission control), and where.
 enum class refusal_reason : std::uint8_t { full, overloaded };
-enum class refusal_source : std::uint8_t { webhook, api, stream };
+enum class refusal_source : std::uint8_t { webhook, api, stream, placement };
 
 enum class frame_direction : std::uint8_t { inbound, outbound };
 enum class websocket_peer : std::uint8_t { twilio, model };
@@ -142,7 +150,7 @@ class bridge_metrics {
 
   // -- admission --------------------------------------------------------------------------------
   /// Calls refused by admission control: `full` (MAX_CALLS) or `overloaded` (event-loop lag),
-  /// at the webhook, POST /calls, or a stream's `start`.
+  /// at the webhook, POST /calls, a stream's `start`, or a peer's placement request.
   prometheus::Counter& calls_refused(refusal_reason reason, refusal_source source) {
     return *calls_refused_[static_cast<std::size_t>(reason)][static_cast<std::size_t>(source)];
   }
@@ -161,6 +169,12 @@ class bridge_metrics {
   /// Calls still live at the drain deadline, by what became of them.
   prometheus::Counter& calls_handed_over(handover_result result) {
     return *calls_handed_over_[static_cast<std::size_t>(result)];
+  }
+
+  // -- placement (README "Cluster") ------------------------------------------------------------
+  /// New calls this node answered, by where it placed them.
+  prometheus::Counter& calls_placed(placement_where where) {
+    return *calls_placed_[static_cast<std::size_t>(where)];
   }
 
   // -- media ------------------------------------------------------------------------------------
@@ -261,13 +275,14 @@ class bridge_metrics {
   std::array<prometheus::Counter*, call_end_count> calls_ended_;
   prometheus::Histogram* call_duration_;
   std::map<std::string, prometheus::Counter*, std::less<>> webhooks_;
-  std::array<std::array<prometheus::Counter*, 3>, 2> calls_refused_;
+  std::array<std::array<prometheus::Counter*, 4>, 2> calls_refused_;
   prometheus::Counter* stream_start_timeouts_;
   prometheus::Histogram* loop_lag_;
   prometheus::Gauge* admitting_;
   prometheus::Gauge* max_calls_;
   prometheus::Gauge* draining_;
   std::array<prometheus::Counter*, handover_result_count> calls_handed_over_;
+  std::array<prometheus::Counter*, placement_where_count> calls_placed_;
   std::array<prometheus::Counter*, 2> media_frames_;
   prometheus::Histogram* latency_to_model_;
   prometheus::Histogram* latency_to_caller_;

@@ -39,6 +39,23 @@ std::string base64url(std::span<const std::uint8_t> bytes) {
 
 }  // namespace
 
+std::string dial_overrides_fingerprint(std::string_view instructions, std::string_view voice,
+                                       std::string_view metadata_json) {
+  std::string text;
+  const auto add = [&text](std::string_view name, std::string_view value) {
+    if (value.empty())
+      return;
+    text.append(name);
+    text += std::to_string(value.size());
+    text.push_back(':');
+    text.append(value);
+  };
+  add("instructions", instructions);
+  add("voice", voice);
+  add("metadata", metadata_json);
+  return text;
+}
+
 call_token_issuer call_token_issuer::from_secret(std::string_view secret) {
   const std::span<const std::uint8_t> secret_bytes(
       reinterpret_cast<const std::uint8_t*>(secret.data()), secret.size());
@@ -66,6 +83,11 @@ std::string call_token_issuer::mac(const call_token_subject& subject, std::strin
   // a token stripped of its issuer then fails the MAC like any other change.
   if (!issuer.empty())
     add(issuer);
+  // Named, so that a token's field list is unambiguous whichever of the two it has.
+  if (!subject.overrides.empty()) {
+    add("overrides");
+    add(subject.overrides);
+  }
   return base64url(hmac_sha256(key_, data));
 }
 

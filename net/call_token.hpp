@@ -41,7 +41,16 @@ struct call_token_subject {
   std::string_view call;
   std::string_view from;
   std::string_view to;
+  /// An outbound call's overrides as its TwiML carries them (dial_overrides_fingerprint; ""
+  /// = none): under the MAC, so that no one can change the prompt, voice or metadata of a call
+  /// on its way to whichever node takes its stream, nor add any to a call that had none.
+  std::string_view overrides = {};
 };
+
+/// What the token's MAC covers of a dial's overrides: each one present (not empty) named and
+/// length-prefixed, in a fixed order; "" when there are none.
+std::string dial_overrides_fingerprint(std::string_view instructions, std::string_view voice,
+                                       std::string_view metadata_json);
 
 class call_token_issuer {
  public:

@@ -46,11 +46,8 @@ std::string media_stream_url(const http_request& request, const twilio_webhook_s
   return base + std::string(media_stream_path);
 }
 
-http_response answer_incoming_call(const http_request& request,
-                                   const twilio_webhook_settings& settings,
-                                   const call_token_issuer& tokens,
-                                   std::chrono::system_clock::time_point now,
-                                   const admit_call& admit, const redirect_call& redirect) {
+std::variant<incoming_call, http_response> read_incoming_call(
+    const http_request& request, const twilio_webhook_settings& settings) {
   if (request.method != "POST" && request.method != "GET") {
     return http_response::text(405, "method not allowed\n");
   }
@@ -73,32 +70,51 @@ http_response answer_incoming_call(const http_request& request,
   const auto call_sid = value_of(params, "CallSid");
   if (call_sid.empty())
     return http_response::text(400, "CallSid is missing\n");
-  // A peer's stream takes no place here: the peer admits the call when its stream starts.
-  std::optional<std::string> peer_stream;
-  if (redirect)
-    peer_stream = redirect(call_sid);
-  if (!peer_stream && admit && !admit(call_sid)) {
-    // Answered at once: the caller hears why instead of a ringing line, and Twilio's status
-    // callbacks show a completed call, not a failed webhook.
-    http_response refused;
-    refused.content_type = "text/xml";
-    refused.body = say_and_hang_up_twiml(settings.full_message);
-    return refused;
-  }
+  return incoming_call{std::string(call_sid), std::string(value_of(params, "From")),
+                       std::string(value_of(params, "To"))};
+}
 
-  const auto from = value_of(params, "From");
-  const auto to = value_of(params, "To");
+http_response stream_call_response(const incoming_call& call, const std::string& stream_url,
+                                   const call_token_issuer& tokens,
+                                   std::chrono::system_clock::time_point now) {
   const std::vector<form_parameter> stream_parameters{
-      {"CallSid", std::string(call_sid)},
-      {"From", std::string(from)},
-      {"To", std::string(to)},
-      {"token", tokens.issue({call_sid, from, to}, now)},
+      {"CallSid", call.call_sid},
+      {"From", call.from},
+      {"To", call.to},
+      {"token", tokens.issue({call.call_sid, call.from, call.to}, now)},
   };
   http_response response;
   response.content_type = "text/xml";
-  response.body = connect_stream_twiml(
-      peer_stream ? *peer_stream : media_stream_url(request, settings), stream_parameters);
+  response.body = connect_stream_twiml(stream_url, stream_parameters);
   return response;
+}
+
+http_response full_response(const twilio_webhook_settings& settings) {
+  // Answered at once: the caller hears why instead of a ringing line, and Twilio's status
+  // callbacks show a completed call, not a failed webhook.
+  http_response refused;
+  refused.content_type = "text/xml";
+  refused.body = say_and_hang_up_twiml(settings.full_message);
+  return refused;
+}
+
+http_response answer_incoming_call(const http_request& request,
+                                   const twilio_webhook_settings& settings,
+                                   const call_token_issuer& tokens,
+                                   std::chrono::system_clock::time_point now,
+                                   const admit_call& admit, const redirect_call& redirect) {
+  auto read = read_incoming_call(request, settings);
+  if (auto* refused = std::get_if<http_response>(&read))
+    return std::move(*refused);
+  const auto& call = std::get<incoming_call>(read);
+  // A peer's stream takes no place here: the peer admits the call when its stream starts.
+  std::optional<std::string> peer_stream;
+  if (redirect)
+    peer_stream = redirect(call.call_sid);
+  if (!peer_stream && admit && !admit(call.call_sid))
+    return full_response(settings);
+  return stream_call_response(
+      call, peer_stream ? *peer_stream : media_stream_url(request, settings), tokens, now);
 }
 
 std::string check_media_stream_upgrade(const http_request& request,

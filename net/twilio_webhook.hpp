@@ -12,6 +12,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <variant>
 
 namespace switchboard::net {
 
@@ -46,6 +47,26 @@ std::string media_stream_url(const http_request& request, const twilio_webhook_s
 /// (a draining node sends new calls to a ready peer). Asked first, for a signed request that
 /// names a CallSid; nullopt: this node answers for itself (`admit`).
 using redirect_call = std::function<std::optional<std::string>(std::string_view call_sid)>;
+
+/// What a signed voice webhook says of its call.
+struct incoming_call {
+  std::string call_sid;
+  std::string from;
+  std::string to;
+};
+
+/// The voice webhook's checks: the method (405), the signature (403), a CallSid (400). Either
+/// the call, or the response that refuses the request.
+std::variant<incoming_call, http_response> read_incoming_call(
+    const http_request& request, const twilio_webhook_settings& settings);
+
+/// TwiML that streams `call` to `stream_url`, with its From, To and a call token.
+http_response stream_call_response(const incoming_call& call, const std::string& stream_url,
+                                   const call_token_issuer& tokens,
+                                   std::chrono::system_clock::time_point now);
+
+/// <Say>FULL_MESSAGE</Say><Hangup/> (200, so that Twilio plays it): no node takes the call.
+http_response full_response(const twilio_webhook_settings& settings);
 
 /// The voice webhook. 403 on a missing or bad signature; 400 without a CallSid; else TwiML:
 /// the media stream (a peer's, when `redirect` names one; else this node's), or — when `admit`

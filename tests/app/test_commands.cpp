@@ -198,3 +198,27 @@ TEST_CASE("the demo a new user runs first: an inbound and an outbound call, both
   }
   CHECK(calls == 2);
 }
+
+TEST_CASE(
+    "demo --nodes 3: calls spread over three node processes and a killed node's calls end "
+    "as node lost",
+    "[commands][demo]") {
+  switchboard::testing::temporary_directory dir;
+  const auto result =
+      run("demo --nodes 3", "cd " + shell_quote(dir.path().string()) +
+                                " && env -u OPENAI_API_KEY -u PORT -u API_TOKEN -u CLUSTER_PORT");
+  INFO(result.output);
+  REQUIRE(result.exit_status == 0);
+  CHECK(result.output.find("every node linked to every other (full mesh), all ready") !=
+        std::string::npos);
+  // Nine calls to node-1, three places on each node: placement filled each.
+  CHECK(result.output.find("spread:  node-1 3  node-2 3  node-3 3") != std::string::npos);
+  CHECK(result.output.find("call 10: every node full") != std::string::npos);
+  CHECK(result.output.find("node-1 marked node-3 down after") != std::string::npos);
+  std::size_t lost = 0;
+  for (auto at = result.output.find("ended because: node lost"); at != std::string::npos;
+       at = result.output.find("ended because: node lost", at + 1)) {
+    ++lost;
+  }
+  CHECK(lost == 3);
+}

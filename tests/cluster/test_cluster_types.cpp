@@ -67,6 +67,8 @@ TEST_CASE("cluster types: the echo peer (run by the round trip)", "[.cluster_ech
         [](actors::remote_call_answer& x) { return x; },
         [](actors::call_token_claim& x) { return x; },
         [](actors::call_token_verdict& x) { return x; },
+        [](actors::place_request& x) { return x; },
+        [](actors::place_verdict& x) { return x; },
     };
   });
   auto port = caf::io::publish(echo, 0, "127.0.0.1");
@@ -108,6 +110,7 @@ TEST_CASE("cluster types: every cross-node type reaches another process and come
   round_trip(actors::node_heartbeat{"node-a",
                                     "ready",
                                     12,
+                                    3,
                                     100,
                                     0.75,
                                     "wss://voice.example.com/nodes/a/media-stream",
@@ -123,5 +126,7 @@ TEST_CASE("cluster types: every cross-node type reaches another process and come
   round_trip(actors::call_token_claim{"1800000300.bWFj.0123456789ABCDEF#42", "0123456789ABCDEF#42",
                                       1'800'000'300, "CA0123456789abcdef0123456789abcdef"});
   round_trip(actors::call_token_verdict{false, "call token already used by another stream"});
+  round_trip(actors::place_request{"0123456789ABCDEF#42", "dial:0123456789abcdef", 30});
+  round_trip(actors::place_verdict{false, "full (MAX_CALLS 4)"});
   CHECK((*peer)->terminate() != 0);  // ended by SIGTERM
 }
