@@ -11,6 +11,7 @@ WORKDIR /src
 COPY scripts/setup scripts/setup
 COPY tests/web/package.json tests/web/package-lock.json tests/web/
 COPY tests/k8s/package.json tests/k8s/package-lock.json tests/k8s/
+COPY tests/realtime/package.json tests/realtime/package-lock.json tests/realtime/
 RUN scripts/setup
 COPY . .
 # Only the executable: no test binaries, no fuzzers. Debug sections stay out of the image.
