@@ -290,6 +290,33 @@ std::string continuation_instructions(const response_turns::lost_response& lost,
          "\". Go on from where you stopped, briefly, without repeating what they already heard.";
 }
 
+// The turn detector's prefix padding (300 ms, §B3) in 20 ms frames: what is kept between turns.
+constexpr std::size_t frames_before_a_turn = 15;
+
+void keep_uncommitted(self_pointer self, std::string frame) {
+  auto& state = self->state;
+  const std::size_t bound =
+      state.caller_speaking ? state.env->max_buffered_caller_frames : frames_before_a_turn;
+  state.uncommitted_audio.push_back(std::move(frame));
+  while (state.uncommitted_audio.size() > bound)
+    state.uncommitted_audio.pop_front();
+}
+
+/// The caller's turn in progress went to a lost session: the next one hears it from its start,
+/// before what was held meanwhile.
+void resend_uncommitted_turn(self_pointer self) {
+  auto& state = self->state;
+  if (state.caller_speaking) {
+    for (auto frame = state.uncommitted_audio.rbegin(); frame != state.uncommitted_audio.rend();
+         ++frame) {
+      if (state.held_audio.size() >= state.env->max_buffered_caller_frames)
+        break;
+      state.held_audio.push_front(std::move(*frame));
+    }
+  }
+  state.uncommitted_audio.clear();
+}
+
 /// The link is gone with whatever response it was giving: an agent line cut off there stands
 /// as the caller heard it, and the next session is asked to go on (or asked again what it had
 /// not started) rather than to start over.
@@ -368,6 +395,7 @@ void on_lost(self_pointer self, metrics::model_link_failure failure, const std::
   if (state.closing)
     return;
   on_response_lost(self);
+  resend_uncommitted_turn(self);
   if (state.standby && state.standby_ready) {
     // The session ended (its lifetime, or a drop) with the next one ready: no reconnect.
     metrics::log_call(spdlog::level::info, state.ids,
@@ -479,6 +507,9 @@ void on_server_event(self_pointer self, std::string_view text, std::int64_t rece
         } else if constexpr (std::is_same_v<type, net::realtime_speech_stopped>) {
           state.speech_stopped_ns = received_ns;
           state.caller_speaking = false;
+          // The turn is the model's now (committed next): keep only the padding.
+          while (state.uncommitted_audio.size() > frames_before_a_turn)
+            state.uncommitted_audio.pop_front();
           switch_if_between_turns(self);
         } else if constexpr (std::is_same_v<type, net::realtime_response_created>) {
           if (const auto* request = state.turns.created(event.response_id);
@@ -646,6 +677,7 @@ openai_session_actor::behavior_type openai_session(self_pointer self, bridge_env
                      state.outbound.clear();
                      net::append_realtime_audio_append(state.outbound, audio.payload_base64);
                      send_to_model(self);
+                     keep_uncommitted(self, std::move(audio.payload_base64));
                      state.watch.caller_audio(self->clock().now());
                      schedule_watch(self);
                      if (audio.received_ns != 0) {

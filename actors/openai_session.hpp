@@ -71,6 +71,10 @@ struct openai_session_state {
   std::optional<caf::actor_clock::time_point> watch_check_at;  // when that check fires
   std::uint64_t reconnects = 0;
   std::deque<std::string> held_audio;  // base64 frames waiting for a ready session
+  // Frames sent of the caller's turn in progress, not yet committed by the model: a session
+  // lost mid-turn takes them with it, so they are sent again to the next one. Between turns
+  // only the last few are kept (the turn detector's prefix padding).
+  std::deque<std::string> uncommitted_audio;
   std::uint64_t dropped_audio_frames = 0;
   std::string outbound;  // reused serialisation buffer
   std::minstd_rand jitter{std::random_device{}()};

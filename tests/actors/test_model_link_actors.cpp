@@ -307,6 +307,7 @@ TEST_CASE(
   // character: "Your table for two is booked at eight pm", 40 characters over 1000 ms).
   call.caller_speaks(200ms);
   call.model->server_sends(model_json(net::realtime_speech_started{"e1", "item_c1", 0}));
+  call.model->server_sends(model_json(net::realtime_speech_stopped{"e1", "item_c1", 200}));
   call.model->server_sends(
       model_json(net::realtime_input_transcript{"e2", "item_c1", 0, "Is my table booked?"}));
   call.model->server_sends(
@@ -331,6 +332,7 @@ TEST_CASE(
   auto sent = call.model->take();
   REQUIRE(count_containing(sent, "conversation.item.truncate") == 1);
   CHECK(count_containing(sent, "\"audio_end_ms\":480") == 1);
+  call.model->server_sends(model_json(net::realtime_speech_stopped{"e8", "item_c2", 1500}));
   call.model->server_sends(
       model_json(net::realtime_input_transcript{"e8", "item_c2", 0, "What about the window?"}));
   fixture.run();
@@ -565,4 +567,29 @@ TEST_CASE("a call that ends before the session's lifetime never opens a second s
   call.model_configured();
   fixture.advance(std::chrono::minutes(59));
   CHECK(call.model->opens == 1);
+}
+
+TEST_CASE("a link lost while the caller speaks: the next session hears the turn from its start",
+          "[openai_session][reconnect]") {
+  actor_fixture fixture;
+  call_under_test call(fixture);
+  call.start();
+  call.model->connection_event(realtime_link_event::kind::opened);
+  fixture.run();
+  call.model_configured();
+  call.caller_speaks(1000ms);  // quiet: only the last 300 ms are kept, the padding of a turn
+  call.model->server_sends(model_json(net::realtime_speech_started{"e1", "item_c1", 700}));
+  fixture.run();
+  call.caller_speaks(400ms);  // the turn so far went to the session that is about to be lost
+  call.model->take();
+  call.model->connection_event(realtime_link_event::kind::closed, "socket closed");
+  fixture.run();
+  call.caller_speaks(100ms);  // held; the backoff passes meanwhile
+  REQUIRE(call.model->opens == 2);
+  call.model->connection_event(realtime_link_event::kind::opened);
+  fixture.run();
+  call.model->take();
+  call.model_configured();
+  // 15 frames of padding and 20 of the turn sent again, then the 5 held: 700 ms, in order.
+  CHECK(count_containing(call.model->take(), "input_audio_buffer.append") == 40);
 }
