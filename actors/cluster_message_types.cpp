@@ -17,6 +17,7 @@ void add_cluster_message_types(caf::actor_system_config& config) {
   config.add_message_type<call_token_verdict>("call_token_verdict");
   config.add_message_type<place_request>("place_request");
   config.add_message_type<place_verdict>("place_verdict");
+  config.add_message_type<dial_budget_request>("dial_budget_request");
 }
 
 }  // namespace switchboard::actors

@@ -182,7 +182,10 @@ using node_actor = caf::typed_actor<
     // Placement: from a peer, a place for a call that peer is sending here (this node's
     // admission decides); from this node's webhook or POST /calls, for a call it sends to a
     // peer (forwarded there).
-    caf::replies_to<place_request>::with<place_verdict>>;
+    caf::replies_to<place_request>::with<place_verdict>,
+    // CALLS_PER_MINUTE for the cluster: from a peer, one dial from the budget this node keeps;
+    // from this node's POST /calls, for the node that keeps it (forwarded there).
+    caf::replies_to<dial_budget_request>::with<place_verdict>>;
 
 /// Where a stream claims a call token another node issued: this node's node actor (null when
 /// there is no cluster: every token is then this node's own).

@@ -617,4 +617,15 @@ typename Inspector::result_type inspect(Inspector& f, place_verdict& x) {
   return f(caf::meta::type_name("place_verdict"), x.granted, x.why);
 }
 
+/// CALLS_PER_MINUTE for the whole cluster: POST /calls on any node takes one dial from the
+/// budget kept by one node, the live node with the lowest id (app/placement.hpp); answered with
+/// a place_verdict (granted: dial; else the minute's dials are spent).
+struct dial_budget_request {
+  std::string node_id;  // the node that keeps the budget (the local node actor forwards it)
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, dial_budget_request& x) {
+  return f(caf::meta::type_name("dial_budget_request"), x.node_id);
+}
+
 }  // namespace switchboard::actors

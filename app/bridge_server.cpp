@@ -331,6 +331,9 @@ class node final : public bridge_server {
           .Increment();
       return std::string(actors::to_string(*refused));
     };
+    options.take_dial = [limiter = dialer_->rate_limiter()] {
+      return limiter->try_acquire(std::chrono::steady_clock::now());
+    };
     options.capacity = static_cast<std::uint32_t>(settings_.max_calls);
     options.stream_url = settings_.node_stream_url;
     options.draining = [this] {
@@ -351,6 +354,13 @@ class node final : public bridge_server {
     // their issuer's ledger wherever the stream lands (README "Security").
     controller_->join_cluster(cluster_);
     placer_->join_cluster(cluster_);
+    // CALLS_PER_MINUTE for the whole cluster, kept by one node (README "Cluster").
+    dialer_->take_dials_from([cluster = std::weak_ptr<cluster_node>(cluster_)](
+                                 std::function<void(std::optional<bool>)> done) {
+      if (auto linked = cluster.lock())
+        return linked->take_dial(std::move(done));
+      done(std::nullopt);
+    });
     tokens_->set_issuer(cluster_->id());
     if (env->call_tokens)
       env->call_tokens->set_issuer(cluster_->id());

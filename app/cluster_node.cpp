@@ -3,6 +3,7 @@
 #include "actors/cluster_message_types.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/messages.hpp"
+#include "app/placement.hpp"
 #include "metrics/process_metrics.hpp"
 
 #include <boost/json.hpp>
@@ -66,6 +67,9 @@ constexpr std::size_t max_token_length = 1024;
 // promise may hold (POST /calls holds 90 s for a ringing phone).
 constexpr std::size_t max_admission_key_length = 64;
 constexpr std::uint32_t max_place_hold_s = 120;
+// What the dial budget's keeper answers when the minute is spent (any other refusal means it
+// could not be asked).
+constexpr std::string_view dial_budget_spent = "CALLS_PER_MINUTE reached";
 
 std::string host_name() {
   std::array<char, 256> name{};
@@ -489,6 +493,24 @@ caf::result<actors::place_verdict> on_place_request(node_pointer self,
   return self->delegate(peer->second, std::move(request));
 }
 
+caf::result<actors::place_verdict> on_dial_budget_request(node_pointer self,
+                                                          actors::dial_budget_request& request) {
+  auto& state = self->state;
+  if (request.node_id == to_string(self->system().node())) {
+    if (!state.options.take_dial)
+      return actors::place_verdict{false, "this node keeps no dial budget"};
+    if (state.options.take_dial())
+      return actors::place_verdict{true, {}};
+    return actors::place_verdict{false, std::string(dial_budget_spent)};
+  }
+  if (from_peer(self))
+    return actors::place_verdict{false, "not this node"};
+  const auto peer = state.peers.find(request.node_id);
+  if (peer == state.peers.end())
+    return actors::place_verdict{false, "not linked to that node"};
+  return self->delegate(peer->second, std::move(request));
+}
+
 void on_call_changed(node_pointer self, const std::string& call_sid) {
   auto& state = self->state;
   if (from_peer(self) || !state.options.calls || state.peers.empty())
@@ -553,6 +575,9 @@ node_impl_actor::behavior_type node_behavior(node_pointer self, cluster_options 
       },
       [self](actors::call_token_claim& claim) { return on_token_claim(self, claim); },
       [self](actors::place_request& request) { return on_place_request(self, request); },
+      [self](actors::dial_budget_request& request) {
+        return on_dial_budget_request(self, request);
+      },
       [self](call_changed_atom, std::string& call_sid) { on_call_changed(self, call_sid); },
       [self](cluster_tick_atom) {
         if (from_self(self))
@@ -771,6 +796,28 @@ void cluster_node::reserve(actors::place_request request,
                 });
       },
       std::move(request), std::move(done));
+}
+
+void cluster_node::take_dial(std::function<void(std::optional<bool>)> done) const {
+  if (!handle_ || system_ == nullptr)
+    return done(std::nullopt);
+  const auto keeper = dial_budget_keeper(view_->members(std::chrono::steady_clock::now()));
+  const auto timeout = request_timeout_;
+  system_->spawn(
+      [node = caf::actor_cast<actors::node_actor>(handle_), timeout](
+          caf::event_based_actor* self, actors::dial_budget_request question,
+          std::function<void(std::optional<bool>)> reply_to) {
+        self->request(node, timeout, std::move(question))
+            .then(
+                [reply_to](actors::place_verdict& verdict) {
+                  // Refused because the keeper is not linked or keeps none: not an answer.
+                  if (!verdict.granted && verdict.why != dial_budget_spent)
+                    return reply_to(std::nullopt);
+                  reply_to(verdict.granted);
+                },
+                [reply_to](caf::error&) { reply_to(std::nullopt); });
+      },
+      actors::dial_budget_request{keeper}, std::move(done));
 }
 
 void cluster_node::stop() {

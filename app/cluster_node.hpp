@@ -74,6 +74,9 @@ struct cluster_options {
   std::function<std::optional<std::string>(const std::string& admission_key,
                                            std::chrono::seconds hold)>
       reserve_place;
+  /// Takes one dial from CALLS_PER_MINUTE when this node keeps the cluster's budget: true when
+  /// the minute has one left. Empty: every request is refused.
+  std::function<bool()> take_dial;
   /// NODE_STREAM_URL, advertised so that peers can send calls here; empty = none.
   std::string stream_url;
   /// True once this node drains (SIGTERM, POST /drain): it then reports `draining`, read each
@@ -139,6 +142,10 @@ class cluster_node final : public remote_calls {
   /// does not answer within the request timeout. Never blocks.
   void reserve(actors::place_request request,
                std::function<void(actors::place_verdict)> done) const;
+  /// One dial from the cluster's CALLS_PER_MINUTE, at the node that keeps it
+  /// (dial_budget_keeper); `done` once, on an io thread: granted or not, or nullopt when the
+  /// keeper could not be asked (not linked, no answer in time).
+  void take_dial(std::function<void(std::optional<bool>)> done) const;
   /// Ends the node actor (its peers see its link drop when the process ends).
   void stop();
 

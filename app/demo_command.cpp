@@ -372,9 +372,10 @@ void print_cluster(boost::asio::io_context& io, const demo_node& from, const std
   std::cout << "  GET /cluster on " << from.name << ":\n";
   for (const auto& row : view.at("nodes").as_array()) {
     std::cout << "    " << text_of(row.at("name")) << "  " << text_of(row.at("state")) << "  calls "
-              << text_of(row.at("active_calls")) << " of " << text_of(row.at("capacity"))
-              << "  heartbeat age " << text_of(row.at("heartbeat_age_ms")) << " ms  "
-              << text_of(row.at("stream_url")) << "\n";
+              << text_of(row.at("active_calls")) << " (+" << text_of(row.at("promised_calls"))
+              << " promised) of " << text_of(row.at("capacity")) << "  heartbeat age "
+              << text_of(row.at("heartbeat_age_ms")) << " ms  " << text_of(row.at("stream_url"))
+              << "\n";
   }
 }
 

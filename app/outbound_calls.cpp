@@ -141,7 +141,7 @@ outbound_dialer::outbound_dialer(const config::settings& settings, boost::asio::
       tls_(std::move(tls)),
       tokens_(tokens),
       wall_clock_(std::move(wall_clock)),
-      limiter_(settings.calls_per_minute),
+      limiter_(std::make_shared<call_rate_limiter>(settings.calls_per_minute)),
       dials_(std::move(dials)),
       statuses_(std::move(statuses)),
       admission_(std::move(admission)),
@@ -214,17 +214,51 @@ void outbound_dialer::dial_placed(const dial_request& dial, const std::string& d
     return refuse({503, "every node is full (MAX_CALLS " + std::to_string(admission_->max_calls()) +
                             " calls here) or overloaded: try again later"});
   }
-  const auto give_back = [placer = placer_, admission = admission_, where = *where, place] {
-    if (placer)
-      placer->release(where, place);
-    else
-      admission->release(place);
-  };
-  if (!limiter_.try_acquire(std::chrono::steady_clock::now())) {
-    give_back();
+  if (take_dial_) {
+    take_dial_([self = shared_from_this(), dial, dial_id, place, has_overrides, travelling,
+                where = *where, respond](std::optional<bool> granted) {
+      if (!granted) {
+        // The keeper could not be asked: this node's own limit decides (per node, as before).
+        spdlog::warn(
+            "CALLS_PER_MINUTE: the node that keeps the cluster's budget did not "
+            "answer; this node's own limit applies");
+        granted = self->limiter_->try_acquire(std::chrono::steady_clock::now());
+      }
+      if (!*granted) {
+        self->give_back(where, place);
+        return respond(api_error_response(
+            {429, "CALLS_PER_MINUTE (" + std::to_string(self->settings_.calls_per_minute) +
+                      ", for the whole cluster) reached: try again later"}));
+      }
+      self->dial_budgeted(dial, dial_id, place, has_overrides, travelling, where, respond);
+    });
+    return;
+  }
+  if (!limiter_->try_acquire(std::chrono::steady_clock::now())) {
+    give_back(*where, place);
     return refuse({429, "CALLS_PER_MINUTE (" + std::to_string(settings_.calls_per_minute) +
                             ") reached: try again later"});
   }
+  dial_budgeted(dial, dial_id, place, has_overrides, travelling, *where, respond);
+}
+
+void outbound_dialer::give_back(const placed_call& where, const std::string& place) {
+  if (placer_)
+    placer_->release(where, place);
+  else
+    admission_->release(place);
+}
+
+void outbound_dialer::dial_budgeted(const dial_request& dial, const std::string& dial_id,
+                                    const std::string& place, bool has_overrides, bool travelling,
+                                    const placed_call& placed, const net::http_responder& respond) {
+  const auto refuse = [&](api_error error) {
+    respond(api_error_response(error));
+  };
+  const auto* where = &placed;
+  const auto give_back = [self = shared_from_this(), placed, place] {
+    self->give_back(placed, place);
+  };
   net::twilio_webhook_settings webhook;
   webhook.public_url = settings_.public_url;
   webhook.node_stream_url = settings_.node_stream_url;

@@ -91,18 +91,31 @@ class outbound_dialer : public std::enable_shared_from_this<outbound_dialer> {
   /// Where calls go (app/call_placement.hpp): this node or a peer with room. Unset: this node,
   /// by its own admission.
   void place_with(std::shared_ptr<call_placer> placer) { placer_ = std::move(placer); }
+  /// CALLS_PER_MINUTE for the whole cluster: `take` asks the node that keeps the budget for one
+  /// dial (true: granted; nullopt: it could not be asked, and this node's own limit decides).
+  /// Unset: this node's limit alone.
+  using dial_budget = std::function<void(std::function<void(std::optional<bool>)>)>;
+  void take_dials_from(dial_budget take) { take_dial_ = std::move(take); }
+  /// This node's CALLS_PER_MINUTE: the cluster's budget when this node keeps it.
+  std::shared_ptr<call_rate_limiter> rate_limiter() const { return limiter_; }
 
  private:
   void place_and_dial(dial_request dial, const net::http_responder& respond);
   void dial_placed(const dial_request& dial, const std::string& dial_id, const std::string& place,
                    bool has_overrides, bool travelling, std::optional<placed_call> where,
                    const net::http_responder& respond);
+  /// The place a dial held is free again (the dial was refused or failed).
+  void give_back(const placed_call& where, const std::string& place);
+  void dial_budgeted(const dial_request& dial, const std::string& dial_id, const std::string& place,
+                     bool has_overrides, bool travelling, const placed_call& where,
+                     const net::http_responder& respond);
   config::settings settings_;
   boost::asio::io_context& io_;
   std::shared_ptr<net::tls_context> tls_;
   const net::call_token_issuer& tokens_;
   std::function<std::chrono::system_clock::time_point()> wall_clock_;
-  call_rate_limiter limiter_;
+  std::shared_ptr<call_rate_limiter> limiter_;
+  dial_budget take_dial_;                               // may be empty
   std::shared_ptr<actors::dial_overrides> dials_;       // per-call prompt and voice, by dial id
   std::shared_ptr<actors::call_status_book> statuses_;  // each call created, for /call-status
   std::shared_ptr<actors::call_admission> admission_;   // MAX_CALLS and lag: 503 when full

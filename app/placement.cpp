@@ -94,4 +94,13 @@ std::vector<placement_target> placement_order(const std::vector<actors::cluster_
   return order;
 }
 
+std::string dial_budget_keeper(const std::vector<actors::cluster_member>& members) {
+  std::string keeper;
+  for (const auto& member : members) {
+    if (member.state != actors::node_state::down && (keeper.empty() || member.id < keeper))
+      keeper = member.id;
+  }
+  return keeper;
+}
+
 }  // namespace switchboard::app

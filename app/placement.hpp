@@ -82,4 +82,9 @@ std::vector<placement_target> placement_order(const std::vector<actors::cluster_
                                               const local_node_status& self, placement_tally* tally,
                                               std::chrono::steady_clock::time_point now);
 
+/// The node that keeps the cluster's CALLS_PER_MINUTE budget: the live (not down) node with the
+/// lowest id, this one included. Every node computes the same one from the same table; while
+/// the tables differ (a node just joined or was lost) two may keep one for a moment.
+std::string dial_budget_keeper(const std::vector<actors::cluster_member>& members);
+
 }  // namespace switchboard::app

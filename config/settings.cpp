@@ -701,20 +701,22 @@ constexpr std::array descriptors{
             joined += (joined.empty() ? "" : ",") + prefix;
           return joined;
         }},
-    setting_descriptor{"CALLS_PER_MINUTE", "10",
-                       "Outbound calls POST /calls may create per minute (toll-fraud brake).",
-                       "<1-10000>", false, false,
-                       [](std::string_view text, settings& out) -> problem {
-                         unsigned long limit = 0;
-                         if (auto why = parse_integer(text, 1, 10000, limit)) {
-                           return why;
-                         }
-                         out.calls_per_minute = static_cast<unsigned>(limit);
-                         return std::nullopt;
-                       },
-                       [](const settings& in) {
-                         return std::to_string(in.calls_per_minute);
-                       }},
+    setting_descriptor{
+        "CALLS_PER_MINUTE", "10",
+        "Outbound calls POST /calls may create per minute (toll-fraud brake); in a cluster, "
+        "for all nodes together.",
+        "<1-10000>", false, false,
+        [](std::string_view text, settings& out) -> problem {
+          unsigned long limit = 0;
+          if (auto why = parse_integer(text, 1, 10000, limit)) {
+            return why;
+          }
+          out.calls_per_minute = static_cast<unsigned>(limit);
+          return std::nullopt;
+        },
+        [](const settings& in) {
+          return std::to_string(in.calls_per_minute);
+        }},
     setting_descriptor{
         "GREETING", "",
         "What the agent says as soon as a call's stream starts (it speaks first); unset: the "

@@ -9,6 +9,10 @@
 #include <boost/json/parse.hpp>
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <map>
+#include <string>
+
 using namespace switchboard;
 using namespace switchboard::testing;
 using namespace std::chrono_literals;
@@ -96,6 +100,36 @@ TEST_CASE("Calls.json gets To, From, inline TwiML with the dial's token, and eve
   CHECK(stream->parameters[2].value == "+15005550006");
   CHECK(stream->parameters[3].name == "To");
   CHECK(stream->parameters[3].value == "+14155550100");
+}
+
+TEST_CASE("a dial's overrides travel in its TwiML when they fit and stay on the node otherwise",
+          "[outbound]") {
+  app::dial_request dial;
+  dial.to = "+14155550100";
+  CHECK(app::dial_override_parameters(dial).empty());  // none: nothing travels
+  dial.instructions = "Confirm slot 7 & <nothing> else.";
+  dial.voice = "cedar";
+  dial.metadata_json = R"({"order":42})";
+  REQUIRE(app::overrides_travel(dial));
+  const auto parameters =
+      app::create_call_parameters(dial, "+15005550006", "wss://node-b.example.com/media-stream",
+                                  "https://voice.example.com/call-status", "d1a1", "tok", true);
+  const auto twiml = std::find_if(parameters.begin(), parameters.end(),
+                                  [](const auto& parameter) { return parameter.name == "Twiml"; });
+  REQUIRE(twiml != parameters.end());
+  const auto stream = net::parse_connect_stream_twiml(twiml->value);
+  REQUIRE(stream.has_value());
+  std::map<std::string, std::string> carried;
+  for (const auto& parameter : stream->parameters)
+    carried[parameter.name] = parameter.value;
+  // As written, XML escapes undone: what the stream's node checks under the token's MAC.
+  CHECK(carried["instructions"] == "Confirm slot 7 & <nothing> else.");
+  CHECK(carried["voice"] == "cedar");
+  CHECK(carried["metadata"] == R"({"order":42})");
+  CHECK(twiml->value.size() <= app::max_inline_twiml_chars);
+  // Longer than Twilio's inline TwiML leaves room for (escapes counted): they stay here.
+  dial.instructions = std::string(2000, '&');  // 10 000 characters escaped
+  CHECK_FALSE(app::overrides_travel(dial));
 }
 
 TEST_CASE("Twilio's answers to Calls.json become a call or an error with Twilio's code",
@@ -198,6 +232,28 @@ TEST_CASE("POST /calls places a call through Twilio's REST API and the call stre
     const auto requests = (*twilio)->requests();
     REQUIRE_FALSE(requests.empty());
     CHECK(requests.front().authenticated);
+  }
+
+  SECTION(
+      "instructions too long to travel in the TwiML stay on this node and still reach the "
+      "model") {
+    const std::string instructions(12'000, 'x');
+    auto post = dial_request_to("+14155550100");
+    post.body = R"({"to":"+14155550100","instructions":")" + instructions + R"("})";
+    const auto answer = harness.send(port, "/calls", post);
+    INFO(answer.body);
+    REQUIRE(answer.status == 201);
+    const auto call_sid = json_string(answer.body, "call_sid");
+    const auto call = (*twilio)->when_finished(call_sid).get();
+    REQUIRE(call.streams.size() == 1);
+    CHECK(call.streams[0].ok());
+    // Not in the TwiML Twilio was given (4000 characters at most), yet the model got them.
+    for (const auto& parameter : call.streams[0].stream_parameters)
+      CHECK(parameter.name != "instructions");
+    REQUIRE(harness.server().calls().wait_for_finished(1, 30s).size() == 1);
+    const auto model = harness.model().stats();
+    REQUIRE(model.last_session.has_value());
+    CHECK(model.last_session->instructions == instructions);
   }
 
   SECTION("every refusal is a JSON error saying why, and Twilio's errors carry its code") {

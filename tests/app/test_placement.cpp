@@ -168,3 +168,19 @@ TEST_CASE(
   CHECK(names(placement_order({}, here(0, 1), nullptr, t0)) == std::vector<std::string>{"self"});
   CHECK(placement_order({}, here(1, 1), nullptr, t0).empty());
 }
+
+TEST_CASE("the cluster's dial budget is kept by the live node with the lowest id", "[placement]") {
+  using switchboard::app::dial_budget_keeper;
+  auto self = peer("self", 0, 0);
+  self.self = true;
+  auto a = peer("a", 0, 0);
+  a.id = "0A#1";
+  auto b = peer("b", 0, 0, node_state::draining);
+  b.id = "0B#2";
+  self.id = "0C#3";
+  CHECK(dial_budget_keeper({self, a, b}) == "0A#1");
+  // Down nodes keep nothing; joining and draining ones still do (they answer).
+  a.state = node_state::down;
+  CHECK(dial_budget_keeper({self, a, b}) == "0B#2");
+  CHECK(dial_budget_keeper({self}) == "0C#3");
+}

@@ -69,6 +69,7 @@ TEST_CASE("cluster types: the echo peer (run by the round trip)", "[.cluster_ech
         [](actors::call_token_verdict& x) { return x; },
         [](actors::place_request& x) { return x; },
         [](actors::place_verdict& x) { return x; },
+        [](actors::dial_budget_request& x) { return x; },
     };
   });
   auto port = caf::io::publish(echo, 0, "127.0.0.1");
@@ -128,5 +129,6 @@ TEST_CASE("cluster types: every cross-node type reaches another process and come
   round_trip(actors::call_token_verdict{false, "call token already used by another stream"});
   round_trip(actors::place_request{"0123456789ABCDEF#42", "dial:0123456789abcdef", 30});
   round_trip(actors::place_verdict{false, "full (MAX_CALLS 4)"});
+  round_trip(actors::dial_budget_request{"0123456789ABCDEF#42"});
   CHECK((*peer)->terminate() != 0);  // ended by SIGTERM
 }

@@ -1,7 +1,8 @@
 // Placement (README "Cluster") on real `switchboard serve` processes on loopback: the node that
 // answers a webhook or POST /calls sends the call to the least loaded node with room, skips a
 // full one, counts each place on the chosen node, and answers FULL_MESSAGE once every node is
-// full; a dial's overrides travel with its call to the node that takes the stream. The Twilio
+// full; a dial's overrides travel with its call to the node that takes the stream, and
+// CALLS_PER_MINUTE holds for the whole cluster. The Twilio
 // REST stand-in and the model stand-in run in this process. Each state is awaited by polling
 // the nodes' APIs with a limit that only bounds a broken test.
 #include "net/twiml.hpp"
@@ -278,7 +279,7 @@ TEST_CASE("placement follows load and skips a full node and a full cluster answe
 
 TEST_CASE(
     "POST /calls on a full node streams to a peer with the dial's prompt and voice and "
-    "metadata",
+    "metadata and the cluster keeps one CALLS_PER_MINUTE",
     "[placement_processes]") {
   switchboard::testing::temporary_directory dir;
   stand_ins sims;
@@ -305,6 +306,8 @@ TEST_CASE(
       std::string("TWILIO_ACCOUNT_SID=") + account_sid,
       std::string("TWILIO_AUTH_TOKEN=") + auth_token, "TWILIO_PHONE_NUMBER=+15005550006",
       "TWILIO_API_BASE=" + sims.twilio->base_url(), "ALLOWED_DESTINATIONS=+1415",
+      // Two dials a minute for the whole cluster, kept by one node.
+      "CALLS_PER_MINUTE=2",
       // Status callbacks go to PUBLIC_URL/call-status: a closed local port answers at once.
       "PUBLIC_URL=http://127.0.0.1:9"};
   node_process a("node-a", 1, dir.path(), sims, dialling);
@@ -350,6 +353,14 @@ TEST_CASE(
     }
     return false;
   }));
+  // The cluster's two dials this minute are spent: a third, on b, is refused, and its place
+  // on b given back.
+  const auto third =
+      http(b.port(), "POST", "/calls", "application/json", R"({"to":"+14155550103"})");
+  INFO(third.body);
+  CHECK(third.status == 429);
+  CHECK(third.body.find("for the whole cluster") != std::string::npos);
+  CHECK(sims.twilio->calls().size() == 2);
   release.set_value();
   auto finished = sims.twilio->when_finished(call_sid);
   REQUIRE(finished.wait_for(60s) == std::future_status::ready);
