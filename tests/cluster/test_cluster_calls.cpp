@@ -5,6 +5,7 @@
 // learns the calls already running; a SIGKILLed node's calls go to the survivors' recent list
 // as "node lost"; a call token is claimed at the node that issued it, so it opens one stream
 // in the whole cluster. Each event is waited on by polling the API with a bounded deadline.
+#include "cluster/process_support.hpp"
 #include "net/twiml.hpp"
 #include "sim/realtime_model_server.hpp"
 #include "sim/server_process.hpp"
@@ -38,58 +39,14 @@ namespace {
 constexpr const char* api_token = "cluster-calls-token";
 constexpr const char* auth_token = "cluster-calls-twilio-secret";
 
-std::filesystem::path executable() {
-  const char* path = std::getenv("SWITCHBOARD_BINARY");
-  return path != nullptr ? path : SWITCHBOARD_BINARY_DIR "/switchboard";
-}
-
-struct http_answer {
-  unsigned status = 0;
-  std::string body;
-  boost::json::value json() const {
-    boost::system::error_code ec;
-    auto parsed = boost::json::parse(body, ec);
-    return ec ? boost::json::value() : parsed;
-  }
-};
+using switchboard::testing::cluster::eventually;
+using switchboard::testing::cluster::executable;
+using switchboard::testing::cluster::http_answer;
+using switchboard::testing::cluster::http_request;
 
 std::optional<http_answer> http(std::uint16_t port, const std::string& method,
                                 const std::string& path, const std::string& body = {}) {
-  boost::asio::io_context io;
-  boost::asio::ip::tcp::socket socket(io);
-  boost::system::error_code ec;
-  socket.connect({boost::asio::ip::make_address("127.0.0.1"), port}, ec);
-  if (ec)
-    return std::nullopt;
-  std::string request = method + " " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n" +
-                        "Authorization: Bearer " + api_token + "\r\n";
-  if (method == "POST") {
-    request +=
-        "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
-  }
-  request += "\r\n" + body;
-  boost::asio::write(socket, boost::asio::buffer(request), ec);
-  std::string response;
-  boost::asio::read(socket, boost::asio::dynamic_buffer(response), ec);
-  if (response.size() < 12 || !response.starts_with("HTTP/1."))
-    return std::nullopt;
-  http_answer answer;
-  answer.status = static_cast<unsigned>(std::stoi(response.substr(9, 3)));
-  const auto body_at = response.find("\r\n\r\n");
-  if (body_at != std::string::npos)
-    answer.body = response.substr(body_at + 4);
-  return answer;
-}
-
-template <class Condition>
-bool eventually(Condition condition, std::chrono::seconds limit = 60s) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition())
-      return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return condition();
+  return http_request(port, method, path, api_token, "application/json", body);
 }
 
 /// The model stand-in and the Twilio callers, on one io thread of this process.

@@ -4,6 +4,7 @@
 // writer had not checkpointed), call.json says "node crashed", GET /calls lists it as recent.
 // The simulated caller and the model stand-in run in this process; each node is reaped by the
 // test, and every wait polls the node's answers with a limit that only bounds a broken test.
+#include "cluster/process_support.hpp"
 #include "sim/realtime_model_server.hpp"
 #include "sim/server_process.hpp"
 #include "sim/speech_fixtures.hpp"
@@ -38,41 +39,17 @@ namespace {
 
 constexpr const char* api_token = "crash-test-token";
 
-std::filesystem::path executable() {
-  const char* path = std::getenv("SWITCHBOARD_BINARY");
-  return path != nullptr ? path : SWITCHBOARD_BINARY_DIR "/switchboard";
-}
+using switchboard::testing::cluster::eventually;
+using switchboard::testing::cluster::executable;
+using switchboard::testing::cluster::http_answer;
+using switchboard::testing::cluster::http_request;
 
 /// One HTTP/1.0 GET to 127.0.0.1:`port`: the body of a 200, else nullopt.
 std::optional<std::string> get(std::uint16_t port, const std::string& path) {
-  boost::asio::io_context io;
-  boost::asio::ip::tcp::socket socket(io);
-  boost::system::error_code ec;
-  socket.connect({boost::asio::ip::make_address("127.0.0.1"), port}, ec);
-  if (ec)
+  const auto answer = http_request(port, "GET", path, api_token);
+  if (!answer || answer->status != 200)
     return std::nullopt;
-  const std::string request = "GET " + path +
-                              " HTTP/1.0\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + api_token +
-                              "\r\n\r\n";
-  boost::asio::write(socket, boost::asio::buffer(request), ec);
-  std::string response;
-  boost::asio::read(socket, boost::asio::dynamic_buffer(response), ec);
-  if (!response.starts_with("HTTP/1.0 200") && !response.starts_with("HTTP/1.1 200"))
-    return std::nullopt;
-  const auto body_at = response.find("\r\n\r\n");
-  return body_at == std::string::npos ? std::string() : response.substr(body_at + 4);
-}
-
-/// Polls `condition` until it holds or `limit` passes (a bound on a broken test only).
-template <class Condition>
-bool eventually(Condition condition, std::chrono::seconds limit = 60s) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition())
-      return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return condition();
+  return answer->body;
 }
 
 /// A counter or gauge of `/metrics`, by its name and labels as written; nullopt if absent.

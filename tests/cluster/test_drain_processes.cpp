@@ -3,6 +3,7 @@
 // Each node is reaped by the test; its exit is awaited through its log pipe closing, and each
 // state change is awaited by polling the node's HTTP answers with an overall limit that only
 // bounds a broken test. Calls are held open with hold steps released by the test, not timed.
+#include "cluster/process_support.hpp"
 #include "net/twiml.hpp"
 #include "sim/realtime_model_server.hpp"
 #include "sim/server_process.hpp"
@@ -40,64 +41,23 @@ namespace {
 
 constexpr const char* api_token = "drain-test-token";
 
-std::filesystem::path executable() {
-  const char* path = std::getenv("SWITCHBOARD_BINARY");
-  return path != nullptr ? path : SWITCHBOARD_BINARY_DIR "/switchboard";
-}
+using switchboard::testing::cluster::eventually;
+using switchboard::testing::cluster::executable;
+using switchboard::testing::cluster::http_answer;
+using switchboard::testing::cluster::http_request;
 
-struct http_answer {
-  unsigned status = 0;
-  std::string body;
-};
-
-/// One HTTP/1.0 request to 127.0.0.1:`port`; nullopt when nothing answers.
+/// One HTTP/1.0 request to 127.0.0.1:`port` (a form body when given); nullopt when nothing
+/// answers.
 std::optional<http_answer> http(std::uint16_t port, const std::string& method,
                                 const std::string& path, const std::string& token = {},
                                 const std::string& form = {}) {
-  boost::asio::io_context io;
-  boost::asio::ip::tcp::socket socket(io);
-  boost::system::error_code ec;
-  socket.connect({boost::asio::ip::make_address("127.0.0.1"), port}, ec);
-  if (ec)
-    return std::nullopt;
-  std::string request = method + " " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n";
-  if (!token.empty())
-    request += "Authorization: Bearer " + token + "\r\n";
-  if (!form.empty()) {
-    request += "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: " +
-               std::to_string(form.size()) + "\r\n";
-  } else if (method == "POST") {
-    request += "Content-Length: 0\r\n";
-  }
-  request += "\r\n" + form;
-  boost::asio::write(socket, boost::asio::buffer(request), ec);
-  std::string response;
-  boost::asio::read(socket, boost::asio::dynamic_buffer(response), ec);
-  if (response.size() < 12 || !response.starts_with("HTTP/1."))
-    return std::nullopt;
-  http_answer answer;
-  answer.status = static_cast<unsigned>(std::stoi(response.substr(9, 3)));
-  const auto body_at = response.find("\r\n\r\n");
-  if (body_at != std::string::npos)
-    answer.body = response.substr(body_at + 4);
-  return answer;
+  return http_request(port, method, path, token,
+                      form.empty() ? "" : "application/x-www-form-urlencoded", form);
 }
 
 unsigned status_of(std::uint16_t port, const std::string& path) {
   const auto answer = http(port, "GET", path);
   return answer ? answer->status : 0;
-}
-
-/// Polls `condition` until it holds or `limit` passes (a bound on a broken test only).
-template <class Condition>
-bool eventually(Condition condition, std::chrono::seconds limit = 60s) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition())
-      return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return condition();
 }
 
 /// The model stand-in and the simulated callers, on one io thread of this process.

@@ -5,6 +5,7 @@
 // CALLS_PER_MINUTE holds for the whole cluster. The Twilio
 // REST stand-in and the model stand-in run in this process. Each state is awaited by polling
 // the nodes' APIs with a limit that only bounds a broken test.
+#include "cluster/process_support.hpp"
 #include "net/twiml.hpp"
 #include "sim/realtime_model_server.hpp"
 #include "sim/server_process.hpp"
@@ -37,59 +38,15 @@ namespace {
 constexpr const char* api_token = "placement-token";
 constexpr const char* full_message = "Every line of the placement test is busy.";
 
-std::filesystem::path executable() {
-  const char* path = std::getenv("SWITCHBOARD_BINARY");
-  return path != nullptr ? path : SWITCHBOARD_BINARY_DIR "/switchboard";
-}
+using switchboard::testing::cluster::eventually;
+using switchboard::testing::cluster::executable;
+using switchboard::testing::cluster::http_answer;
+using switchboard::testing::cluster::http_request;
 
-struct http_answer {
-  unsigned status = 0;
-  std::string body;
-  boost::json::value json() const {
-    boost::system::error_code ec;
-    auto parsed = boost::json::parse(body, ec);
-    return ec ? boost::json::value() : parsed;
-  }
-};
-
-/// One HTTP/1.0 request to 127.0.0.1:`port`.
+/// One HTTP/1.0 request to 127.0.0.1:`port` (status 0 when nothing answers).
 http_answer http(std::uint16_t port, const std::string& method, const std::string& path,
                  const std::string& content_type = {}, const std::string& body = {}) {
-  boost::asio::io_context io;
-  boost::asio::ip::tcp::socket socket(io);
-  boost::system::error_code ec;
-  socket.connect({boost::asio::ip::make_address("127.0.0.1"), port}, ec);
-  if (ec)
-    return {};
-  std::string request = method + " " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n" +
-                        "Authorization: Bearer " + api_token + "\r\n";
-  if (method == "POST") {
-    request += "Content-Type: " + content_type +
-               "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
-  }
-  request += "\r\n" + body;
-  boost::asio::write(socket, boost::asio::buffer(request), ec);
-  std::string response;
-  boost::asio::read(socket, boost::asio::dynamic_buffer(response), ec);
-  if (response.size() < 12 || !response.starts_with("HTTP/1."))
-    return {};
-  http_answer answer;
-  answer.status = static_cast<unsigned>(std::stoi(response.substr(9, 3)));
-  const auto body_at = response.find("\r\n\r\n");
-  if (body_at != std::string::npos)
-    answer.body = response.substr(body_at + 4);
-  return answer;
-}
-
-template <class Condition>
-bool eventually(Condition condition, std::chrono::seconds limit = 60s) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition())
-      return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return condition();
+  return http_request(port, method, path, api_token, content_type, body).value_or(http_answer{});
 }
 
 /// The model stand-in (and, when asked, the Twilio REST stand-in) on one io thread.

@@ -339,7 +339,8 @@ TEST_CASE("realtime: malformed client events are refused with their path", "[rea
       R"({"type":"conversation.item.truncate","item_id":"i","content_index":0,"audio_end_ms":"5"})",
       wire_errc::wrong_type, "audio_end_ms: expected an integer, got string");
   require_client_error(R"({"type":"conversation.item.create","item":{"type":"mcp_call"}})",
-                       wire_errc::bad_value, "item.type: expected message, function_call or function_call_output");
+                       wire_errc::bad_value,
+                       "item.type: expected message, function_call or function_call_output");
   require_client_error(
       R"({"type":"conversation.item.create","item":{"type":"message","role":"user"}})",
       wire_errc::missing_field, "item.content: missing");

@@ -1,0 +1,86 @@
+#pragma once
+// What the real-process cluster tests share: where the switchboard binary is, one HTTP/1.0
+// request to a node on loopback, and a bounded wait for something the nodes will report.
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/json.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <thread>
+
+namespace switchboard::testing::cluster {
+
+/// The switchboard binary under test (SWITCHBOARD_BINARY, else the build's).
+inline std::filesystem::path executable() {
+  const char* path = std::getenv("SWITCHBOARD_BINARY");
+  return path != nullptr ? path : SWITCHBOARD_BINARY_DIR "/switchboard";
+}
+
+struct http_answer {
+  unsigned status = 0;  // 0: nothing answered
+  std::string body;
+  /// The body as JSON; null when it is not.
+  boost::json::value json() const {
+    boost::system::error_code ec;
+    auto parsed = boost::json::parse(body, ec);
+    return ec ? boost::json::value() : parsed;
+  }
+};
+
+/// One HTTP/1.0 request to 127.0.0.1:`port`, with a bearer token when one is given and a body
+/// (of `content_type`, when given) on a POST; nullopt when nothing answers.
+inline std::optional<http_answer> http_request(std::uint16_t port, const std::string& method,
+                                               const std::string& path,
+                                               const std::string& bearer = {},
+                                               const std::string& content_type = {},
+                                               const std::string& body = {}) {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::socket socket(io);
+  boost::system::error_code ec;
+  socket.connect({boost::asio::ip::make_address("127.0.0.1"), port}, ec);
+  if (ec)
+    return std::nullopt;
+  std::string request = method + " " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n";
+  if (!bearer.empty())
+    request += "Authorization: Bearer " + bearer + "\r\n";
+  if (method == "POST" || !body.empty()) {
+    if (!content_type.empty())
+      request += "Content-Type: " + content_type + "\r\n";
+    request += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+  }
+  request += "\r\n" + body;
+  boost::asio::write(socket, boost::asio::buffer(request), ec);
+  std::string response;
+  boost::asio::read(socket, boost::asio::dynamic_buffer(response), ec);
+  if (response.size() < 12 || !response.starts_with("HTTP/1."))
+    return std::nullopt;
+  http_answer answer;
+  answer.status = static_cast<unsigned>(std::stoi(response.substr(9, 3)));
+  const auto body_at = response.find("\r\n\r\n");
+  if (body_at != std::string::npos)
+    answer.body = response.substr(body_at + 4);
+  return answer;
+}
+
+/// Polls `condition` until it holds or `limit` passes (a bound on a broken test only).
+template <class Condition>
+bool eventually(Condition condition, std::chrono::seconds limit = std::chrono::seconds(60)) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition())
+      return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return condition();
+}
+
+}  // namespace switchboard::testing::cluster
