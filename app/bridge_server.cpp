@@ -28,8 +28,10 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <csignal>
 #include <future>
 #include <mutex>
+#include <pthread.h>
 #include <set>
 #include <thread>
 #include <unistd.h>
@@ -251,6 +253,13 @@ class node final : public bridge_server {
     if (handle_signals) {
       signals_.emplace(io_, SIGINT, SIGTERM);
       watch_signals();
+      // Armed: a signal held by hold_stop_signals() is delivered now, to this thread, whose
+      // handler hands it to the set.
+      sigset_t stop_signals;
+      sigemptyset(&stop_signals);
+      sigaddset(&stop_signals, SIGINT);
+      sigaddset(&stop_signals, SIGTERM);
+      pthread_sigmask(SIG_UNBLOCK, &stop_signals, nullptr);
     }
     // The signal set stays armed until stop() has joined the io threads and drops it: cancelling
     // it here could race with its handler re-arming it on an io thread.
@@ -680,6 +689,14 @@ boost::system::result<std::unique_ptr<bridge_server>, std::string> bridge_server
   if (auto started = server->start(std::move(options)); !started)
     return started.error();
   return std::unique_ptr<bridge_server>(std::move(server));
+}
+
+void hold_stop_signals() {
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 }
 
 }  // namespace switchboard::app

@@ -63,4 +63,11 @@ class bridge_server {
   virtual void stop() = 0;
 };
 
+/// Blocks SIGINT and SIGTERM in the calling thread, and so in every thread started from it
+/// afterwards (threads inherit the mask). A command that will call wait(true) calls this before
+/// it starts any thread: a signal that arrives after the "listening on" line but before wait()
+/// has armed its handler is then held pending instead of killing the process by its default
+/// action; wait(true) unblocks it on the waiting thread once the handler is armed.
+void hold_stop_signals();
+
 }  // namespace switchboard::app

@@ -11,6 +11,7 @@
 namespace switchboard::app {
 
 int run_serve(std::span<const std::string> arguments) {
+  hold_stop_signals();  // before any thread starts: wait(true) takes them from here
   if (config::help_requested(arguments)) {
     std::cout << "switchboard serve [--flags]\n\n" << config::flags_help();
     return 0;
