@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <charconv>
+#include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
 #include <iostream>
@@ -76,7 +77,11 @@ boost::system::result<std::unique_ptr<server_process>, std::string> server_proce
     ::close(fds[0]);
     return "cannot run " + options.executable.string() + ": " + std::strerror(spawned);
   }
-  return std::unique_ptr<server_process>(new server_process(pid, fds[0], options.echo_log));
+  // SWITCHBOARD_ECHO_SERVER_LOG=1 in a test's environment shows every child's log: what a
+  // sanitizer printed as the child exited, say, which a test that reads only the exit status
+  // would otherwise hide.
+  const bool echo = options.echo_log || std::getenv("SWITCHBOARD_ECHO_SERVER_LOG") != nullptr;
+  return std::unique_ptr<server_process>(new server_process(pid, fds[0], echo));
 }
 
 server_process::server_process(pid_t pid, int read_fd, bool echo_log)

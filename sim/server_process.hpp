@@ -29,7 +29,9 @@ struct server_process_options {
   std::vector<std::string> environment;
   /// Its working directory: where it would read a .env.
   std::filesystem::path working_directory;
-  bool echo_log = false;  // copy each log line to stderr, prefixed [server]
+  /// Copy each log line to stderr, prefixed [server] (also when SWITCHBOARD_ECHO_SERVER_LOG is
+  /// set in the environment).
+  bool echo_log = false;
 };
 
 /// The port of a `listening on ADDRESS:PORT` log line (text or JSON format), or nullopt.

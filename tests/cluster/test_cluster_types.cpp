@@ -58,20 +58,24 @@ TEST_CASE("cluster types: the echo peer (run by the round trip)", "[.cluster_ech
   caf::actor_system_config config;
   switchboard::app::configure_cluster(config);
   caf::actor_system system(config);
-  auto echo = system.spawn([](caf::event_based_actor*) -> caf::behavior {
-    return {
-        [](actors::node_heartbeat& x) { return x; },
-        [](actors::call_announcement& x) { return x; },
-        [](actors::call_snapshot& x) { return x; },
-        [](actors::remote_call_request& x) { return x; },
-        [](actors::remote_call_answer& x) { return x; },
-        [](actors::call_token_claim& x) { return x; },
-        [](actors::call_token_verdict& x) { return x; },
-        [](actors::place_request& x) { return x; },
-        [](actors::place_verdict& x) { return x; },
-        [](actors::dial_budget_request& x) { return x; },
-    };
-  });
+  // One (unused) argument: CAF 0.17 spawns an actor without arguments by dereferencing an
+  // empty shared_ptr<std::tuple<>> (init_fun_factory), which UndefinedBehaviorSanitizer stops.
+  auto echo = system.spawn(
+      [](caf::event_based_actor*, int) -> caf::behavior {
+        return {
+            [](actors::node_heartbeat& x) { return x; },
+            [](actors::call_announcement& x) { return x; },
+            [](actors::call_snapshot& x) { return x; },
+            [](actors::remote_call_request& x) { return x; },
+            [](actors::remote_call_answer& x) { return x; },
+            [](actors::call_token_claim& x) { return x; },
+            [](actors::call_token_verdict& x) { return x; },
+            [](actors::place_request& x) { return x; },
+            [](actors::place_verdict& x) { return x; },
+            [](actors::dial_budget_request& x) { return x; },
+        };
+      },
+      0);
   auto port = caf::io::publish(echo, 0, "127.0.0.1");
   REQUIRE(port);
   std::printf("listening on 127.0.0.1:%u\n", static_cast<unsigned>(*port));
