@@ -1,10 +1,12 @@
 #include "actors/call_status_book.hpp"
 
 #include "audio/whole_file.hpp"
+#include "metrics/call_log.hpp"
 
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <spdlog/spdlog.h>
 
 #include <array>
 #include <charconv>
@@ -144,8 +146,8 @@ boost::system::result<status_callback, std::string> parse_status_callback(
 
 // ---- call_status_book ---------------------------------------------------------------------
 
-call_status_book::call_status_book(std::size_t capacity)
-    : capacity_(capacity == 0 ? 1 : capacity) {}
+call_status_book::call_status_book(std::size_t capacity, std::shared_ptr<file_work> files)
+    : capacity_(capacity == 0 ? 1 : capacity), files_(std::move(files)) {}
 
 call_status_book::entry& call_status_book::insert_locked(std::string call_sid,
                                                          twilio_call_status status,
@@ -229,8 +231,18 @@ status_applied call_status_book::apply(const status_callback& callback, time_poi
     applied.status = known.status;
     call_json_behind = !known.call_json.empty() && call->in_call_json != known.status;
   }
-  if (call_json_behind)
+  if (call_json_behind && !files_) {
     applied.call_json_error = sync_call_json(callback.call_sid);
+  } else if (call_json_behind) {
+    files_->post([book = weak_from_this(), call_sid = callback.call_sid] {
+      const auto alive = book.lock();
+      if (!alive)
+        return;
+      if (auto error = alive->sync_call_json(call_sid); !error.empty())
+        metrics::log_call(spdlog::level::warn, {call_sid, {}},
+                          "call.json not brought up to date: {}", error);
+    });
+  }
   return applied;
 }
 

@@ -18,8 +18,11 @@
 //
 // Thread-safe: written by the status endpoint and the dialer (io threads) and the finalisers
 // (their own threads); read by the call-control API. Bounded: past `capacity` calls the oldest
-// finished ones are forgotten first.
+// finished ones are forgotten first. Given the node's file thread, a callback's rewrite of
+// call.json runs there (its error logged there): the io thread that took the callback answers
+// Twilio without waiting on the disk.
 
+#include "actors/file_work.hpp"
 #include "net/twilio_signature.hpp"
 
 #include <boost/system/result.hpp>
@@ -29,6 +32,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <span>
@@ -107,15 +111,19 @@ std::string_view to_string(status_outcome outcome);
 struct status_applied {
   status_outcome outcome = status_outcome::accepted;
   twilio_call_status status = twilio_call_status::queued;  // the call's status afterwards
-  std::string call_json_error;  // a call.json that could not be rewritten, in words
+  std::string call_json_error;  // a call.json that could not be rewritten, in words (only when
+                                // the book has no file thread: it rewrites in apply() then)
 };
 
-class call_status_book {
+class call_status_book : public std::enable_shared_from_this<call_status_book> {
  public:
   using time_point = std::chrono::system_clock::time_point;
   static constexpr std::size_t default_capacity = 10'000;
 
-  explicit call_status_book(std::size_t capacity = default_capacity);
+  /// `files`: where callbacks' call.json rewrites run (the node's file thread; the book must
+  /// then be owned by a shared_ptr); null: in apply(), on the caller's thread.
+  explicit call_status_book(std::size_t capacity = default_capacity,
+                            std::shared_ptr<file_work> files = nullptr);
 
   // -- The dialer and the status endpoint ----------------------------------------------------
   /// POST /calls created the call (Twilio answered 201 with `status`, normally queued). Its
@@ -154,6 +162,7 @@ class call_status_book {
   std::string sync_call_json(std::string_view call_sid);
 
   std::size_t capacity_;
+  std::shared_ptr<file_work> files_;
   mutable std::mutex mutex_;
   std::map<std::string, entry, std::less<>> calls_;
   // By age: calls still going, and finished ones (forgotten first past the bound).

@@ -42,9 +42,17 @@ void finish(self_pointer self) {
     state.env->admission->end();
     state.env->metrics->active_calls().Decrement();
   }
-  // Mixing and file writes block: run them off the actor scheduler.
-  spawn_call_finaliser(self->home_system(), state.record, state.started, state.directory,
-                       call_finaliser_context::of(*state.env));
+  // Mixing and file writes block: they run on a finaliser thread of their own, started from
+  // the node's file thread once every file job posted before this one has run. The file thread
+  // keeps posting order, so the recorders' closes are through the disk before call.json is
+  // written, even when a close outlasted finalize's timeout (a stalled disk) or its recorder
+  // failed with the close still queued.
+  state.env->files->post([system = &self->home_system(), record = state.record,
+                          started = state.started, directory = state.directory,
+                          context = call_finaliser_context::of(*state.env)]() mutable {
+    spawn_call_finaliser(*system, std::move(record), started, std::move(directory),
+                         std::move(context));
+  });
   // The children that have not ended themselves (the Twilio socket, or all of them on a refused
   // stream) end with the call.
   const auto reason = caf::exit_reason::user_shutdown;
@@ -575,8 +583,8 @@ call_supervisor_actor::behavior_type call_supervisor(
   state.peers.twilio = self->spawn<caf::linked>(twilio_socket, env, connection, ingress);
   state.peers.model = self->spawn<caf::linked>(openai_session, env);
   state.peers.clock = self->spawn<caf::linked>(silence_clock, env);
-  state.peers.caller_recorder = self->spawn<caf::linked>(recorder, env);
-  state.peers.agent_recorder = self->spawn<caf::linked>(recorder, env);
+  state.peers.caller_recorder = self->spawn<caf::linked>(recorder, recorder_context::of(*env));
+  state.peers.agent_recorder = self->spawn<caf::linked>(recorder, recorder_context::of(*env));
   for (auto send_peers :
        {+[](self_pointer s, const call_peers&p) { s->send(p.clock, p); },
         +[](self_pointer s, const call_peers&p) { s->send(p.model, p); },

@@ -46,6 +46,10 @@ void file_work_thread::run() {
     ++running_;
     lock.unlock();
     job();
+    // Destroyed before the lock is taken again: what it held (a recorder's file, a call's
+    // last reference to something) may block on the disk as it goes, and posters (the io
+    // threads) must never wait for that.
+    job = nullptr;
     lock.lock();
     --running_;
   }

@@ -10,6 +10,8 @@
 //                                   └── every 20 ms: heard_audio ──▶ recorder (agent)
 //   call-control API (app/) ──hangup_request, say_request──▶ supervisor ──▶ the children
 //   the node's drain (app/) ──drain_call──▶ supervisor (goodbye, then hang-up)
+//   recorders, supervisor ──jobs──▶ the node's file thread (file_work.hpp) ──track_write_done,
+//                                   call_directory_made──▶ back: no io thread waits on the disk
 //
 // A frame from Twilio thus travels: io thread → twilio_socket → openai_session → model.
 
@@ -114,7 +116,10 @@ using recorder_actor = caf::typed_actor<
     caf::reacts_to<heard_audio>,
     // supervisor: where to write and which track this is (audio before it is buffered).
     caf::reacts_to<recording_target>,
-    // supervisor: pad with silence to the call's length in samples, close, report.
+    // node file thread: a batch of this track's audio, or its close, went through the disk.
+    caf::reacts_to<track_write_done>,
+    // supervisor: pad with silence to the call's length in samples, close, report (once the
+    // close has been through the disk).
     caf::replies_to<finalize_atom, std::uint64_t>::with<recording_summary>>;
 
 /// The 20 ms playout clock: owns the playout_timeline (what was sent to Twilio and not yet

@@ -441,6 +441,18 @@ typename Inspector::result_type inspect(Inspector& f, recording_target& x) {
            x.discard);
 }
 
+/// File thread -> recorder: a batch of its audio (or its close, `closed`) has been through the
+/// disk. Local to the node.
+struct track_write_done {
+  std::uint64_t bytes_on_disk = 0;  // audio bytes in the file now
+  std::string error;                // a write error, "" when none
+  bool closed = false;              // the file is closed (its header final, synced)
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, track_write_done& x) {
+  return f(caf::meta::type_name("track_write_done"), x.bytes_on_disk, x.error, x.closed);
+}
+
 /// The reply to finalize_atom.
 struct recording_summary {
   std::string track;

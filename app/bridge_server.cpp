@@ -129,6 +129,9 @@ class node final : public bridge_server {
     // io threads, which run the actors.
     file_thread_ = std::make_shared<actors::file_work_thread>();
     env->files = file_thread_;
+    // Twilio's status callbacks rewrite call.json there too.
+    env->statuses = std::make_shared<actors::call_status_book>(
+        actors::call_status_book::default_capacity, file_thread_);
     // Files of ended calls that the disk refuses wait here for room (a thread of its own: it
     // does blocking file I/O).
     env->file_retrier = actor_system_.spawn<caf::detached>(

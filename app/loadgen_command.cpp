@@ -1,10 +1,12 @@
 // `switchboard loadgen`: simulated Twilio calls against a bridge, the model stand-in echoing
 // every frame; prints a table of round-trip latency, lost frames and cost per call (sim/loadgen).
 #include "app/commands.hpp"
+#include "audio/disk_fault.hpp"
 #include "config/settings.hpp"
 #include "sim/loadgen.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -40,6 +42,10 @@ int run_loadgen(std::span<const std::string> arguments) {
     }
     if (!options->recordings)
       options->server_settings.push_back(std::string(recordings_setting) + "=off");
+    // The disk fault hook goes to the server under test, whose environment is otherwise not
+    // inherited: `SWITCHBOARD_FAULT_DISK=delay-ms:20 switchboard loadgen` loads a slow disk.
+    if (const char* fault = std::getenv(std::string(audio::disk_fault_variable).c_str()))
+      options->server_settings.push_back(std::string(audio::disk_fault_variable) + "=" + fault);
   }
 
   auto report = sim::run_loadgen(*options, std::cerr);

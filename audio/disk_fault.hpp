@@ -8,8 +8,10 @@
 //                       write that would grow a file is cut short and the next one fails with
 //                       ENOSPC, as the kernel does on a full disk. Rewrites inside a file's
 //                       current size still succeed (a full ext4 lets a WAV header be rewritten).
-//   delay-ms:N          every write and every sync through this layer first sleeps N ms (a slow
-//                       or stalled file system).
+//   delay-ms:N          every write and every sync through this layer first waits N ms (a slow
+//                       or stalled file system). Changing or clearing the fault ends the waits
+//                       under way at once, so a test can stall the disk with a long delay and
+//                       let it recover when it chooses.
 //
 // Tests call set_disk_fault()/clear_disk_fault(). A process started with the environment
 // variable SWITCHBOARD_FAULT_DISK set (e.g. "enospc-after:200000" or

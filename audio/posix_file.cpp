@@ -6,12 +6,13 @@
 #include <atomic>
 #include <cerrno>
 #include <charconv>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <fcntl.h>
+#include <mutex>
 #include <sys/stat.h>
 #include <system_error>
-#include <thread>
 #include <unistd.h>
 
 namespace switchboard::audio {
@@ -47,6 +48,12 @@ struct disk_fault_state {
     limited.store(fault.enospc_after_bytes.has_value());
     delay_ms.store(fault.delay.count());
     active.store(fault.enospc_after_bytes.has_value() || fault.delay.count() > 0);
+    {
+      // Writes waiting in a delay wake and look again: a stalled disk that recovers.
+      std::lock_guard lock(delay_mutex);
+      ++generation;
+    }
+    delay_changed.notify_all();
   }
 
   /// Takes up to `wanted` bytes of growth from the budget; returns what was granted.
@@ -61,10 +68,21 @@ struct disk_fault_state {
 
   void give_back(std::uint64_t bytes) { budget.fetch_add(bytes); }
 
-  void delay() const {
-    if (const auto ms = delay_ms.load(std::memory_order_relaxed); ms > 0)
-      std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  /// Waits out the delay in force, or until the fault is changed or cleared.
+  void delay() {
+    if (delay_ms.load(std::memory_order_relaxed) <= 0)
+      return;
+    std::unique_lock lock(delay_mutex);
+    // Read under the lock: a fault installed from here on wakes this wait.
+    const auto ms = delay_ms.load();
+    const auto waited_from = generation;
+    delay_changed.wait_for(lock, std::chrono::milliseconds(ms),
+                           [&] { return generation != waited_from; });
   }
+
+  std::mutex delay_mutex;
+  std::condition_variable delay_changed;
+  std::uint64_t generation = 0;  // of the fault installed; guarded by delay_mutex
 };
 
 disk_fault_state& fault_state() {

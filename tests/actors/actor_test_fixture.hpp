@@ -12,7 +12,9 @@
 #include <caf/scheduler/test_coordinator.hpp>
 #include <caf/send.hpp>
 
+#include <deque>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -42,6 +44,27 @@ struct actor_fixture {
     scheduler.run();
   }
   ~actor_fixture() { run(); }
+};
+
+/// A disk that answers when the test says so: jobs queue until run_jobs(), in posting order,
+/// as on the node's file thread. Nothing runs on another thread.
+class queued_file_work final : public file_work {
+ public:
+  void post(std::function<void()> job) override { jobs_.push_back(std::move(job)); }
+  /// Runs the `count` oldest jobs (all by default; jobs they post wait for the next call).
+  std::size_t run_jobs(std::size_t count = static_cast<std::size_t>(-1)) {
+    std::size_t ran = 0;
+    for (auto queued = jobs_.size(); ran < count && ran < queued; ++ran) {
+      auto job = std::move(jobs_.front());
+      jobs_.pop_front();
+      job();
+    }
+    return ran;
+  }
+  std::size_t pending() const { return jobs_.size(); }
+
+ private:
+  std::deque<std::function<void()>> jobs_;
 };
 
 /// A Twilio WebSocket that records what the bridge sends.

@@ -35,6 +35,7 @@ recorder_actor::behavior_type recorder_probe(
       [=](heard_audio& audio) {
         self->state.heard->insert(self->state.heard->end(), audio.mulaw.begin(), audio.mulaw.end());
       },
+      [](track_write_done&) {},
       [](finalize_atom, std::uint64_t) { return recording_summary{}; },
   };
 }

@@ -1,6 +1,7 @@
 // The book of outbound calls' Twilio statuses: the order rules (a status only moves forward,
 // whatever order the callbacks come in), calls it never dialled, its bound, and call.json kept
 // current — including the usual case where Twilio's `completed` arrives after the file exists.
+#include "actor_test_fixture.hpp"
 #include "actors/call_status_book.hpp"
 #include "actors/call_summary.hpp"
 #include "support/temporary_directory.hpp"
@@ -294,6 +295,28 @@ TEST_CASE("call status: a later callback rewrites call.json, keeping everything 
   const auto completed_text = read_text(path);
   book.apply(callback("CA1", status::ringing, 1), t0 + 10s);
   CHECK(read_text(path) == completed_text);
+}
+
+TEST_CASE("call status: with a file thread a callback's rewrite waits for the disk not the caller",
+          "[call_status][file_work]") {
+  temporary_directory dir;
+  auto disk = std::make_shared<testing::queued_file_work>();
+  auto book = std::make_shared<call_status_book>(call_status_book::default_capacity, disk);
+  book->dialled("CA1", "+14155550100", "+15005550006", status::queued, t0);
+  book->apply(callback("CA1", status::in_progress, 2), t0 + 1s);
+  const auto written = book->status_of("CA1");
+  const auto path = write_call_json(dir, written);
+  CHECK(book->call_json_written("CA1", path, written).empty());
+
+  // The callback is taken at once (the status endpoint answers Twilio); the file follows when
+  // the disk answers.
+  CHECK(book->apply(callback("CA1", status::completed, 3), t0 + 9s).outcome ==
+        status_outcome::accepted);
+  CHECK(book->find("CA1")->status == status::completed);
+  CHECK(twilio_status_in(path) == "in-progress");
+  REQUIRE(disk->pending() == 1);
+  disk->run_jobs();
+  CHECK(twilio_status_in(path) == "completed");
 }
 
 TEST_CASE("call status: completed between reading the status and recording the file still lands",
