@@ -594,9 +594,13 @@ class node final : public bridge_server {
         io_, rest_tls_,
         {settings_.twilio_api_base, settings_.twilio_account_sid, settings_.twilio_auth_token},
         identity.call_sid, {{"Twiml", net::connect_stream_twiml(peer.stream_url, parameters)}},
-        [this, call_sid = identity.call_sid, supervisor,
+        [this, call_sid = identity.call_sid, supervisor, peer_id = peer.node_id,
+         admission_key = actors::call_admission_key(identity.call_sid, identity.dial_id),
          failed = std::move(failed)](net::twilio_create_result answer) {
           if (!answer) {
+            // The stream will not come: the place the peer reserved for it is given back (its
+            // state there expires unused).
+            cluster_->reserve({peer_id, admission_key, 0}, [](actors::place_verdict) {});
             const auto& error = answer.error();
             return failed("Twilio refused the call update: " + error.message +
                           (error.code != 0 ? " (code " + std::to_string(error.code) + ")" : ""));

@@ -7,6 +7,7 @@
 // through futures, the call registry or polling B's API with a bound for a broken test only.
 #include "bridge_harness.hpp"
 #include "cluster/process_support.hpp"
+#include "net/twiml.hpp"
 #include "sim/server_process.hpp"
 #include "sim/speech_fixtures.hpp"
 #include "sim/twilio_rest_server.hpp"
@@ -68,6 +69,80 @@ std::size_t count_files(const std::filesystem::path& recordings, const std::stri
                     [&](const auto& entry) { return entry.path().filename() == name; }));
 }
 
+/// GET /cluster's rows at `port` (none when it does not answer).
+std::vector<boost::json::object> cluster_rows(std::uint16_t port) {
+  std::vector<boost::json::object> rows;
+  const auto view = cluster::http_request(port, "GET", "/cluster", api_token);
+  if (!view || view->status != 200)
+    return rows;
+  const auto parsed = view->json();
+  for (const auto& row : parsed.at("nodes").as_array())
+    rows.push_back(row.as_object());
+  return rows;
+}
+
+bool sees_both_ready(std::uint16_t port) {
+  const auto rows = cluster_rows(port);
+  return rows.size() == 2 && std::all_of(rows.begin(), rows.end(), [](const auto& row) {
+           return row.at("state") == "ready";
+         });
+}
+
+/// The in-process node's cluster settings (node A, NODE_STREAM_URL, DRAIN_TIMEOUT 0: the
+/// deadline at the drain's first look).
+void join_as_node_a(config::settings& settings) {
+  settings.api_token = api_token;
+  settings.cluster_port = 0;
+  settings.cluster_insecure = true;
+  settings.node_stream_url = stream_url_of("node-a");
+  settings.drain_timeout_s = 0;
+}
+
+/// Node B: `switchboard serve` in A's cluster, ready as A sees it and seeing A ready, with the
+/// same Twilio auth token (call tokens verify on both) and A's model stand-in.
+struct peer_node {
+  peer_node(bridge_harness& a, const std::filesystem::path& dir) : recordings(dir / "recordings") {
+    std::string a_address;
+    for (const auto& row : cluster_rows(a.server().port())) {
+      if (row.at("self").as_bool())
+        a_address = std::string(row.at("address").as_string());
+    }
+    REQUIRE_FALSE(a_address.empty());
+    sim::server_process_options options;
+    options.executable = cluster::executable();
+    options.arguments = {"serve"};
+    options.working_directory = dir;
+    options.environment = {"PORT=0",
+                           "BIND_ADDRESS=127.0.0.1",
+                           "IO_THREADS=1",
+                           "NODE_NAME=node-b",
+                           "NODE_STREAM_URL=" + stream_url_of("node-b"),
+                           "CLUSTER_PORT=0",
+                           "CLUSTER_INSECURE=true",
+                           "CLUSTER_SEEDS=" + a_address,
+                           std::string("API_TOKEN=") + api_token,
+                           "TWILIO_AUTH_TOKEN=" + a.auth_token(),
+                           std::string("TWILIO_ACCOUNT_SID=") + account_sid,
+                           "OPENAI_API_KEY=sk-harness",
+                           "OPENAI_REALTIME_URL=" + a.model().url() + "?model=gpt-realtime",
+                           "MAX_LOOP_LAG_MS=0",
+                           "RECORDINGS_DIR=" + recordings.string(),
+                           "LOG_LEVEL=info"};
+    auto spawned = sim::server_process::spawn(options);
+    REQUIRE(spawned);
+    process = std::move(*spawned);
+    const auto listening = process->wait_for_port(30s);
+    REQUIRE(listening);
+    port = *listening;
+    REQUIRE(cluster::eventually(
+        [&] { return sees_both_ready(a.server().port()) && sees_both_ready(port); }));
+  }
+
+  std::filesystem::path recordings;
+  std::unique_ptr<sim::server_process> process;
+  std::uint16_t port = 0;
+};
+
 }  // namespace
 
 TEST_CASE("at DRAIN_TIMEOUT a live call moves to the ready peer and goes on there to its end",
@@ -96,72 +171,20 @@ TEST_CASE("at DRAIN_TIMEOUT a live call moves to the ready peer and goes on ther
   bridge_harness::options options;
   options.node_name = "node-a";
   options.configure = [&](config::settings& settings) {
-    settings.api_token = api_token;
+    join_as_node_a(settings);
     settings.allowed_destinations = {"+1415"};
     settings.twilio_account_sid = account_sid;
     settings.twilio_phone_number = "+15005550006";
     settings.twilio_api_base = (*twilio)->base_url();
     settings.public_url = "http://127.0.0.1:9";  // status callbacks: a closed port
-    settings.cluster_port = 0;
-    settings.cluster_insecure = true;
-    settings.node_stream_url = stream_url_of("node-a");
-    settings.drain_timeout_s = 0;  // the deadline at the drain's first look
   };
   bridge_harness harness(options);
   const auto a_port = harness.server().port();
-
-  // B joins A's cluster.
-  const auto cluster_rows = [](std::uint16_t port) {
-    std::vector<boost::json::object> rows;
-    const auto view = cluster::http_request(port, "GET", "/cluster", api_token);
-    if (!view || view->status != 200)
-      return rows;
-    const auto parsed = view->json();
-    for (const auto& row : parsed.at("nodes").as_array())
-      rows.push_back(row.as_object());
-    return rows;
-  };
-  std::string a_address;
-  for (const auto& row : cluster_rows(a_port)) {
-    if (row.at("self").as_bool())
-      a_address = std::string(row.at("address").as_string());
-  }
-  REQUIRE_FALSE(a_address.empty());
-  sim::server_process_options b_options;
-  b_options.executable = cluster::executable();
-  b_options.arguments = {"serve"};
-  b_options.working_directory = b_dir.path();
-  b_options.environment = {"PORT=0",
-                           "BIND_ADDRESS=127.0.0.1",
-                           "IO_THREADS=1",
-                           "NODE_NAME=node-b",
-                           "NODE_STREAM_URL=" + stream_url_of("node-b"),
-                           "CLUSTER_PORT=0",
-                           "CLUSTER_INSECURE=true",
-                           "CLUSTER_SEEDS=" + a_address,
-                           std::string("API_TOKEN=") + api_token,
-                           "TWILIO_AUTH_TOKEN=harness-auth-token",
-                           std::string("TWILIO_ACCOUNT_SID=") + account_sid,
-                           "OPENAI_API_KEY=sk-harness",
-                           "OPENAI_REALTIME_URL=" + harness.model().url() + "?model=gpt-realtime",
-                           "MAX_LOOP_LAG_MS=0",
-                           "RECORDINGS_DIR=" + (b_dir.path() / "recordings").string(),
-                           "LOG_LEVEL=info"};
-  auto b = sim::server_process::spawn(b_options);
-  REQUIRE(b);
-  const auto b_port = (*b)->wait_for_port(30s);
-  REQUIRE(b_port);
-  const auto sees_both_ready = [&](std::uint16_t port) {
-    const auto rows = cluster_rows(port);
-    return rows.size() == 2 && std::all_of(rows.begin(), rows.end(), [](const auto& row) {
-             return row.at("state") == "ready";
-           });
-  };
-  REQUIRE(cluster::eventually([&] { return sees_both_ready(a_port) && sees_both_ready(*b_port); }));
+  peer_node b(harness, b_dir.path());
   (*twilio)->set_stream_connect_address_for("node-a.handover.test",
                                             "127.0.0.1:" + std::to_string(a_port));
   (*twilio)->set_stream_connect_address_for("node-b.handover.test",
-                                            "127.0.0.1:" + std::to_string(*b_port));
+                                            "127.0.0.1:" + std::to_string(b.port));
 
   // The call, placed on A (a tie between two idle nodes goes to the node that answers).
   const auto placed =
@@ -216,10 +239,9 @@ TEST_CASE("at DRAIN_TIMEOUT a live call moves to the ready peer and goes on ther
 
   // B: the call's second part, in one timeline with the first.
   REQUIRE(cluster::eventually([&] {
-    const auto b_recordings = b_dir.path() / "recordings";
-    return std::filesystem::exists(b_recordings) && count_files(b_recordings, "call.json") == 1;
+    return std::filesystem::exists(b.recordings) && count_files(b.recordings, "call.json") == 1;
   }));
-  const auto b_json = only_call_json(b_dir.path() / "recordings");
+  const auto b_json = only_call_json(b.recordings);
   CHECK(b_json.at("call_sid") == call_sid.c_str());
   CHECK(b_json.at("part") == 2);
   const auto& parts = b_json.at("parts").as_array();
@@ -228,8 +250,8 @@ TEST_CASE("at DRAIN_TIMEOUT a live call moves to the ready peer and goes on ther
   CHECK(parts[0].at("end_reason") == "handed over");
   CHECK(parts[1].at("node") == "node-b");
   CHECK(b_json.at("part_offset_ms").to_number<std::int64_t>() > 0);
-  CHECK(count_files(b_dir.path() / "recordings", "caller.wav") == 1);
-  CHECK((*b)->terminate() == 0);
+  CHECK(count_files(b.recordings, "caller.wav") == 1);
+  CHECK(b.process->terminate() == 0);
 }
 
 TEST_CASE("at DRAIN_TIMEOUT with Twilio credentials and no peer the call hears the goodbye",
@@ -258,4 +280,68 @@ TEST_CASE("at DRAIN_TIMEOUT with Twilio credentials and no peer the call hears t
   auto& node = harness.server().metrics();
   CHECK(node.calls_handed_over(metrics::handover_result::no_peer).Value() == 1);
   CHECK(node.calls_handed_over(metrics::handover_result::handed_over).Value() == 0);
+}
+
+TEST_CASE("when Twilio refuses the call update the call hears the goodbye and counts as failed",
+          "[handover][end_to_end]") {
+  namespace metrics = switchboard::metrics;
+  // The REST stand-in knows no inbound call: it answers the update 404 (20404), as Twilio does
+  // for a call that is not there.
+  running_io twilio_io;
+  sim::twilio_rest_server_options rest;
+  rest.account_sid = account_sid;
+  rest.auth_token = "harness-auth-token";
+  auto twilio = sim::twilio_rest_server::start(twilio_io.io, rest);
+  REQUIRE(twilio.has_value());
+  temporary_directory b_dir;
+  bridge_harness::options options;
+  options.node_name = "node-a";
+  options.configure = [&](config::settings& settings) {
+    join_as_node_a(settings);
+    settings.twilio_account_sid = account_sid;
+    settings.twilio_api_base = (*twilio)->base_url();
+    settings.drain_message = "Goodbye from the drain.";
+  };
+  bridge_harness harness(options);
+  peer_node b(harness, b_dir.path());
+
+  std::promise<void> holding;
+  std::promise<void> never;
+  auto call = harness.start(harness.call({sim::hold_until(
+      never.get_future().share(), [&] { holding.set_value(); }, 60s)}));
+  REQUIRE(holding.get_future().wait_for(30s) == std::future_status::ready);
+  REQUIRE(harness.send(harness.server().port(), "/drain", api_post()).status == 202);
+  const auto result = call.get();
+  CHECK(result.server_closed_first);
+  CHECK(result.agent_bytes_played > 0);  // the goodbye
+  const auto ended = harness.server().calls().wait_for_finished(1, 30s);
+  REQUIRE(ended.size() == 1);
+  CHECK(ended.front().end_reason == "drained");
+  harness.server().wait(false);
+  auto& node = harness.server().metrics();
+  CHECK(node.calls_handed_over(metrics::handover_result::failed).Value() == 1);
+  CHECK(node.calls_handed_over(metrics::handover_result::handed_over).Value() == 0);
+  // The update was asked for, with the peer's stream, the key and a token.
+  const auto requests = (*twilio)->requests();
+  const auto update = std::find_if(requests.begin(), requests.end(), [](const auto& request) {
+    return request.method == "POST" && request.target.find("/Calls/CA") != std::string::npos;
+  });
+  REQUIRE(update != requests.end());
+  CHECK(update->status == 404);
+  std::string twiml;
+  for (const auto& param : update->params) {
+    if (param.name == "Twiml")
+      twiml = param.value;
+  }
+  const auto stream = net::parse_connect_stream_twiml(twiml);
+  REQUIRE(stream.has_value());
+  CHECK(stream->url == stream_url_of("node-b"));
+  const auto named = [&](const std::string& name) {
+    return std::any_of(
+        stream->parameters.begin(), stream->parameters.end(),
+        [&](const auto& param) { return param.name == name && !param.value.empty(); });
+  };
+  CHECK(named("handover"));
+  CHECK(named("token"));
+  CHECK(b.process->terminate() == 0);
 }
