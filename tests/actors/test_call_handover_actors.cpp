@@ -8,6 +8,7 @@
 #include "net/realtime_messages.hpp"
 #include "net/twilio_messages.hpp"
 
+#include <caf/event_based_actor.hpp>
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -68,6 +69,7 @@ struct handed_call {
   std::shared_ptr<recording_connection> twilio = std::make_shared<recording_connection>();
   std::shared_ptr<frame_ingress> ingress = std::make_shared<frame_ingress>();
   std::chrono::system_clock::time_point now = std::chrono::system_clock::now();
+  call_supervisor_actor supervisor;
 
   explicit handed_call(const std::filesystem::path& recordings) {
     env->model_links = model;
@@ -80,7 +82,7 @@ struct handed_call {
     };
   }
 
-  /// The new stream's `start`, carrying `key`; then the supervisor.
+  /// The stream's `start`, carrying `key` when there is one; then the supervisor.
   void start(actor_fixture& fixture, const std::string& key) {
     net::twilio_start start;
     start.sequence_number = 1;
@@ -92,14 +94,15 @@ struct handed_call {
     start.custom_parameters = {
         {"From", "+14155550100"},
         {"To", "+14155550199"},
-        {"token", env->call_tokens->issue({call_sid, "+14155550100", "+14155550199"}, now)},
-        {"handover", key}};
+        {"token", env->call_tokens->issue({call_sid, "+14155550100", "+14155550199"}, now)}};
+    if (!key.empty())
+      start.custom_parameters.push_back({"handover", key});
     ingress->deliver({twilio_json(start), true});
     net::twilio_media media{
         2, stream_sid, "inbound", 2, 0, net::encode_base64(std::vector<std::uint8_t>(160, 0x22))};
     ingress->deliver({twilio_json(media), true});
-    fixture.system.spawn(call_supervisor, bridge_environment_ptr(env),
-                         std::weak_ptr<net::websocket_connection>(twilio), ingress);
+    supervisor = fixture.system.spawn(call_supervisor, bridge_environment_ptr(env),
+                                      std::weak_ptr<net::websocket_connection>(twilio), ingress);
     fixture.run();
     REQUIRE(model->opens == 1);
   }
@@ -183,4 +186,43 @@ TEST_CASE("a stream naming a hand-over this node does not hold starts the call a
   REQUIRE(view);
   CHECK(view->transcript.empty());
   call.stop(fixture);
+}
+
+TEST_CASE("asked at the drain deadline a call gives its state and its stop ends it as handed over",
+          "[call_handover]") {
+  temporary_directory recordings;  // outlives the fixture: the call's files are written last
+  actor_fixture fixture;
+  handed_call call(recordings.path());
+  call.start(fixture, "");
+  call.first_session(fixture);
+  call.model->server_sends(model_json(net::realtime_speech_started{"ev1", "item_x", 0}));
+  call.model->server_sends(
+      model_json(net::realtime_input_transcript{"ev2", "item_x", 0, "Is Friday free?"}));
+  fixture.run();
+
+  std::optional<call_handover_state> handed;
+  fixture.system.spawn([&, supervisor = call.supervisor](caf::event_based_actor* self) {
+    self->request(supervisor, 5s, handover_atom::value).then([&](call_handover_state& state) {
+      handed = std::move(state);
+    });
+  });
+  fixture.run();
+  REQUIRE(handed);
+  CHECK(handed->identity.call_sid == call_sid);
+  CHECK(handed->identity.from == "+14155550100");
+  CHECK(handed->instructions == "The node's own prompt.");
+  const auto said = std::find_if(handed->conversation.begin(), handed->conversation.end(),
+                                 [](const auto& item) { return item.text == "Is Friday free?"; });
+  CHECK(said != handed->conversation.end());
+  REQUIRE(handed->transcript.size() == 1);
+  CHECK(handed->transcript[0].text == "Is Friday free?");
+  REQUIRE(handed->parts.size() == 1);
+  CHECK(handed->parts[0].number == 1);
+  CHECK(handed->parts[0].end_reason == "handed over");
+
+  // Twilio ends the stream for the call update: this part is over, handed over.
+  call.stop(fixture);
+  const auto view = call.env->directory->find(call_sid);
+  REQUIRE(view);
+  CHECK(view->end_reason == "handed over");
 }
