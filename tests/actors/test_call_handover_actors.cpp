@@ -1,7 +1,8 @@
 // A handed-over call's new stream under CAF's deterministic scheduler: a `start` carrying a key
 // this node holds seeds the call (the model session's first session is told the conversation
 // before the caller's audio, no second greeting, the transcript goes on); an unknown key starts
-// the call afresh.
+// the call afresh. And the draining side: a call asked for its state gives it, and Twilio's `stop`
+// then ends it as handed over.
 #include "actor_test_fixture.hpp"
 #include "actors/call_supervisor.hpp"
 #include "net/base64.hpp"
