@@ -17,5 +17,7 @@ using no_start_atom = caf::atom_constant<caf::atom("nostart")>;   // START_TIMEO
 using ingress_atom = caf::atom_constant<caf::atom("ingress")>;    // frames waiting at the door
 using retry_atom = caf::atom_constant<caf::atom("retry")>;        // deferred call files are due
 using flush_atom = caf::atom_constant<caf::atom("flush")>;        // last try before shutdown
+using handover_atom = caf::atom_constant<caf::atom("handover")>;  // the call's state, to move
+using handed_atom = caf::atom_constant<caf::atom("handed")>;      // Twilio streams it elsewhere
 
 }  // namespace switchboard::actors

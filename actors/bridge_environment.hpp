@@ -6,6 +6,7 @@
 #include "actors/admission.hpp"
 #include "actors/call_directory.hpp"
 #include "actors/call_guards.hpp"
+#include "actors/call_handover.hpp"
 #include "actors/call_status_book.hpp"
 #include "actors/file_work.hpp"
 #include "actors/interfaces.hpp"
@@ -173,6 +174,8 @@ struct bridge_environment {
   /// rewrites). The server gives it a thread of its own; by default (actor tests) each job runs
   /// at once where it is posted.
   std::shared_ptr<file_work> files = std::make_shared<inline_file_work>();
+  /// Calls handed over to this node by a draining peer, waiting for their new stream.
+  std::shared_ptr<handover_book> handovers = std::make_shared<handover_book>();
   /// Tools and transfers (null: the model's tool calls get an error result).
   std::shared_ptr<call_actions> actions;
   /// TRANSFER_TO: where transfer_call goes when the model names no number; empty = nowhere.

@@ -94,6 +94,21 @@ std::string call_json(const call_record& record) {
   };
   if (record.twilio_status)
     summary["twilio_status"] = *record.twilio_status;
+  if (!record.parts.empty()) {
+    // One call, recorded in parts by the nodes it ran on: which node has which part.
+    json::array parts;
+    for (std::size_t i = 0; i < record.parts.size(); ++i) {
+      const auto& part = record.parts[i];
+      const bool this_part = i + 1 == record.parts.size();
+      parts.push_back(
+          json::object{{"part", part.number},
+                       {"node", part.node},
+                       {"end_reason", this_part ? record.end_reason : part.end_reason}});
+    }
+    summary["part"] = record.parts.back().number;
+    summary["part_offset_ms"] = record.part_offset_ms;
+    summary["parts"] = std::move(parts);
+  }
   return json::serialize(summary) + "\n";
 }
 

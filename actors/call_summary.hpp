@@ -5,6 +5,7 @@
 //   transcript.jsonl  one JSON object per line: {"speaker","text","offset_ms","item_id"}
 
 #include "actors/bridge_environment.hpp"
+#include "actors/call_handover.hpp"
 #include "actors/messages.hpp"
 
 #include <chrono>
@@ -37,6 +38,12 @@ struct call_record {
   std::vector<recording_summary> recordings;
   std::vector<std::string> files;  // every file written, relative to the call directory
   std::vector<std::string> problems;
+  /// A call handed over between nodes at a drain (actors/call_handover.hpp): every part so far,
+  /// this one last (its end reason is end_reason); empty for a call that ran on one node.
+  std::vector<call_part> parts;
+  /// Where this part starts on the call's timeline: its recordings and transcript offsets are
+  /// shifted by it (0 for the first part).
+  std::uint64_t part_offset_ms = 0;
 };
 
 std::string call_json(const call_record& record);

@@ -131,6 +131,8 @@ void schedule_guard_check(self_pointer self);
 /// A line of the transcript: in call.json's record and in the live view the API shows.
 void add_transcript_line(self_pointer self, transcript_entry line) {
   auto& state = self->state;
+  // A part of a handed-over call: its lines go on the call's timeline, after the earlier parts.
+  line.offset_ms += state.part_offset_ms;
   state.env->directory->update(state.record.identity.call_sid,
                                [&](call_view& view) { view.transcript.push_back(line); });
   state.record.transcript.push_back(std::move(line));
@@ -261,6 +263,8 @@ void say_goodbye_and_hang_up(self_pointer self, std::string_view goodbye, std::s
 /// The node's drain deadline: goodbye, then the hang-up (end reason "drained"). Once per call.
 void on_drain_call(self_pointer self, const drain_call& drain) {
   auto& state = self->state;
+  // The hand-over's fallback: the peer or Twilio refused, the call stays here after all.
+  state.handover_pending = false;
   if (state.ending || state.drain_requested || !state.hangup_reason.empty())
     return;
   state.drain_requested = true;
@@ -271,6 +275,109 @@ void on_drain_call(self_pointer self, const drain_call& drain) {
   add_transcript_line(self, {"agent", "", "[drain deadline]", call_elapsed_ms(self)});
   say_goodbye_and_hang_up(self, drain.goodbye, std::string(drained_end_reason),
                           std::chrono::milliseconds(drain.goodbye_bound_ms));
+}
+
+/// The parts of this call so far, this one last (a call that never moved: only this one).
+std::vector<call_part> parts_so_far(const call_supervisor_state& state) {
+  auto parts = state.record.parts;
+  if (parts.empty())
+    parts.push_back({1, state.env->metrics->node(), {}});
+  return parts;
+}
+
+/// The node's drain asks for the call's state, for the peer that is to continue it. The model
+/// session adds its part (the conversation); from here on Twilio's `stop` ends this part as
+/// "handed over", unless the fallback (drain_call) comes instead.
+caf::result<call_handover_state> on_handover(self_pointer self) {
+  auto& state = self->state;
+  if (!state.started || state.ending || !state.hangup_reason.empty() || state.drain_requested ||
+      !state.transfer_pending_to.empty()) {
+    return caf::make_error(caf::sec::runtime_error, "the call is not live here");
+  }
+  state.handover_pending = true;
+  auto promise = self->make_response_promise<call_handover_state>();
+  self->request(state.peers.model, std::chrono::seconds(5), handover_atom::value)
+      .then(
+          [=](session_handover& session) mutable {
+            auto& st = self->state;
+            call_handover_state out;
+            out.identity = st.record.identity;
+            out.instructions = std::move(session.instructions);
+            out.voice = std::move(session.voice);
+            out.metadata_json = std::move(session.metadata_json);
+            out.conversation = std::move(session.conversation);
+            out.conversation_items_dropped = session.conversation_items_dropped;
+            out.transcript = st.record.transcript;
+            const auto call_started_at =
+                st.record.started_at - std::chrono::milliseconds(st.part_offset_ms);
+            out.started_at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    call_started_at.time_since_epoch())
+                                    .count();
+            out.elapsed_ms = st.part_offset_ms + call_elapsed_ms(self);
+            out.barge_ins = st.record.barge_ins;
+            out.truncations = st.record.truncations;
+            out.responses = st.record.responses;
+            out.model_reconnects = st.record.model_reconnects;
+            out.parts = parts_so_far(st);
+            out.parts.back().end_reason = std::string(handed_over_end_reason);
+            promise.deliver(std::move(out));
+          },
+          [=](caf::error& error) mutable {
+            self->state.handover_pending = false;
+            promise.deliver(std::move(error));
+          });
+  return promise;
+}
+
+/// The call's new stream carries a hand-over key: the call goes on from the state a draining
+/// peer sent (its identity, transcript, counters; the conversation for the model session).
+/// False when the key is unknown (expired, taken, forged): the call then starts afresh.
+bool seed_from_handover(self_pointer self, const call_started& started) {
+  auto& st = self->state;
+  auto handed = st.env->handovers->take(started.handover_key, started.identity.call_sid,
+                                        std::chrono::steady_clock::now());
+  if (!handed) {
+    metrics::log_call(spdlog::level::warn, ids_of(st),
+                      "stream names a hand-over this node does not hold: the call starts afresh");
+    st.record.problems.push_back("hand-over state not found: the conversation starts afresh");
+    return false;
+  }
+  // The identity as the first node knew it (From, To, an outbound call's dial id); the stream
+  // is this one.
+  const auto stream_sid = st.record.identity.stream_sid;
+  const auto account_sid = st.record.identity.account_sid;
+  st.record.identity = handed->identity;
+  st.record.identity.stream_sid = stream_sid;
+  if (!account_sid.empty())
+    st.record.identity.account_sid = account_sid;
+  st.record.transcript = std::move(handed->transcript);
+  st.record.barge_ins = handed->barge_ins;
+  st.record.truncations = handed->truncations;
+  st.record.responses = handed->responses;
+  st.record.model_reconnects = handed->model_reconnects;
+  st.record.parts = std::move(handed->parts);
+  const auto number = st.record.parts.empty() ? 2u : st.record.parts.back().number + 1;
+  st.record.parts.push_back({number, st.env->metrics->node(), {}});
+  // This part's time zero on the call's timeline: when it started, counted from the call's.
+  const auto call_started_at =
+      std::chrono::system_clock::time_point(std::chrono::milliseconds(handed->started_at_ms));
+  const auto offset =
+      std::chrono::duration_cast<std::chrono::milliseconds>(st.record.started_at - call_started_at)
+          .count();
+  st.part_offset_ms = static_cast<std::uint64_t>(
+      std::max<std::int64_t>(offset, static_cast<std::int64_t>(handed->elapsed_ms)));
+  st.record.part_offset_ms = st.part_offset_ms;
+  // Before call_started: the session replays the conversation into its first model session.
+  self->send(st.peers.model,
+             session_handover{std::move(handed->instructions), std::move(handed->voice),
+                              std::move(handed->metadata_json), std::move(handed->conversation),
+                              handed->conversation_items_dropped});
+  metrics::log_call(spdlog::level::info, ids_of(st),
+                    "handed over from node {}: part {}, {} transcript lines",
+                    st.record.parts.size() > 1 ? st.record.parts[st.record.parts.size() - 2].node
+                                               : std::string("?"),
+                    number, st.record.transcript.size());
+  return true;
 }
 
 void schedule_guard_check(self_pointer self) {
@@ -605,6 +712,8 @@ call_supervisor_actor::behavior_type call_supervisor(
             if (st.started || st.ending)
               return;
             st.record.identity = started.identity;
+            const bool handed_over =
+                !started.handover_key.empty() && seed_from_handover(self, started);
             if (!admit_stream(self))
               return;
             st.started = true;
@@ -615,7 +724,7 @@ call_supervisor_actor::behavior_type call_supervisor(
             // The directory and its marker are made on the node's file thread: the
             // io thread running this actor never waits on the disk. The recorders
             // hold the audio until their targets come (call_directory_made).
-            const auto& identity = started.identity;
+            const auto& identity = st.record.identity;
             call_marker marker{st.env->metrics->node(), process_instance_id(), started.identity,
                                started.identity.dial_id.empty() ? "inbound" : "outbound",
                                st.record.started_at};
@@ -627,9 +736,11 @@ call_supervisor_actor::behavior_type call_supervisor(
               caf::anon_send(supervisor, call_directory_made{made.string(), error});
             });
             self->send(st.peers.clock, started);
-            self->send(st.peers.model, started);
+            self->send(st.peers.model, call_started{st.record.identity, {}});
             call_view view;
-            view.identity = identity;
+            view.identity = st.record.identity;
+            if (handed_over)
+              view.transcript = st.record.transcript;
             view.direction = identity.dial_id.empty() ? "inbound" : "outbound";
             view.started_at = st.record.started_at;
             st.env->directory->started(self, std::move(view));
@@ -643,6 +754,12 @@ call_supervisor_actor::behavior_type call_supervisor(
                      st.record.stream = ended;
                      // Ours first: a hang-up, or a transfer Twilio is carrying out (its answer
                      // to the redirect may come after the stream's end).
+                     if (st.handover_pending && st.hangup_reason.empty()) {
+                       // Twilio ended this stream for the call update: the call goes on at the
+                       // peer, this part is over.
+                       st.record.parts = parts_so_far(st);
+                       st.hangup_reason = std::string(handed_over_end_reason);
+                     }
                      auto reason = !st.hangup_reason.empty() ? st.hangup_reason
                                    : !st.transfer_pending_to.empty()
                                        ? "transferred to " + st.transfer_pending_to
@@ -730,6 +847,12 @@ call_supervisor_actor::behavior_type call_supervisor(
                    }),
       instrumented(self, m, [=](hangup_request& request) { on_hangup_request(self, request); }),
       instrumented(self, m, [=](drain_call& drain) { on_drain_call(self, drain); }),
+      instrumented(self, m, [=](handover_atom) { return on_handover(self); }),
+      instrumented(self, m,
+                   [=](handed_atom) {
+                     metrics::log_call(spdlog::level::info, ids_of(self->state),
+                                       "Twilio took the call update: the call goes on at the peer");
+                   }),
       instrumented(self, m,
                    [=](say_request& say) {
                      if (!self->state.ending)

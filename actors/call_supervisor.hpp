@@ -17,6 +17,9 @@
 //
 // Drain: drain_call (the node's DRAIN_TIMEOUT passed) asks the model for the goodbye, hangs up
 // once it has played (bounded), and the call ends with end_reason "drained" (outcome drained).
+// Or the call is handed over to a peer (actors/call_handover.hpp): handover_atom gathers the
+// call's state (the model session's conversation too); Twilio's `stop` then ends this part as
+// "handed over". On the peer, a `start` carrying the hand-over key seeds the new call with it.
 //
 // Children: all five are linked (they die with the supervisor), and the supervisor traps their
 // exits: a child that fails (an exception, a bug) is logged and counted, and the call goes on
@@ -84,6 +87,11 @@ struct call_supervisor_state {
   // A transfer asked of Twilio and not yet answered: Twilio may end the stream for it before
   // its answer to the redirect arrives.
   std::string transfer_pending_to;
+  // The drain hands the call to a peer: its state went out, Twilio's `stop` (which may come
+  // before its answer to the update) ends this part as "handed over". Cleared by the fallback.
+  bool handover_pending = false;
+  // A call handed over to this node: where this part starts on the call's timeline.
+  std::uint64_t part_offset_ms = 0;
 };
 
 call_supervisor_actor::behavior_type call_supervisor(

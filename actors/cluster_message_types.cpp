@@ -18,6 +18,8 @@ void add_cluster_message_types(caf::actor_system_config& config) {
   config.add_message_type<place_request>("place_request");
   config.add_message_type<place_verdict>("place_verdict");
   config.add_message_type<dial_budget_request>("dial_budget_request");
+  config.add_message_type<call_handover_offer>("call_handover_offer");
+  config.add_message_type<call_handover_answer>("call_handover_answer");
 }
 
 }  // namespace switchboard::actors

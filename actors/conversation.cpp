@@ -88,6 +88,12 @@ void conversation::add(item entry) {
   enforce_bounds();
 }
 
+void conversation::restore(std::vector<item> earlier, std::uint64_t dropped) {
+  items_dropped_ += dropped;
+  for (auto& entry : earlier)
+    add(std::move(entry));
+}
+
 void conversation::enforce_bounds() {
   // Never the newest item: it is the one being added or written.
   while (items_.size() > 1 &&

@@ -104,6 +104,10 @@ class conversation {
   /// The agent's item, if it is known (for its text_final and audio).
   const item* agent_item(std::string_view item_id) const;
 
+  /// Items of a conversation kept elsewhere (a call handed over from another node), appended in
+  /// order under this conversation's bounds; `dropped` more were lost before they came.
+  void restore(std::vector<item> earlier, std::uint64_t dropped);
+
   /// The client events that give a fresh session this conversation, oldest first.
   std::vector<std::string> replay_events() const;
 

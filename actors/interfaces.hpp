@@ -12,10 +12,16 @@
 //   the node's drain (app/) ──drain_call──▶ supervisor (goodbye, then hang-up)
 //   recorders, supervisor ──jobs──▶ the node's file thread (file_work.hpp) ──track_write_done,
 //                                   call_directory_made──▶ back: no io thread waits on the disk
+//   the node's drain (app/) ──handover_atom──▶ supervisor ──handover_atom──▶ openai_session:
+//     the call's state for a peer (actors/call_handover.hpp); then handed_atom: Twilio's `stop`
+//     that follows ends this part as "handed over"
+//   a handed-over call's new stream: supervisor ──session_handover──▶ openai_session (the
+//     conversation to replay, the session's overrides) before call_started
 //
 // A frame from Twilio thus travels: io thread → twilio_socket → openai_session → model.
 
 #include "actors/atoms.hpp"
+#include "actors/call_handover.hpp"
 #include "actors/messages.hpp"
 
 #include <caf/replies_to.hpp>
@@ -50,6 +56,9 @@ using call_supervisor_actor = caf::typed_actor<
     caf::reacts_to<hangup_request>, caf::reacts_to<say_request>,
     // the node's drain (app/bridge_server): DRAIN_TIMEOUT passed, say goodbye and hang up.
     caf::reacts_to<drain_call>,
+    // the node's drain: the call's state for the peer that is to continue it (the model
+    // session's conversation included); then, once Twilio took the call update, handed_atom.
+    caf::replies_to<handover_atom>::with<call_handover_state>, caf::reacts_to<handed_atom>,
     // twilio_socket: a key the caller pressed (gathered into digits over a short pause).
     caf::reacts_to<caller_keypress>,
     // silence_clock: everything sent to the caller has played (marks confirm it).
@@ -93,6 +102,11 @@ using openai_session_actor = caf::typed_actor<
     caf::reacts_to<truncate_item>,
     // supervisor: the stream started — connect now (the call is known).
     caf::reacts_to<call_started>,
+    // supervisor, before call_started: the call comes from another node — its conversation
+    // (replayed into the first session) and the session it had.
+    caf::reacts_to<session_handover>,
+    // supervisor: the conversation and session as they are, for a hand-over.
+    caf::replies_to<handover_atom>::with<session_handover>,
     // self: reconnect after a backoff.
     caf::reacts_to<connect_atom>,
     // self: the link's watchdog — not configured in time, or quiet while the caller talks.
@@ -190,7 +204,11 @@ using node_actor = caf::typed_actor<
     caf::replies_to<place_request>::with<place_verdict>,
     // CALLS_PER_MINUTE for the cluster: from a peer, one dial from the budget this node keeps;
     // from this node's POST /calls, for the node that keeps it (forwarded there).
-    caf::replies_to<dial_budget_request>::with<place_verdict>>;
+    caf::replies_to<dial_budget_request>::with<place_verdict>,
+    // The drain's hand-over: from a peer, a call's state to keep for its new stream (this node
+    // answers the key the stream's `start` will carry); from this node's drain, for a peer
+    // (forwarded there).
+    caf::replies_to<call_handover_offer>::with<call_handover_answer>>;
 
 /// Where a stream claims a call token another node issued: this node's node actor (null when
 /// there is no cluster: every token is then this node's own).

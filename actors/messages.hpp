@@ -81,10 +81,13 @@ typename Inspector::result_type inspect(Inspector& f, call_identity& x) {
 /// The stream's `start` arrived and its call token checked out.
 struct call_started {
   call_identity identity;
+  /// A call handed over from a draining node: the key its state waits under on this node
+  /// (actors/call_handover.hpp); empty for a new call.
+  std::string handover_key;
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, call_started& x) {
-  return f(caf::meta::type_name("call_started"), x.identity);
+  return f(caf::meta::type_name("call_started"), x.identity, x.handover_key);
 }
 
 /// The stream is over (Twilio `stop`, the socket closed, or the stream was refused).

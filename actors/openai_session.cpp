@@ -620,6 +620,30 @@ openai_session_actor::behavior_type openai_session(self_pointer self, bridge_env
                        start_connecting(self);
                    }),
       instrumented(self, m,
+                   [=](session_handover& handed) {
+                     // A call handed over from a draining node: the session it had, and the
+                     // conversation so far, replayed into the first model session like after a
+                     // reconnect. It was greeted on the first node.
+                     auto& state = self->state;
+                     if (state.ever_ready)
+                       return;
+                     if (!handed.instructions.empty())
+                       state.session.instructions = std::move(handed.instructions);
+                     if (!handed.voice.empty())
+                       state.session.voice = std::move(handed.voice);
+                     state.metadata_json = std::move(handed.metadata_json);
+                     state.talk = restored_conversation(handed.conversation,
+                                                        handed.conversation_items_dropped);
+                     state.greeted = true;
+                   }),
+      instrumented(self, m,
+                   [=](handover_atom) {
+                     const auto& state = self->state;
+                     return session_handover{state.session.instructions, state.session.voice,
+                                             state.metadata_json, conversation_entries(state.talk),
+                                             state.talk.items_dropped()};
+                   }),
+      instrumented(self, m,
                    [=](connect_atom) {
                      if (!self->state.link && !self->state.ready)
                        start_connecting(self);

@@ -117,7 +117,8 @@ void begin_streaming(self_pointer self, const net::twilio_start& start) {
              call_started{{start.call_sid, start.stream_sid, start.account_sid,
                            std::string(find_parameter(start, "From")),
                            std::string(find_parameter(start, "To")),
-                           std::string(find_parameter(start, "dial_id"))}});
+                           std::string(find_parameter(start, "dial_id"))},
+                          std::string(find_parameter(start, handover_key_parameter))});
 }
 
 void on_frame(self_pointer self, twilio_frame& frame);

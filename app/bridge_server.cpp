@@ -14,7 +14,9 @@
 #include "app/node_drain.hpp"
 #include "app/outbound_calls.hpp"
 #include "net/http_server.hpp"
+#include "net/twilio_rest.hpp"
 #include "net/twilio_webhook.hpp"
+#include "net/twiml.hpp"
 #include "web/console_assets.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -23,6 +25,7 @@
 #include <boost/json.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 #include <spdlog/spdlog.h>
@@ -88,6 +91,9 @@ constexpr auto drain_poll_period = std::chrono::milliseconds(100);
 // answer (a second or two) and its playout (a sentence). Kubernetes' grace period keeps 30 s
 // beyond DRAIN_TIMEOUT for it and the finalisers (k8s/README.md).
 constexpr std::uint64_t drain_goodbye_bound_ms = 15'000;
+// How long a hand-over's parts may take: the call's state from its actors (local), and Twilio's
+// answer to the call update. The peer's answer is bounded by the cluster's request timeout.
+constexpr auto handover_state_timeout = std::chrono::seconds(5);
 
 metrics::refusal_reason metric_reason(actors::admission_refusal refusal) {
   return refusal == actors::admission_refusal::full ? metrics::refusal_reason::full
@@ -152,6 +158,7 @@ class node final : public bridge_server {
     auto rest_tls = net::tls_context::client();
     if (!rest_tls)
       return rest_tls.error();
+    rest_tls_ = *rest_tls;
     placer_ = std::make_shared<call_placer>(
         call_placer::options{.admission = env->admission,
                              .metrics = env->metrics,
@@ -358,6 +365,9 @@ class node final : public bridge_server {
     options.release_place = [admission = env->admission](const std::string& key) {
       admission->release(key);
     };
+    options.accept_handover = [this, env](actors::call_handover_state handed) {
+      return accept_handover(*env, std::move(handed));
+    };
     auto cluster = cluster_node::start(actor_system_, std::move(options));
     if (!cluster)
       return cluster.error();
@@ -449,7 +459,8 @@ class node final : public bridge_server {
         env_->metrics->draining().Set(1);
         spdlog::info(
             "draining ({}): /readyz answers 503, new calls go to a ready peer, {} live calls run "
-            "on for up to {} s (DRAIN_TIMEOUT), then hear DRAIN_MESSAGE; {}",
+            "on for up to {} s (DRAIN_TIMEOUT), then move to a ready peer or hear DRAIN_MESSAGE; "
+            "{}",
             trigger == drain_trigger::signal ? "signal" : "POST /drain",
             env_->calls->active_calls(), settings_.drain_timeout_s,
             trigger == drain_trigger::signal ? "signal again to stop at once"
@@ -473,7 +484,10 @@ class node final : public bridge_server {
   /// Calls on this node that a stop would lose: live or ending (files not yet written), or
   /// answered here (webhook, POST /calls) and about to stream.
   std::size_t calls_remaining(std::chrono::steady_clock::time_point now) {
-    return env_->calls->active_calls() + env_->admission->promised(now);
+    // A hand-over under way counts until Twilio has answered: the call's stream may end (its
+    // `stop`) before Twilio's answer to the update says whether the call went on at the peer.
+    return env_->calls->active_calls() + env_->admission->promised(now) +
+           handovers_in_flight_.load();
   }
 
   void poll_drain_locked(std::chrono::steady_clock::time_point now) {
@@ -502,8 +516,11 @@ class node final : public bridge_server {
   /// once. Calls that start later (answered just before) are told on a later poll.
   void end_calls_at_deadline(std::chrono::steady_clock::time_point now) {
     drain_deadline_context context;
+    std::optional<stream_peer> peer;
     if (cluster_)
-      context.peer_stream_url = choose_stream_peer(cluster_->view().members(now));
+      peer = choose_handover_peer(cluster_->view().members(now));
+    if (peer)
+      context.peer_stream_url = peer->stream_url;
     context.can_update_calls = settings_.has_twilio_credentials();
     for (const auto& call : env_->directory->live()) {
       const auto& sid = call.identity.call_sid;
@@ -515,13 +532,120 @@ class node final : public bridge_server {
       told_at_deadline_.insert(sid);
       switch (disposition_at_deadline(context)) {
         case drain_disposition::goodbye:
-          spdlog::info("[call {}] DRAIN_TIMEOUT passed: goodbye", sid);
-          caf::anon_send(*supervisor,
-                         actors::drain_call{settings_.drain_message, drain_goodbye_bound_ms});
-          env_->metrics->calls_handed_over(metrics::handover_result::goodbye).Increment();
+          spdlog::info("[call {}] DRAIN_TIMEOUT passed: goodbye{}", sid,
+                       context.can_update_calls ? " (no peer can take it)" : "");
+          say_goodbye(*supervisor);
+          env_->metrics
+              ->calls_handed_over(context.can_update_calls ? metrics::handover_result::no_peer
+                                                           : metrics::handover_result::goodbye)
+              .Increment();
+          break;
+        case drain_disposition::hand_over:
+          spdlog::info("[call {}] DRAIN_TIMEOUT passed: handing over to {}", sid, peer->stream_url);
+          hand_over(sid, *supervisor, *peer);
           break;
       }
     }
+  }
+
+  void say_goodbye(const actors::call_supervisor_actor& supervisor) const {
+    caf::anon_send(supervisor, actors::drain_call{settings_.drain_message, drain_goodbye_bound_ms});
+  }
+
+  /// A call goes to `peer` (README "Drain"): its state from its actors, to the peer's node
+  /// actor, which answers a key; then Twilio's call update streams the call to the peer with
+  /// that key and a call token. Twilio's `stop` ends the part here. Any refusal: the goodbye.
+  /// Never blocks: each step answers on an io thread.
+  void hand_over(const std::string& call_sid, actors::call_supervisor_actor supervisor,
+                 stream_peer peer) {
+    ++handovers_in_flight_;
+    auto failed = [this, call_sid, supervisor](const std::string& why) {
+      spdlog::warn("[call {}] hand-over failed ({}): goodbye instead", call_sid, why);
+      env_->metrics->calls_handed_over(metrics::handover_result::failed).Increment();
+      say_goodbye(supervisor);
+      --handovers_in_flight_;
+    };
+    auto offer = [this, call_sid, supervisor, peer, failed](actors::call_handover_state handed) {
+      const auto identity = handed.identity;
+      cluster_->offer_handover(
+          {peer.node_id, std::move(handed)},
+          [this, identity, supervisor, peer, failed](actors::call_handover_answer answer) {
+            if (!answer.accepted)
+              return failed("the peer refused: " + answer.why);
+            update_call_to_peer(identity, supervisor, peer, answer.key, failed);
+          });
+    };
+    actor_system_.spawn(
+        [supervisor, offer = std::move(offer), failed](caf::event_based_actor* self) {
+          self->request(supervisor, handover_state_timeout, actors::handover_atom::value)
+              .then([offer](actors::call_handover_state& handed) { offer(std::move(handed)); },
+                    [failed](caf::error& error) {
+                      failed("the call's state: " + caf::to_string(error));
+                    });
+        });
+  }
+
+  /// Twilio's call update: the current <Connect><Stream> ends, the peer's begins, carrying the
+  /// hand-over key and a call token the peer checks like any stream's.
+  void update_call_to_peer(const actors::call_identity& identity,
+                           actors::call_supervisor_actor supervisor, const stream_peer& peer,
+                           const std::string& key, std::function<void(const std::string&)> failed) {
+    // The token names the peer as its issuer: the peer's ledger is then the one authority on
+    // it, and the stream does not need this node, which exits once its calls have moved.
+    auto peer_tokens = *tokens_;
+    peer_tokens.set_issuer(peer.node_id);
+    const std::vector<net::form_parameter> parameters{
+        {"CallSid", identity.call_sid},
+        {"From", identity.from},
+        {"To", identity.to},
+        {"token",
+         peer_tokens.issue({identity.call_sid, identity.from, identity.to}, env_->wall_clock())},
+        {std::string(actors::handover_key_parameter), key},
+    };
+    net::update_twilio_call(
+        io_, rest_tls_,
+        {settings_.twilio_api_base, settings_.twilio_account_sid, settings_.twilio_auth_token},
+        identity.call_sid, {{"Twiml", net::connect_stream_twiml(peer.stream_url, parameters)}},
+        [this, call_sid = identity.call_sid, supervisor, peer_id = peer.node_id,
+         admission_key = actors::call_admission_key(identity.call_sid, identity.dial_id),
+         failed = std::move(failed)](net::twilio_create_result answer) {
+          if (!answer) {
+            // The stream will not come: the place the peer reserved for it is given back (its
+            // state there expires unused).
+            cluster_->reserve({peer_id, admission_key, 0}, [](actors::place_verdict) {});
+            const auto& error = answer.error();
+            return failed("Twilio refused the call update: " + error.message +
+                          (error.code != 0 ? " (code " + std::to_string(error.code) + ")" : ""));
+          }
+          spdlog::info("[call {}] handed over: Twilio streams it to the peer", call_sid);
+          env_->metrics->calls_handed_over(metrics::handover_result::handed_over).Increment();
+          caf::anon_send(supervisor, actors::handed_atom::value);
+          --handovers_in_flight_;
+        });
+  }
+
+  /// A draining peer's call, to be continued here: it takes a place like a placed call (its
+  /// stream is on its way) and waits in the hand-over book for its stream.
+  actors::call_handover_answer accept_handover(actors::bridge_environment& env,
+                                               actors::call_handover_state handed) {
+    if (draining_)
+      return {false, {}, "draining"};
+    const auto now = std::chrono::steady_clock::now();
+    const auto admission_key =
+        actors::call_admission_key(handed.identity.call_sid, handed.identity.dial_id);
+    if (const auto refused = env.admission->reserve(admission_key, now, inbound_place_hold)) {
+      env.metrics->calls_refused(metric_reason(*refused), metrics::refusal_source::placement)
+          .Increment();
+      return {false, {}, std::string(actors::to_string(*refused))};
+    }
+    const auto call_sid = handed.identity.call_sid;
+    auto key = env.handovers->put(std::move(handed), now);
+    if (!key) {
+      env.admission->release(admission_key);
+      return {false, {}, "too many hand-overs waiting"};
+    }
+    spdlog::info("[call {}] taking a call handed over by a draining peer", call_sid);
+    return {true, std::move(*key), {}};
   }
 
   /// POST /drain (bearer API_TOKEN): the drain SIGTERM starts, without the signal.
@@ -666,6 +790,7 @@ class node final : public bridge_server {
   std::shared_ptr<actors::file_work_thread> file_thread_;
   net::twilio_webhook_settings webhook_;
   std::optional<net::call_token_issuer> tokens_;
+  std::shared_ptr<net::tls_context> rest_tls_;   // Twilio's REST API
   std::shared_ptr<call_placer> placer_;          // where new calls go (webhook, POST /calls)
   std::shared_ptr<outbound_dialer> dialer_;      // POST /calls
   std::shared_ptr<call_controller> controller_;  // the call-control API, transfers, tools
@@ -679,9 +804,10 @@ class node final : public bridge_server {
   // /readyz, the webhooks and the heartbeat; the rest only under drain_mutex_.
   std::atomic<bool> draining_{false};
   std::mutex drain_mutex_;
-  drain_state drain_;                       // guarded by drain_mutex_
-  asio::steady_timer drain_timer_{io_};     // guarded by drain_mutex_
-  std::set<std::string> told_at_deadline_;  // guarded by drain_mutex_: their CallSids
+  drain_state drain_;                                // guarded by drain_mutex_
+  asio::steady_timer drain_timer_{io_};              // guarded by drain_mutex_
+  std::set<std::string> told_at_deadline_;           // guarded by drain_mutex_: their CallSids
+  std::atomic<std::size_t> handovers_in_flight_{0};  // asked of the peer or Twilio, unanswered
 };
 
 }  // namespace

@@ -137,6 +137,43 @@ bool plausible(const actors::shared_call_view& call) {
                      });
 }
 
+// A hand-over's state as a peer sends it: bounded like everything a peer says. The
+// conversation's own bounds (actors/conversation.hpp) are far inside these.
+constexpr std::size_t max_handover_items = 2'000;
+constexpr std::size_t max_handover_text = 512 * 1024;  // instructions, metadata, one item
+constexpr std::size_t max_handover_parts = 64;
+
+bool plausible_handover(const actors::call_handover_state& handed) {
+  const auto& id = handed.identity;
+  if (id.call_sid.empty() || !short_enough(id.call_sid, max_sid_length) ||
+      !short_enough(id.stream_sid, max_sid_length) ||
+      !short_enough(id.account_sid, max_sid_length) || !short_enough(id.from) ||
+      !short_enough(id.to) || !short_enough(id.dial_id) ||
+      !short_enough(handed.instructions, max_handover_text) || !short_enough(handed.voice) ||
+      !short_enough(handed.metadata_json, max_handover_text) ||
+      handed.conversation.size() > max_handover_items ||
+      handed.transcript.size() > max_transcript_lines || handed.parts.size() > max_handover_parts) {
+    return false;
+  }
+  const bool items_fit =
+      std::all_of(handed.conversation.begin(), handed.conversation.end(),
+                  [](const actors::conversation_entry& item) {
+                    return short_enough(item.item_id) && short_enough(item.name) &&
+                           short_enough(item.call_id) && short_enough(item.text, max_handover_text);
+                  });
+  const bool lines_fit = std::all_of(
+      handed.transcript.begin(), handed.transcript.end(), [](const actors::transcript_entry& line) {
+        return short_enough(line.speaker) && short_enough(line.item_id) &&
+               short_enough(line.text, max_transcript_text) &&
+               short_enough(line.unheard, max_transcript_text);
+      });
+  const bool parts_fit =
+      std::all_of(handed.parts.begin(), handed.parts.end(), [](const actors::call_part& part) {
+        return short_enough(part.node, max_name_length) && short_enough(part.end_reason);
+      });
+  return items_fit && lines_fit && parts_fit;
+}
+
 struct node_data {
   static inline const char* name = "cluster_node";
 
@@ -511,6 +548,25 @@ caf::result<actors::place_verdict> on_dial_budget_request(node_pointer self,
   return self->delegate(peer->second, std::move(request));
 }
 
+caf::result<actors::call_handover_answer> on_handover_offer(node_pointer self,
+                                                            actors::call_handover_offer& offer) {
+  auto& state = self->state;
+  if (offer.node_id == to_string(self->system().node())) {
+    // For this node: a draining peer's call, to be continued here.
+    if (!state.options.accept_handover)
+      return actors::call_handover_answer{false, {}, "this node takes no hand-overs"};
+    if (!plausible_handover(offer.state))
+      return actors::call_handover_answer{false, {}, "not a call state this node takes"};
+    return state.options.accept_handover(std::move(offer.state));
+  }
+  if (from_peer(self))
+    return actors::call_handover_answer{false, {}, "not this node"};
+  const auto peer = state.peers.find(offer.node_id);
+  if (peer == state.peers.end())
+    return actors::call_handover_answer{false, {}, "not linked to that node"};
+  return self->delegate(peer->second, std::move(offer));
+}
+
 void on_call_changed(node_pointer self, const std::string& call_sid) {
   auto& state = self->state;
   if (from_peer(self) || !state.options.calls || state.peers.empty())
@@ -578,6 +634,7 @@ node_impl_actor::behavior_type node_behavior(node_pointer self, cluster_options 
       [self](actors::dial_budget_request& request) {
         return on_dial_budget_request(self, request);
       },
+      [self](actors::call_handover_offer& offer) { return on_handover_offer(self, offer); },
       [self](call_changed_atom, std::string& call_sid) { on_call_changed(self, call_sid); },
       [self](cluster_tick_atom) {
         if (from_self(self))
@@ -796,6 +853,38 @@ void cluster_node::reserve(actors::place_request request,
                 });
       },
       std::move(request), std::move(done));
+}
+
+void cluster_node::offer_handover(actors::call_handover_offer offer,
+                                  std::function<void(actors::call_handover_answer)> done) const {
+  if (!handle_ || system_ == nullptr)
+    return done(actors::call_handover_answer{false, {}, "this node has left the cluster"});
+  // As reserve(): a short-lived actor per question, its request's timeout bounding a silent
+  // peer.
+  const auto timeout = request_timeout_;
+  system_->spawn(
+      [node = caf::actor_cast<actors::node_actor>(handle_), timeout](
+          caf::event_based_actor* self, actors::call_handover_offer question,
+          std::function<void(actors::call_handover_answer)> reply_to) {
+        self->request(node, timeout, std::move(question))
+            .then(
+                [reply_to](actors::call_handover_answer& answer) {
+                  // Another node's words: bounded.
+                  if (answer.why.size() > max_call_text)
+                    answer.why.resize(max_call_text);
+                  if (answer.key.size() > max_token_length)
+                    answer = {false, {}, "a hand-over key longer than any node makes"};
+                  reply_to(std::move(answer));
+                },
+                [reply_to](caf::error& error) {
+                  reply_to(actors::call_handover_answer{false,
+                                                        {},
+                                                        error == caf::sec::request_timeout
+                                                            ? "no answer in time"
+                                                            : "unreachable: " + to_string(error)});
+                });
+      },
+      std::move(offer), std::move(done));
 }
 
 void cluster_node::take_dial(std::function<void(std::optional<bool>)> done) const {

@@ -96,6 +96,9 @@ struct cluster_options {
   /// Frees the place this node promised a call (its admission key) when its stream started on
   /// another node, which claimed the call's token here. Empty: nothing to free.
   std::function<void(const std::string& admission_key)> release_place;
+  /// A draining peer's call to continue here (actors/call_handover.hpp): the answer carries the
+  /// key its new stream will bring, or why not (draining, full). Empty: every offer is refused.
+  std::function<actors::call_handover_answer(actors::call_handover_state)> accept_handover;
   /// How long a question to another node (a call's view, a hang-up, a token claim) may take.
   std::chrono::milliseconds request_timeout{2000};
 };
@@ -142,6 +145,11 @@ class cluster_node final : public remote_calls {
   /// does not answer within the request timeout. Never blocks.
   void reserve(actors::place_request request,
                std::function<void(actors::place_verdict)> done) const;
+  /// Offers a call's state to `offer.node_id` (a peer) at the drain deadline; `done` once, on an
+  /// io thread: the peer's key, or refused (the peer's reason, not linked, no answer in time).
+  /// Never blocks.
+  void offer_handover(actors::call_handover_offer offer,
+                      std::function<void(actors::call_handover_answer)> done) const;
   /// One dial from the cluster's CALLS_PER_MINUTE, at the node that keeps it
   /// (dial_budget_keeper); `done` once, on an io thread: granted or not, or nullopt when the
   /// keeper could not be asked (not linked, no answer in time).

@@ -62,11 +62,21 @@ drain_state::step drain_state::poll(clock::time_point now, std::size_t calls_rem
   return due;
 }
 
-drain_disposition disposition_at_deadline(const drain_deadline_context&) {
+drain_disposition disposition_at_deadline(const drain_deadline_context& context) {
+  if (context.peer_stream_url && !context.peer_stream_url->empty() && context.can_update_calls)
+    return drain_disposition::hand_over;
   return drain_disposition::goodbye;
 }
 
 std::optional<std::string> choose_stream_peer(const std::vector<actors::cluster_member>& members) {
+  auto peer = choose_handover_peer(members);
+  if (!peer)
+    return std::nullopt;
+  return std::move(peer->stream_url);
+}
+
+std::optional<stream_peer> choose_handover_peer(
+    const std::vector<actors::cluster_member>& members) {
   // Placement's own rule (app/placement.hpp), seen from a draining node: peers only.
   local_node_status self;
   self.draining = true;
@@ -76,7 +86,7 @@ std::optional<std::string> choose_stream_peer(const std::vector<actors::cluster_
   }
   for (auto& target : placement_order(members, self, nullptr, {})) {
     if (!target.self)
-      return std::move(target.stream_url);
+      return stream_peer{std::move(target.node_id), std::move(target.stream_url)};
   }
   return std::nullopt;
 }

@@ -9,7 +9,9 @@
 //                                               readable, finished on the next start)
 //
 // While draining, live calls run on untouched. In ending_calls each call still live gets what
-// disposition_at_deadline() decides (today: the agent says DRAIN_MESSAGE and hangs up).
+// disposition_at_deadline() decides: handed over to a ready peer (Twilio's call update points
+// the call at the peer's stream, the call's state moved there by actor message), or, with no
+// peer or no Twilio credentials, the agent says DRAIN_MESSAGE and hangs up.
 
 #include "actors/cluster_membership.hpp"
 
@@ -65,9 +67,9 @@ class drain_state {
 
 /// What becomes of a call still live at the drain deadline.
 enum class drain_disposition {
-  goodbye,  // the agent says DRAIN_MESSAGE, the caller hears it, the bridge hangs up
-  // hand_over: the next slice (Twilio's call update to a ready peer's stream, the call's state
-  // moved by actor message) goes here, with `goodbye` as its fallback.
+  goodbye,    // the agent says DRAIN_MESSAGE, the caller hears it, the bridge hangs up
+  hand_over,  // the call's state goes to a ready peer, Twilio is asked to stream the call there;
+              // if either refuses, `goodbye` after all
 };
 
 /// What the decision may weigh: where the call could go, and whether Twilio can be asked.
@@ -76,9 +78,18 @@ struct drain_deadline_context {
   bool can_update_calls = false;               // Twilio credentials for the REST call update
 };
 
-/// The one place that decides what happens to a call at the drain deadline. Today always
-/// `goodbye`: the hand-over needs the call's state on the peer (issue 12 §3, the next slice).
+/// The one place that decides what happens to a call at the drain deadline: `hand_over` when a
+/// peer can take the call and Twilio can be asked to send it there, else `goodbye`.
 drain_disposition disposition_at_deadline(const drain_deadline_context& context);
+
+/// The peer a call goes to: its node id (where the call's state is sent) and its stream URL
+/// (where Twilio is told to stream the call).
+struct stream_peer {
+  std::string node_id;
+  std::string stream_url;
+};
+/// Placement's choice among the peers for a draining node (see choose_stream_peer).
+std::optional<stream_peer> choose_handover_peer(const std::vector<actors::cluster_member>& members);
 
 /// The stream URL of the peer a draining node sends new calls to: placement's choice among the
 /// peers (app/placement.hpp: ready, a stream URL, room counting promised places; the least

@@ -96,6 +96,12 @@ std::string_view to_string(handover_result result) {
   switch (result) {
     case handover_result::goodbye:
       return "goodbye";
+    case handover_result::handed_over:
+      return "handed_over";
+    case handover_result::failed:
+      return "failed";
+    case handover_result::no_peer:
+      return "no_peer";
   }
   return "unknown";
 }

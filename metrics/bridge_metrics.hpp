@@ -56,11 +56,12 @@ inline constexpr std::size_t call_end_count = 5;
 std::string_view to_string(call_end outcome);
 
 /// What became of a call still live at the drain deadline (DRAIN_TIMEOUT), the `result` of
-/// switchboard_calls_handed_over_total. Today: `goodbye` (the agent says DRAIN_MESSAGE and the
-/// call ends). The hand-over to a peer through Twilio's call update adds `handed_over` (a peer
-/// took the call) and `failed` (Twilio or the peer refused; the call then gets the goodbye).
-enum class handover_result : std::uint8_t { goodbye };
-inline constexpr std::size_t handover_result_count = 1;
+/// switchboard_calls_handed_over_total: `handed_over` (a peer took the call's state and Twilio
+/// streams the call there), `failed` (the peer or Twilio refused: the call got the goodbye),
+/// `no_peer` (Twilio could be asked, but no peer was ready: the goodbye), `goodbye` (no Twilio
+/// credentials to update calls with: the agent says DRAIN_MESSAGE and the call ends).
+enum class handover_result : std::uint8_t { goodbye, handed_over, failed, no_peer };
+inline constexpr std::size_t handover_result_count = 4;
 std::string_view to_string(handover_result result);
 
 /// Where the node that answered a new call (webhook or POST /calls) placed it, the `where` of

@@ -173,7 +173,10 @@ struct outbound_call {
   std::optional<std::chrono::system_clock::time_point> answered;  // start_time
   std::optional<std::chrono::system_clock::time_point> ended;     // end_time
 
-  std::vector<twilio_call_result> streams;      // media streams played, in order
+  std::vector<twilio_call_result> streams;  // media streams played, in order
+  /// Per stream after the first (a redirect's): from the end of the stream before to the first
+  /// caller frame of this one, the caller's side of the switch (e.g. a drain's hand-over).
+  std::vector<std::chrono::milliseconds> stream_gaps;
   std::string transferred_to;                   // where a <Dial> redirect connected the call
   std::vector<std::string> twiml_errors;        // TwiML that could not be fetched or executed
   std::vector<sent_status_callback> callbacks;  // in the order they were sent

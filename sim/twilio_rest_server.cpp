@@ -10,12 +10,15 @@
 #include "net/http_client.hpp"
 #include "net/http_server.hpp"
 #include "net/twilio_signature.hpp"
+#include "net/twiml.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/url/parse.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <deque>
 #include <mutex>
 #include <utility>
@@ -47,6 +50,8 @@ struct live_call {
   std::shared_ptr<twilio_caller> stream;
   /// A redirect that waits for the playing stream to close.
   std::optional<update_call_request> redirect;
+  /// When the last stream closed: the next one's first frame measures the gap.
+  std::optional<std::chrono::steady_clock::time_point> last_stream_end;
   /// Status callbacks not yet answered; the front one is in flight when callback_in_flight.
   std::deque<sent_status_callback> outbox;
   bool callback_in_flight = false;
@@ -373,12 +378,35 @@ struct twilio_rest_server::state : std::enable_shared_from_this<twilio_rest_serv
     caller.twiml = twiml;
     caller.auth_token = options.auth_token;
     caller.stream_connect_address = options.stream_connect_address;
+    if (auto stream = net::parse_connect_stream_twiml(twiml)) {
+      const auto url = boost::urls::parse_uri(stream->url);
+      if (url) {
+        const auto routed = options.stream_connect_by_host.find(std::string(url->host()));
+        if (routed != options.stream_connect_by_host.end())
+          caller.stream_connect_address = routed->second;
+      }
+    }
     caller.tls = options.tls;
     caller.account_sid = call->record.account_sid;
     caller.call_sid = call->record.sid;
     caller.from = call->record.from;
     caller.to = call->record.to;
     caller.script = call->callee.script;
+    if (!call->record.streams.empty() && !call->callee.script_after_redirect.empty())
+      caller.script = call->callee.script_after_redirect;
+    if (call->last_stream_end) {
+      // The caller's first frame on the new stream ends the gap.
+      caller.on_media_sent =
+          [self = shared_from_this(), call, since = *call->last_stream_end,
+           measured = std::make_shared<std::atomic<bool>>(false)](std::span<const std::uint8_t>) {
+            if (measured->exchange(true))
+              return;
+            const auto gap = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::steady_clock::now() - since);
+            std::lock_guard lock(self->mutex);
+            call->record.stream_gaps.push_back(gap);
+          };
+    }
     if (caller.script.empty())
       caller.script = {silence(call->callee.listen_limit)};
     caller.keep_heard_audio = false;
@@ -392,6 +420,7 @@ struct twilio_rest_server::state : std::enable_shared_from_this<twilio_rest_serv
 
   void stream_ended(const call_ptr& call, twilio_call_result result) {
     call->record.streams.push_back(std::move(result));
+    call->last_stream_end = std::chrono::steady_clock::now();
     call->stream.reset();
     call->doing = activity::none;
     if (is_terminal(call->record.status))
@@ -641,6 +670,11 @@ void twilio_rest_server::inject_create_fault(twilio_rest_error fault) {
 void twilio_rest_server::set_stream_connect_address(std::string address) {
   std::lock_guard lock(state_->mutex);
   state_->options.stream_connect_address = std::move(address);
+}
+
+void twilio_rest_server::set_stream_connect_address_for(std::string host, std::string address) {
+  std::lock_guard lock(state_->mutex);
+  state_->options.stream_connect_by_host[std::move(host)] = std::move(address);
 }
 
 void twilio_rest_server::set_callee(std::string number, callee_behaviour behaviour) {

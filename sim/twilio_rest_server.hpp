@@ -70,6 +70,9 @@ struct callee_behaviour {
   /// What the callee does on the media stream once answered. Empty: it stays on the line,
   /// silent, until the call is ended through the API (or after `listen_limit`).
   std::vector<caller_step> script;
+  /// What the callee does on a stream a redirect started (Twilio plays the new TwiML on the
+  /// same call: a drain's hand-over to another node). Empty: `script` again.
+  std::vector<caller_step> script_after_redirect;
   std::chrono::milliseconds listen_limit{std::chrono::minutes(10)};
 };
 
@@ -91,6 +94,9 @@ struct twilio_rest_server_options {
   /// host:port to open media streams to instead of the <Stream url>'s host, with plain ws://
   /// (see twilio_caller_options::stream_connect_address). Empty: the URL itself.
   std::string stream_connect_address;
+  /// The same by the <Stream url>'s host, before stream_connect_address: the nodes of a
+  /// cluster each advertise their own stream URL (NODE_STREAM_URL).
+  std::map<std::string, std::string> stream_connect_by_host;
   /// Client TLS for https:// callbacks and Url fetches and wss:// streams.
   std::shared_ptr<net::tls_context> tls;
   /// How long the party a <Dial> redirect connected talks before hanging up.
@@ -142,6 +148,8 @@ class twilio_rest_server {
   /// Where answered calls open their media stream (host:port), for a bridge that can only be
   /// started once this server's base_url() is known.
   void set_stream_connect_address(std::string address);
+  /// Where streams whose <Stream url> names `host` open (host:port, plain ws://).
+  void set_stream_connect_address_for(std::string host, std::string address);
 
   // ---- observation, from any thread (copies)
   std::vector<received_rest_request> requests() const;

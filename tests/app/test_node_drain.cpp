@@ -114,12 +114,30 @@ TEST_CASE("a second signal stops at once, a repeated POST /drain does not", "[dr
   }
 }
 
-TEST_CASE("the drain deadline's decision: a goodbye until the hand-over lands", "[drain]") {
+TEST_CASE("the drain deadline's decision: hand over to a peer when Twilio can be asked",
+          "[drain]") {
   using switchboard::app::disposition_at_deadline;
   using switchboard::app::drain_disposition;
+  const std::string peer_url = "wss://node-b.example.com/media-stream";
+  // A peer and Twilio credentials: the call moves.
+  CHECK(disposition_at_deadline({peer_url, true}) == drain_disposition::hand_over);
+  // No peer, or no credentials to update the call with, or a peer with no stream: goodbye.
   CHECK(disposition_at_deadline({}) == drain_disposition::goodbye);
-  CHECK(disposition_at_deadline({"wss://node-b.example.com/media-stream", true}) ==
-        drain_disposition::goodbye);
+  CHECK(disposition_at_deadline({std::nullopt, true}) == drain_disposition::goodbye);
+  CHECK(disposition_at_deadline({peer_url, false}) == drain_disposition::goodbye);
+  CHECK(disposition_at_deadline({std::string(), true}) == drain_disposition::goodbye);
+}
+
+TEST_CASE("the hand-over peer is placement's choice and names its node", "[drain]") {
+  using switchboard::app::choose_handover_peer;
+  cluster_member self = peer("a", node_state::draining, 1, 0, "wss://a.example.com/media-stream");
+  self.self = true;
+  CHECK_FALSE(choose_handover_peer({self}));
+  const auto chosen = choose_handover_peer(
+      {self, peer("b", node_state::ready, 0, 0, "wss://b.example.com/media-stream")});
+  REQUIRE(chosen);
+  CHECK(chosen->node_id == "b-id");
+  CHECK(chosen->stream_url == "wss://b.example.com/media-stream");
 }
 
 TEST_CASE("a draining node sends new calls to the least loaded ready peer with room", "[drain]") {

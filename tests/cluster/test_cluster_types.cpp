@@ -3,6 +3,7 @@
 // test: it registers the types as every node does, publishes an actor that answers each
 // message with itself, and waits to be ended. A type missing from the registration on either
 // side is dropped without an error in CAF 0.17.6: its round trip then times out here.
+#include "actors/call_handover.hpp"
 #include "actors/messages.hpp"
 #include "app/cluster_node.hpp"
 #include "sim/server_process.hpp"
@@ -50,6 +51,33 @@ actors::shared_call_view full_call() {
   return call;
 }
 
+/// A call's state at a hand-over with every field set: each kind of conversation item, a cut
+/// agent turn, the transcript, the counters, the parts so far.
+actors::call_handover_state full_handover() {
+  actors::call_handover_state handed;
+  handed.identity = full_call().identity;
+  handed.instructions = "You book tables. Be brief.";
+  handed.voice = "cedar";
+  handed.metadata_json = R"({"customer":"4711"})";
+  handed.conversation = {
+      {0, "item-1", "I'd like a table for two", "", "", 0, false, 0, false},
+      {1, "item-2", "Sure! Which day would suit you?", "", "", 2400, true, 1200, true},
+      {2, "", R"({"day":"friday"})", "check_tables", "call-9", 0, false, 0, false},
+      {3, "", R"({"free":true})", "", "call-9", 0, false, 0, false},
+      {4, "", "42#", "", "", 0, false, 0, false},
+      {5, "", "Please hold on.", "", "", 0, false, 0, false}};
+  handed.conversation_items_dropped = 2;
+  handed.transcript = full_call().transcript;
+  handed.started_at_ms = 1'800'000'000'123;
+  handed.elapsed_ms = 301'000;
+  handed.barge_ins = 3;
+  handed.truncations = 2;
+  handed.responses = 9;
+  handed.model_reconnects = 1;
+  handed.parts = {{1, "node-a", "handed over"}};
+  return handed;
+}
+
 }  // namespace
 
 TEST_CASE("cluster types: the echo peer (run by the round trip)", "[.cluster_echo_peer]") {
@@ -73,6 +101,8 @@ TEST_CASE("cluster types: the echo peer (run by the round trip)", "[.cluster_ech
             [](actors::place_request& x) { return x; },
             [](actors::place_verdict& x) { return x; },
             [](actors::dial_budget_request& x) { return x; },
+            [](actors::call_handover_offer& x) { return x; },
+            [](actors::call_handover_answer& x) { return x; },
         };
       },
       0);
@@ -134,5 +164,15 @@ TEST_CASE("cluster types: every cross-node type reaches another process and come
   round_trip(actors::place_request{"0123456789ABCDEF#42", "dial:0123456789abcdef", 30});
   round_trip(actors::place_verdict{false, "full (MAX_CALLS 4)"});
   round_trip(actors::dial_budget_request{"0123456789ABCDEF#42"});
+  const auto offer =
+      round_trip(actors::call_handover_offer{"0123456789ABCDEF#42", full_handover()});
+  // deep_to_string prints what the inspectors see; the numbers and flags are checked too.
+  REQUIRE(offer.state.conversation.size() == 6);
+  CHECK(offer.state.conversation[1].cut);
+  CHECK(offer.state.conversation[1].heard_ms == 1200);
+  CHECK(offer.state.conversation[5].what == 5);
+  CHECK(offer.state.elapsed_ms == 301'000);
+  CHECK(offer.state.parts.front().node == "node-a");
+  round_trip(actors::call_handover_answer{true, "00112233445566778899aabbccddeeff", {}});
   CHECK((*peer)->terminate() != 0);  // ended by SIGTERM
 }
