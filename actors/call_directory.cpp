@@ -318,6 +318,15 @@ std::vector<shared_call_view> call_directory::local_live() const {
   return views;
 }
 
+std::vector<call_supervisor_actor> call_directory::local_supervisors() const {
+  std::lock_guard lock(mutex_);
+  std::vector<call_supervisor_actor> supervisors;
+  supervisors.reserve(live_.size());
+  for (const auto& [sid, call] : live_)
+    supervisors.push_back(call.supervisor);
+  return supervisors;
+}
+
 std::optional<shared_call_view> call_directory::local_call(std::string_view call_sid,
                                                            bool with_transcript) const {
   std::lock_guard lock(mutex_);

@@ -138,6 +138,9 @@ class call_directory {
   std::optional<call_view> find_local(std::string_view call_sid) const;
   /// The supervisor of a call that is live (not ending) on this node, to steer it.
   std::optional<call_supervisor_actor> supervisor_of(std::string_view call_sid) const;
+  /// The supervisors of this node's calls, live or ending: what a stop that cannot wait for
+  /// them ends.
+  std::vector<call_supervisor_actor> local_supervisors() const;
   /// The node id of a call live (or ending) on a peer.
   std::optional<std::string> peer_of(std::string_view call_sid) const;
 

@@ -779,6 +779,7 @@ boost::system::result<std::unique_ptr<cluster_node>, std::string> cluster_node::
       (v6 ? "[" + advertised_host + "]" : advertised_host) + ":" + std::to_string(node->port_);
   caf::anon_send(handle, cluster_start_atom::value, node->address_);
   node->handle_ = caf::actor_cast<caf::actor>(handle);
+  node->actor_ = node->handle_;
   return node;
 }
 

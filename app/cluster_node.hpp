@@ -156,10 +156,13 @@ class cluster_node final : public remote_calls {
   void take_dial(std::function<void(std::optional<bool>)> done) const;
   /// Ends the node actor (its peers see its link drop when the process ends).
   void stop();
+  /// The node actor, also after stop() (to await its end); null before start.
+  const caf::actor& actor() const { return actor_; }
 
  private:
   cluster_node() = default;
-  caf::actor handle_;
+  caf::actor handle_;  // null once stopped
+  caf::actor actor_;   // the same actor, kept after stop()
   caf::actor_system* system_ = nullptr;
   std::chrono::milliseconds request_timeout_{2000};
   std::string id_;
