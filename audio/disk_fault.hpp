@@ -49,4 +49,13 @@ void clear_disk_fault();
 /// The fault in force, if any; enospc_after_bytes is the budget left.
 std::optional<disk_fault> current_disk_fault();
 
+/// For a test: the fault is on while this lives, and off again however the test ends.
+class scoped_disk_fault {
+ public:
+  explicit scoped_disk_fault(const disk_fault& fault) { set_disk_fault(fault); }
+  ~scoped_disk_fault() { clear_disk_fault(); }
+  scoped_disk_fault(const scoped_disk_fault&) = delete;
+  scoped_disk_fault& operator=(const scoped_disk_fault&) = delete;
+};
+
 }  // namespace switchboard::audio

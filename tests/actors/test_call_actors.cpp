@@ -7,6 +7,7 @@
 #include "net/base64.hpp"
 #include "net/realtime_messages.hpp"
 #include "net/twilio_messages.hpp"
+#include "wire_json.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -55,18 +56,6 @@ twilio_socket_actor::behavior_type twilio_probe(twilio_socket_actor::pointer,
       [=](clear_atom) { ++log->clears; },
       [](hangup_atom) {},
   };
-}
-
-std::string twilio_json(const net::twilio_inbound& message) {
-  std::string out;
-  net::append_twilio_message(out, message);
-  return out;
-}
-
-std::string model_json(const net::realtime_server_event& event) {
-  std::string out;
-  net::append_realtime_server_event(out, event);
-  return out;
 }
 
 std::string audio_base64(std::size_t bytes, std::uint8_t value) {

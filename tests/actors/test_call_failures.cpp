@@ -8,6 +8,7 @@
 #include "net/base64.hpp"
 #include "net/realtime_messages.hpp"
 #include "net/twilio_messages.hpp"
+#include "wire_json.hpp"
 
 #include <boost/json/parse.hpp>
 #include <catch2/catch.hpp>
@@ -21,18 +22,6 @@ using namespace switchboard::actors::testing;
 using namespace std::chrono_literals;
 
 namespace {
-
-std::string twilio_json(const net::twilio_inbound& message) {
-  std::string out;
-  net::append_twilio_message(out, message);
-  return out;
-}
-
-std::string model_json(const net::realtime_server_event& event) {
-  std::string out;
-  net::append_realtime_server_event(out, event);
-  return out;
-}
 
 std::string read_text(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);

@@ -10,6 +10,7 @@
 #include "net/base64.hpp"
 #include "net/realtime_messages.hpp"
 #include "net/twilio_messages.hpp"
+#include "wire_json.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -21,18 +22,6 @@ using namespace switchboard::actors::testing;
 using namespace std::chrono_literals;
 
 namespace {
-
-std::string twilio_json(const net::twilio_inbound& message) {
-  std::string out;
-  net::append_twilio_message(out, message);
-  return out;
-}
-
-std::string model_json(const net::realtime_server_event& event) {
-  std::string out;
-  net::append_realtime_server_event(out, event);
-  return out;
-}
 
 std::size_t count_containing(const std::vector<std::string>& texts, std::string_view needle) {
   return static_cast<std::size_t>(std::count_if(texts.begin(), texts.end(), [&](const auto& text) {

@@ -10,6 +10,7 @@
 #include "net/base64.hpp"
 #include "net/realtime_messages.hpp"
 #include "net/twilio_messages.hpp"
+#include "wire_json.hpp"
 
 #include <caf/event_based_actor.hpp>
 #include <catch2/catch.hpp>
@@ -53,18 +54,6 @@ std::uint64_t closed_track_bytes(const std::filesystem::path& path) {
   const auto pad = info->data_bytes % 2;  // RIFF word alignment
   CHECK(info->data_offset + info->data_bytes + pad == info->file_size);
   return info->data_bytes;
-}
-
-std::string twilio_json(const net::twilio_inbound& message) {
-  std::string out;
-  net::append_twilio_message(out, message);
-  return out;
-}
-
-std::string model_json(const net::realtime_server_event& event) {
-  std::string out;
-  net::append_realtime_server_event(out, event);
-  return out;
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 // and the refusal is counted; the event-loop lag is measured and exported.
 #include "app/loop_lag_monitor.hpp"
 #include "bridge_harness.hpp"
+#include "cluster/process_support.hpp"
 #include "net/twilio_signature.hpp"
 #include "net/websocket_client.hpp"
 
@@ -122,6 +123,9 @@ TEST_CASE("past MAX_CALLS the webhook says FULL_MESSAGE and hangs up, and /ready
       sim::hangup(),
   }));
   REQUIRE(holding.get_future().wait_for(30s) == std::future_status::ready);
+  // The caller holds once it has sent `start`; the call counts once the server has read it.
+  REQUIRE(switchboard::testing::cluster::eventually(
+      [&] { return harness.server().calls().active_calls() == 1; }));
 
   const auto refused = harness.place(harness.call({sim::silence(100ms), sim::hangup()}));
   CHECK(refused.ok());  // a polite refusal is not an error

@@ -48,20 +48,6 @@ net::http_client_request api_post(std::string body = {}) {
   return post;
 }
 
-/// call.json of the one call recorded under `recordings`.
-boost::json::object only_call_json(const std::filesystem::path& recordings) {
-  std::vector<std::filesystem::path> found;
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(recordings)) {
-    if (entry.path().filename() == "call.json")
-      found.push_back(entry.path());
-  }
-  REQUIRE(found.size() == 1);
-  std::ifstream in(found.front());
-  std::stringstream text;
-  text << in.rdbuf();
-  return boost::json::parse(text.str()).as_object();
-}
-
 std::size_t count_files(const std::filesystem::path& recordings, const std::string& name) {
   return static_cast<std::size_t>(
       std::count_if(std::filesystem::recursive_directory_iterator(recordings),
@@ -219,7 +205,9 @@ TEST_CASE("at DRAIN_TIMEOUT a live call moves to the ready peer and goes on ther
   auto& a_metrics = harness.server().metrics();
   CHECK(a_metrics.calls_handed_over(metrics::handover_result::handed_over).Value() == 1);
   CHECK(a_metrics.calls_handed_over(metrics::handover_result::failed).Value() == 0);
-  const auto a_json = only_call_json(harness.recordings());
+  const auto a_json_found = switchboard::testing::cluster::only_call_json(harness.recordings());
+  REQUIRE(a_json_found);
+  const auto& a_json = *a_json_found;
   CHECK(a_json.at("end_reason") == "handed over");
   CHECK(a_json.at("part") == 1);
   CHECK(count_files(harness.recordings(), "caller.wav") == 1);
@@ -241,7 +229,9 @@ TEST_CASE("at DRAIN_TIMEOUT a live call moves to the ready peer and goes on ther
   REQUIRE(cluster::eventually([&] {
     return std::filesystem::exists(b.recordings) && count_files(b.recordings, "call.json") == 1;
   }));
-  const auto b_json = only_call_json(b.recordings);
+  const auto b_json_found = switchboard::testing::cluster::only_call_json(b.recordings);
+  REQUIRE(b_json_found);
+  const auto& b_json = *b_json_found;
   CHECK(b_json.at("call_sid") == call_sid.c_str());
   CHECK(b_json.at("part") == 2);
   const auto& parts = b_json.at("parts").as_array();

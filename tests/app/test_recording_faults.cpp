@@ -74,13 +74,7 @@ class captured_log {
   std::ostringstream lines_;
 };
 
-class scoped_disk_fault {
- public:
-  explicit scoped_disk_fault(const audio::disk_fault& fault) { audio::set_disk_fault(fault); }
-  ~scoped_disk_fault() { audio::clear_disk_fault(); }
-  scoped_disk_fault(const scoped_disk_fault&) = delete;
-  scoped_disk_fault& operator=(const scoped_disk_fault&) = delete;
-};
+using audio::scoped_disk_fault;
 
 actors::call_outcome only_outcome(bridge_harness& harness) {
   auto finished = harness.server().calls().wait_for_finished(1, 30s);

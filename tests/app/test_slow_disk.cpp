@@ -8,6 +8,7 @@
 #include "audio/wav_format.hpp"
 #include "audio_test_support.hpp"
 #include "bridge_harness.hpp"
+#include "cluster/process_support.hpp"
 #include "sim/speech_fixtures.hpp"
 
 #include <boost/json/parse.hpp>
@@ -27,13 +28,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-class scoped_disk_fault {
- public:
-  explicit scoped_disk_fault(const audio::disk_fault& fault) { audio::set_disk_fault(fault); }
-  ~scoped_disk_fault() { audio::clear_disk_fault(); }
-  scoped_disk_fault(const scoped_disk_fault&) = delete;
-  scoped_disk_fault& operator=(const scoped_disk_fault&) = delete;
-};
+using audio::scoped_disk_fault;
 
 std::size_t files_named(const std::filesystem::path& root, const std::string& name) {
   std::size_t found = 0;
@@ -42,17 +37,7 @@ std::size_t files_named(const std::filesystem::path& root, const std::string& na
   return found;
 }
 
-/// Polls `condition` until it holds or a minute passes (a bound on a broken test only).
-template <class Condition>
-bool eventually(Condition condition) {
-  const auto deadline = std::chrono::steady_clock::now() + 60s;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition())
-      return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return condition();
-}
+using switchboard::testing::cluster::eventually;
 
 std::string read_text(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);

@@ -23,14 +23,7 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-/// Turns the process-wide fault on for one test and off again however the test ends.
-class scoped_disk_fault {
- public:
-  explicit scoped_disk_fault(const audio::disk_fault& fault) { audio::set_disk_fault(fault); }
-  ~scoped_disk_fault() { audio::clear_disk_fault(); }
-  scoped_disk_fault(const scoped_disk_fault&) = delete;
-  scoped_disk_fault& operator=(const scoped_disk_fault&) = delete;
-};
+using audio::scoped_disk_fault;
 
 std::string read_text(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

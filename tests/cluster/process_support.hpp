@@ -1,6 +1,7 @@
 #pragma once
 // What the real-process cluster tests share: where the switchboard binary is, one HTTP/1.0
-// request to a node on loopback, and a bounded wait for something the nodes will report.
+// request to a node on loopback, a bounded wait for something the nodes will report, and the
+// call.json a node wrote.
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -13,11 +14,34 @@
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace switchboard::testing::cluster {
+
+/// call.json of the one call recorded under `recordings`; nullopt unless there is exactly one
+/// and it parses as an object.
+inline std::optional<boost::json::object> only_call_json(const std::filesystem::path& recordings) {
+  std::vector<std::filesystem::path> found;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(recordings)) {
+    if (entry.path().filename() == "call.json")
+      found.push_back(entry.path());
+  }
+  if (found.size() != 1)
+    return std::nullopt;
+  std::ifstream in(found.front());
+  std::stringstream text;
+  text << in.rdbuf();
+  boost::system::error_code error;
+  auto parsed = boost::json::parse(text.str(), error);
+  if (error || !parsed.is_object())
+    return std::nullopt;
+  return std::move(parsed.as_object());
+}
 
 /// The switchboard binary under test (SWITCHBOARD_BINARY, else the build's).
 inline std::filesystem::path executable() {

@@ -173,20 +173,6 @@ bool exited_zero(int status) {
   return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
-/// call.json of the one call recorded under `recordings`.
-boost::json::object only_call_json(const std::filesystem::path& recordings) {
-  std::vector<std::filesystem::path> found;
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(recordings)) {
-    if (entry.path().filename() == "call.json")
-      found.push_back(entry.path());
-  }
-  REQUIRE(found.size() == 1);
-  std::ifstream in(found.front());
-  std::stringstream text;
-  text << in.rdbuf();
-  return boost::json::parse(text.str()).as_object();
-}
-
 /// A held call: on hold (silence) until the test releases it; then `after` runs.
 struct held_call {
   std::promise<void> release;
@@ -248,7 +234,9 @@ TEST_CASE("SIGTERM with a live call: /readyz answers 503, the call runs on to it
 
   CHECK(exited_zero(node.exit_status()));
   // The process exited after the call's files were written.
-  const auto summary = only_call_json(node.recordings());
+  const auto summary_found = switchboard::testing::cluster::only_call_json(node.recordings());
+  REQUIRE(summary_found);
+  const auto& summary = *summary_found;
   CHECK(summary.at("end_reason") != "drained");
 }
 
@@ -276,7 +264,9 @@ TEST_CASE("at DRAIN_TIMEOUT a live call hears DRAIN_MESSAGE, ends as drained, an
   }));
 
   CHECK(exited_zero(node.exit_status()));
-  const auto summary = only_call_json(node.recordings());
+  const auto summary_found = switchboard::testing::cluster::only_call_json(node.recordings());
+  REQUIRE(summary_found);
+  const auto& summary = *summary_found;
   CHECK(summary.at("end_reason") == "drained");
   const auto wav_count =
       std::count_if(std::filesystem::recursive_directory_iterator(node.recordings()),
