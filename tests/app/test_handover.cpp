@@ -88,12 +88,16 @@ void join_as_node_a(config::settings& settings) {
 /// same Twilio auth token (call tokens verify on both) and A's model stand-in.
 struct peer_node {
   peer_node(bridge_harness& a, const std::filesystem::path& dir) : recordings(dir / "recordings") {
+    // A's node actor learns its own address by message once published: its row may not be
+    // there at the first look.
     std::string a_address;
-    for (const auto& row : cluster_rows(a.server().port())) {
-      if (row.at("self").as_bool())
-        a_address = std::string(row.at("address").as_string());
-    }
-    REQUIRE_FALSE(a_address.empty());
+    REQUIRE(cluster::eventually([&] {
+      for (const auto& row : cluster_rows(a.server().port())) {
+        if (row.at("self").as_bool())
+          a_address = std::string(row.at("address").as_string());
+      }
+      return !a_address.empty();
+    }));
     sim::server_process_options options;
     options.executable = cluster::executable();
     options.arguments = {"serve"};
