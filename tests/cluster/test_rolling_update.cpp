@@ -156,17 +156,30 @@ class rolling_node {
     options.executable = executable();
     options.arguments = {"serve"};
     options.working_directory = dir;
+    // clang-format off: one setting a line
     options.environment = {
-        "PORT=0", "BIND_ADDRESS=127.0.0.1", "IO_THREADS=1", "NODE_NAME=" + name,
-        "NODE_STREAM_URL=" + ingress.stream_url(name), "PUBLIC_URL=" + ingress.base_url(),
-        "CLUSTER_PORT=0", "CLUSTER_INSECURE=true", std::string("API_TOKEN=") + api_token,
-        std::string("TWILIO_ACCOUNT_SID=") + account_sid,
-        std::string("TWILIO_AUTH_TOKEN=") + auth_token, "TWILIO_PHONE_NUMBER=+15005550006",
-        "TWILIO_API_BASE=" + sim.twilio().base_url(), "ALLOWED_DESTINATIONS=+1415",
+        "PORT=0",
+        "BIND_ADDRESS=127.0.0.1",
+        "IO_THREADS=1",
+        "NODE_NAME=" + name,
+        "NODE_STREAM_URL=" + ingress.stream_url(name),  // its own route on the ingress
+        "PUBLIC_URL=" + ingress.base_url(),             // status callbacks come through the ingress
+        "CLUSTER_PORT=0",
+        "CLUSTER_INSECURE=true",
+        std::string("API_TOKEN=") + api_token,
+        std::string("TWILIO_ACCOUNT_SID=") + account_sid,  // credentials: hand-overs possible
+        std::string("TWILIO_AUTH_TOKEN=") + auth_token,
+        "TWILIO_PHONE_NUMBER=+15005550006",
+        "TWILIO_API_BASE=" + sim.twilio().base_url(),
+        "ALLOWED_DESTINATIONS=+1415",
+        "CALLS_PER_MINUTE=10000",  // the default brake (10) is below the bench's call count
         "OPENAI_API_KEY=sk-rolling",
-        "OPENAI_REALTIME_URL=" + sim.model().url() + "?model=gpt-realtime", "MAX_LOOP_LAG_MS=0",
-        // Short: the update hands live calls over instead of waiting for them to end.
-        "DRAIN_TIMEOUT=2", "RECORDINGS_DIR=" + (dir / name).string(), "LOG_LEVEL=info"};
+        "OPENAI_REALTIME_URL=" + sim.model().url() + "?model=gpt-realtime",
+        "MAX_LOOP_LAG_MS=0",
+        "DRAIN_TIMEOUT=2",  // short: live calls are handed over, not waited for
+        "RECORDINGS_DIR=" + (dir / name).string(),  // the successor's volume too
+        "LOG_LEVEL=info"};
+    // clang-format on
     if (!seed.empty())
       options.environment.push_back("CLUSTER_SEEDS=" + seed);
     // The hand-over counter is logged where it is counted; a scrape could miss the last count
