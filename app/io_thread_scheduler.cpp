@@ -38,7 +38,8 @@ class io_thread_coordinator final : public caf::scheduler::abstract_coordinator 
       this_thread_drain.next_jobs->push_back(job);
       return;
     }
-    if (io_.stopped() && dynamic_cast<caf::detail::abstract_worker*>(job) != nullptr) {
+    // The type first: io_.stopped() takes the io_context's lock, and most jobs are actors.
+    if (dynamic_cast<caf::detail::abstract_worker*>(job) != nullptr && io_.stopped()) {
       // A worker of a hub (the middleman's BASP workers: a peer's last messages, arriving as the
       // node shuts down) once the io threads have stopped: the middleman's stop, in the actor
       // system's destructor before this scheduler's, waits for every such worker to finish
