@@ -2,6 +2,7 @@
 
 #include <boost/asio/defer.hpp>
 #include <caf/actor_system.hpp>
+#include <caf/detail/abstract_worker.hpp>
 #include <caf/detail/set_thread_name.hpp>
 #include <caf/detail/thread_safe_actor_clock.hpp>
 #include <caf/execution_unit.hpp>
@@ -35,6 +36,17 @@ class io_thread_coordinator final : public caf::scheduler::abstract_coordinator 
   void enqueue(caf::resumable* job) override {
     if (this_thread_drain.owner == this) {
       this_thread_drain.next_jobs->push_back(job);
+      return;
+    }
+    // The type first: io_.stopped() takes the io_context's lock, and most jobs are actors.
+    if (dynamic_cast<caf::detail::abstract_worker*>(job) != nullptr && io_.stopped()) {
+      // A worker of a hub (the middleman's BASP workers: a peer's last messages, arriving as the
+      // node shuts down) once the io threads have stopped: the middleman's stop, in the actor
+      // system's destructor before this scheduler's, waits for every such worker to finish
+      // (basp_broker::on_exit → await_workers). Queued, it would never run and the process would
+      // hang there (seen after drains with 60 calls); run here, it only hands the message to its
+      // actor's mailbox, which this scheduler then releases as any job left at shutdown.
+      resume_outside_drain(job);
       return;
     }
     bool post_drain = false;
@@ -121,6 +133,17 @@ class io_thread_coordinator final : public caf::scheduler::abstract_coordinator 
     this_thread_drain = outer;
     for (auto* job : jobs)
       enqueue(job);
+  }
+
+  /// A job run on a thread that is not draining (no next-jobs list to return it to).
+  void resume_outside_drain(caf::resumable* job) {
+    std::vector<caf::resumable*> later;
+    const auto outer = this_thread_drain;
+    this_thread_drain = {this, &later};
+    resume(job);
+    this_thread_drain = outer;
+    for (auto* next : later)
+      enqueue(next);
   }
 
   void resume(caf::resumable* job) {

@@ -15,7 +15,9 @@
 //
 // Lifetime: the io threads must have stopped (io_context::stop + join) before the actor system
 // is destroyed; the system's shutdown then releases the jobs still queued without running them,
-// as CAF's own scheduler does.
+// as CAF's own scheduler does. Hub workers (the middleman's BASP workers) scheduled after the io
+// threads stopped run at once on the scheduling thread instead: the middleman's stop waits for
+// them.
 
 #include <boost/asio/io_context.hpp>
 #include <caf/actor_system_config.hpp>

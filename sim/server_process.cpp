@@ -81,11 +81,17 @@ boost::system::result<std::unique_ptr<server_process>, std::string> server_proce
   // sanitizer printed as the child exited, say, which a test that reads only the exit status
   // would otherwise hide.
   const bool echo = options.echo_log || std::getenv("SWITCHBOARD_ECHO_SERVER_LOG") != nullptr;
-  return std::unique_ptr<server_process>(new server_process(pid, fds[0], echo));
+  return std::unique_ptr<server_process>(
+      new server_process(pid, fds[0], echo, options.on_log_line));
 }
 
-server_process::server_process(pid_t pid, int read_fd, bool echo_log)
-    : pid_(pid), read_fd_(read_fd), echo_log_(echo_log), drainer_([this] { drain(); }) {}
+server_process::server_process(pid_t pid, int read_fd, bool echo_log,
+                               std::function<void(std::string_view)> on_log_line)
+    : pid_(pid),
+      read_fd_(read_fd),
+      echo_log_(echo_log),
+      on_log_line_(std::move(on_log_line)),
+      drainer_([this] { drain(); }) {}
 
 server_process::~server_process() {
   terminate();
@@ -175,6 +181,8 @@ void server_process::drain() {
 void server_process::on_line(std::string_view line) {
   if (echo_log_)
     std::cerr << "[server] " << line << "\n";
+  if (on_log_line_)
+    on_log_line_(line);
   std::lock_guard lock(mutex_);
   tail_.emplace_back(line);
   if (tail_.size() > 20)

@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -32,6 +33,10 @@ struct server_process_options {
   /// Copy each log line to stderr, prefixed [server] (also when SWITCHBOARD_ECHO_SERVER_LOG is
   /// set in the environment).
   bool echo_log = false;
+  /// Called with each log line on the thread that drains the log, before anything else sees it:
+  /// a test counting what a node reports (a hand-over, say) up to its exit, which no scrape of
+  /// a process about to exit can promise. Unset: nothing is called.
+  std::function<void(std::string_view line)> on_log_line;
 };
 
 /// The port of a `listening on ADDRESS:PORT` log line (text or JSON format), or nullopt.
@@ -70,7 +75,8 @@ class server_process {
   log_summary log() const;
 
  private:
-  server_process(pid_t pid, int read_fd, bool echo_log);
+  server_process(pid_t pid, int read_fd, bool echo_log,
+                 std::function<void(std::string_view)> on_log_line);
   void drain();
   void on_line(std::string_view line);
   std::string tail_locked() const;
@@ -78,6 +84,7 @@ class server_process {
   pid_t pid_;
   int read_fd_;
   bool echo_log_;
+  std::function<void(std::string_view)> on_log_line_;
   int exit_status_ = 0;
   mutable std::mutex mutex_;
   std::condition_variable changed_;

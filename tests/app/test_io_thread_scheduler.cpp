@@ -1,11 +1,13 @@
 // The node's actors run on its io threads (app/io_thread_scheduler.hpp): messages between actors
 // arrive in order and on those threads, CAF's delayed messages still arrive, and mail left when
-// the io threads have stopped is released at shutdown instead of leaking its actor.
+// the io threads have stopped is released at shutdown instead of leaking its actor, while a hub
+// worker (the middleman's) scheduled then runs at once, so that the shutdown does not wait for it.
 #include "app/io_thread_scheduler.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <caf/actor_system.hpp>
+#include <caf/detail/abstract_worker.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
@@ -161,4 +163,38 @@ TEST_CASE("mail left when the io threads have stopped is released at shutdown", 
   }
   // Terminated (its monitors told, its resources let go) though it never ran again.
   CHECK(terminated == 1);
+}
+
+namespace {
+
+/// A hub worker (as the middleman's BASP workers are): counts its runs and where they ran.
+class counting_worker final : public caf::detail::abstract_worker {
+ public:
+  counting_worker(std::atomic<int>& runs, std::thread::id& ran_on) : runs_(runs), ran_on_(ran_on) {}
+  resume_result resume(caf::execution_unit*, size_t) override {
+    ran_on_ = std::this_thread::get_id();
+    ++runs_;
+    return resumable::done;
+  }
+
+ private:
+  std::atomic<int>& runs_;
+  std::thread::id& ran_on_;
+};
+
+}  // namespace
+
+TEST_CASE("a hub worker scheduled after the io threads stopped runs on the thread that queued it",
+          "[io_scheduler]") {
+  // The middleman's stop, in the actor system's destructor, waits for every BASP worker: one left
+  // queued for an io thread that will never run again would hang the process at exit.
+  io_threads io(1);
+  actors_on actors(io.io);
+  io.stop();
+  std::atomic<int> runs{0};
+  std::thread::id ran_on;
+  // The scheduler takes the worker's one reference and releases it once the worker is done.
+  actors.system.scheduler().enqueue(new counting_worker(runs, ran_on));
+  CHECK(runs == 1);
+  CHECK(ran_on == std::this_thread::get_id());
 }
