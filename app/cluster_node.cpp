@@ -506,6 +506,19 @@ caf::result<actors::call_token_verdict> on_token_claim(node_pointer self,
   return self->delegate(issuer->second, std::move(claim));
 }
 
+/// A request naming another node, asked of this one by a local caller, goes on to that peer;
+/// one from a peer is never passed on again (no loops). `refused(why)` makes the answer when it
+/// cannot go.
+template <class Answer, class Request, class Refusal>
+caf::result<Answer> forward_to_node(node_pointer self, Request& request, Refusal refused) {
+  if (from_peer(self))
+    return refused("not this node");
+  const auto peer = self->state.peers.find(request.node_id);
+  if (peer == self->state.peers.end())
+    return refused("not linked to that node");
+  return self->delegate(peer->second, std::move(request));
+}
+
 caf::result<actors::place_verdict> on_place_request(node_pointer self,
                                                     actors::place_request& request) {
   auto& state = self->state;
@@ -522,12 +535,9 @@ caf::result<actors::place_verdict> on_place_request(node_pointer self,
       return actors::place_verdict{false, std::move(*refused)};
     return actors::place_verdict{true, {}};
   }
-  if (from_peer(self))
-    return actors::place_verdict{false, "not this node"};
-  const auto peer = state.peers.find(request.node_id);
-  if (peer == state.peers.end())
-    return actors::place_verdict{false, "not linked to that node"};
-  return self->delegate(peer->second, std::move(request));
+  return forward_to_node<actors::place_verdict>(self, request, [](const char* why) {
+    return actors::place_verdict{false, why};
+  });
 }
 
 caf::result<actors::place_verdict> on_dial_budget_request(node_pointer self,
@@ -540,12 +550,9 @@ caf::result<actors::place_verdict> on_dial_budget_request(node_pointer self,
       return actors::place_verdict{true, {}};
     return actors::place_verdict{false, std::string(dial_budget_spent)};
   }
-  if (from_peer(self))
-    return actors::place_verdict{false, "not this node"};
-  const auto peer = state.peers.find(request.node_id);
-  if (peer == state.peers.end())
-    return actors::place_verdict{false, "not linked to that node"};
-  return self->delegate(peer->second, std::move(request));
+  return forward_to_node<actors::place_verdict>(self, request, [](const char* why) {
+    return actors::place_verdict{false, why};
+  });
 }
 
 caf::result<actors::call_handover_answer> on_handover_offer(node_pointer self,
@@ -559,12 +566,9 @@ caf::result<actors::call_handover_answer> on_handover_offer(node_pointer self,
       return actors::call_handover_answer{false, {}, "not a call state this node takes"};
     return state.options.accept_handover(std::move(offer.state));
   }
-  if (from_peer(self))
-    return actors::call_handover_answer{false, {}, "not this node"};
-  const auto peer = state.peers.find(offer.node_id);
-  if (peer == state.peers.end())
-    return actors::call_handover_answer{false, {}, "not linked to that node"};
-  return self->delegate(peer->second, std::move(offer));
+  return forward_to_node<actors::call_handover_answer>(self, offer, [](const char* why) {
+    return actors::call_handover_answer{false, {}, why};
+  });
 }
 
 void on_call_changed(node_pointer self, const std::string& call_sid) {

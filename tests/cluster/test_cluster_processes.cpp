@@ -3,6 +3,7 @@
 // partial seeds; a node killed (SIGKILL) or frozen (SIGSTOP) is marked down by the survivors; a
 // restarted node rejoins. The tests wait on each event by polling /cluster with a generous
 // overall limit and assert no timing (bench/cluster_detection measures it).
+#include "cluster/process_support.hpp"
 #include "sim/server_process.hpp"
 #include "support/temporary_directory.hpp"
 
@@ -31,40 +32,12 @@ namespace {
 
 constexpr const char* api_token = "cluster-test-token";
 
-std::filesystem::path executable() {
-  const char* path = std::getenv("SWITCHBOARD_BINARY");
-  return path != nullptr ? path : SWITCHBOARD_BINARY_DIR "/switchboard";
-}
-
-struct http_answer {
-  unsigned status = 0;
-  std::string body;
-};
+using switchboard::testing::cluster::eventually;
+using switchboard::testing::cluster::executable;
 
 /// GET `path` on 127.0.0.1:`port`, with the bearer token when `token` is not empty.
-std::optional<http_answer> http_get(std::uint16_t port, const std::string& path,
-                                    const std::string& token = api_token) {
-  boost::asio::io_context io;
-  boost::asio::ip::tcp::socket socket(io);
-  boost::system::error_code ec;
-  socket.connect({boost::asio::ip::make_address("127.0.0.1"), port}, ec);
-  if (ec)
-    return std::nullopt;
-  std::string request = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n";
-  if (!token.empty())
-    request += "Authorization: Bearer " + token + "\r\n";
-  request += "\r\n";
-  boost::asio::write(socket, boost::asio::buffer(request), ec);
-  std::string response;
-  boost::asio::read(socket, boost::asio::dynamic_buffer(response), ec);
-  if (response.size() < 12 || !response.starts_with("HTTP/1."))
-    return std::nullopt;
-  http_answer answer;
-  answer.status = static_cast<unsigned>(std::stoi(response.substr(9, 3)));
-  const auto body_at = response.find("\r\n\r\n");
-  if (body_at != std::string::npos)
-    answer.body = response.substr(body_at + 4);
-  return answer;
+auto http_get(std::uint16_t port, const std::string& path, const std::string& token = api_token) {
+  return switchboard::testing::cluster::http_request(port, "GET", path, token);
 }
 
 /// One `switchboard serve` child with a cluster port.
@@ -148,19 +121,6 @@ class node_process {
   std::uint16_t http_port_ = 0;
   std::string address_;
 };
-
-/// Polls `condition` until it holds or `limit` passes; true when it held. The limit is only a
-/// bound on a broken test, not a claim about speed.
-template <class Condition>
-bool eventually(Condition condition, std::chrono::seconds limit = 60s) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition())
-      return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return condition();
-}
 
 bool all_ready(const std::vector<const node_process*>& nodes,
                const std::vector<std::string>& names) {
