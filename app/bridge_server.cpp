@@ -286,6 +286,9 @@ class node final : public bridge_server {
       for (auto& thread : threads_)
         thread.join();
       threads_.clear();
+      // A middleman worker queued just before the io threads stopped (a peer's last message):
+      // the actor system's destructor waits for it.
+      run_hub_workers_left(actor_system_);
     }
     if (lag_monitor_)
       lag_monitor_->stop();

@@ -9,6 +9,7 @@
 #include <caf/resumable.hpp>
 #include <caf/scheduler/abstract_coordinator.hpp>
 
+#include <algorithm>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -74,6 +75,26 @@ class io_thread_coordinator final : public caf::scheduler::abstract_coordinator 
   }
 
   caf::detail::thread_safe_actor_clock& clock() noexcept override { return clock_; }
+
+  /// See run_hub_workers_left.
+  std::size_t run_queued_workers() {
+    if (!io_.stopped())
+      return 0;
+    std::vector<caf::resumable*> workers;
+    {
+      std::lock_guard lock(mutex_);
+      auto actors_end = std::stable_partition(queued_.begin(), queued_.end(), [](auto* job) {
+        return dynamic_cast<caf::detail::abstract_worker*>(job) == nullptr;
+      });
+      workers.assign(actors_end, queued_.end());
+      queued_.erase(actors_end, queued_.end());
+    }
+    // Outside the lock: a worker hands its message to an actor, whose scheduling comes back to
+    // enqueue (and stays queued: the io threads have stopped).
+    for (auto* worker : workers)
+      resume_outside_drain(worker);
+    return workers.size();
+  }
 
  protected:
   void start() override {
@@ -174,6 +195,11 @@ class io_thread_coordinator final : public caf::scheduler::abstract_coordinator 
 };
 
 }  // namespace
+
+std::size_t run_hub_workers_left(caf::actor_system& system) {
+  auto* coordinator = dynamic_cast<io_thread_coordinator*>(&system.scheduler());
+  return coordinator != nullptr ? coordinator->run_queued_workers() : 0;
+}
 
 void run_actors_on_io_threads(caf::actor_system_config& config, asio::io_context& io) {
   // An actor with a long mailbox yields after this many messages, so that the io thread gets

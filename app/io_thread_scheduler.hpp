@@ -17,15 +17,28 @@
 // is destroyed; the system's shutdown then releases the jobs still queued without running them,
 // as CAF's own scheduler does. Hub workers (the middleman's BASP workers) scheduled after the io
 // threads stopped run at once on the scheduling thread instead: the middleman's stop waits for
-// them.
+// them; those queued just before the io threads stopped are run by run_hub_workers_left.
 
 #include <boost/asio/io_context.hpp>
 #include <caf/actor_system_config.hpp>
+
+#include <cstddef>
+
+namespace caf {
+class actor_system;
+}
 
 namespace switchboard::app {
 
 /// Makes `config`'s actor system schedule its actors on `io`'s threads. `io` must outlive the
 /// actor system.
 void run_actors_on_io_threads(caf::actor_system_config& config, boost::asio::io_context& io);
+
+/// Once the io threads have stopped (and been joined), runs on the calling thread the hub workers
+/// (the middleman's BASP workers) still queued for them: a worker queued just before the stop
+/// would otherwise never run, and the middleman's stop in the actor system's destructor waits for
+/// every worker. Actors' queued mail stays queued (released at shutdown). Returns how many ran;
+/// does nothing for a system that does not run its actors on io threads, or while they run.
+std::size_t run_hub_workers_left(caf::actor_system& system);
 
 }  // namespace switchboard::app

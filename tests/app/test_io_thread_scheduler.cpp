@@ -198,3 +198,25 @@ TEST_CASE("a hub worker scheduled after the io threads stopped runs on the threa
   CHECK(runs == 1);
   CHECK(ran_on == std::this_thread::get_id());
 }
+
+TEST_CASE(
+    "a hub worker queued just before the io threads stopped runs when the node runs those "
+    "left",
+    "[io_scheduler]") {
+  // No thread runs the io_context: the worker is queued for a drain that never comes, as one
+  // scheduled in the instant before the node's io threads stop.
+  io_threads io(0);
+  actors_on actors(io.io);
+  std::atomic<int> runs{0};
+  std::thread::id ran_on;
+  actors.system.scheduler().enqueue(new counting_worker(runs, ran_on));
+  CHECK(runs == 0);
+  // While the io threads may still run it, it is theirs.
+  CHECK(switchboard::app::run_hub_workers_left(actors.system) == 0);
+  io.stop();
+  CHECK(switchboard::app::run_hub_workers_left(actors.system) == 1);
+  CHECK(runs == 1);
+  CHECK(ran_on == std::this_thread::get_id());
+  // Run once: nothing is left for a second call.
+  CHECK(switchboard::app::run_hub_workers_left(actors.system) == 0);
+}
