@@ -199,8 +199,27 @@ class websocket_session final : public websocket_connection,
     const bool is_text = ws_.got_text();
     std::string message = boost::beast::buffers_to_string(read_buffer_.data());
     read_buffer_.consume(read_buffer_.size());
-    if (!finished_)
+    if (is_text && !websocket::detail::check_utf8(message.data(), message.size()))
+      return fail_invalid_utf8();
+    if (!finished_ && !failed_)
       handler_->on_message(std::move(message), is_text);
+    do_read();
+  }
+
+  /// Beast 1.81 checks a text message's UTF-8 frame by frame, and misses an incomplete code
+  /// point at the end of a message whose last fragment is empty (a text frame ending in
+  /// "\xE2\x82", then an empty final continuation: found by fuzz_websocket_frames). So every
+  /// text message is checked whole here too, and one that is not UTF-8 fails the connection as
+  /// Beast would (RFC 6455 §8.1: 1007); it never reaches the handler.
+  void fail_invalid_utf8() {
+    failed_ = true;
+    close_requested_ = true;
+    close_reason_ = boost::beast::websocket::close_reason(
+        boost::beast::websocket::close_code::bad_payload, "text message is not valid UTF-8");
+    drop_unsent();
+    if (!writing_)
+      do_close();
+    // Read on: the peer's answering close (or its end) finishes the session.
     do_read();
   }
 
@@ -242,6 +261,7 @@ class websocket_session final : public websocket_connection,
   bool close_requested_ = false;
   bool closing_ = false;
   bool finished_ = false;
+  bool failed_ = false;  // failed by us (fail_invalid_utf8): nothing more reaches the handler
   boost::beast::websocket::close_reason close_reason_;
   std::string remote_;
 };

@@ -696,6 +696,12 @@ TEST_CASE("malformed and oversized frames are counted and dropped, or close only
              websocket_frame(ws_opcode::continuation, std::string(40'000, 'a')),
          1009},
         {"invalid UTF-8", text_frame("{\"event\":\"\xff\xfe\xc3\x28\"}"), 1007},
+        // Beast 1.81 alone lets this one through (fuzz_websocket_frames found it): the text
+        // ends inside a code point, and the message's last fragment is empty.
+        {"invalid UTF-8 cut before an empty last fragment",
+         websocket_frame(ws_opcode::text, "{\"event\":\"\xe2\x82", {.fin = false}) +
+             websocket_frame(ws_opcode::continuation, ""),
+         1007},
         {"an unmasked client frame", websocket_frame(ws_opcode::text, "{}", {.masked = false}),
          1002},
         {"reserved bits", websocket_frame(ws_opcode::text, "{}", {.rsv = 4}), 1002},
