@@ -55,12 +55,13 @@ struct plain_answer {
 };
 
 /// A GET with no credentials at all (what a browser following a presigned URL sends).
-plain_answer plain_get(std::uint16_t port, const std::string& target) {
+plain_answer plain_get(std::uint16_t port, const std::string& target, std::string host = {}) {
+  if (host.empty())
+    host = "127.0.0.1:" + std::to_string(port);
   boost::asio::io_context io;
   boost::asio::ip::tcp::socket socket(io);
   socket.connect({boost::asio::ip::make_address("127.0.0.1"), port});
-  const std::string request =
-      "GET " + target + " HTTP/1.0\r\nHost: 127.0.0.1:" + std::to_string(port) + "\r\n\r\n";
+  const std::string request = "GET " + target + " HTTP/1.0\r\nHost: " + host + "\r\n\r\n";
   boost::asio::write(socket, boost::asio::buffer(request));
   std::string response;
   boost::system::error_code ec;
@@ -419,6 +420,35 @@ TEST_CASE("A presigned URL serves the object to a plain GET without credentials"
   CHECK(requests[1].signature_ok);
   CHECK_FALSE(requests[2].signature_ok);
   CHECK(requests[3].error_code == "SignatureDoesNotMatch");
+}
+
+TEST_CASE("Virtual-host addressing reaches the bucket by its host name", "[s3][standin]") {
+  // curl resolves every *.localhost name to loopback; the stand-in takes the bucket from Host.
+  s3_standin s3;
+  auto config = s3.client_config();
+  config.endpoint = "http://localhost:" + std::to_string(s3.port());
+  config.path_style = false;
+  const s3_client client(config);
+  temporary_directory files;
+  const auto file = files.write("call.json", "{\"vhost\":true}");
+
+  const auto put = client.put_file({"calls/CA10/call.json", file, "application/json"});
+  INFO(put.reason);
+  REQUIRE(put.outcome == s3_outcome::ok);
+  CHECK(get_whole(client, "calls/CA10/call.json") == "{\"vhost\":true}");
+  const auto url = client.presign_get("calls/CA10/call.json", std::chrono::seconds(60));
+  const std::string origin = "http://recordings.localhost:" + std::to_string(s3.port());
+  REQUIRE(url.starts_with(origin + "/calls/CA10/call.json?"));
+  const auto answer = plain_get(s3.port(), url.substr(origin.size()),
+                                "recordings.localhost:" + std::to_string(s3.port()));
+  CHECK(answer.status == 200);
+  CHECK(answer.body == "{\"vhost\":true}");
+
+  const auto requests = s3.requests();
+  REQUIRE(requests.size() == 3);
+  CHECK(requests[0].path == "/calls/CA10/call.json");
+  for (const auto& request : requests)
+    CHECK(request.signature_ok);
 }
 
 TEST_CASE("A refused connection is retryable", "[s3]") {
