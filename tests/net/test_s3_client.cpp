@@ -346,6 +346,34 @@ TEST_CASE("A session token is sent and signed", "[s3][standin]") {
   CHECK(requests[0].signature_ok);
   CHECK(requests[0].session_token == config.credentials.session_token);
   CHECK(signed_header(requests[0], "x-amz-security-token"));
+
+  // A presigned URL carries it in its query (X-Amz-Security-Token), signed too.
+  const auto url = client.presign_get("calls/CA4/call.json", std::chrono::seconds(60));
+  CHECK(url.find("&X-Amz-Security-Token=") != std::string::npos);
+  const auto answer = plain_get(s3.port(), url.substr(s3.endpoint().size()));
+  CHECK(answer.status == 200);
+  CHECK(answer.body == "{\"sid\":\"CA4\"}");
+  const auto after = s3.requests();
+  REQUIRE(after.size() == 2);
+  CHECK(after[1].signature_ok);
+  CHECK(after[1].session_token == config.credentials.session_token);
+}
+
+TEST_CASE("A request that outlives its timeout is retryable", "[s3][standin]") {
+  s3_standin s3;
+  auto config = s3.client_config();
+  config.timeout = std::chrono::milliseconds(200);
+  const s3_client client(config);
+  temporary_directory files;
+  const auto file = files.write("call.json", "{}");
+  // Held far longer than the timeout (the stand-in answers once the hold ends, to nobody).
+  s3.inject_faults({.status = 0, .count = 1, .hang_ms = 30'000});
+
+  const auto put = client.put_file({"calls/CA11/call.json", file, "application/json"});
+  CHECK(put.outcome == s3_outcome::retryable);
+  CHECK(put.http_status == 0);
+  CHECK(put.reason.find("s3://recordings/calls/CA11/call.json") != std::string::npos);
+  CHECK(put.reason.find("imeout") != std::string::npos);
 }
 
 TEST_CASE("A 503 is retryable and the next attempt goes through", "[s3][standin]") {
