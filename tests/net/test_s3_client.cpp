@@ -252,7 +252,7 @@ TEST_CASE("A file above the threshold goes up as a multipart upload and arrives 
   config.part_size = 5 * 1024 * 1024 + 1;
   const s3_client client(config);
   temporary_directory files;
-  const std::string contents = patterned_bytes(11 * 1024 * 1024);
+  const std::string contents = patterned_bytes(std::size_t{11} * 1024 * 1024);
   const auto file = files.write("caller.wav", contents);
 
   const auto put = client.put_file({"calls/CA1/caller.wav", file, "audio/wav"});
@@ -290,7 +290,7 @@ TEST_CASE("A multipart upload that fails in a part is aborted", "[s3][standin]")
   config.part_size = 5 * 1024 * 1024 + 1;
   const s3_client client(config);
   temporary_directory files;
-  const auto file = files.write("agent.wav", patterned_bytes(11 * 1024 * 1024));
+  const auto file = files.write("agent.wav", patterned_bytes(std::size_t{11} * 1024 * 1024));
   // Create and part 1 pass; part 2 gets a 500.
   s3.inject_faults({.status = 500, .count = 1, .skip = 2});
 
