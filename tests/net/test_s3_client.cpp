@@ -16,6 +16,8 @@
 #include <algorithm>
 #include <chrono>
 #include <string>
+#include <thread>
+#include <vector>
 
 using namespace switchboard;
 using namespace switchboard::net;
@@ -308,6 +310,51 @@ TEST_CASE("A multipart upload that fails in a part is aborted", "[s3][standin]")
   CHECK(requests[3].signature_ok);
   CHECK(requests[3].status == 204);
   CHECK(client.head("calls/CA2/agent.wav").first.outcome == s3_outcome::not_found);
+}
+
+TEST_CASE("Threads share one client and a reader may stop a GET early", "[s3][standin]") {
+  s3_standin s3;
+  const s3_client client(s3.client_config());
+  temporary_directory files;
+  constexpr int uploads = 4;
+  std::vector<std::string> contents;
+  std::vector<std::filesystem::path> paths;
+  for (int i = 0; i < uploads; ++i) {
+    contents.push_back(std::to_string(i) + patterned_bytes(300'000 + static_cast<std::size_t>(i)));
+    paths.push_back(files.write("file" + std::to_string(i), contents.back()));
+  }
+  std::vector<s3_result> results(uploads);
+  {
+    std::vector<std::thread> threads;
+    for (int i = 0; i < uploads; ++i) {
+      threads.emplace_back([&, i] {
+        results[static_cast<std::size_t>(i)] =
+            client.put_file({"calls/CA12/file" + std::to_string(i),
+                             paths[static_cast<std::size_t>(i)], "application/octet-stream"});
+      });
+    }
+    for (auto& thread : threads)
+      thread.join();
+  }
+  for (int i = 0; i < uploads; ++i) {
+    INFO(results[static_cast<std::size_t>(i)].reason);
+    CHECK(results[static_cast<std::size_t>(i)].outcome == s3_outcome::ok);
+    CHECK(get_whole(client, "calls/CA12/file" + std::to_string(i)) ==
+          contents[static_cast<std::size_t>(i)]);
+  }
+
+  // Stopping after the first piece ends the transfer without an error.
+  std::string first_piece;
+  const auto stopped = client.get("calls/CA12/file0", [&](std::string_view piece) {
+    first_piece = piece;
+    return false;
+  });
+  CHECK(stopped.outcome == s3_outcome::ok);
+  CHECK_FALSE(first_piece.empty());
+  CHECK(first_piece.size() < contents[0].size());
+  CHECK(contents[0].starts_with(first_piece));
+  for (const auto& request : s3.requests())
+    CHECK(request.signature_ok);
 }
 
 TEST_CASE("A wrong secret is refused by the stand-in's signature check as permanent",
