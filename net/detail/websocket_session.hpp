@@ -126,13 +126,8 @@ class websocket_session final : public websocket_connection,
     // are where the bytes pile up.
     if (queued_bytes_ + ws_.next_layer().buffered_bytes() > limits_.max_queued_bytes) {
       // The peer stopped reading; holding its audio forever would grow without bound.
-      close_requested_ = true;
-      close_reason_ = boost::beast::websocket::close_reason(
-          boost::beast::websocket::close_code::policy_error, "peer is not reading");
-      drop_unsent();
-      if (!writing_)
-        do_close();
-      return;
+      return close_dropping_unsent(boost::beast::websocket::close_code::policy_error,
+                                   "peer is not reading");
     }
     queue_.push_back(std::move(message));
     if (!writing_)
@@ -161,6 +156,15 @@ class websocket_session final : public websocket_connection,
     if (!queue_.empty())
       return do_write();
     if (close_requested_)
+      do_close();
+  }
+
+  /// Closes with `code` now: what is queued and not yet with Beast is dropped.
+  void close_dropping_unsent(boost::beast::websocket::close_code code, const char* reason) {
+    close_requested_ = true;
+    close_reason_ = boost::beast::websocket::close_reason(code, reason);
+    drop_unsent();
+    if (!writing_)
       do_close();
   }
 
@@ -213,12 +217,8 @@ class websocket_session final : public websocket_connection,
   /// Beast would (RFC 6455 §8.1: 1007); it never reaches the handler.
   void fail_invalid_utf8() {
     failed_ = true;
-    close_requested_ = true;
-    close_reason_ = boost::beast::websocket::close_reason(
-        boost::beast::websocket::close_code::bad_payload, "text message is not valid UTF-8");
-    drop_unsent();
-    if (!writing_)
-      do_close();
+    close_dropping_unsent(boost::beast::websocket::close_code::bad_payload,
+                          "text message is not valid UTF-8");
     // Read on: the peer's answering close (or its end) finishes the session.
     do_read();
   }
