@@ -366,6 +366,8 @@ class node final : public bridge_server {
     options.bind_address = bind;
     options.port = *settings_.cluster_port;
     options.seeds = settings_.cluster_seeds;
+    options.dns_name = settings_.cluster_dns;
+    options.dns_port = *settings_.cluster_port;
     options.node_name = env->metrics->node();
     options.active_calls = [calls = env->calls] {
       return static_cast<std::uint32_t>(calls->active_calls());

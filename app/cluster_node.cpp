@@ -3,6 +3,7 @@
 #include "actors/cluster_message_types.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/messages.hpp"
+#include "app/cluster_dns.hpp"
 #include "app/placement.hpp"
 #include "metrics/process_metrics.hpp"
 
@@ -44,9 +45,11 @@ using cluster_start_atom = caf::atom_constant<caf::atom("cstart")>;
 // The call directory, of one of this node's calls: it started, changed or ended (the node
 // actor reads it back from the directory, so a forged one can only repeat the truth).
 using call_changed_atom = caf::atom_constant<caf::atom("ccall")>;
-using node_impl_actor = actors::node_actor::extend<caf::reacts_to<cluster_tick_atom>,
-                                                   caf::reacts_to<cluster_start_atom, std::string>,
-                                                   caf::reacts_to<call_changed_atom, std::string>>;
+using node_impl_actor =
+    actors::node_actor::extend<caf::reacts_to<cluster_tick_atom>,
+                               caf::reacts_to<cluster_start_atom, std::string>,
+                               caf::reacts_to<call_changed_atom, std::string>,
+                               caf::reacts_to<cluster_dns_atom, std::vector<std::string>>>;
 
 // Bounds on what a peer's heartbeat may carry: anything larger is hostile and ignored.
 constexpr std::size_t max_name_length = 253;
@@ -184,6 +187,8 @@ struct node_data {
   std::map<std::string, actors::node_actor> peers;  // live links, by node id
   std::map<std::string, std::string> owners;        // address -> node id linked through it
   std::set<std::string> learnt;                     // addresses peers told us of
+  std::set<std::string> dns_peers;                  // CLUSTER_DNS's last answer
+  bool dns_answered = false;
   std::set<std::string> connecting;
   std::set<std::string> own_addresses;    // addresses that turned out to be this node
   std::set<std::string> seeds_not_tried;  // joining until each seed was tried once
@@ -355,6 +360,7 @@ void tick(node_pointer self) {
   // Seeds always (a restarted seed comes back on its address), and whatever peers mentioned.
   std::set<std::string> wanted(state.options.seeds.begin(), state.options.seeds.end());
   wanted.insert(state.learnt.begin(), state.learnt.end());
+  wanted.insert(state.dns_peers.begin(), state.dns_peers.end());
   for (const auto& address : wanted) {
     const bool linked = state.owners.count(address) != 0;
     if (!linked && address != state.address && state.own_addresses.count(address) == 0 &&
@@ -606,6 +612,24 @@ void on_call_snapshot(node_pointer self, actors::call_snapshot& snapshot) {
   state.options.calls->peer_snapshot(peer_id(self), snapshot.node_name, std::move(snapshot.calls));
 }
 
+/// CLUSTER_DNS answered: its addresses are peers from now on (linked at the next tick). The
+/// first answer's peers are tried once before this node calls itself ready, as seeds are.
+void on_dns_answer(node_pointer self, std::vector<std::string>& peers) {
+  auto& state = self->state;
+  state.dns_peers.clear();
+  for (auto& peer : peers) {
+    if (peer.size() <= max_address_length && split_host_port(peer))
+      state.dns_peers.insert(std::move(peer));
+  }
+  if (!state.dns_answered) {
+    state.dns_answered = true;
+    for (const auto& peer : state.dns_peers) {
+      if (state.owners.count(peer) == 0)
+        state.seeds_not_tried.insert(peer);
+    }
+  }
+}
+
 node_impl_actor::behavior_type node_behavior(node_pointer self, cluster_options options,
                                              std::shared_ptr<cluster_view> view) {
   auto& state = self->state;
@@ -643,6 +667,13 @@ node_impl_actor::behavior_type node_behavior(node_pointer self, cluster_options 
       [self](cluster_tick_atom) {
         if (from_self(self))
           tick(self);
+      },
+      [self](cluster_dns_atom, std::vector<std::string>& peers) {
+        // From this node's DNS watch only (a peer has no business naming our peers this way).
+        const auto& sender = self->current_sender();
+        if (!sender || sender->node() != self->system().node())
+          return;
+        on_dns_answer(self, peers);
       },
       [self](cluster_start_atom, std::string& address) {
         // Sent once by cluster_node::start, anonymously (a remote anonymous one is ignored once
@@ -782,6 +813,10 @@ boost::system::result<std::unique_ptr<cluster_node>, std::string> cluster_node::
   node->address_ =
       (v6 ? "[" + advertised_host + "]" : advertised_host) + ":" + std::to_string(node->port_);
   caf::anon_send(handle, cluster_start_atom::value, node->address_);
+  if (!options.dns_name.empty()) {
+    spawn_cluster_dns_watch(system, caf::actor_cast<caf::actor>(handle), options.dns_name,
+                            options.dns_port, options.dns_every);
+  }
   node->handle_ = caf::actor_cast<caf::actor>(handle);
   node->actor_ = node->handle_;
   return node;

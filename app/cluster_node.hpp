@@ -58,6 +58,11 @@ struct cluster_options {
   std::string bind_address;        // what CLUSTER_PORT binds to
   std::uint16_t port = 0;          // 0 = any free port
   std::vector<std::string> seeds;  // host:port
+  /// CLUSTER_DNS (app/cluster_dns.hpp): every address it resolves to is a peer on `dns_port`;
+  /// resolved every `dns_every`. Empty: none.
+  std::string dns_name;
+  std::uint16_t dns_port = 0;
+  std::chrono::milliseconds dns_every{5000};
   std::string node_name;
   /// Live calls on this node, read each heartbeat.
   std::function<std::uint32_t()> active_calls = [] {

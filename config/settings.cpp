@@ -443,6 +443,25 @@ constexpr std::array descriptors{
           return joined;
         }},
     setting_descriptor{
+        "CLUSTER_DNS", "",
+        "DNS name whose every address is a cluster node on CLUSTER_PORT (e.g. a Kubernetes "
+        "headless Service), resolved every 5 s; with or instead of CLUSTER_SEEDS.",
+        "<host name>", false, false,
+        [](std::string_view text, settings& out) -> problem {
+          // RFC 1123 host name characters: the name goes to the resolver and into logs.
+          const bool plausible =
+              text.size() <= 253 && std::all_of(text.begin(), text.end(), [](char c) {
+                return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '.';
+              });
+          if (!plausible)
+            return "'" + std::string(text) + "' is not a host name";
+          out.cluster_dns = std::string(text);
+          return std::nullopt;
+        },
+        [](const settings& in) {
+          return in.cluster_dns;
+        }},
+    setting_descriptor{
         "CLUSTER_INSECURE", "false",
         "INSECURE: run the cluster link without TLS; anyone who reaches CLUSTER_PORT can send "
         "this node messages.",
@@ -1079,6 +1098,15 @@ void check(const settings& candidate, const chosen_values& chosen,
                                         "set but the cluster link has no TLS certificates; set "
                                         "CLUSTER_TLS_CERT, CLUSTER_TLS_KEY and CLUSTER_TLS_CA, or "
                                         "CLUSTER_INSECURE=true to run it unencrypted (insecure)"));
+  }
+  if (!candidate.cluster_dns.empty() && (!candidate.cluster_port || *candidate.cluster_port == 0) &&
+      !skip.contains("CLUSTER_DNS") && !skip.contains("CLUSTER_PORT")) {
+    // The name's addresses are dialled on this node's own CLUSTER_PORT: every node listens on
+    // the same one, and 0 (any free port) cannot be found that way.
+    problems.emplace_back(errc::conflicting_settings, "CLUSTER_DNS",
+                          field_message(candidate, chosen, "CLUSTER_DNS",
+                                        "needs CLUSTER_PORT set to the port every node listens "
+                                        "on (not 0)"));
   }
   if (candidate.cluster_port && *candidate.cluster_port != 0 &&
       (*candidate.cluster_port == candidate.port ||

@@ -59,7 +59,8 @@ struct settings {
   std::optional<std::uint16_t> cluster_port;  // CLUSTER_PORT, 0 = any free port (logged)
   std::string cluster_bind;                   // CLUSTER_BIND, empty = BIND_ADDRESS
   std::vector<std::string> cluster_seeds;     // CLUSTER_SEEDS, each "host:port"
-  bool cluster_insecure = false;              // CLUSTER_INSECURE: links without TLS
+  std::string cluster_dns;  // CLUSTER_DNS: a name whose every address is a peer on CLUSTER_PORT
+  bool cluster_insecure = false;  // CLUSTER_INSECURE: links without TLS
   // CLUSTER_TLS_CERT/KEY/CA: mutual TLS on the cluster link (CAF's OpenSSL module); all three
   // or none, empty = unset.
   std::filesystem::path cluster_tls_cert;

@@ -4,6 +4,7 @@
 // actor (no blocking call on an io thread) and exchanges a request and its response; both
 // handlers run on their node's io threads. Then two cluster nodes find each other.
 #include "actors/cluster_membership.hpp"
+#include "app/cluster_dns.hpp"
 #include "app/cluster_node.hpp"
 #include "app/io_thread_scheduler.hpp"
 
@@ -204,6 +205,64 @@ TEST_CASE("two cluster nodes in one process find each other from one seed", "[cl
   };
   stop(first_system, **first);
   stop(second_system, **second);
+}
+
+TEST_CASE("a node finds its peers by CLUSTER_DNS: each address of the name on CLUSTER_PORT",
+          "[cluster_link]") {
+  // A headless Service's name resolves to every pod, each on the same port. Here the name is
+  // `localhost` (127.0.0.1, from /etc/hosts: the real resolver, no DNS server needed), the first
+  // node listens there, and the second on 127.0.0.2 with the same port, as a second pod would.
+  node_system first_system;
+  node_system second_system;
+  cluster_options first_options;
+  first_options.bind_address = "127.0.0.1";
+  first_options.node_name = "first";
+  auto first = cluster_node::start(first_system.system, first_options);
+  REQUIRE(first);
+  cluster_options second_options;
+  second_options.bind_address = "127.0.0.2";
+  second_options.port = (*first)->port();
+  second_options.node_name = "second";
+  second_options.dns_name = "localhost";
+  second_options.dns_port = (*first)->port();
+  second_options.dns_every = 200ms;
+  auto second = cluster_node::start(second_system.system, second_options);
+  REQUIRE(second);
+
+  const auto sees_ready = [](const cluster_node& node, const std::string& name) {
+    for (const auto& member : node.view().members(std::chrono::steady_clock::now())) {
+      if (!member.self && member.report.name == name &&
+          member.state == switchboard::actors::node_state::ready)
+        return true;
+    }
+    return false;
+  };
+  // Neither was given a seed: the second found the first through the name alone.
+  CHECK(eventually([&] { return sees_ready(**second, "first"); }));
+  CHECK(eventually([&] { return sees_ready(**first, "second"); }));
+  const auto stop = [](node_system& system, cluster_node& node) {
+    caf::scoped_actor self(system.system);
+    self->monitor(node.actor());
+    node.stop();
+    bool ended = false;
+    self->receive([&](const caf::down_msg&) { ended = true; }, caf::after(30s) >> [] {});
+    CHECK(ended);
+  };
+  stop(second_system, **second);
+  stop(first_system, **first);
+}
+
+TEST_CASE("CLUSTER_DNS resolves a name to its addresses as peers and says why when it cannot",
+          "[cluster_link]") {
+  using switchboard::app::resolve_cluster_peers;
+  const auto local = resolve_cluster_peers("localhost", 7070);
+  REQUIRE(local.has_value());
+  CHECK(std::find(local->begin(), local->end(), "127.0.0.1:7070") != local->end());
+  CHECK(std::set<std::string>(local->begin(), local->end()).size() == local->size());
+  // .invalid never resolves (RFC 6761).
+  const auto nowhere = resolve_cluster_peers("switchboard.invalid", 7070);
+  REQUIRE_FALSE(nowhere.has_value());
+  CHECK(nowhere.error().find("switchboard.invalid") != std::string::npos);
 }
 
 TEST_CASE("host:port splits, IPv6 in brackets, and nothing else passes", "[cluster_link]") {

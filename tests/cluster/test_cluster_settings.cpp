@@ -51,6 +51,27 @@ TEST_CASE("cluster settings: a port, a bind address and seeds", "[cluster_settin
         std::vector<std::string>{"node-0.switchboard:4000", "10.0.0.2:4000", "[::1]:4001"});
 }
 
+TEST_CASE("cluster settings: CLUSTER_DNS names peers on CLUSTER_PORT and needs a fixed one",
+          "[cluster_settings]") {
+  auto loaded = load_with({{"CLUSTER_PORT", "7070"},
+                           {"CLUSTER_INSECURE", "true"},
+                           {"CLUSTER_DNS", "switchboard-cluster.voice.svc.cluster.local"}});
+  INFO(problems(loaded));
+  REQUIRE(loaded.has_value());
+  CHECK(loaded->cluster_dns == "switchboard-cluster.voice.svc.cluster.local");
+  // Any free port cannot be found by a name: every node must listen on the same one.
+  for (const auto& port : {std::string("0"), std::string()}) {
+    std::map<std::string, std::string, std::less<>> environment{
+        {"CLUSTER_INSECURE", "true"}, {"CLUSTER_DNS", "switchboard-cluster"}};
+    if (!port.empty())
+      environment.emplace("CLUSTER_PORT", port);
+    auto refused = load_with(std::move(environment));
+    REQUIRE_FALSE(refused.has_value());
+    CHECK(problems(refused).find("CLUSTER_DNS") != std::string::npos);
+    CHECK(problems(refused).find("CLUSTER_PORT") != std::string::npos);
+  }
+}
+
 TEST_CASE("cluster settings: a cluster port without TLS needs CLUSTER_INSECURE",
           "[cluster_settings]") {
   auto loaded = load_with({{"CLUSTER_PORT", "4000"}});
