@@ -12,6 +12,7 @@ COPY scripts/setup scripts/setup
 COPY tests/web/package.json tests/web/package-lock.json tests/web/
 COPY tests/k8s/package.json tests/k8s/package-lock.json tests/k8s/
 COPY tests/realtime/package.json tests/realtime/package-lock.json tests/realtime/
+COPY tests/s3/package.json tests/s3/package-lock.json tests/s3/
 RUN scripts/setup
 COPY . .
 # Only the executable: no test binaries, no fuzzers. Debug sections stay out of the image.

@@ -23,11 +23,12 @@ function(switchboard_library name)
   switchboard_warnings(switchboard_${name})
 endfunction()
 
-# switchboard_test(<name> SOURCES <files...> DEPS <targets...> [NEEDS_EXECUTABLE])
+# switchboard_test(<name> SOURCES <files...> DEPS <targets...> [NEEDS_EXECUTABLE] [LABELS <l...>])
 # A Catch2 binary whose TEST_CASEs are registered one by one in CTest. NEEDS_EXECUTABLE: the
-# tests run build/switchboard (path in $SWITCHBOARD_BINARY), so it is built first.
+# tests run build/switchboard (path in $SWITCHBOARD_BINARY), so it is built first. LABELS: CTest
+# labels for every test of the binary (ctest -L).
 function(switchboard_test name)
-  cmake_parse_arguments(arg "NEEDS_EXECUTABLE" "" "SOURCES;DEPS" ${ARGN})
+  cmake_parse_arguments(arg "NEEDS_EXECUTABLE" "" "SOURCES;DEPS;LABELS" ${ARGN})
   add_executable(${name} ${arg_SOURCES})
   target_link_libraries(${name} PRIVATE ${arg_DEPS} switchboard_test_main)
   # Shared test helpers: #include "support/...".
@@ -36,10 +37,16 @@ function(switchboard_test name)
     SWITCHBOARD_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
     SWITCHBOARD_BINARY_DIR="${PROJECT_BINARY_DIR}")
   switchboard_warnings(${name})
+  set(properties)
+  if(arg_LABELS)
+    list(APPEND properties LABELS "${arg_LABELS}")
+  endif()
   if(arg_NEEDS_EXECUTABLE)
     add_dependencies(${name} switchboard)
-    catch_discover_tests(${name} TEST_PREFIX "${name}: "
-      PROPERTIES ENVIRONMENT "SWITCHBOARD_BINARY=${PROJECT_BINARY_DIR}/switchboard")
+    list(APPEND properties ENVIRONMENT "SWITCHBOARD_BINARY=${PROJECT_BINARY_DIR}/switchboard")
+  endif()
+  if(properties)
+    catch_discover_tests(${name} TEST_PREFIX "${name}: " PROPERTIES ${properties})
   else()
     catch_discover_tests(${name} TEST_PREFIX "${name}: ")
   endif()

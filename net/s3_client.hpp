@@ -41,6 +41,7 @@ struct s3_credentials {
 };
 
 struct s3_config {
+  std::string bucket;    // the bucket every key below lives in (s3_location::bucket)
   std::string endpoint;  // "" = AWS: https://s3.<region>.amazonaws.com
   std::string region = "us-east-1";
   bool path_style = false;  // true: endpoint/bucket/key; false: bucket.endpoint/key
