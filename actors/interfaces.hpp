@@ -18,6 +18,9 @@
 //   a handed-over call's new stream: supervisor ──session_handover──▶ openai_session (the
 //     conversation to replay, the session's overrides) before call_started
 //
+//   the call's finaliser (after call.json) ──upload_call──▶ the node's recording_uploader ──▶
+//     the bucket (RECORDINGS_BUCKET_URL), on upload threads of its own
+//
 // A frame from Twilio thus travels: io thread → twilio_socket → openai_session → model.
 
 #include "actors/atoms.hpp"

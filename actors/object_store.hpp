@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -25,6 +26,21 @@ class object_store {
                              const std::function<bool(std::string_view piece)>& on_body) = 0;
   /// A presigned GET URL valid for `valid_for`.
   virtual std::string presign_get(std::string_view key, std::chrono::seconds valid_for) = 0;
+};
+
+/// The bucket of RECORDINGS_BUCKET_URL through net::s3_client.
+class s3_object_store final : public object_store {
+ public:
+  explicit s3_object_store(net::s3_config config);
+
+  const std::string& bucket() const override;
+  net::s3_result put_file(const net::s3_put_request& request) override;
+  net::s3_result get(std::string_view key,
+                     const std::function<bool(std::string_view piece)>& on_body) override;
+  std::string presign_get(std::string_view key, std::chrono::seconds valid_for) override;
+
+ private:
+  net::s3_client client_;
 };
 
 }  // namespace switchboard::actors

@@ -33,8 +33,8 @@ recording_uploader_actor handle_of(self_pointer self) {
 std::size_t files_waiting(const recording_uploader_state& state) {
   std::size_t waiting = 0;
   for (const auto& [directory, call] : state.calls) {
-    if (call.call_json_only) {
-      waiting += 1;
+    if (call.call_json_only || call.now == phase::planning) {
+      waiting += 1;  // a call being listed counts: the drain must not miss it
       continue;
     }
     for (const auto& file : call.files) {

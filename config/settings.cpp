@@ -964,7 +964,7 @@ constexpr std::array descriptors{
         }},
     setting_descriptor{"AWS_ACCESS_KEY_ID", "",
                        "Access key of the bucket's credentials (GCS: an HMAC key); required with "
-                       "RECORDINGS_BUCKET_URL. Secret.",
+                       "RECORDINGS_BUCKET_URL.",
                        "<key>", true, false,
                        [](std::string_view text, settings& out) {
                          return parse_secret(text, out.aws_access_key_id);
@@ -973,8 +973,7 @@ constexpr std::array descriptors{
                          return in.aws_access_key_id;
                        }},
     setting_descriptor{"AWS_SECRET_ACCESS_KEY", "",
-                       "Secret key of AWS_ACCESS_KEY_ID; required with RECORDINGS_BUCKET_URL. "
-                       "Secret.",
+                       "Secret key of AWS_ACCESS_KEY_ID; required with RECORDINGS_BUCKET_URL.",
                        "<key>", true, false,
                        [](std::string_view text, settings& out) {
                          return parse_secret(text, out.aws_secret_access_key);
@@ -983,8 +982,7 @@ constexpr std::array descriptors{
                          return in.aws_secret_access_key;
                        }},
     setting_descriptor{"AWS_SESSION_TOKEN", "",
-                       "Session token of temporary credentials (STS); unset: long-term keys. "
-                       "Secret.",
+                       "Session token of temporary credentials (STS); unset: long-term keys.",
                        "<token>", true, false,
                        [](std::string_view text, settings& out) {
                          return parse_secret(text, out.aws_session_token);
