@@ -330,11 +330,8 @@ recording_uploader_actor::behavior_type recording_uploader(self_pointer self,
             }
             case net::s3_outcome::permanent:
             case net::s3_outcome::not_found:
-              give_up(
-                  self, done.directory,
-                  done.name + " refused: " + done.reason +
-                      (done.http_status != 0 ? " (HTTP " + std::to_string(done.http_status) + ")"
-                                             : std::string{}));
+              // The client's reason names the request, the HTTP status and S3's own code.
+              give_up(self, done.directory, done.name + " refused: " + done.reason);
               break;
           }
         }
