@@ -5,8 +5,10 @@
 // then accepting; refusing with 403 (files stay, the error counted); a `switchboard serve` child
 // killed with SIGKILL during an upload and its restart finishing it; the call API serving a
 // file whose local copy is gone, streamed or as a presigned redirect.
+#include "actors/call_recovery.hpp"
 #include "actors/upload_plan.hpp"
 #include "app/bridge_server.hpp"
+#include "audio/wav_writer.hpp"
 #include "bridge_harness.hpp"
 #include "net/form_body.hpp"
 #include "net/s3_client.hpp"
@@ -477,4 +479,39 @@ TEST_CASE("time from a call's end to its files in the bucket", "[.upload_bench]"
       "min %.3f s, median %.3f s, max %.3f s\n",
       calls, static_cast<double>(bytes) / 1000.0 / static_cast<double>(calls), seconds.front(),
       seconds[seconds.size() / 2], seconds.back());
+}
+
+TEST_CASE("a call cut by a crash is finished at the restart and uploaded", "[uploads][s3]") {
+  s3_standin s3;
+  marked_call_node node(s3);
+  // A call the node was recording when it died: its running marker and one track, no call.json.
+  actors::call_marker running;
+  running.node = "node-k";
+  running.process = "an-earlier-process";
+  running.identity.call_sid = "CAcrashed";
+  running.direction = "inbound";
+  running.started_at = std::chrono::system_clock::now();
+  std::string error;
+  const auto crashed = actors::make_marked_call_directory(node.recordings, running, error);
+  REQUIRE(error.empty());
+  {
+    auto writer = audio::wav_writer::create((crashed / "caller.wav").string(),
+                                            audio::wav_format::mulaw_8k_mono());
+    REQUIRE(writer.has_value());
+    REQUIRE(writer->append(std::vector<std::uint8_t>(8000, 0x22)).has_value());
+    REQUIRE(writer->close().has_value());
+  }
+  const auto track = read_text(crashed / "caller.wav");  // complete: the repair leaves it be
+  auto process = node.start();
+  // Both: the one the finaliser had marked, and the one recovery finished and marked.
+  REQUIRE(eventually([&] { return !marked(node.directory) && !marked(crashed); }));
+  CHECK_FALSE(std::filesystem::exists(crashed / actors::call_marker_name));
+  CHECK_FALSE(std::filesystem::exists(crashed / "caller.wav"));
+  const auto call_json = read_text(crashed / "call.json");
+  CHECK(call_json.find("node crashed") != std::string::npos);
+  const auto url = actors::uploaded_url_of(call_json, "caller.wav");
+  REQUIRE(url);
+  net::s3_client client(s3.client_config());
+  CHECK(object_of(client, actors::split_bucket_url(*url)->second) == track);
+  CHECK(process->terminate() == 0);
 }
