@@ -23,7 +23,7 @@ endif()
 find_package(Boost 1.81 CONFIG REQUIRED COMPONENTS json url)
 find_package(OpenSSL 3 REQUIRED)
 # Object storage (net/s3_client.cpp): libcurl signs S3 requests with SigV4 (CURLOPT_AWS_SIGV4).
-find_package(CURL 7.75 REQUIRED)
+find_package(CURL 7.85 REQUIRED)  # CURLOPT_PROTOCOLS_STR
 find_package(prometheus-cpp CONFIG REQUIRED)
 find_package(spdlog CONFIG REQUIRED)
 if(SWITCHBOARD_BUILD_TESTS)

@@ -71,7 +71,7 @@ boost::system::result<payload_digests, std::string> digest_range(std::FILE* file
     return digest_error(std::string("OpenSSL digest init failed"));
   if (fseeko(file, static_cast<off_t>(offset), SEEK_SET) != 0)
     return digest_error(std::string("seek failed: ") + std::strerror(errno));
-  std::vector<char> chunk(256 * 1024);
+  std::vector<char> chunk(std::size_t{256} * 1024);
   std::uint64_t left = length;
   while (left > 0) {
     const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(left, chunk.size()));

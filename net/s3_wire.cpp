@@ -276,7 +276,10 @@ std::string presign_get_url(const s3_config& config, std::string_view key,
   const auto addressing = make_s3_addressing(config);
   if (!addressing)
     return {};
-  const auto expires = std::clamp<std::chrono::seconds::rep>(valid_for.count(), 1, 7 * 24 * 3600);
+  // S3 refuses a presigned URL valid for more than 7 days.
+  constexpr std::chrono::seconds::rep max_expiry =
+      std::chrono::seconds(std::chrono::days(7)).count();
+  const auto expires = std::clamp<std::chrono::seconds::rep>(valid_for.count(), 1, max_expiry);
   const auto [long_date, short_date] = amz_dates(now);
   const std::string scope = short_date + "/" + config.region + "/s3/aws4_request";
   const auto& credentials = config.credentials;

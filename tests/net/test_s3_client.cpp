@@ -16,6 +16,8 @@
 #include <algorithm>
 #include <chrono>
 #include <string>
+#include <thread>
+#include <vector>
 
 using namespace switchboard;
 using namespace switchboard::net;
@@ -252,7 +254,7 @@ TEST_CASE("A file above the threshold goes up as a multipart upload and arrives 
   config.part_size = 5 * 1024 * 1024 + 1;
   const s3_client client(config);
   temporary_directory files;
-  const std::string contents = patterned_bytes(11 * 1024 * 1024);
+  const std::string contents = patterned_bytes(std::size_t{11} * 1024 * 1024);
   const auto file = files.write("caller.wav", contents);
 
   const auto put = client.put_file({"calls/CA1/caller.wav", file, "audio/wav"});
@@ -290,7 +292,7 @@ TEST_CASE("A multipart upload that fails in a part is aborted", "[s3][standin]")
   config.part_size = 5 * 1024 * 1024 + 1;
   const s3_client client(config);
   temporary_directory files;
-  const auto file = files.write("agent.wav", patterned_bytes(11 * 1024 * 1024));
+  const auto file = files.write("agent.wav", patterned_bytes(std::size_t{11} * 1024 * 1024));
   // Create and part 1 pass; part 2 gets a 500.
   s3.inject_faults({.status = 500, .count = 1, .skip = 2});
 
@@ -308,6 +310,51 @@ TEST_CASE("A multipart upload that fails in a part is aborted", "[s3][standin]")
   CHECK(requests[3].signature_ok);
   CHECK(requests[3].status == 204);
   CHECK(client.head("calls/CA2/agent.wav").first.outcome == s3_outcome::not_found);
+}
+
+TEST_CASE("Threads share one client and a reader may stop a GET early", "[s3][standin]") {
+  s3_standin s3;
+  const s3_client client(s3.client_config());
+  temporary_directory files;
+  constexpr int uploads = 4;
+  std::vector<std::string> contents;
+  std::vector<std::filesystem::path> paths;
+  for (int i = 0; i < uploads; ++i) {
+    contents.push_back(std::to_string(i) + patterned_bytes(300'000 + static_cast<std::size_t>(i)));
+    paths.push_back(files.write("file" + std::to_string(i), contents.back()));
+  }
+  std::vector<s3_result> results(uploads);
+  {
+    std::vector<std::thread> threads;
+    for (int i = 0; i < uploads; ++i) {
+      threads.emplace_back([&, i] {
+        results[static_cast<std::size_t>(i)] =
+            client.put_file({"calls/CA12/file" + std::to_string(i),
+                             paths[static_cast<std::size_t>(i)], "application/octet-stream"});
+      });
+    }
+    for (auto& thread : threads)
+      thread.join();
+  }
+  for (int i = 0; i < uploads; ++i) {
+    INFO(results[static_cast<std::size_t>(i)].reason);
+    CHECK(results[static_cast<std::size_t>(i)].outcome == s3_outcome::ok);
+    CHECK(get_whole(client, "calls/CA12/file" + std::to_string(i)) ==
+          contents[static_cast<std::size_t>(i)]);
+  }
+
+  // Stopping after the first piece ends the transfer without an error.
+  std::string first_piece;
+  const auto stopped = client.get("calls/CA12/file0", [&](std::string_view piece) {
+    first_piece = piece;
+    return false;
+  });
+  CHECK(stopped.outcome == s3_outcome::ok);
+  CHECK_FALSE(first_piece.empty());
+  CHECK(first_piece.size() < contents[0].size());
+  CHECK(contents[0].starts_with(first_piece));
+  for (const auto& request : s3.requests())
+    CHECK(request.signature_ok);
 }
 
 TEST_CASE("A wrong secret is refused by the stand-in's signature check as permanent",
@@ -346,6 +393,34 @@ TEST_CASE("A session token is sent and signed", "[s3][standin]") {
   CHECK(requests[0].signature_ok);
   CHECK(requests[0].session_token == config.credentials.session_token);
   CHECK(signed_header(requests[0], "x-amz-security-token"));
+
+  // A presigned URL carries it in its query (X-Amz-Security-Token), signed too.
+  const auto url = client.presign_get("calls/CA4/call.json", std::chrono::seconds(60));
+  CHECK(url.find("&X-Amz-Security-Token=") != std::string::npos);
+  const auto answer = plain_get(s3.port(), url.substr(s3.endpoint().size()));
+  CHECK(answer.status == 200);
+  CHECK(answer.body == "{\"sid\":\"CA4\"}");
+  const auto after = s3.requests();
+  REQUIRE(after.size() == 2);
+  CHECK(after[1].signature_ok);
+  CHECK(after[1].session_token == config.credentials.session_token);
+}
+
+TEST_CASE("A request that outlives its timeout is retryable", "[s3][standin]") {
+  s3_standin s3;
+  auto config = s3.client_config();
+  config.timeout = std::chrono::milliseconds(200);
+  const s3_client client(config);
+  temporary_directory files;
+  const auto file = files.write("call.json", "{}");
+  // Held far longer than the timeout (the stand-in answers once the hold ends, to nobody).
+  s3.inject_faults({.status = 0, .count = 1, .hang_ms = 30'000});
+
+  const auto put = client.put_file({"calls/CA11/call.json", file, "application/json"});
+  CHECK(put.outcome == s3_outcome::retryable);
+  CHECK(put.http_status == 0);
+  CHECK(put.reason.find("s3://recordings/calls/CA11/call.json") != std::string::npos);
+  CHECK(put.reason.find("imeout") != std::string::npos);
 }
 
 TEST_CASE("A 503 is retryable and the next attempt goes through", "[s3][standin]") {

@@ -64,7 +64,8 @@ s3_standin::s3_standin() : s3_standin(s3_standin_options{}) {}
 s3_standin::s3_standin(s3_standin_options options) : options_(std::move(options)) {
   sim::server_process_options spawn;
   spawn.executable = SWITCHBOARD_NODE;
-  spawn.arguments = {SWITCHBOARD_SOURCE_DIR "/tests/s3/s3_standin.mjs",
+  const std::string script = SWITCHBOARD_SOURCE_DIR "/tests/s3/s3_standin.mjs";
+  spawn.arguments = {script,
                      "--bucket",
                      options_.bucket,
                      "--access-key",
