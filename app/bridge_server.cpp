@@ -339,6 +339,12 @@ class node final : public bridge_server {
       self->monitor(cluster_->actor());
       ++awaited;
     }
+    if (env_->uploader) {
+      // While the io threads still run it: what it has not confirmed stays marked on disk.
+      self->monitor(env_->uploader);
+      self->send_exit(env_->uploader, caf::exit_reason::user_shutdown);
+      ++awaited;
+    }
     if (awaited == 0)
       return;
     spdlog::debug("stopping: waiting up to {} ms for {} actors", bound.count(), awaited);
@@ -504,12 +510,10 @@ class node final : public bridge_server {
     return {};
   }
 
-  /// The uploader and its threads (an upload under way finishes first, bounded by the client's
-  /// timeout); what is not confirmed stays marked for the next start.
+  /// The upload threads, once the uploader has ended (end_actors_within): an upload under way
+  /// finishes first, bounded by the client's timeout; what is not confirmed stays marked for
+  /// the next start.
   void stop_uploads() {
-    if (!env_ || !env_->uploader)
-      return;
-    caf::anon_send_exit(env_->uploader, caf::exit_reason::user_shutdown);
     if (upload_threads_)
       upload_threads_->stop();
   }
