@@ -61,7 +61,10 @@ const upload_file* file_of(const call_upload& call, std::string_view name) {
 void dispatch(self_pointer self) {
   auto& state = self->state;
   while (state.in_flight < std::max(1U, state.config.concurrency) && !state.ready.empty()) {
-    auto [directory, name] = std::move(state.ready.front());
+    // Named copies rather than a structured binding: lambdas capture them (clang 14 cannot
+    // capture a binding).
+    const std::string directory = std::move(state.ready.front().first);
+    const std::string name = std::move(state.ready.front().second);
     state.ready.pop_front();
     const auto call = state.calls.find(directory);
     if (call == state.calls.end())

@@ -17,10 +17,10 @@ namespace switchboard::actors {
 
 namespace {
 
-constexpr std::size_t max_marker_bytes = 16 * 1024;
+constexpr std::size_t max_marker_bytes = std::size_t{16} * 1024;
 // call.json stays small (its transcript is in transcript.jsonl); this bounds what a hostile or
 // broken file makes the node read.
-constexpr std::size_t max_call_json_bytes = 4 * 1024 * 1024;
+constexpr std::size_t max_call_json_bytes = std::size_t{4} * 1024 * 1024;
 
 std::optional<std::string> read_bounded(const std::filesystem::path& path, std::size_t bound) {
   std::ifstream in(path, std::ios::binary);
