@@ -171,8 +171,15 @@ void settle(self_pointer self, const std::string& directory, call_upload& call) 
 void plan(self_pointer self, const std::string& directory) {
   auto& config = self->state.config;
   config.files->post([directory, prefix = config.prefix, root = config.recordings_root,
-                      call_sid = self->state.calls[directory].call_sid,
+                      node = config.node_name, call_sid = self->state.calls[directory].call_sid,
                       uploader = handle_of(self)] {
+    // A call whose marker the finaliser could not write (a full disk then, its call.json
+    // written late by the retrier) is marked now: from here on a kill leaves it marked.
+    if (!read_upload_marker(directory)) {
+      if (auto error = write_upload_marker(directory, upload_marker{node, ""}); !error.empty())
+        metrics::log_call(spdlog::level::warn, {call_sid, {}}, "upload marker not written: {}",
+                          error);
+    }
     upload_planned planned{call_sid, directory, {}, {}, {}};
     if (const auto base = call_key_base(prefix, root, directory)) {
       for (auto& file : plan_call_upload(*base, std::filesystem::path(directory))) {

@@ -140,14 +140,14 @@ class node final : public bridge_server {
     // Twilio's status callbacks rewrite call.json there too.
     env->statuses = std::make_shared<actors::call_status_book>(
         actors::call_status_book::default_capacity, file_thread_);
+    if (auto uploads = start_uploads(*env); !uploads)
+      return uploads.error();
     // Files of ended calls that the disk refuses wait here for room (a thread of its own: it
-    // does blocking file I/O).
+    // does blocking file I/O); a late call.json hands its call to the uploader.
     env->file_retrier = actor_system_.spawn<caf::detached>(
         actors::call_file_retrier, actors::call_file_retries::limits{},
         actors::call_file_retries::writer(actors::write_deferred_call_files), env->statuses,
-        env->metrics);
-    if (auto uploads = start_uploads(*env); !uploads)
-      return uploads.error();
+        env->metrics, env->uploader);
     webhook_.public_url = settings_.public_url;
     webhook_.node_stream_url = settings_.node_stream_url;
     webhook_.full_message = settings_.full_message;
