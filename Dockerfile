@@ -21,8 +21,9 @@ RUN rm -rf build \
     && strip --strip-debug -o /switchboard build/switchboard
 
 FROM debian:12-slim
-# The shared libraries of `ldd build/switchboard`, by package; ca-certificates for the TLS
-# connections to OpenAI and Twilio.
+# The shared libraries of `ldd build/switchboard`, by package (libcurl4: the object storage
+# client of RECORDINGS_BUCKET_URL); ca-certificates for the TLS connections to OpenAI, Twilio and
+# the bucket.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
        ca-certificates \
@@ -32,6 +33,7 @@ RUN apt-get update \
        libcaf-core0.17 \
        libcaf-io0.17 \
        libcaf-openssl0.17 \
+       libcurl4 \
        libfmt9 \
        libgcc-s1 \
        libprometheus-cpp-core1.0 \

@@ -19,5 +19,6 @@ using retry_atom = caf::atom_constant<caf::atom("retry")>;        // deferred ca
 using flush_atom = caf::atom_constant<caf::atom("flush")>;        // last try before shutdown
 using handover_atom = caf::atom_constant<caf::atom("handover")>;  // the call's state, to move
 using handed_atom = caf::atom_constant<caf::atom("handed")>;      // Twilio streams it elsewhere
+using backlog_atom = caf::atom_constant<caf::atom("backlog")>;    // uploads not yet confirmed
 
 }  // namespace switchboard::actors

@@ -170,6 +170,8 @@ struct bridge_environment {
   /// Writes the files of ended calls that the disk refused, once it takes them (null: they
   /// are lost, and logged).
   call_file_retrier_actor file_retrier;
+  /// RECORDINGS_BUCKET_URL: uploads every ended call's directory (null: local only).
+  recording_uploader_actor uploader;
   /// Where the calls' blocking file work runs (directories, recorder writes, call.json
   /// rewrites). The server gives it a thread of its own; by default (actor tests) each job runs
   /// at once where it is posted.

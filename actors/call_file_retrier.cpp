@@ -3,6 +3,7 @@
 #include "metrics/call_log.hpp"
 
 #include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
 #include <spdlog/spdlog.h>
 
 namespace switchboard::actors {
@@ -35,6 +36,10 @@ void log_reports(self_pointer self, const std::vector<call_file_retries::report>
     for (const auto& name : report.result.written) {
       metrics::log_call(spdlog::level::info, ids, "{}/{} written after {} tries (the disk took it)",
                         report.directory, name, report.attempts);
+      if (name == "call.json" && state.uploader) {
+        // The call's directory is complete at last: its upload can begin.
+        caf::anon_send(state.uploader, upload_call{report.call_sid, report.directory});
+      }
       if (name == "call.json" && state.statuses) {
         const auto written_status = parse_twilio_call_status(report.twilio_status);
         if (auto rewrite = state.statuses->call_json_written(
@@ -62,8 +67,10 @@ void log_reports(self_pointer self, const std::vector<call_file_retries::report>
 
 call_file_retrier_actor::behavior_type call_file_retrier(
     self_pointer self, call_file_retries::limits limits, call_file_retries::writer write,
-    std::shared_ptr<call_status_book> statuses, std::shared_ptr<metrics::bridge_metrics> node) {
+    std::shared_ptr<call_status_book> statuses, std::shared_ptr<metrics::bridge_metrics> node,
+    recording_uploader_actor uploader) {
   auto& state = self->state;
+  state.uploader = std::move(uploader);
   state.queue.emplace(limits);
   state.write = std::move(write);
   state.statuses = std::move(statuses);

@@ -23,14 +23,18 @@ struct call_file_retrier_state {
   call_file_retries::writer write;
   std::shared_ptr<call_status_book> statuses;  // may be null
   std::shared_ptr<metrics::bridge_metrics> metrics;
+  /// RECORDINGS_BUCKET_URL: told of a call whose call.json is now written (null: local only).
+  recording_uploader_actor uploader;
   /// When the retry_atom in flight fires; nullopt: none in flight.
   std::optional<call_file_retries::clock::time_point> wakeup;
 };
 
 /// Spawn detached. `write` is write_deferred_call_files in production; tests may pass another.
+/// `uploader` (may be null) is told of each call whose late call.json completes its directory.
 call_file_retrier_actor::behavior_type call_file_retrier(
     call_file_retrier_actor::stateful_pointer<call_file_retrier_state> self,
     call_file_retries::limits limits, call_file_retries::writer write,
-    std::shared_ptr<call_status_book> statuses, std::shared_ptr<metrics::bridge_metrics> metrics);
+    std::shared_ptr<call_status_book> statuses, std::shared_ptr<metrics::bridge_metrics> metrics,
+    recording_uploader_actor uploader);
 
 }  // namespace switchboard::actors

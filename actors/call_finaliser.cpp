@@ -3,6 +3,7 @@
 #include "actors/call_files.hpp"
 #include "actors/call_recovery.hpp"
 #include "actors/call_supervisor.hpp"
+#include "actors/upload_plan.hpp"
 #include "audio/mixer.hpp"
 #include "audio/whole_file.hpp"
 #include "metrics/call_log.hpp"
@@ -89,8 +90,8 @@ class small_files {
 }  // namespace
 
 call_finaliser_context call_finaliser_context::of(const bridge_environment& env) {
-  return {env.record_audio, env.recordings_dir, env.calls,       env.metrics,
-          env.statuses,     env.directory,      env.file_retrier};
+  return {env.record_audio, env.recordings_dir, env.calls,    env.metrics,        env.statuses,
+          env.directory,    env.file_retrier,   env.uploader, env.metrics->node()};
 }
 
 void finalize_call(call_record record, bool started, std::filesystem::path directory,
@@ -138,6 +139,15 @@ void finalize_call(call_record record, bool started, std::filesystem::path direc
         node.call_file_errors().Increment();
       }
     }
+    if (!directory.empty() && context.uploader) {
+      // Before call.json: whatever happens from here on, the next start finds the call marked.
+      if (auto error = write_upload_marker(directory, upload_marker{context.node_name, ""});
+          !error.empty()) {
+        metrics::log_call(spdlog::level::warn, ids,
+                          "upload marker not written (a crash now would leave the call local): {}",
+                          error);
+      }
+    }
     // Written once, whole, when the call ends (not appended line by line): a full disk leaves
     // no transcript rather than a torn last line.
     small_files files(record, ids, context,
@@ -162,6 +172,8 @@ void finalize_call(call_record record, bool started, std::filesystem::path direc
         // Twilio's status moved on meanwhile (its `completed` follows the stream's end).
         record.problems.push_back(rewrite);
       }
+      if (context.uploader)
+        caf::anon_send(context.uploader, upload_call{record.identity.call_sid, directory.string()});
     }
   }
   call_outcome outcome;

@@ -5,6 +5,10 @@
 // I/O and mixing: it runs on a detached actor of its own (spawn_call_finaliser), never on the io
 // threads.
 //
+// With RECORDINGS_BUCKET_URL the call's directory gets its upload marker (upload.pending) before
+// call.json is written, so a kill at any point leaves a marker the next start finds; once
+// call.json is on disk the node's uploader is told (actors/recording_uploader.hpp).
+//
 // A file the disk refuses (full, a quota, an I/O error) is not lost: it goes, with call.json
 // after it, to the node's call_file_retrier, which writes them when the disk takes them. A call
 // whose directory could not be made when it began (a full disk then) gets one now, or later.
@@ -29,6 +33,10 @@ struct call_finaliser_context {
   std::shared_ptr<call_status_book> statuses;
   std::shared_ptr<call_directory> directory;
   call_file_retrier_actor file_retrier;  // null: files the disk refuses are lost (and logged)
+  /// RECORDINGS_BUCKET_URL: the node's uploader (null: recordings stay local only). The
+  /// directory is marked for upload before call.json is written, and handed over after.
+  recording_uploader_actor uploader;
+  std::string node_name;  // in the upload marker
 
   static call_finaliser_context of(const bridge_environment& env);
 };

@@ -275,6 +275,7 @@ recovery_summary recover_unfinished_calls(const std::filesystem::path& root,
     if (recovered.finished_before)
       continue;
     ++summary.finished;
+    summary.finished_now.push_back(path);
     spdlog::warn("[call {}] finished after a crash of this node: {} ({})",
                  recovered.view->identity.call_sid, path.string(),
                  fmt::join(recovered.notes, "; "));
@@ -286,11 +287,13 @@ recovery_summary recover_unfinished_calls(const std::filesystem::path& root,
 }
 
 void spawn_call_recovery(caf::actor_system& system, std::filesystem::path root,
-                         std::string node_name, std::shared_ptr<call_directory> directory) {
+                         std::string node_name, std::shared_ptr<call_directory> directory,
+                         std::function<void(const recovery_summary&)> then) {
   // Arguments rather than captures: see spawn_call_finaliser.
   system.spawn<caf::detached>(
       [](caf::event_based_actor* self, std::filesystem::path recordings, std::string node,
-         std::shared_ptr<call_directory> calls) {
+         std::shared_ptr<call_directory> calls,
+         std::function<void(const recovery_summary&)> and_then) {
         const auto summary =
             recover_unfinished_calls(recordings, node, *calls, std::chrono::system_clock::now());
         if (summary.found != 0) {
@@ -299,9 +302,11 @@ void spawn_call_recovery(caf::actor_system& system, std::filesystem::path root,
               "failed, in {} ms",
               summary.found, node, summary.finished, summary.failed, summary.took.count());
         }
+        if (and_then)
+          and_then(summary);
         self->quit();
       },
-      std::move(root), std::move(node_name), std::move(directory));
+      std::move(root), std::move(node_name), std::move(directory), std::move(then));
 }
 
 }  // namespace switchboard::actors

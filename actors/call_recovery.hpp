@@ -22,6 +22,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -89,6 +90,7 @@ struct recovery_summary {
   std::size_t finished = 0;  // call.json written now
   std::size_t failed = 0;    // call.json could not be written (logged; the marker stays)
   std::chrono::milliseconds took{0};
+  std::vector<std::filesystem::path> finished_now;  // the directories whose call.json was written
 };
 
 /// Finds this node's unfinished calls under `root` and finishes each (recover_call_directory),
@@ -98,7 +100,10 @@ recovery_summary recover_unfinished_calls(const std::filesystem::path& root,
                                           std::chrono::system_clock::time_point now);
 
 /// Runs recover_unfinished_calls on a detached actor of its own: start-up goes on meanwhile.
+/// `then` (may be empty) runs there afterwards, with what was done (the node's start-up
+/// upload scan: it must follow the recovery, which writes the call.json it uploads).
 void spawn_call_recovery(caf::actor_system& system, std::filesystem::path root,
-                         std::string node_name, std::shared_ptr<call_directory> directory);
+                         std::string node_name, std::shared_ptr<call_directory> directory,
+                         std::function<void(const recovery_summary&)> then = {});
 
 }  // namespace switchboard::actors

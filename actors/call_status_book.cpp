@@ -310,9 +310,13 @@ std::string call_status_book::sync_call_json(std::string_view call_sid) {
   }
   auto error = rewrite_twilio_status(path, status);
   if (error.empty()) {
-    std::lock_guard lock(mutex_);
-    if (const auto found = calls_.find(call_sid); found != calls_.end())
-      found->second.in_call_json = status;
+    {
+      std::lock_guard lock(mutex_);
+      if (const auto found = calls_.find(call_sid); found != calls_.end())
+        found->second.in_call_json = status;
+    }
+    if (rewritten_)
+      rewritten_(std::string(call_sid), path);
   }
   return error;
 }

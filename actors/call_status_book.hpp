@@ -31,6 +31,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -149,6 +150,13 @@ class call_status_book : public std::enable_shared_from_this<call_status_book> {
   std::string call_json_written(std::string_view call_sid, std::filesystem::path path,
                                 std::optional<twilio_call_status> written);
 
+  /// Told after each rewrite of a call.json (RECORDINGS_BUCKET_URL: its copy in the bucket is
+  /// now stale). Set once, before the book is shared; runs where the rewrite ran (the file
+  /// thread or a finaliser), so it must only post or send.
+  using rewrite_listener =
+      std::function<void(const std::string& call_sid, const std::filesystem::path& call_json)>;
+  void on_call_json_rewritten(rewrite_listener listener) { rewritten_ = std::move(listener); }
+
  private:
   struct entry {
     outbound_call_status call;
@@ -172,6 +180,7 @@ class call_status_book : public std::enable_shared_from_this<call_status_book> {
   // Serialises call.json rewrites, so the last one written carries the latest status. Taken
   // before mutex_, never while holding it.
   std::mutex rewrite_mutex_;
+  rewrite_listener rewritten_;
 };
 
 /// Sets "twilio_status" in the call.json at `path`: reads it, writes the changed object to a

@@ -18,6 +18,9 @@
 //   a handed-over call's new stream: supervisor ──session_handover──▶ openai_session (the
 //     conversation to replay, the session's overrides) before call_started
 //
+//   the call's finaliser (after call.json) ──upload_call──▶ the node's recording_uploader ──▶
+//     the bucket (RECORDINGS_BUCKET_URL), on upload threads of its own
+//
 // A frame from Twilio thus travels: io thread → twilio_socket → openai_session → model.
 
 #include "actors/atoms.hpp"
@@ -181,6 +184,25 @@ using call_file_retrier_actor = caf::typed_actor<
     // the node, stopping: one last try for every batch; the reply counts the calls whose files
     // are lost.
     caf::replies_to<flush_atom>::with<std::uint64_t>>;
+
+/// The node's uploads of ended calls' files to object storage (actors/recording_uploader.hpp),
+/// one per node when RECORDINGS_BUCKET_URL is set. It does no I/O itself: listings, call.json
+/// and deletions go to the node's file thread, the PUTs to upload threads of their own.
+using recording_uploader_actor = caf::typed_actor<
+    // a call's finaliser, the start-up scan: this call's directory is complete; upload it.
+    caf::reacts_to<upload_call>,
+    // the status book: call.json was rewritten after its upload; send it again.
+    caf::reacts_to<call_json_rewritten>,
+    // the file thread: what the call's directory holds to upload.
+    caf::reacts_to<upload_planned>,
+    // an upload thread: one try at one file ended.
+    caf::reacts_to<file_upload_done>,
+    // self: a file's backoff has passed.
+    caf::reacts_to<upload_retry_due>,
+    // the file thread: call.json records the uploads / the local copies went / marked failed.
+    caf::reacts_to<call_upload_step>,
+    // the drain, tests: what is not yet confirmed in the bucket.
+    caf::replies_to<backlog_atom>::with<upload_backlog>>;
 
 /// One node of the cluster as its peers reach it: published on CLUSTER_PORT, one per node
 /// (app/cluster_node.hpp). Nothing here carries a steady_clock time point or a file path: they

@@ -492,6 +492,92 @@ typename Inspector::result_type inspect(Inspector& f, deferred_call_files& x) {
            x.root, x.date, x.files, x.twilio_status);
 }
 
+// -- Recordings in object storage (actors/recording_uploader.hpp). Local only. ----------------
+
+/// A call's directory is complete: call.json written, `upload.pending` in it. From the call's
+/// finaliser, and from the node's start-up scan for what an earlier process left.
+struct upload_call {
+  std::string call_sid;   // for the logs
+  std::string directory;  // RECORDINGS_DIR/<date>/<CallSid>
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, upload_call& x) {
+  return f(caf::meta::type_name("upload_call"), x.call_sid, x.directory);
+}
+
+/// The status book rewrote call.json (a later twilio_status): its copy in the bucket is stale.
+struct call_json_rewritten {
+  std::string call_sid;
+  std::string directory;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, call_json_rewritten& x) {
+  return f(caf::meta::type_name("call_json_rewritten"), x.call_sid, x.directory);
+}
+
+/// The node's file thread: what is in a call's directory to upload (name, key, type, size per
+/// file, call.json last); empty when it could not be listed.
+struct upload_planned {
+  std::string call_sid;
+  std::string directory;
+  std::vector<std::string> names;
+  std::vector<std::string> keys;
+  std::vector<std::string> content_types;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, upload_planned& x) {
+  return f(caf::meta::type_name("upload_planned"), x.call_sid, x.directory, x.names, x.keys,
+           x.content_types);
+}
+
+/// An upload worker: one try at one file ended.
+struct file_upload_done {
+  std::string directory;
+  std::string name;
+  std::uint8_t outcome = 0;  // net::s3_outcome
+  unsigned http_status = 0;  // 0: no response
+  std::string reason;        // why it failed, for the log
+  std::uint64_t bytes = 0;   // the file's size as sent
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, file_upload_done& x) {
+  return f(caf::meta::type_name("file_upload_done"), x.directory, x.name, x.outcome, x.http_status,
+           x.reason, x.bytes);
+}
+
+/// Self: a file's backoff has passed; try it again.
+struct upload_retry_due {
+  std::string directory;
+  std::string name;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, upload_retry_due& x) {
+  return f(caf::meta::type_name("upload_retry_due"), x.directory, x.name);
+}
+
+/// The node's file thread: a step on a call's directory is done ("" or the error): call.json
+/// now records the uploads, or (settled) the local copies and the marker are gone.
+struct call_upload_step {
+  enum class step : std::uint8_t { recorded, settled, marked_failed };
+  std::string directory;
+  std::uint8_t what = 0;  // step
+  std::string error;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, call_upload_step& x) {
+  return f(caf::meta::type_name("call_upload_step"), x.directory, x.what, x.error);
+}
+
+/// What the uploader still has to do: files not yet confirmed, and the calls they belong to.
+struct upload_backlog {
+  std::uint64_t files = 0;
+  std::uint64_t calls = 0;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, upload_backlog& x) {
+  return f(caf::meta::type_name("upload_backlog"), x.files, x.calls);
+}
+
 // -- Between cluster nodes (each registered in cluster_message_types.cpp) ----------------------
 // What crosses nodes carries no steady_clock time point and no file path: neither means
 // anything on another node.

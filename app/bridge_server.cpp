@@ -5,6 +5,7 @@
 #include "actors/call_recovery.hpp"
 #include "actors/media_stream_endpoint.hpp"
 #include "actors/realtime_link.hpp"
+#include "actors/recording_uploader.hpp"
 #include "app/call_control.hpp"
 #include "app/call_placement.hpp"
 #include "app/call_status_endpoint.hpp"
@@ -14,6 +15,7 @@
 #include "app/node_drain.hpp"
 #include "app/outbound_calls.hpp"
 #include "net/http_server.hpp"
+#include "net/s3_client.hpp"
 #include "net/twilio_rest.hpp"
 #include "net/twilio_webhook.hpp"
 #include "net/twiml.hpp"
@@ -138,12 +140,14 @@ class node final : public bridge_server {
     // Twilio's status callbacks rewrite call.json there too.
     env->statuses = std::make_shared<actors::call_status_book>(
         actors::call_status_book::default_capacity, file_thread_);
+    if (auto uploads = start_uploads(*env); !uploads)
+      return uploads.error();
     // Files of ended calls that the disk refuses wait here for room (a thread of its own: it
-    // does blocking file I/O).
+    // does blocking file I/O); a late call.json hands its call to the uploader.
     env->file_retrier = actor_system_.spawn<caf::detached>(
         actors::call_file_retrier, actors::call_file_retries::limits{},
         actors::call_file_retries::writer(actors::write_deferred_call_files), env->statuses,
-        env->metrics);
+        env->metrics, env->uploader);
     webhook_.public_url = settings_.public_url;
     webhook_.node_stream_url = settings_.node_stream_url;
     webhook_.full_message = settings_.full_message;
@@ -174,6 +178,8 @@ class node final : public bridge_server {
     controller_ = std::make_shared<call_controller>(settings_, io_, *rest_tls, env->directory,
                                                     env->statuses, env->metrics, env->wall_clock);
     env->actions = controller_;
+    if (recordings_bucket_)
+      controller_->serve_uploads_from(recordings_bucket_);
     env->greeting = settings_.greeting;
     env->transfer_to = settings_.transfer_to;
     env->guards.idle_timeout = std::chrono::seconds(settings_.idle_timeout_s);
@@ -232,8 +238,23 @@ class node final : public bridge_server {
       return started.error();
     // Calls an earlier process of this node (NODE_NAME) left unfinished, killed mid-call: their
     // files are finished on a thread of their own while the node starts serving.
+    // Then, with RECORDINGS_BUCKET_URL, the calls this node has not finished uploading (the
+    // ones just recovered included): the queue of uploads is the marked directories on disk.
+    std::function<void(const actors::recovery_summary&)> resume_uploads;
+    if (env->uploader) {
+      resume_uploads = [root = settings_.recordings_dir, node_name = env->metrics->node(),
+                        uploader = env->uploader](const actors::recovery_summary& recovered) {
+        for (const auto& directory : recovered.finished_now) {
+          if (auto error = actors::write_upload_marker(directory, {node_name, ""}); !error.empty())
+            spdlog::warn("{} not marked for upload: {}", directory.string(), error);
+        }
+        if (const auto resumed = actors::resume_pending_uploads(root, node_name, uploader))
+          spdlog::info("{} call(s) left to upload by an earlier process of node {}: uploading",
+                       resumed, node_name);
+      };
+    }
     actors::spawn_call_recovery(actor_system_, settings_.recordings_dir, env->metrics->node(),
-                                env->directory);
+                                env->directory, std::move(resume_uploads));
     ready_ = true;
 
     lag_monitor_.emplace(io_, loop_lag_period, [env](std::chrono::microseconds lag) {
@@ -298,6 +319,7 @@ class node final : public bridge_server {
     if (file_thread_)
       file_thread_->stop();
     flush_deferred_call_files();
+    stop_uploads();
     // Calls still running hold actors waiting on sockets that are now gone.
     actor_system_.await_actors_before_shutdown(false);
   }
@@ -318,6 +340,12 @@ class node final : public bridge_server {
     }
     if (cluster_ && cluster_->actor()) {
       self->monitor(cluster_->actor());
+      ++awaited;
+    }
+    if (env_->uploader) {
+      // While the io threads still run it: what it has not confirmed stays marked on disk.
+      self->monitor(env_->uploader);
+      self->send_exit(env_->uploader, caf::exit_reason::user_shutdown);
       ++awaited;
     }
     if (awaited == 0)
@@ -445,6 +473,56 @@ class node final : public bridge_server {
   /// One last try for the files of ended calls that wait for the disk; what it still refuses
   /// is logged and counted as lost. From the thread that stops the node (the retrier is
   /// detached: waiting for it blocks nothing else).
+  /// RECORDINGS_BUCKET_URL: the bucket, the upload threads and the uploader, and the status
+  /// book's rewrites of call.json sent up again. Nothing without a bucket.
+  boost::system::result<void, std::string> start_uploads(actors::bridge_environment& env) {
+    if (!settings_.uploads_recordings())
+      return {};
+    auto location = net::parse_s3_url(settings_.recordings_bucket_url);
+    if (!location)
+      return "RECORDINGS_BUCKET_URL: " + location.error();
+    net::s3_config s3;
+    s3.bucket = location->bucket;
+    s3.endpoint = settings_.s3_endpoint;
+    s3.region = settings_.s3_region();
+    s3.path_style = settings_.s3_path_style();
+    s3.credentials = {settings_.aws_access_key_id, settings_.aws_secret_access_key,
+                      settings_.aws_session_token};
+    recordings_bucket_ = std::make_shared<actors::s3_object_store>(std::move(s3));
+    upload_threads_ = std::make_shared<actors::upload_thread_pool>(settings_.upload_concurrency);
+    actors::recording_uploader_config uploads;
+    uploads.recordings_root = settings_.recordings_dir;
+    uploads.prefix = location->prefix;
+    uploads.node_name = env.metrics->node();
+    uploads.keep_local = settings_.recordings_keep_local;
+    uploads.concurrency = settings_.upload_concurrency;
+    uploads.store = recordings_bucket_;
+    uploads.workers = upload_threads_;
+    uploads.files = file_thread_;
+    uploads.metrics = env.metrics;
+    env.uploader = actor_system_.spawn(actors::recording_uploader, std::move(uploads));
+    env.statuses->on_call_json_rewritten(
+        [uploader = env.uploader](const std::string& call_sid,
+                                  const std::filesystem::path& call_json) {
+          caf::anon_send(uploader,
+                         actors::call_json_rewritten{call_sid, call_json.parent_path().string()});
+        });
+    spdlog::info(
+        "recordings go to {} ({}{}, {} at once){}", settings_.recordings_bucket_url,
+        settings_.s3_endpoint.empty() ? "AWS " + settings_.s3_region() : settings_.s3_endpoint,
+        settings_.s3_path_style() ? ", path-style" : "", settings_.upload_concurrency,
+        settings_.recordings_keep_local ? "; local copies kept" : "");
+    return {};
+  }
+
+  /// The upload threads, once the uploader has ended (end_actors_within): an upload under way
+  /// finishes first, bounded by the client's timeout; what is not confirmed stays marked for
+  /// the next start.
+  void stop_uploads() {
+    if (upload_threads_)
+      upload_threads_->stop();
+  }
+
   void flush_deferred_call_files() {
     if (!env_ || !env_->file_retrier)
       return;
@@ -536,6 +614,21 @@ class node final : public bridge_server {
     if (step.end_calls)
       end_calls_at_deadline(now);
     if (step.stop) {
+      const auto uploads_waiting =
+          env_->uploader ? static_cast<std::size_t>(env_->metrics->upload_queue().Value()) : 0;
+      const bool waited = upload_drain_.since().has_value();
+      if (upload_drain_.keep_waiting(now, uploads_waiting)) {
+        if (!waited)
+          spdlog::info("drained: no call remains; waiting up to {} s for {} file(s) to upload",
+                       upload_drain::default_wait.count(), uploads_waiting);
+        arm_drain_poll();
+        return;
+      }
+      if (uploads_waiting != 0)
+        spdlog::warn(
+            "drained: stopping with {} file(s) not uploaded; their calls stay marked "
+            "(upload.pending) and the next start of node {} uploads them",
+            uploads_waiting, env_->metrics->node());
       spdlog::info("drained: no call remains, stopping");
       request_stop();
       return;
@@ -833,6 +926,8 @@ class node final : public bridge_server {
   std::unique_ptr<net::http_server> metrics_http_;  // METRICS_PORT, when set
   std::shared_ptr<actors::bridge_environment> env_;
   std::shared_ptr<actors::file_work_thread> file_thread_;
+  std::shared_ptr<actors::upload_thread_pool> upload_threads_;  // RECORDINGS_BUCKET_URL
+  std::shared_ptr<actors::object_store> recordings_bucket_;     // RECORDINGS_BUCKET_URL
   net::twilio_webhook_settings webhook_;
   std::optional<net::call_token_issuer> tokens_;
   std::shared_ptr<net::tls_context> rest_tls_;   // Twilio's REST API
@@ -852,6 +947,7 @@ class node final : public bridge_server {
   drain_state drain_;                                // guarded by drain_mutex_
   asio::steady_timer drain_timer_{io_};              // guarded by drain_mutex_
   std::set<std::string> told_at_deadline_;           // guarded by drain_mutex_: their CallSids
+  upload_drain upload_drain_;                        // guarded by drain_mutex_
   std::atomic<std::size_t> handovers_in_flight_{0};  // asked of the peer or Twilio, unanswered
 };
 

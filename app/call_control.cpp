@@ -1,6 +1,7 @@
 #include "app/call_control.hpp"
 
 #include "actors/call_summary.hpp"
+#include "actors/upload_plan.hpp"
 #include "net/twilio_rest.hpp"
 #include "net/twiml.hpp"
 
@@ -32,6 +33,68 @@ double seconds_between(std::chrono::system_clock::time_point from,
                        std::chrono::system_clock::time_point to) {
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(to - from).count();
   return static_cast<double>(std::max<std::int64_t>(ms, 0)) / 1000.0;
+}
+
+// A recording streamed back from the bucket is held whole before it is answered, as a local one
+// is read whole: bounded by a 1-hour call's stereo.wav (115 MB) with room to spare.
+constexpr std::uint64_t max_bucket_recording_bytes = 256ull * 1024 * 1024;
+// RECORDINGS_PRESIGN: how long a presigned URL of a 302 is valid.
+constexpr std::chrono::seconds presigned_url_lifetime{300};
+
+std::string read_small_text(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::string text(4 * 1024 * 1024 + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  return text;
+}
+
+/// A recording whose local copy is gone (it was uploaded): call.json says where it went; the
+/// bucket serves it. Blocking: on the API's file readers, never an io thread.
+net::http_response recording_from_bucket(actors::object_store& bucket,
+                                         const std::filesystem::path& path, const std::string& type,
+                                         bool presign) {
+  const auto name = path.filename().string();
+  const auto url = actors::uploaded_url_of(read_small_text(path.parent_path() / "call.json"), name);
+  const auto where = url ? actors::split_bucket_url(*url) : std::nullopt;
+  if (!where)
+    return api_error_response({404, name + " is neither here nor recorded as uploaded"});
+  if (where->first != bucket.bucket())
+    return api_error_response({404, name + " was uploaded to another bucket: " + *url});
+  if (presign) {
+    net::http_response redirect;
+    redirect.status = 302;
+    redirect.content_type = "text/plain; charset=utf-8";
+    redirect.body = "uploaded: see Location\n";
+    redirect.headers.emplace_back("Location",
+                                  bucket.presign_get(where->second, presigned_url_lifetime));
+    redirect.headers.emplace_back("Cache-Control", "no-store");
+    return redirect;
+  }
+  std::string body;
+  bool too_large = false;
+  const auto got = bucket.get(where->second, [&](std::string_view piece) {
+    if (body.size() + piece.size() > max_bucket_recording_bytes) {
+      too_large = true;
+      return false;
+    }
+    body.append(piece);
+    return true;
+  });
+  if (too_large)
+    return api_error_response({502, name + " in the bucket is larger than this node serves"});
+  if (got.outcome == net::s3_outcome::not_found)
+    return api_error_response({404, name + " is no longer in the bucket: " + *url});
+  if (got.outcome != net::s3_outcome::ok) {
+    spdlog::warn("{} not served from the bucket: {}", *url, got.reason);
+    return api_error_response({502, "the bucket did not answer with " + name});
+  }
+  net::http_response response;
+  response.status = 200;
+  response.content_type = type;
+  response.body = std::move(body);
+  response.headers.emplace_back("Content-Disposition", "inline; filename=\"" + name + "\"");
+  return response;
 }
 
 }  // namespace
@@ -141,7 +204,7 @@ call_controller::call_controller(const config::settings& settings, boost::asio::
       statuses_(std::move(statuses)),
       node_(std::move(node)),
       wall_clock_(std::move(wall_clock)),
-      file_readers_(std::make_unique<boost::asio::thread_pool>(1)) {
+      file_readers_(std::make_unique<boost::asio::thread_pool>(2)) {
   for (const auto& tool : settings_.tools) {
     tools_.emplace(tool.function.name, net::http_tool{tool.function.name, tool.url, tool.timeout});
   }
@@ -306,7 +369,11 @@ void call_controller::send_recording(const call_control_route& route,
   }
   // Recordings run to megabytes: read them off the io threads.
   boost::asio::post(
-      *file_readers_, [path = view->directory / route.file, type = std::string(*type), respond] {
+      *file_readers_, [path = view->directory / route.file, type = std::string(*type), respond,
+                       bucket = bucket_, presign = settings_.recordings_presign] {
+        std::error_code ec;
+        if (bucket && !std::filesystem::exists(path, ec))
+          return respond(recording_from_bucket(*bucket, path, type, presign));
         std::ifstream in(path, std::ios::binary);
         std::string body{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
         if (!in.good() && !in.eof()) {

@@ -5,7 +5,8 @@
 //   GET  /calls                              live calls, outbound calls still dialling, and
 //                                            the last calls that ended
 //   GET  /calls/{sid}                        one call, with its transcript so far
-//   GET  /calls/{sid}/recordings/{file}      a file of an ended call (WAV, transcript, call.json)
+//   GET  /calls/{sid}/recordings/{file}      a file of an ended call (WAV, transcript, call.json);
+//                                            from the bucket once uploaded and deleted here
 //   POST /calls/{sid}/hangup                 end the call now
 //   POST /calls/{sid}/transfer {"to"}        hand the call to a number (<Dial> through Twilio)
 //   POST /calls/{sid}/say {"text"}           the agent says it now
@@ -24,6 +25,7 @@
 #include "actors/bridge_environment.hpp"
 #include "actors/call_directory.hpp"
 #include "actors/call_status_book.hpp"
+#include "actors/object_store.hpp"
 #include "app/call_api_requests.hpp"
 #include "app/outbound_calls.hpp"
 #include "app/remote_calls.hpp"
@@ -70,6 +72,13 @@ class call_controller final : public actors::call_actions {
                   std::shared_ptr<metrics::bridge_metrics> node,
                   std::function<std::chrono::system_clock::time_point()> wall_clock);
   ~call_controller() override;
+
+  /// RECORDINGS_BUCKET_URL: a recording whose local copy is gone and that call.json says was
+  /// uploaded is served from `bucket` (before requests come): streamed through this node, or a
+  /// 302 to a presigned URL with RECORDINGS_PRESIGN.
+  void serve_uploads_from(std::shared_ptr<actors::object_store> bucket) {
+    bucket_ = std::move(bucket);
+  }
 
   /// The calls of other nodes are reached through `cluster` from now on (before requests come).
   void join_cluster(std::shared_ptr<const remote_calls> cluster) { cluster_ = std::move(cluster); }
@@ -119,6 +128,7 @@ class call_controller final : public actors::call_actions {
   // Reads recordings off the io threads; joined (pending reads finish) before the controller
   // goes, so no read outlives the server.
   std::unique_ptr<boost::asio::thread_pool> file_readers_;
+  std::shared_ptr<actors::object_store> bucket_;  // null: recordings are local only
 };
 
 }  // namespace switchboard::app

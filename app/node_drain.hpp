@@ -65,6 +65,33 @@ class drain_state {
   unsigned signals_ = 0;
 };
 
+/// After the last call (RECORDINGS_BUCKET_URL): the drain waits for the node's uploads, up to
+/// `wait` from the first poll that found no call left, then the process exits and says what it
+/// leaves behind (those calls stay marked; the next start uploads them). The default fits in
+/// the 30 s Kubernetes' grace period gives past DRAIN_TIMEOUT (k8s/README.md).
+class upload_drain {
+ public:
+  using clock = std::chrono::steady_clock;
+  static constexpr std::chrono::seconds default_wait{25};
+
+  explicit upload_drain(clock::duration wait = default_wait) : wait_(wait) {}
+
+  /// True while the exit should wait: uploads are pending and the wait has not run out.
+  bool keep_waiting(clock::time_point now, std::size_t files_waiting) {
+    if (files_waiting == 0)
+      return false;
+    if (!since_)
+      since_ = now;
+    return now - *since_ < wait_;
+  }
+  /// When the wait began; nullopt while it has not.
+  std::optional<clock::time_point> since() const { return since_; }
+
+ private:
+  clock::duration wait_;
+  std::optional<clock::time_point> since_;
+};
+
 /// What becomes of a call still live at the drain deadline.
 enum class drain_disposition {
   goodbye,    // the agent says DRAIN_MESSAGE, the caller hears it, the bridge hangs up

@@ -178,6 +178,62 @@ problem parse_secret(std::string_view text, std::string& out) {
   return std::nullopt;
 }
 
+// s3://bucket[/prefix]: the bucket by S3's naming rules (3-63 lower-case letters, digits, dots
+// and hyphens, a letter or digit at each end); the prefix without leading or trailing '/'.
+// Normalised to "s3://bucket/prefix" ("s3://bucket" without one).
+problem parse_bucket_url(std::string_view text, std::string& out) {
+  if (text.empty()) {
+    out.clear();
+    return std::nullopt;
+  }
+  constexpr std::string_view scheme = "s3://";
+  if (!text.starts_with(scheme)) {
+    return "not s3://bucket/prefix";
+  }
+  const auto rest = text.substr(scheme.size());
+  const auto slash = rest.find('/');
+  const auto bucket = rest.substr(0, slash);
+  const auto bucket_char = [](char c) {
+    return (c >= 'a' && c <= 'z') || is_digit(c) || c == '.' || c == '-';
+  };
+  const auto end_char = [](char c) {
+    return (c >= 'a' && c <= 'z') || is_digit(c);
+  };
+  if (bucket.size() < 3 || bucket.size() > 63 ||
+      !std::all_of(bucket.begin(), bucket.end(), bucket_char) || !end_char(bucket.front()) ||
+      !end_char(bucket.back())) {
+    return "bucket name must be 3-63 lower-case letters, digits, dots and hyphens";
+  }
+  auto prefix = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1);
+  while (prefix.starts_with('/'))
+    prefix.remove_prefix(1);
+  while (prefix.ends_with('/'))
+    prefix.remove_suffix(1);
+  const bool clean = std::all_of(prefix.begin(), prefix.end(), [](char c) {
+    const auto byte = static_cast<unsigned char>(c);
+    return byte > 0x20 && byte < 0x7f && c != '\\' && c != '?' && c != '#';
+  });
+  if (!clean || prefix.find("//") != std::string_view::npos) {
+    return "prefix must be printable ASCII without spaces, '?', '#', '\\' or empty segments";
+  }
+  out = std::string(scheme) + std::string(bucket);
+  if (!prefix.empty())
+    out += "/" + std::string(prefix);
+  return std::nullopt;
+}
+
+// An AWS region name: lower-case letters, digits and hyphens ("eu-west-3"), or empty.
+problem parse_region(std::string_view text, std::string& out) {
+  const bool valid = text.size() <= 32 && std::all_of(text.begin(), text.end(), [](char c) {
+                       return (c >= 'a' && c <= 'z') || is_digit(c) || c == '-';
+                     });
+  if (!valid) {
+    return "not a region name (lower-case letters, digits and hyphens, e.g. eu-west-3)";
+  }
+  out = std::string(text);
+  return std::nullopt;
+}
+
 problem parse_account_sid(std::string_view text, std::string& out) {
   // Twilio's OpenAPI pattern ^AC[0-9a-fA-F]{32}$ (shared/reference/protocols.md, A2).
   const bool valid = text.empty() || (text.size() == 34 && text.starts_with("AC") &&
@@ -889,6 +945,128 @@ constexpr std::array descriptors{
         [](const settings& in) {
           return std::string(in.recordings ? "on" : "off");
         }},
+    setting_descriptor{
+        "RECORDINGS_BUCKET_URL", "",
+        "Object storage for every ended call's files, s3://bucket/prefix (S3, GCS in S3 "
+        "interoperability mode, MinIO, Ceph): uploaded under prefix/<UTC date>/<CallSid>/ and "
+        "served back from there. Unset: recordings stay local only.",
+        "<s3://bucket/prefix>", false, false,
+        [](std::string_view text, settings& out) {
+          return parse_bucket_url(text, out.recordings_bucket_url);
+        },
+        [](const settings& in) {
+          return in.recordings_bucket_url;
+        }},
+    setting_descriptor{"S3_ENDPOINT", "",
+                       "S3 API endpoint (http(s)) of MinIO, Ceph or GCS "
+                       "(https://storage.googleapis.com); unset: AWS, "
+                       "https://s3.<AWS_REGION>.amazonaws.com.",
+                       "<url>", false, false,
+                       [](std::string_view text, settings& out) -> problem {
+                         if (text.empty()) {
+                           out.s3_endpoint.clear();
+                           return std::nullopt;
+                         }
+                         return parse_url(text, http_url, out.s3_endpoint);
+                       },
+                       [](const settings& in) {
+                         return in.s3_endpoint;
+                       }},
+    setting_descriptor{
+        "AWS_REGION", "",
+        "Region of the bucket (signs every request); required with "
+        "RECORDINGS_BUCKET_URL on AWS, us-east-1 when unset with an S3_ENDPOINT.",
+        "<region>", false, false,
+        [](std::string_view text, settings& out) { return parse_region(text, out.aws_region); },
+        [](const settings& in) {
+          return in.aws_region;
+        }},
+    setting_descriptor{"AWS_ACCESS_KEY_ID", "",
+                       "Access key of the bucket's credentials (GCS: an HMAC key); required with "
+                       "RECORDINGS_BUCKET_URL.",
+                       "<key>", true, false,
+                       [](std::string_view text, settings& out) {
+                         return parse_secret(text, out.aws_access_key_id);
+                       },
+                       [](const settings& in) {
+                         return in.aws_access_key_id;
+                       }},
+    setting_descriptor{"AWS_SECRET_ACCESS_KEY", "",
+                       "Secret key of AWS_ACCESS_KEY_ID; required with RECORDINGS_BUCKET_URL.",
+                       "<key>", true, false,
+                       [](std::string_view text, settings& out) {
+                         return parse_secret(text, out.aws_secret_access_key);
+                       },
+                       [](const settings& in) {
+                         return in.aws_secret_access_key;
+                       }},
+    setting_descriptor{"AWS_SESSION_TOKEN", "",
+                       "Session token of temporary credentials (STS); unset: long-term keys.",
+                       "<token>", true, false,
+                       [](std::string_view text, settings& out) {
+                         return parse_secret(text, out.aws_session_token);
+                       },
+                       [](const settings& in) {
+                         return in.aws_session_token;
+                       }},
+    setting_descriptor{
+        "S3_FORCE_PATH_STYLE", "",
+        "true: endpoint/bucket/key; false: bucket.endpoint/key (virtual-host). Unset: true with "
+        "an S3_ENDPOINT, false for AWS.",
+        "<bool>", false, false,
+        [](std::string_view text, settings& out) -> problem {
+          if (text.empty()) {
+            out.s3_force_path_style.reset();
+            return std::nullopt;
+          }
+          bool path_style = false;
+          if (auto why = parse_bool(text, path_style)) {
+            return why;
+          }
+          out.s3_force_path_style = path_style;
+          return std::nullopt;
+        },
+        [](const settings& in) {
+          return in.s3_force_path_style ? std::string(*in.s3_force_path_style ? "true" : "false")
+                                        : std::string{};
+        }},
+    setting_descriptor{
+        "RECORDINGS_KEEP_LOCAL", "false",
+        "Keep a call's local files once their upload is confirmed; false: deleted then (call.json "
+        "stays, as the index that serves them back).",
+        "<bool>", false, false,
+        [](std::string_view text, settings& out) {
+          return parse_bool(text, out.recordings_keep_local);
+        },
+        [](const settings& in) {
+          return std::string(in.recordings_keep_local ? "true" : "false");
+        }},
+    setting_descriptor{
+        "RECORDINGS_PRESIGN", "false",
+        "GET /calls/{sid}/recordings/{file} of an uploaded file answers 302 to a presigned URL "
+        "valid 5 minutes; false: the node streams it from the bucket (same origin, same auth).",
+        "<bool>", false, false,
+        [](std::string_view text, settings& out) {
+          return parse_bool(text, out.recordings_presign);
+        },
+        [](const settings& in) {
+          return std::string(in.recordings_presign ? "true" : "false");
+        }},
+    setting_descriptor{"UPLOAD_CONCURRENCY", "2",
+                       "Files uploaded to RECORDINGS_BUCKET_URL at once, each on a thread of its "
+                       "own (1-16).",
+                       "<1-16>", false, false,
+                       [](std::string_view text, settings& out) -> problem {
+                         unsigned long files = 0;
+                         if (auto why = parse_integer(text, 1, 16, files)) {
+                           return why;
+                         }
+                         out.upload_concurrency = static_cast<unsigned>(files);
+                         return std::nullopt;
+                       },
+                       [](const settings& in) {
+                         return std::to_string(in.upload_concurrency);
+                       }},
     setting_descriptor{"LOG_FORMAT", "text", "Log line format: text or json.", "<format>", false,
                        false,
                        [](std::string_view text, settings& out) {
@@ -1115,6 +1293,23 @@ void check(const settings& candidate, const chosen_values& chosen,
     problems.emplace_back(errc::conflicting_settings, "CLUSTER_PORT",
                           field_message(candidate, chosen, "CLUSTER_PORT",
                                         "equals PORT or METRICS_PORT; each needs its own port"));
+  }
+  if (candidate.uploads_recordings() && !skip.contains("RECORDINGS_BUCKET_URL")) {
+    // The bucket is useless without credentials, and AWS needs the bucket's region to sign.
+    for (const auto& [name, value] :
+         {std::pair{"AWS_ACCESS_KEY_ID", &candidate.aws_access_key_id},
+          std::pair{"AWS_SECRET_ACCESS_KEY", &candidate.aws_secret_access_key}}) {
+      if (value->empty() && !skip.contains(name)) {
+        problems.emplace_back(errc::missing_setting, name,
+                              std::string(name) + " is not set: RECORDINGS_BUCKET_URL needs it");
+      }
+    }
+    if (candidate.aws_region.empty() && candidate.s3_endpoint.empty() &&
+        !skip.contains("AWS_REGION") && !skip.contains("S3_ENDPOINT")) {
+      problems.emplace_back(errc::missing_setting, "AWS_REGION",
+                            "AWS_REGION is not set: RECORDINGS_BUCKET_URL on AWS needs the "
+                            "bucket's region (or set S3_ENDPOINT for MinIO, Ceph or GCS)");
+    }
   }
   if (candidate.metrics_port && *candidate.metrics_port != 0 &&
       *candidate.metrics_port == candidate.port && !skip.contains("PORT") &&

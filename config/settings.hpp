@@ -113,11 +113,29 @@ struct settings {
   // Output
   std::filesystem::path recordings_dir = "./recordings";
   bool recordings = true;  // RECORDINGS: false = no audio files (call.json, transcript stay)
+  // Object storage for recordings (README "Recordings in object storage"): unset bucket = local
+  // only. The credentials are secrets.
+  std::string recordings_bucket_url;        // RECORDINGS_BUCKET_URL: s3://bucket/prefix; "" = off
+  std::string s3_endpoint;                  // S3_ENDPOINT: "" = AWS for AWS_REGION
+  std::string aws_region;                   // AWS_REGION: "" = us-east-1 with an S3_ENDPOINT
+  std::string aws_access_key_id;            // AWS_ACCESS_KEY_ID (secret)
+  std::string aws_secret_access_key;        // AWS_SECRET_ACCESS_KEY (secret)
+  std::string aws_session_token;            // AWS_SESSION_TOKEN (secret), "" = long-term keys
+  std::optional<bool> s3_force_path_style;  // S3_FORCE_PATH_STYLE; nullopt = as the endpoint needs
+  bool recordings_keep_local = false;       // RECORDINGS_KEEP_LOCAL: keep files once uploaded
+  bool recordings_presign = false;          // RECORDINGS_PRESIGN: 302 to a presigned URL
+  unsigned upload_concurrency = 2;          // UPLOAD_CONCURRENCY: files uploaded at once
   // Qualified: the fields are named after their settings, like their types.
   config::log_format log_format = config::log_format::text;
   config::log_level log_level = config::log_level::info;
 
   bool has_openai_credentials() const { return !openai_api_key.empty(); }
+  bool uploads_recordings() const { return !recordings_bucket_url.empty(); }
+  // Path-style addressing (endpoint/bucket/key): S3_FORCE_PATH_STYLE, else on with an
+  // S3_ENDPOINT (MinIO and Ceph have no per-bucket host names) and off for AWS.
+  bool s3_path_style() const { return s3_force_path_style.value_or(!s3_endpoint.empty()); }
+  // AWS_REGION, or us-east-1 (what MinIO and GCS's interoperability expect) without one.
+  std::string s3_region() const { return aws_region.empty() ? "us-east-1" : aws_region; }
   bool has_twilio_credentials() const {
     return !twilio_account_sid.empty() && !twilio_auth_token.empty();
   }

@@ -20,6 +20,8 @@ const Histogram::BucketBoundaries clear_buckets{0.0005, 0.001, 0.002, 0.005, 0.0
                                                 0.02,   0.05,  0.1,   0.25,  0.5};
 const Histogram::BucketBoundaries mark_echo_buckets{0.02, 0.05, 0.1, 0.2,  0.5,
                                                     1.0,  2.0,  5.0, 10.0, 30.0};
+const Histogram::BucketBoundaries upload_buckets{0.05, 0.1,  0.25, 0.5,  1.0,  2.5,
+                                                 5.0,  10.0, 30.0, 60.0, 120.0};
 const Histogram::BucketBoundaries call_duration_buckets{5,   15,  30,   60,   120,
                                                         300, 600, 1200, 1800, 3600};
 const Histogram::BucketBoundaries handler_buckets{1e-6, 5e-6, 1e-5, 5e-5, 1e-4, 5e-4,
@@ -88,6 +90,18 @@ std::string_view to_string(placement_where where) {
       return "peer";
     case placement_where::refused_full:
       return "refused_full";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(upload_result result) {
+  switch (result) {
+    case upload_result::ok:
+      return "ok";
+    case upload_result::retried:
+      return "retried";
+    case upload_result::failed:
+      return "failed";
   }
   return "unknown";
 }
@@ -381,6 +395,23 @@ bridge_metrics::bridge_metrics(std::string node)
       &counter_family("switchboard_caller_timestamp_clamps_total",
                       "Caller media frames stamped ahead of the call's clock, clamped to it.")
            .Add({});
+  auto& uploads = counter_family(
+      "switchboard_uploads_total",
+      "Files of ended calls uploaded to object storage, by result: ok, retried (a failed try "
+      "repeated after a backoff), failed (given up; the files stay local, marked).");
+  for (std::size_t i = 0; i < upload_result_count; ++i) {
+    uploads_[i] = &uploads.Add({{"result", std::string(to_string(static_cast<upload_result>(i)))}});
+  }
+  upload_bytes_ = &counter_family("switchboard_upload_bytes_total",
+                                  "Bytes of call files confirmed in object storage.")
+                       .Add({});
+  upload_queue_ = &gauge_family("switchboard_upload_queue",
+                                "Files of ended calls not yet confirmed in object storage "
+                                "(queued, uploading or waiting to retry).")
+                       .Add({});
+  upload_seconds_ = &histogram_family("switchboard_upload_seconds",
+                                      "Time of one try at uploading one file, whatever its result.")
+                         .Add({}, upload_buckets);
 
   auto& actions = counter_family("switchboard_call_actions_total",
                                  "What steered calls besides speech: the call-control API, the "

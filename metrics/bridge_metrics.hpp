@@ -55,6 +55,11 @@ enum class call_end : std::uint8_t {
 inline constexpr std::size_t call_end_count = 5;
 std::string_view to_string(call_end outcome);
 
+/// How one try at uploading a file ended, the `result` of switchboard_uploads_total.
+enum class upload_result : std::uint8_t { ok, retried, failed };
+inline constexpr std::size_t upload_result_count = 3;
+std::string_view to_string(upload_result result);
+
 /// What became of a call still live at the drain deadline (DRAIN_TIMEOUT), the `result` of
 /// switchboard_calls_handed_over_total: `handed_over` (a peer took the call's state and Twilio
 /// streams the call there), `failed` (the peer or Twilio refused: the call got the goodbye),
@@ -239,6 +244,20 @@ class bridge_metrics {
   /// Caller frames stamped further ahead than the call has lasted, placed at the clock instead.
   prometheus::Counter& caller_timestamp_clamps() { return *caller_timestamp_clamps_; }
 
+  // -- recordings in object storage (RECORDINGS_BUCKET_URL) --------------------------------------
+  /// Files uploaded, by result: `ok` (confirmed in the bucket), `retried` (a try that failed and
+  /// will be repeated after a backoff), `failed` (given up: a permanent refusal, or retries
+  /// exhausted; the call's files stay local, marked for the next start).
+  prometheus::Counter& uploads(upload_result result) {
+    return *uploads_[static_cast<std::size_t>(result)];
+  }
+  /// Bytes of the files confirmed in the bucket.
+  prometheus::Counter& upload_bytes() { return *upload_bytes_; }
+  /// Files of ended calls not yet confirmed in the bucket: queued, uploading or waiting to retry.
+  prometheus::Gauge& upload_queue() { return *upload_queue_; }
+  /// Time of one file's upload (one try), whatever its result.
+  prometheus::Histogram& upload_seconds() { return *upload_seconds_; }
+
   // -- call control, tools, status callbacks ----------------------------------------------------
   /// What steered a call, by action (call_action: the API, the model's built-in tools, guards).
   prometheus::Counter& call_actions(call_action action) {
@@ -320,6 +339,10 @@ class bridge_metrics {
   prometheus::Counter* call_files_written_late_;
   prometheus::Counter* call_files_lost_;
   prometheus::Counter* caller_timestamp_clamps_;
+  std::array<prometheus::Counter*, upload_result_count> uploads_;
+  prometheus::Counter* upload_bytes_;
+  prometheus::Gauge* upload_queue_;
+  prometheus::Histogram* upload_seconds_;
 };
 
 }  // namespace switchboard::metrics

@@ -6,6 +6,7 @@
 #include "actors/call_file_retries.hpp"
 #include "actors/call_files.hpp"
 #include "actors/call_finaliser.hpp"
+#include "actors/upload_plan.hpp"
 #include "audio/disk_fault.hpp"
 
 #include <boost/json/parse.hpp>
@@ -177,16 +178,33 @@ TEST_CASE("a call without a directory gets one when the retrier writes its files
 
 namespace {
 
+/// Stands in for the node's uploader: records what it is told.
+recording_uploader_actor::behavior_type uploader_probe(
+    recording_uploader_actor::pointer, std::shared_ptr<std::vector<upload_call>> told) {
+  return {
+      [told](upload_call& call) { told->push_back(call); },
+      [](call_json_rewritten&) {},
+      [](upload_planned&) {},
+      [](file_upload_done&) {},
+      [](upload_retry_due&) {},
+      [](call_upload_step&) {},
+      [](backlog_atom) { return upload_backlog{}; },
+  };
+}
+
 struct finaliser_fixture : actors::testing::actor_fixture {
   temporary_directory root;
   std::shared_ptr<metrics::bridge_metrics> node = std::make_shared<metrics::bridge_metrics>();
   call_finaliser_context context;
   call_file_retrier_actor retrier;
+  /// The upload_call messages the node's uploader would get (RECORDINGS_BUCKET_URL).
+  std::shared_ptr<std::vector<upload_call>> told = std::make_shared<std::vector<upload_call>>();
+  recording_uploader_actor uploader = system.spawn(uploader_probe, told);
 
   finaliser_fixture() {
     retrier = system.spawn(call_file_retrier, call_file_retries::limits{},
                            call_file_retries::writer(write_deferred_call_files),
-                           std::make_shared<call_status_book>(), node);
+                           std::make_shared<call_status_book>(), node, uploader);
     context.recordings_root = root.path();
     context.record_audio = false;  // the small files are what is checked here
     context.calls = std::make_shared<call_registry>();
@@ -199,6 +217,7 @@ struct finaliser_fixture : actors::testing::actor_fixture {
     audio::clear_disk_fault();
     // As the node does when it stops (a retry may still be scheduled).
     caf::anon_send_exit(retrier, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(uploader, caf::exit_reason::user_shutdown);
     run();
   }
 
@@ -280,4 +299,42 @@ TEST_CASE_METHOD(finaliser_fixture, "a call ended with room on the disk writes i
   CHECK(std::filesystem::exists(directory / "transcript.jsonl"));
   CHECK(value_of(node->call_files_pending()) == 0);
   CHECK(value_of(node->call_files_deferred(true)) == 0);
+}
+
+TEST_CASE_METHOD(finaliser_fixture,
+                 "with a bucket a call is marked before call.json and handed to the uploader after",
+                 "[call_file_retrier][recording_uploader]") {
+  context.uploader = uploader;
+  context.node_name = "node-a";
+  const auto directory = root.path() / "CA4";
+  std::filesystem::create_directories(directory);
+  finalize_call(record("CA4"), /*started=*/true, directory, context);
+  run();
+  REQUIRE(std::filesystem::exists(directory / "call.json"));
+  const auto marker = read_upload_marker(directory);
+  REQUIRE(marker);
+  CHECK(marker->node == "node-a");
+  CHECK(marker->failed.empty());
+  REQUIRE(told->size() == 1);
+  CHECK(told->front().call_sid == "CA4");
+  CHECK(told->front().directory == directory.string());
+}
+
+TEST_CASE_METHOD(finaliser_fixture,
+                 "with a bucket a call.json written late hands its call to the uploader then",
+                 "[call_file_retrier][recording_uploader][disk_fault]") {
+  context.uploader = uploader;
+  context.node_name = "node-a";
+  const auto directory = root.path() / "CA5";
+  std::filesystem::create_directories(directory);
+  audio::set_disk_fault({.enospc_after_bytes = 0});
+  finalize_call(record("CA5"), /*started=*/true, directory, context);
+  run();
+  CHECK_FALSE(std::filesystem::exists(directory / "call.json"));
+  CHECK(told->empty());  // not complete yet: nothing to upload
+  audio::clear_disk_fault();
+  advance(1s);
+  REQUIRE(std::filesystem::exists(directory / "call.json"));
+  REQUIRE(told->size() == 1);
+  CHECK(told->front().directory == directory.string());
 }

@@ -215,3 +215,19 @@ TEST_CASE("POST /drain in process: the goodbye at DRAIN_TIMEOUT is counted and e
   // The node stops by itself once the call's files are written: wait() returns.
   harness.server().wait(false);
 }
+
+TEST_CASE("after the last call the drain waits for the uploads up to its bound", "[drain]") {
+  using switchboard::app::upload_drain;
+  upload_drain uploads(25s);
+  // Nothing to upload: the exit is not held.
+  CHECK_FALSE(uploads.keep_waiting(t0, 0));
+  CHECK_FALSE(uploads.since());
+  // Files waiting: held from the first poll that sees them, until done or the bound.
+  CHECK(uploads.keep_waiting(t0 + 1s, 3));
+  CHECK(uploads.since() == t0 + 1s);
+  CHECK(uploads.keep_waiting(t0 + 25s, 2));
+  CHECK_FALSE(uploads.keep_waiting(t0 + 26s, 2));  // left behind, marked for the next start
+  upload_drain done(25s);
+  CHECK(done.keep_waiting(t0, 1));
+  CHECK_FALSE(done.keep_waiting(t0 + 100ms, 0));
+}

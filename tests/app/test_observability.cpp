@@ -581,6 +581,49 @@ TEST_CASE("alerts carry severity, summary, description and runbook, and pass pro
         std::string::npos);
 }
 
+TEST_CASE("the upload backlog alert fires for a queue that only grows and not for a busy one",
+          "[observability]") {
+  const auto yaml = read_text(observability_dir + "prometheus-rules.yaml");
+  std::string growing;
+  for (const auto& expression : rule_expressions(yaml)) {
+    if (expression.find("switchboard_upload_queue") != std::string::npos)
+      growing = expression;
+  }
+  REQUIRE_FALSE(growing.empty());
+  // Three pods over 90 minutes: one whose queue grows a file a minute, one always busy with
+  // three files (uploads keep pace), one that emptied its queue.
+  const std::string labels = R"(namespace="voice",node="switchboard-N",pod="switchboard-N")";
+  const auto series = [&](char n) {
+    auto text = labels;
+    for (auto at = text.find('N'); at != std::string::npos; at = text.find('N', at))
+      text[at] = n;
+    return "switchboard_upload_queue{" + text + "}";
+  };
+  const testing::temporary_directory scratch;
+  const auto test = scratch.write("upload-alert.test.yaml", R"(
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+      - series: ')" + series('0') + R"('
+        values: '1+1x90'
+      - series: ')" + series('1') + R"('
+        values: '3x90'
+      - series: ')" + series('2') + R"('
+        values: '5-1x5 0x85'
+    promql_expr_test:
+      - expr: 'count by (pod) ()" + growing + R"()'
+        eval_time: 60m
+        exp_samples:
+          - labels: '{pod="switchboard-0"}'
+            value: 1
+)");
+  const auto check = audio::test::run_command("promtool test rules " +
+                                              audio::test::shell_quote(test.string()) + " 2>&1");
+  INFO(check.output);
+  CHECK(check.exit_status == 0);
+}
+
 TEST_CASE("the ServiceMonitor scrapes the metrics port of switchboard's Service every 15 s",
           "[observability]") {
   const auto yaml = read_text(observability_dir + "servicemonitor.yaml");

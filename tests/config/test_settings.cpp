@@ -129,13 +129,14 @@ TEST_CASE("settings: the table's default texts match the struct's initialisers")
   }
 }
 
-TEST_CASE("settings: the table holds exactly the documented names, three of them secret") {
+TEST_CASE("settings: the table holds exactly the documented names, six of them secret") {
   std::set<std::string_view> names;
   for (const auto& row : setting_descriptors()) {
     INFO(row.name);
     CHECK(names.insert(row.name).second);
-    CHECK(std::all_of(row.name.begin(), row.name.end(),
-                      [](char c) { return (c >= 'A' && c <= 'Z') || c == '_'; }));
+    CHECK(std::all_of(row.name.begin(), row.name.end(), [](char c) {
+      return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+    }));
   }
   // The public contract: operators' .env files and deployments use exactly these names.
   const std::set<std::string_view> contract{
@@ -184,6 +185,16 @@ TEST_CASE("settings: the table holds exactly the documented names, three of them
       "DRAIN_MESSAGE",
       "RECORDINGS_DIR",
       "RECORDINGS",
+      "RECORDINGS_BUCKET_URL",
+      "S3_ENDPOINT",
+      "AWS_REGION",
+      "AWS_ACCESS_KEY_ID",
+      "AWS_SECRET_ACCESS_KEY",
+      "AWS_SESSION_TOKEN",
+      "S3_FORCE_PATH_STYLE",
+      "RECORDINGS_KEEP_LOCAL",
+      "RECORDINGS_PRESIGN",
+      "UPLOAD_CONCURRENCY",
       "LOG_FORMAT",
       "LOG_LEVEL",
   };
@@ -191,7 +202,8 @@ TEST_CASE("settings: the table holds exactly the documented names, three of them
   for (const auto& row : setting_descriptors()) {
     INFO(row.name);
     CHECK(row.secret == (row.name == "OPENAI_API_KEY" || row.name == "TWILIO_AUTH_TOKEN" ||
-                         row.name == "API_TOKEN"));
+                         row.name == "API_TOKEN" || row.name == "AWS_ACCESS_KEY_ID" ||
+                         row.name == "AWS_SECRET_ACCESS_KEY" || row.name == "AWS_SESSION_TOKEN"));
   }
 }
 
@@ -507,6 +519,16 @@ TEST_CASE("settings: every setting's invalid forms are errors naming that settin
       {"DRAIN_TIMEOUT", {"-1", "86401", "5m", ""}},
       {"DRAIN_MESSAGE", {"", std::string(1025, 'x'), "bye\nnow", "bye\x01"}},
       {"RECORDINGS", {"maybe", "", "2", "offf"}},
+      {"RECORDINGS_BUCKET_URL", {"https://bucket", "s3://", "s3://ab", "s3://Bucket"}},
+      {"S3_ENDPOINT", {"minio:9000", "ftp://minio"}},
+      {"AWS_REGION", {"EU", "eu west"}},
+      {"AWS_ACCESS_KEY_ID", {"key id"}},
+      {"AWS_SECRET_ACCESS_KEY", {"key\n"}},
+      {"AWS_SESSION_TOKEN", {"tok en"}},
+      {"S3_FORCE_PATH_STYLE", {"maybe", "2"}},
+      {"RECORDINGS_KEEP_LOCAL", {"maybe", ""}},
+      {"RECORDINGS_PRESIGN", {"maybe", ""}},
+      {"UPLOAD_CONCURRENCY", {"0", "17", "two", ""}},
       {"LOG_FORMAT", {"xml", ""}},
       {"LOG_LEVEL", {"verbose", "warning", ""}},
   };
@@ -605,16 +627,16 @@ TEST_CASE("settings: value() on a failed load throws with the formatted errors")
 
 TEST_CASE("settings: describe() shows secrets only as <set> or <unset>") {
   inputs given;
-  given.environment["OPENAI_API_KEY"] = "sk-live-SECRET-openai-0001";
-  given.environment["TWILIO_AUTH_TOKEN"] = "SECRET-twilio-token-0002";
+  given.environment["OPENAI_API_KEY"] = "sk-live-HUSH-openai-0001";
+  given.environment["TWILIO_AUTH_TOKEN"] = "HUSH-twilio-token-0002";
   given.environment["PORT"] = "6000";
   const auto loaded = load_ok(given);
-  CHECK(loaded.openai_api_key == "sk-live-SECRET-openai-0001");
+  CHECK(loaded.openai_api_key == "sk-live-HUSH-openai-0001");
   CHECK(loaded.has_openai_credentials());
 
   const auto lines = describe(loaded);
   const auto text = joined(lines);
-  CHECK_FALSE(contains(text, "SECRET"));
+  CHECK_FALSE(contains(text, "HUSH"));
   CHECK(contains(text, "OPENAI_API_KEY=<set>\n"));
   CHECK(contains(text, "TWILIO_AUTH_TOKEN=<set>\n"));
   CHECK(contains(text, "PORT=6000\n"));
@@ -628,8 +650,8 @@ TEST_CASE("settings: describe() shows secrets only as <set> or <unset>") {
 }
 
 TEST_CASE("settings: an invalid secret's error never contains the secret, from any source") {
-  const std::string secret = "sk-SECRET-with space";
-  const std::string secret_token = "SECRET token";
+  const std::string secret = "sk-HUSH-with space";
+  const std::string secret_token = "HUSH token";
 
   inputs from_dotenv;
   from_dotenv.environment = {};
@@ -662,17 +684,17 @@ TEST_CASE("settings: an invalid secret's error never contains the secret, from a
   for (const auto* errors : {&dotenv_errors, &environment_errors, &flag_errors, &validate_errors}) {
     const auto text = format_errors(*errors);
     INFO(text);
-    CHECK_FALSE(contains(text, "SECRET"));
+    CHECK_FALSE(contains(text, "HUSH"));
   }
 }
 
 TEST_CASE("settings: a valid secret next to an invalid setting does not leak either") {
   inputs given;
-  given.environment["OPENAI_API_KEY"] = "sk-SECRET-valid";
-  given.environment["TWILIO_AUTH_TOKEN"] = "SECRET-valid-token";
+  given.environment["OPENAI_API_KEY"] = "sk-HUSH-valid";
+  given.environment["TWILIO_AUTH_TOKEN"] = "HUSH-valid-token";
   given.environment["PORT"] = "none";
   const auto errors = load_fails(given);
-  CHECK_FALSE(contains(format_errors(errors), "SECRET"));
+  CHECK_FALSE(contains(format_errors(errors), "HUSH"));
 }
 
 // ---------------------------------------------------------------------------------------------

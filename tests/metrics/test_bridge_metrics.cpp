@@ -51,6 +51,10 @@ TEST_CASE("every family is registered at start-up, before any call, with the nod
                            "switchboard_silence_frames_total",
                            "switchboard_recording_bytes_total",
                            "switchboard_recording_errors_total",
+                           "switchboard_uploads_total",
+                           "switchboard_upload_bytes_total",
+                           "switchboard_upload_queue",
+                           "switchboard_upload_seconds",
                            "switchboard_actors_running",
                            "switchboard_actor_messages_total",
                            "switchboard_actor_handler_seconds",
@@ -74,6 +78,11 @@ TEST_CASE("every family is registered at start-up, before any call, with the nod
   }
   CHECK(scrape.find("switchboard_actors_running{node=\"node-a\",actor=\"recorder\"} 0") !=
         std::string::npos);
+  for (const auto* result : {"ok", "retried", "failed"}) {
+    INFO(result);
+    CHECK(scrape.find("switchboard_uploads_total{node=\"node-a\",result=\"" + std::string(result) +
+                      "\"} 0") != std::string::npos);
+  }
 }
 
 TEST_CASE("label values stay bounded: unknown model error codes and HTTP statuses are `other`") {
