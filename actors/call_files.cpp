@@ -3,13 +3,39 @@
 #include "actors/call_recovery.hpp"
 #include "audio/whole_file.hpp"
 
+#include <algorithm>
 #include <cctype>
 
 namespace switchboard::actors {
 
+std::vector<std::filesystem::path> call_directories(const std::filesystem::path& root) {
+  std::vector<std::filesystem::path> days;
+  std::error_code ec;
+  for (std::filesystem::directory_iterator day(root, ec), end; !ec && day != end;
+       day.increment(ec)) {
+    if (day->is_directory(ec))
+      days.push_back(day->path());
+  }
+  std::sort(days.begin(), days.end());
+  std::vector<std::filesystem::path> found;
+  for (const auto& day : days) {
+    std::vector<std::filesystem::path> calls;
+    std::error_code day_ec;
+    for (std::filesystem::directory_iterator call(day, day_ec), end; !day_ec && call != end;
+         call.increment(day_ec)) {
+      std::error_code type_ec;
+      if (call->is_directory(type_ec))
+        calls.push_back(call->path());
+    }
+    std::sort(calls.begin(), calls.end());
+    found.insert(found.end(), calls.begin(), calls.end());
+  }
+  return found;
+}
+
 std::filesystem::path make_call_directory(const std::filesystem::path& root,
                                           const std::string& date, const std::string& call_sid,
-                                          std::string& error) {
+                                          std::string& error, std::uint32_t part) {
   std::error_code ec;
   const auto day = root / date;
   std::filesystem::create_directories(day, ec);
@@ -24,6 +50,8 @@ std::filesystem::path make_call_directory(const std::filesystem::path& root,
   }
   if (safe_sid.empty())
     safe_sid = "call";
+  if (part > 1)
+    safe_sid += "-part" + std::to_string(part);
   for (int attempt = 1; attempt < 1000; ++attempt) {
     auto candidate = day / (attempt == 1 ? safe_sid : safe_sid + "-" + std::to_string(attempt));
     if (std::filesystem::create_directory(candidate, ec))
@@ -48,7 +76,8 @@ deferred_write_result write_deferred_call_files(deferred_call_files& pending) {
     return result;
   if (pending.directory.empty()) {
     std::string error;
-    const auto made = make_call_directory(pending.root, pending.date, pending.call_sid, error);
+    const auto made =
+        make_call_directory(pending.root, pending.date, pending.call_sid, error, pending.part);
     if (made.empty()) {
       result.error = error;
       return result;

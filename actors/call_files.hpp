@@ -6,6 +6,7 @@
 
 #include "actors/messages.hpp"
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -13,11 +14,19 @@
 namespace switchboard::actors {
 
 /// RECORDINGS_DIR/<date>/<CallSid>, or <CallSid>-2, -3, ... if taken: nothing is overwritten.
+/// Part N > 1 of a handed-over call (actors/call_handover.hpp) is <CallSid>-part<N>: its earlier
+/// parts are on other nodes' disks under <CallSid>, and the names stay apart where the parts
+/// meet (a shared RECORDINGS_DIR, the bucket of README "Recordings in object storage").
 /// The CallSid comes from the wire: only its letters and digits make the name. Empty path and
 /// `error` set when the directory cannot be made.
 std::filesystem::path make_call_directory(const std::filesystem::path& root,
                                           const std::string& date, const std::string& call_sid,
-                                          std::string& error);
+                                          std::string& error, std::uint32_t part = 1);
+
+/// Every call directory under RECORDINGS_DIR (<date>/<name>), days in order and the calls of a
+/// day in name order; unreadable days and what is not a directory are skipped. Blocking: for
+/// start-up scans (recovery, pending uploads) on threads of their own.
+std::vector<std::filesystem::path> call_directories(const std::filesystem::path& root);
 
 /// Writes a new file whole or not at all (never replacing one); returns an error text or "".
 std::string write_new_file(const std::filesystem::path& path, const std::string& content);

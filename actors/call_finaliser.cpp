@@ -109,10 +109,12 @@ void finalize_call(call_record record, bool started, std::filesystem::path direc
                            std::all_of(record.recordings.begin(), record.recordings.end(),
                                        [](const auto& r) { return r.error.empty(); });
   const auto date = utc_date(record.started_at);
+  const std::uint32_t part = record.parts.empty() ? 1 : record.parts.back().number;
   if (started && directory.empty()) {
     // The disk was full when the call began: its directory may be made now.
     std::string error;
-    directory = make_call_directory(context.recordings_root, date, record.identity.call_sid, error);
+    directory =
+        make_call_directory(context.recordings_root, date, record.identity.call_sid, error, part);
     if (directory.empty()) {
       record.problems.push_back("files written late: " + error);
       metrics::log_call(spdlog::level::warn, ids, "call directory still not made: {}", error);
@@ -157,7 +159,8 @@ void finalize_call(call_record record, bool started, std::filesystem::path direc
                                           context.recordings_root.string(),
                                           date,
                                           {},
-                                          {}});
+                                          {},
+                                          part});
     files.write("transcript.jsonl", [&] { return transcript_jsonl(record.transcript); });
     const auto twilio_status = context.statuses->status_of(record.identity.call_sid);
     if (twilio_status)

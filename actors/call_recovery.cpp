@@ -78,6 +78,7 @@ std::string call_marker_json(const call_marker& marker) {
       {"direction", marker.direction},
       {"started_at", iso8601_utc(marker.started_at)},
       {"started_at_ms", epoch_ms(marker.started_at)},
+      {"part", marker.part},
   };
   return boost::json::serialize(object) + "\n";
 }
@@ -102,6 +103,10 @@ std::optional<call_marker> parse_call_marker(std::string_view text) {
     return std::nullopt;
   marker.started_at =
       std::chrono::system_clock::time_point(std::chrono::milliseconds(started->as_int64()));
+  // Absent in markers written before parts had directories of their own: part 1.
+  if (const auto* part = object.if_contains("part");
+      part != nullptr && part->is_int64() && part->as_int64() > 1 && part->as_int64() < 1000)
+    marker.part = static_cast<std::uint32_t>(part->as_int64());
   return marker;
 }
 
@@ -114,8 +119,8 @@ std::optional<call_marker> read_call_marker(const std::filesystem::path& directo
 
 std::filesystem::path make_marked_call_directory(const std::filesystem::path& root,
                                                  const call_marker& marker, std::string& error) {
-  auto directory =
-      make_call_directory(root, utc_date(marker.started_at), marker.identity.call_sid, error);
+  auto directory = make_call_directory(root, utc_date(marker.started_at), marker.identity.call_sid,
+                                       error, marker.part);
   if (directory.empty())
     return directory;
   if (auto written = write_new_file(directory / call_marker_name, call_marker_json(marker));
@@ -132,26 +137,13 @@ void remove_call_marker(const std::filesystem::path& directory) {
 std::vector<std::filesystem::path> find_unfinished_calls(const std::filesystem::path& root,
                                                          std::string_view node_name) {
   std::vector<std::filesystem::path> found;
-  std::error_code ec;
-  std::vector<std::filesystem::path> days;
-  for (std::filesystem::directory_iterator day(root, ec), end; !ec && day != end;
-       day.increment(ec)) {
-    if (day->is_directory(ec))
-      days.push_back(day->path());
-  }
-  std::sort(days.begin(), days.end());
-  for (const auto& day : days) {
-    std::error_code day_ec;
-    for (std::filesystem::directory_iterator call(day, day_ec), end; !day_ec && call != end;
-         call.increment(day_ec)) {
-      const auto& directory = call->path();
-      if (!file_exists(directory / call_marker_name))
-        continue;
-      const auto marker = read_call_marker(directory);
-      // A marker that does not parse was written by no node of ours (they are written whole).
-      if (marker && marker->node == node_name && marker->process != process_instance_id())
-        found.push_back(directory);
-    }
+  for (auto& directory : call_directories(root)) {
+    if (!file_exists(directory / call_marker_name))
+      continue;
+    const auto marker = read_call_marker(directory);
+    // A marker that does not parse was written by no node of ours (they are written whole).
+    if (marker && marker->node == node_name && marker->process != process_instance_id())
+      found.push_back(std::move(directory));
   }
   return found;
 }

@@ -43,6 +43,7 @@ struct call_marker {
   call_identity identity;
   std::string direction;  // "inbound" | "outbound"
   std::chrono::system_clock::time_point started_at;
+  std::uint32_t part = 1;  // of a handed-over call: its directory is <CallSid>-part<N>
 };
 
 /// An id that differs between two processes of one node (pid, start time and randomness).

@@ -728,6 +728,8 @@ call_supervisor_actor::behavior_type call_supervisor(
             call_marker marker{st.env->metrics->node(), process_instance_id(), started.identity,
                                started.identity.dial_id.empty() ? "inbound" : "outbound",
                                st.record.started_at};
+            if (handed_over && !st.record.parts.empty())
+              marker.part = st.record.parts.back().number;
             st.directory_pending = true;
             st.env->files->post([root = st.env->recordings_dir, marker = std::move(marker),
                                  supervisor = caf::actor_cast<call_supervisor_actor>(self)] {

@@ -485,11 +485,12 @@ struct deferred_call_files {
   /// The Twilio call status that call.json was rendered with ("" = none), so that the status
   /// book keeps it current once it is on disk.
   std::string twilio_status;
+  std::uint32_t part = 1;  // of a handed-over call: names the directory made late
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, deferred_call_files& x) {
   return f(caf::meta::type_name("deferred_call_files"), x.call_sid, x.stream_sid, x.directory,
-           x.root, x.date, x.files, x.twilio_status);
+           x.root, x.date, x.files, x.twilio_status, x.part);
 }
 
 // -- Recordings in object storage (actors/recording_uploader.hpp). Local only. ----------------

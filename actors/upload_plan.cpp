@@ -1,5 +1,6 @@
 #include "actors/upload_plan.hpp"
 
+#include "actors/call_files.hpp"
 #include "actors/call_recovery.hpp"
 #include "audio/whole_file.hpp"
 
@@ -175,28 +176,12 @@ void remove_upload_marker(const std::filesystem::path& directory) {
 std::vector<std::filesystem::path> find_pending_uploads(const std::filesystem::path& root,
                                                         std::string_view node_name) {
   std::vector<std::filesystem::path> found;
-  std::error_code ec;
-  std::vector<std::filesystem::path> days;
-  for (std::filesystem::directory_iterator day(root, ec), end; !ec && day != end;
-       day.increment(ec)) {
-    if (day->is_directory(ec))
-      days.push_back(day->path());
-  }
-  std::sort(days.begin(), days.end());
-  for (const auto& day : days) {
-    std::vector<std::filesystem::path> calls;
-    std::error_code day_ec;
-    for (std::filesystem::directory_iterator call(day, day_ec), end; !day_ec && call != end;
-         call.increment(day_ec)) {
-      const auto& directory = call->path();
-      if (!file_exists(directory / upload_marker_name) || !file_exists(directory / "call.json"))
-        continue;
-      const auto marker = read_upload_marker(directory);
-      if (marker && marker->node == node_name)
-        calls.push_back(directory);
-    }
-    std::sort(calls.begin(), calls.end());
-    found.insert(found.end(), calls.begin(), calls.end());
+  for (auto& directory : call_directories(root)) {
+    if (!file_exists(directory / upload_marker_name) || !file_exists(directory / "call.json"))
+      continue;
+    const auto marker = read_upload_marker(directory);
+    if (marker && marker->node == node_name)
+      found.push_back(std::move(directory));
   }
   return found;
 }

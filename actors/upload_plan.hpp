@@ -52,9 +52,10 @@ struct upload_marker {
 std::string_view upload_content_type(std::string_view file_name);
 
 /// The key of a call's directory in the bucket: `prefix/<date>/<name>` where `<date>/<name>` is
-/// the directory under RECORDINGS_DIR (the UTC date of the call's start and its CallSid, with
-/// the -2, -3 suffix of a second part so that parts never overwrite each other). Nullopt when
-/// the directory is not two levels under `root`.
+/// the directory under RECORDINGS_DIR (the UTC date of the call's start and its CallSid; a
+/// handed-over call's later part is <CallSid>-part<N> and a second stream of a CallSid on one
+/// disk <CallSid>-2, so that parts recorded on different nodes never overwrite each other in the
+/// bucket). Nullopt when the directory is not two levels under `root`.
 std::optional<std::string> call_key_base(std::string_view prefix, const std::filesystem::path& root,
                                          const std::filesystem::path& directory);
 

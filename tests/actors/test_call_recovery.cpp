@@ -70,9 +70,30 @@ TEST_CASE("a call marker names its node and process and reads back", "[call_reco
   CHECK(parsed->identity.call_sid == "CA42");
   CHECK(parsed->identity.from == "+14155550100");
   CHECK(parsed->started_at == marker.started_at);
+  CHECK(parsed->part == 1);
+  auto second_part = marker;
+  second_part.part = 2;
+  CHECK(parse_call_marker(call_marker_json(second_part))->part == 2);
   CHECK_FALSE(parse_call_marker("{\"node\":\"a\"}"));
   CHECK_FALSE(parse_call_marker("not json"));
   CHECK_FALSE(parse_call_marker("[1,2]"));
+}
+
+TEST_CASE("a handed-over call's later part gets a directory named for its part",
+          "[call_recovery]") {
+  temporary_directory root;
+  std::string error;
+  const auto first =
+      make_marked_call_directory(root.path(), marker_of("node-a", "p", "CA7"), error);
+  auto later = marker_of("node-b", "p", "CA7");
+  later.part = 3;
+  const auto third = make_marked_call_directory(root.path(), later, error);
+  CHECK(error.empty());
+  CHECK(first.filename() == "CA7");
+  CHECK(third.filename() == "CA7-part3");
+  CHECK(read_call_marker(third)->part == 3);
+  // Taken (the same part again on this disk): suffixed, never overwritten.
+  CHECK(make_marked_call_directory(root.path(), later, error).filename() == "CA7-part3-2");
 }
 
 TEST_CASE("a restarted node finds only its own earlier process's unfinished calls",

@@ -245,6 +245,12 @@ TEST_CASE("at DRAIN_TIMEOUT a live call moves to the ready peer and goes on ther
   CHECK(parts[1].at("node") == "node-b");
   CHECK(b_json.at("part_offset_ms").to_number<std::int64_t>() > 0);
   CHECK(count_files(b.recordings, "caller.wav") == 1);
+  // A directory of its own, named for its part: part 1 is <CallSid> on A's disk, and the two
+  // meet in a shared RECORDINGS_DIR or a bucket (README "Recordings in object storage").
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(b.recordings)) {
+    if (entry.path().filename() == "call.json")
+      CHECK(entry.path().parent_path().filename() == call_sid + "-part2");
+  }
   CHECK(b.process->terminate() == 0);
 }
 
