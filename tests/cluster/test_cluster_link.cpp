@@ -138,6 +138,27 @@ bool eventually(Condition condition, std::chrono::seconds limit = 30s) {
   return condition();
 }
 
+/// True once `node` lists the peer `name` as ready.
+bool sees_ready(const cluster_node& node, const std::string& name) {
+  for (const auto& member : node.view().members(std::chrono::steady_clock::now())) {
+    if (!member.self && member.report.name == name &&
+        member.state == switchboard::actors::node_state::ready)
+      return true;
+  }
+  return false;
+}
+
+/// As the server stops (bridge_server::stop): each node actor has ended before its io threads
+/// stop, so its state (the membership table, the view) is freed, not left to the sanitizer.
+void stop_and_await(node_system& system, cluster_node& node) {
+  caf::scoped_actor self(system.system);
+  self->monitor(node.actor());
+  node.stop();
+  bool ended = false;
+  self->receive([&](const caf::down_msg&) { ended = true; }, caf::after(30s) >> [] {});
+  CHECK(ended);
+}
+
 }  // namespace
 
 TEST_CASE(
@@ -182,29 +203,11 @@ TEST_CASE("two cluster nodes in one process find each other from one seed", "[cl
   REQUIRE(second);
   CHECK((*first)->address() == "127.0.0.1:" + std::to_string((*first)->port()));
 
-  const auto sees_ready = [](const cluster_node& node, const std::string& name) {
-    for (const auto& member : node.view().members(std::chrono::steady_clock::now())) {
-      if (!member.self && member.report.name == name &&
-          member.state == switchboard::actors::node_state::ready)
-        return true;
-    }
-    return false;
-  };
   // The first node had no seed: it learns of the second only from the link the second opened.
   CHECK(eventually([&] { return sees_ready(**first, "second"); }));
   CHECK(eventually([&] { return sees_ready(**second, "first"); }));
-  // As the server stops (bridge_server::stop): each node actor has ended before its io threads
-  // stop, so its state (the membership table, the view) is freed, not left to the sanitizer.
-  const auto stop = [](node_system& system, cluster_node& node) {
-    caf::scoped_actor self(system.system);
-    self->monitor(node.actor());
-    node.stop();
-    bool ended = false;
-    self->receive([&](const caf::down_msg&) { ended = true; }, caf::after(30s) >> [] {});
-    CHECK(ended);
-  };
-  stop(first_system, **first);
-  stop(second_system, **second);
+  stop_and_await(first_system, **first);
+  stop_and_await(second_system, **second);
 }
 
 TEST_CASE("a node finds its peers by CLUSTER_DNS: each address of the name on CLUSTER_PORT",
@@ -229,27 +232,11 @@ TEST_CASE("a node finds its peers by CLUSTER_DNS: each address of the name on CL
   auto second = cluster_node::start(second_system.system, second_options);
   REQUIRE(second);
 
-  const auto sees_ready = [](const cluster_node& node, const std::string& name) {
-    for (const auto& member : node.view().members(std::chrono::steady_clock::now())) {
-      if (!member.self && member.report.name == name &&
-          member.state == switchboard::actors::node_state::ready)
-        return true;
-    }
-    return false;
-  };
   // Neither was given a seed: the second found the first through the name alone.
   CHECK(eventually([&] { return sees_ready(**second, "first"); }));
   CHECK(eventually([&] { return sees_ready(**first, "second"); }));
-  const auto stop = [](node_system& system, cluster_node& node) {
-    caf::scoped_actor self(system.system);
-    self->monitor(node.actor());
-    node.stop();
-    bool ended = false;
-    self->receive([&](const caf::down_msg&) { ended = true; }, caf::after(30s) >> [] {});
-    CHECK(ended);
-  };
-  stop(second_system, **second);
-  stop(first_system, **first);
+  stop_and_await(second_system, **second);
+  stop_and_await(first_system, **first);
 }
 
 TEST_CASE("CLUSTER_DNS resolves a name to its addresses as peers and says why when it cannot",
