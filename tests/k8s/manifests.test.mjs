@@ -124,8 +124,10 @@ test('the workload runs as non-root on a read-only root filesystem, records to i
     assert.deepEqual(container.securityContext.capabilities.drop, ['ALL'], where + 'capabilities');
     assert.deepEqual(container.args, ['serve'], where + 'serve');
 
-    // Writable places: the recordings volume at RECORDINGS_DIR, and /tmp.
-    const mounts = Object.fromEntries(container.volumeMounts.map((m) => [m.mountPath, m.name]));
+    // Writable places: the recordings volume at RECORDINGS_DIR, and /tmp. Everything else
+    // mounted is read-only (the cluster link's certificates).
+    const writable = container.volumeMounts.filter((m) => m.readOnly !== true);
+    const mounts = Object.fromEntries(writable.map((m) => [m.mountPath, m.name]));
     assert.deepEqual(Object.keys(mounts).sort(), [settings.RECORDINGS_DIR, '/tmp'].sort(), where + 'mounts');
     const claims = workload.spec.volumeClaimTemplates.map((c) => c.metadata.name);
     assert.ok(claims.includes(mounts[settings.RECORDINGS_DIR]), where + 'recordings on a volume claim');
@@ -300,4 +302,54 @@ test('dev is one replica without TLS or autoscaling, production autoscales on ca
 test('yamllint is clean on k8s/', () => {
   const result = run('yamllint', ['-f', 'parsable', '-c', path.join(k8sDir, '.yamllint.yaml'), k8sDir], { cwd: repo });
   assert.equal(result.status, 0, `yamllint:\n${result.stdout}${result.stderr}`);
+});
+
+test('the nodes form one cluster: CLUSTER_PORT is the cluster port, CLUSTER_DNS the headless Service, mutual TLS from its Secret, each node its own stream URL', () => {
+  for (const overlay of overlays) {
+    const objects = render(overlay);
+    const workload = workloadOf(objects);
+    const container = containerOf(objects);
+    const settings = literalSettingsOf(objects, workload);
+    const where = `${overlay}: `;
+    if (overlay === 'dev') {
+      // One replica: no cluster, and no certificates to make.
+      assert.equal(settings.CLUSTER_PORT ?? '', '', where + 'no cluster port');
+      assert.equal(settings.CLUSTER_DNS ?? '', '', where + 'no CLUSTER_DNS (it needs CLUSTER_PORT)');
+      assert.equal(settings.CLUSTER_TLS_CERT ?? '', '', where + 'no cluster TLS');
+      continue;
+    }
+    // The port: the container's `cluster` port and the headless Service's.
+    const ports = Object.fromEntries(container.ports.map((p) => [p.name, p.containerPort]));
+    assert.equal(Number(settings.CLUSTER_PORT), ports.cluster, where + 'CLUSTER_PORT is the cluster port');
+    const headless = theOne(objects, 'Service', workload.spec.serviceName);
+    assert.equal(headless.spec.clusterIP, 'None', where + 'the governing Service is headless');
+    assert.equal(headless.spec.publishNotReadyAddresses, true, where + 'draining (not ready) pods stay reachable');
+    const clusterPort = headless.spec.ports.find((p) => p.targetPort === 'cluster');
+    assert.equal(clusterPort?.port, Number(settings.CLUSTER_PORT), where + 'the headless Service serves CLUSTER_PORT');
+    // Peers by the headless Service's name (the short name resolves in the pod's namespace).
+    assert.equal(settings.CLUSTER_DNS, workload.spec.serviceName, where + 'CLUSTER_DNS names the headless Service');
+    // Mutual TLS: the three files in one read-only mount of the cluster TLS Secret.
+    const tlsDir = path.posix.dirname(settings.CLUSTER_TLS_CERT ?? '');
+    for (const name of ['CLUSTER_TLS_CERT', 'CLUSTER_TLS_KEY', 'CLUSTER_TLS_CA']) {
+      assert.equal(path.posix.dirname(settings[name] ?? ''), tlsDir, where + `${name} is in the TLS mount`);
+    }
+    const mount = container.volumeMounts.find((m) => m.mountPath === tlsDir);
+    assert.equal(mount?.readOnly, true, where + 'the cluster TLS files are mounted read-only');
+    const volume = workload.spec.template.spec.volumes.find((v) => v.name === mount.name);
+    assert.ok(volume?.secret?.secretName, where + 'the cluster TLS files come from a Secret');
+    assert.equal(settings.CLUSTER_INSECURE ?? 'false', 'false', where + 'never an insecure link');
+    assert.match(settings.MAX_CALLS ?? '', /^[1-9][0-9]*$/, where + 'MAX_CALLS bounds each node');
+    // NODE_STREAM_URL: each pod's own route, $(NODE_NAME) defined before it (Kubernetes expands
+    // only earlier variables).
+    const names = container.env.map((e) => e.name);
+    assert.ok(names.indexOf('NODE_NAME') >= 0 && names.indexOf('NODE_NAME') < names.indexOf('NODE_STREAM_URL'),
+      where + 'NODE_STREAM_URL comes after NODE_NAME');
+    const streamUrl = settings.NODE_STREAM_URL ?? '';
+    assert.match(streamUrl, /^wss:\/\/\$\(NODE_NAME\)\./, where + 'NODE_STREAM_URL is per pod');
+    const ingress = theOne(objects, 'Ingress', 'switchboard');
+    const pod0 = new URL(streamUrl.replace('$(NODE_NAME)', `${workload.metadata.name}-0`));
+    const rule = ingress.spec.rules.find((r) => r.host === pod0.hostname);
+    assert.ok(rule, where + `the Ingress routes ${pod0.hostname}`);
+    assert.ok(rule.http.paths.some((p) => p.path === pod0.pathname), where + `and its ${pod0.pathname}`);
+  }
 });
