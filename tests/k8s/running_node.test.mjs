@@ -3,7 +3,7 @@
 // port each names, and the autoscaling signal (the HPA's metric, prometheus-adapter's rule, the
 // KEDA query) checked against a real scrape of /metrics and evaluated by promtool.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -30,6 +30,7 @@ function nodeOf(overlay) {
   const work = mkdtempSync(path.join(tmpdir(), 'switchboard-k8s-node-'));
   const node = startNode({
     ...settings,
+    ...clusterOf(settings, work),
     PORT: '0',
     METRICS_PORT: '0',
     RECORDINGS_DIR: path.join(work, 'recordings'),
@@ -38,6 +39,33 @@ function nodeOf(overlay) {
     TWILIO_AUTH_TOKEN: 'test-auth-token',
   }, work);
   return { objects, workload, node, work };
+}
+
+/// The overlay's cluster as a lone pod runs it: on any free port (so no CLUSTER_DNS, which needs
+/// a fixed one; here the Service's name resolves to nothing anyway), with certificates made for
+/// the test in place of the Secret switchboard-cluster-tls.
+function clusterOf(settings, work) {
+  if (!settings.CLUSTER_PORT) return {};
+  const files = {};
+  if (settings.CLUSTER_TLS_CERT) {
+    const dir = path.join(work, 'cluster-tls');
+    const openssl = (...args) => {
+      const result = run('openssl', args, { cwd: dir });
+      assert.equal(result.status, 0, `openssl ${args.join(' ')}: ${result.stderr}`);
+    };
+    mkdirSync(dir);
+    openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=test-ca',
+      '-keyout', 'ca.key', '-out', 'ca.crt');
+    openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=test-node', '-keyout', 'tls.key',
+      '-out', 'node.csr');
+    writeFileSync(path.join(dir, 'usage.ext'), 'extendedKeyUsage=serverAuth,clientAuth\n');
+    openssl('x509', '-req', '-in', 'node.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key',
+      '-CAcreateserial', '-days', '2', '-out', 'tls.crt', '-extfile', 'usage.ext');
+    files.CLUSTER_TLS_CERT = path.join(dir, 'tls.crt');
+    files.CLUSTER_TLS_KEY = path.join(dir, 'tls.key');
+    files.CLUSTER_TLS_CA = path.join(dir, 'ca.crt');
+  }
+  return { ...files, CLUSTER_PORT: '0', CLUSTER_DNS: '' };
 }
 
 function portsOf(ready) {
