@@ -20,15 +20,9 @@ using namespace switchboard;
 using namespace switchboard::actors;
 using namespace switchboard::actors::testing;
 using namespace std::chrono_literals;
+using switchboard::testing::read_text;
 
 namespace {
-
-std::string read_text(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 using supervisor_pointer = call_supervisor_actor::stateful_pointer<call_supervisor_state>;
 

@@ -15,16 +15,10 @@
 
 using namespace switchboard;
 using namespace switchboard::actors;
+using switchboard::testing::read_text;
 using switchboard::testing::temporary_directory;
 
 namespace {
-
-std::string read_text(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 call_marker marker_of(std::string node, std::string process, std::string call_sid) {
   call_marker marker;

@@ -17,6 +17,7 @@
 
 using namespace switchboard::actors;
 using switchboard::net::form_parameter;
+using switchboard::testing::read_text;
 using switchboard::testing::temporary_directory;
 using namespace std::chrono_literals;
 
@@ -34,13 +35,6 @@ status_callback callback(std::string call_sid, status to,
   out.to = "+14155550100";
   out.sequence_number = sequence;
   return out;
-}
-
-std::string read_text(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 boost::json::object read_json(const std::filesystem::path& path) {

@@ -17,15 +17,9 @@ using namespace switchboard;
 using namespace switchboard::actors;
 using namespace std::chrono_literals;
 using actors::testing::temporary_directory;
+using switchboard::testing::read_text;
 
 namespace {
-
-std::string read_text(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 double value_of(prometheus::Gauge& gauge) {
   return gauge.Value();

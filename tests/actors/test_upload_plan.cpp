@@ -11,18 +11,10 @@
 
 using namespace switchboard::actors;
 using namespace std::chrono_literals;
+using switchboard::testing::read_text;
 using switchboard::testing::temporary_directory;
 
-namespace {
-
-std::string read_text(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-}  // namespace
+namespace {}  // namespace
 
 TEST_CASE("upload plan: content types by file", "[upload_plan]") {
   CHECK(upload_content_type("caller.wav") == "audio/wav");
