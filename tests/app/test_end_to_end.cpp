@@ -31,13 +31,6 @@ std::vector<sim::caller_step> ask_and_listen(std::chrono::milliseconds heard) {
   };
 }
 
-std::string read_text(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 std::size_t count_not_silent(std::span<const std::uint8_t> audio) {
   return static_cast<std::size_t>(
       std::count_if(audio.begin(), audio.end(), [](std::uint8_t b) { return b != 0xFF; }));

@@ -75,13 +75,6 @@ std::unique_ptr<ordinary_call> begin_ordinary_call(bridge_harness& harness, bool
   return call;
 }
 
-std::string read_text(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 /// The outcome of the call with this CallSid, once it has finished.
 actors::call_outcome outcome_of(bridge_harness& harness, const std::string& call_sid) {
   auto& calls = harness.server().calls();

@@ -35,13 +35,6 @@ bool contains(std::span<const std::uint8_t> haystack, std::span<const std::uint8
          haystack.end();
 }
 
-std::string read_text(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 double failures(bridge_harness& harness, metrics::model_link_failure reason) {
   return harness.server().metrics().model_link_failures(reason).Value();
 }

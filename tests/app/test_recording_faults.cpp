@@ -31,13 +31,6 @@ namespace {
 
 constexpr std::uint64_t mulaw_header_bytes = 58;
 
-std::string read_text(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 /// The value of `name{...}` whose labels include `label` (or the unlabelled sample).
 double metric(const std::string& scrape, const std::string& name, const std::string& label = {}) {
   std::istringstream lines(scrape);

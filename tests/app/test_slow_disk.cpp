@@ -39,13 +39,6 @@ std::size_t files_named(const std::filesystem::path& root, const std::string& na
 
 using switchboard::testing::cluster::eventually;
 
-std::string read_text(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 }  // namespace
 
 TEST_CASE("a stalled disk holds back the calls' files and never their audio", "[slow_disk]") {

@@ -37,13 +37,6 @@ namespace {
 
 constexpr const char* api_token = "uploads-api-token";
 
-std::string read_text(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 /// Polls `condition` until it holds or `limit` passes (a bound on a broken test only).
 template <class Condition>
 bool eventually(Condition condition, std::chrono::seconds limit = 60s) {
