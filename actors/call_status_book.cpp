@@ -308,6 +308,8 @@ std::string call_status_book::sync_call_json(std::string_view call_sid) {
     path = found->second.call.call_json;
     status = found->second.call.status;
   }
+  if (preparing_)
+    preparing_(path);
   auto error = rewrite_twilio_status(path, status);
   if (error.empty()) {
     {

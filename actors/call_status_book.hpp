@@ -156,6 +156,12 @@ class call_status_book : public std::enable_shared_from_this<call_status_book> {
   using rewrite_listener =
       std::function<void(const std::string& call_sid, const std::filesystem::path& call_json)>;
   void on_call_json_rewritten(rewrite_listener listener) { rewritten_ = std::move(listener); }
+  /// Told before each rewrite of a call.json, where the rewrite runs (blocking file I/O is
+  /// allowed): RECORDINGS_BUCKET_URL marks the call's directory for upload, so that a kill
+  /// between the rewrite and its upload leaves the next start to send it. Set once, before the
+  /// book is shared.
+  using rewrite_preparer = std::function<void(const std::filesystem::path& call_json)>;
+  void before_call_json_rewrite(rewrite_preparer preparer) { preparing_ = std::move(preparer); }
 
  private:
   struct entry {
@@ -181,6 +187,7 @@ class call_status_book : public std::enable_shared_from_this<call_status_book> {
   // before mutex_, never while holding it.
   std::mutex rewrite_mutex_;
   rewrite_listener rewritten_;
+  rewrite_preparer preparing_;
 };
 
 /// Sets "twilio_status" in the call.json at `path`: reads it, writes the changed object to a

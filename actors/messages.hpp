@@ -559,7 +559,7 @@ typename Inspector::result_type inspect(Inspector& f, upload_retry_due& x) {
 /// The node's file thread: a step on a call's directory is done ("" or the error): call.json
 /// now records the uploads, or (settled) the local copies and the marker are gone.
 struct call_upload_step {
-  enum class step : std::uint8_t { recorded, settled, marked_failed };
+  enum class step : std::uint8_t { recorded, settled, marked_failed, marked_for_call_json };
   std::string directory;
   std::uint8_t what = 0;  // step
   std::string error;

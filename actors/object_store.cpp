@@ -21,4 +21,8 @@ std::string s3_object_store::presign_get(std::string_view key, std::chrono::seco
   return client_.presign_get(key, valid_for);
 }
 
+std::size_t s3_object_store::cancel_requests() {
+  return client_.cancel();
+}
+
 }  // namespace switchboard::actors

@@ -7,6 +7,7 @@
 #include "net/s3_client.hpp"
 
 #include <chrono>
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <string>
@@ -26,6 +27,9 @@ class object_store {
                              const std::function<bool(std::string_view piece)>& on_body) = 0;
   /// A presigned GET URL valid for `valid_for`.
   virtual std::string presign_get(std::string_view key, std::chrono::seconds valid_for) = 0;
+  /// The node stops: requests under way end soon as retryable failures, later ones at once.
+  /// Returns how many were under way.
+  virtual std::size_t cancel_requests() = 0;
 };
 
 /// The bucket of RECORDINGS_BUCKET_URL through net::s3_client.
@@ -38,6 +42,7 @@ class s3_object_store final : public object_store {
   net::s3_result get(std::string_view key,
                      const std::function<bool(std::string_view piece)>& on_body) override;
   std::string presign_get(std::string_view key, std::chrono::seconds valid_for) override;
+  std::size_t cancel_requests() override;
 
  private:
   net::s3_client client_;

@@ -75,13 +75,19 @@ void dispatch(self_pointer self) {
     ++state.in_flight;
     net::s3_put_request request{file->key, std::filesystem::path(directory) / name,
                                 file->content_type};
+    // call.json goes up twice: under its date, then as the call's index (call_index_key).
+    std::string index_key = name == call_json_name ? call->second.index_key : std::string{};
     state.config.workers->run([store = state.config.store, metrics = state.config.metrics,
-                               request = std::move(request), directory, name,
-                               uploader = handle_of(self)] {
+                               request = std::move(request), index_key = std::move(index_key),
+                               directory, name, uploader = handle_of(self)]() mutable {
       std::error_code ec;
       const auto bytes = std::filesystem::file_size(request.file, ec);
       const auto started = std::chrono::steady_clock::now();
       auto result = store->put_file(request);
+      if (result.outcome == net::s3_outcome::ok && !index_key.empty()) {
+        request.key = std::move(index_key);
+        result = store->put_file(request);
+      }
       if (metrics) {
         metrics->upload_seconds().Observe(
             std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
@@ -110,7 +116,7 @@ void give_up(self_pointer self, const std::string& directory, const std::string&
     // The call's files are in the bucket; only its later twilio_status is not.
     metrics::log_call(spdlog::level::err, ids,
                       "call.json not uploaded again after its twilio_status changed: {} (the "
-                      "local call.json has it)",
+                      "local call.json has it; marked, the next start sends it)",
                       reason);
     return;
   }
@@ -175,11 +181,9 @@ void plan(self_pointer self, const std::string& directory) {
                       uploader = handle_of(self)] {
     // A call whose marker the finaliser could not write (a full disk then, its call.json
     // written late by the retrier) is marked now: from here on a kill leaves it marked.
-    if (!read_upload_marker(directory)) {
-      if (auto error = write_upload_marker(directory, upload_marker{node, ""}); !error.empty())
-        metrics::log_call(spdlog::level::warn, {call_sid, {}}, "upload marker not written: {}",
-                          error);
-    }
+    if (auto error = ensure_upload_marker(directory, node); !error.empty())
+      metrics::log_call(spdlog::level::warn, {call_sid, {}}, "upload marker not written: {}",
+                        error);
     upload_planned planned{call_sid, directory, {}, {}, {}};
     if (const auto base = call_key_base(prefix, root, directory)) {
       for (auto& file : plan_call_upload(*base, std::filesystem::path(directory))) {
@@ -189,6 +193,22 @@ void plan(self_pointer self, const std::string& directory) {
       }
     }
     caf::anon_send(uploader, std::move(planned));
+  });
+}
+
+/// call.json of a call whose files are in the bucket changed (a later twilio_status): it goes
+/// up again, marked first so that a kill before the PUT is confirmed leaves the next start to
+/// send it (the marker comes off once it is).
+void send_call_json_again(self_pointer self, const std::string& directory, call_upload& call) {
+  call.call_json_again = false;
+  call.call_json_only = true;
+  call.now = phase::marking;
+  self->state.config.files->post([directory, node = self->state.config.node_name,
+                                  uploader = handle_of(self)] {
+    auto error = ensure_upload_marker(directory, node);
+    caf::anon_send(
+        uploader, call_upload_step{directory, static_cast<std::uint8_t>(step::marked_for_call_json),
+                                   std::move(error)});
   });
 }
 
@@ -221,6 +241,7 @@ void on_uploaded(self_pointer self, const std::string& directory, call_upload& c
     metrics::log_call(spdlog::level::info, ids_of(call), "call.json uploaded again: {}",
                       call.uploaded[name]);
     state.calls.erase(directory);
+    state.config.files->post([directory] { remove_upload_marker(directory); });
     return;
   }
   settle(self, directory, call);
@@ -267,13 +288,12 @@ recording_uploader_actor::behavior_type recording_uploader(self_pointer self,
           return;
         auto& call = state.calls[rewritten.directory];
         call.call_sid = rewritten.call_sid;
-        call.call_json_only = true;
-        call.now = phase::sending_call_json;
+        call.index_key = call_index_key(
+            state.config.prefix, std::filesystem::path(rewritten.directory).filename().string());
         call.files.push_back({std::string(call_json_name),
                               *base + "/" + std::string(call_json_name),
                               std::string(upload_content_type(call_json_name)), 0});
-        state.ready.emplace_back(rewritten.directory, std::string(call_json_name));
-        dispatch(self);
+        send_call_json_again(self, rewritten.directory, call);
         publish(self);
       },
       [=](upload_planned& planned) {
@@ -282,6 +302,8 @@ recording_uploader_actor::behavior_type recording_uploader(self_pointer self,
         if (found == state.calls.end() || found->second.now != phase::planning)
           return;
         auto& call = found->second;
+        call.index_key = call_index_key(
+            state.config.prefix, std::filesystem::path(planned.directory).filename().string());
         for (std::size_t i = 0; i < planned.names.size(); ++i) {
           call.files.push_back({planned.names[i], planned.keys[i], planned.content_types[i], 0});
         }
@@ -359,6 +381,18 @@ recording_uploader_actor::behavior_type recording_uploader(self_pointer self,
         auto& state = self->state;
         const auto found = state.calls.find(done.directory);
         switch (static_cast<step>(done.what)) {
+          case step::marked_for_call_json:
+            if (found == state.calls.end() || found->second.now != phase::marking)
+              return;
+            if (!done.error.empty()) {
+              // Sent all the same: only a kill before it is confirmed would lose it.
+              metrics::log_call(spdlog::level::warn, ids_of(found->second),
+                                "upload marker not written: {}", done.error);
+            }
+            found->second.now = phase::sending_call_json;
+            state.ready.emplace_back(done.directory, std::string(call_json_name));
+            dispatch(self);
+            return;
           case step::marked_failed:
             if (!done.error.empty())
               spdlog::error("upload marker of {} not updated: {}", done.directory, done.error);
@@ -386,12 +420,9 @@ recording_uploader_actor::behavior_type recording_uploader(self_pointer self,
                               state.config.keep_local ? ", kept locally" : ", local copies deleted",
                               done.error.empty() ? "" : " (not all: " + done.error + ")");
             if (call.call_json_again) {
-              // A twilio_status rewrite came after call.json's last upload started.
-              call.call_json_again = false;
-              call.call_json_only = true;
-              call.now = phase::sending_call_json;
-              state.ready.emplace_back(done.directory, std::string(call_json_name));
-              dispatch(self);
+              // A twilio_status rewrite came after call.json's last upload started (the marker
+              // just removed goes back on before it is sent).
+              send_call_json_again(self, done.directory, call);
             } else {
               state.calls.erase(found);
             }

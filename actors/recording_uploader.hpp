@@ -15,8 +15,13 @@
 // A retryable failure (5xx, throttling, a connection error) is tried again after
 // upload_backoff(); the call's other files go on meanwhile.
 //
+// call.json goes up under two keys: its place beside the call's files, then the call's index
+// (call_index_key), through which a node that never had the call finds them by CallSid.
+//
 // A later twilio_status rewrite of call.json (Twilio's `completed` follows an outbound call's
-// stream) sends call.json up again, whether the call is still uploading or long done.
+// stream) sends call.json up again, whether the call is still uploading or long done; a call
+// long done is marked again first (the status book marks it before the rewrite too), so that a
+// kill before the new call.json is confirmed leaves the next start to send it.
 
 #include "actors/file_work.hpp"
 #include "actors/interfaces.hpp"
@@ -56,8 +61,16 @@ struct recording_uploader_config {
 
 /// One call on its way to the bucket.
 struct call_upload {
-  enum class phase : std::uint8_t { planning, uploading, recording, sending_call_json, settling };
+  enum class phase : std::uint8_t {
+    planning,
+    uploading,
+    recording,
+    sending_call_json,
+    settling,
+    marking,  // call_json_only: its marker goes back on before call.json goes up again
+  };
   std::string call_sid;
+  std::string index_key;  // call_index_key(): call.json's second key
   phase now = phase::planning;
   std::vector<upload_file> files;               // call.json last
   std::map<std::string, std::string> uploaded;  // file -> s3://bucket/key, once confirmed

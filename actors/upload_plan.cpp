@@ -80,6 +80,13 @@ std::optional<std::string> call_key_base(std::string_view prefix, const std::fil
   return base + parts[0] + "/" + parts[1];
 }
 
+std::string call_index_key(std::string_view prefix, std::string_view directory_name) {
+  std::string key(prefix);
+  if (!key.empty())
+    key += "/";
+  return key + "calls/" + std::string(directory_name) + ".json";
+}
+
 bool is_uploaded_file(std::string_view file_name) {
   return !file_name.empty() && file_name.front() != '.' && file_name != upload_marker_name &&
          file_name != call_marker_name;
@@ -166,6 +173,13 @@ std::string write_upload_marker(const std::filesystem::path& directory,
       audio::write_whole_file((directory / upload_marker_name).string(), upload_marker_json(marker),
                               audio::if_file_exists::replace);
   return written ? std::string{} : written.error().message;
+}
+
+std::string ensure_upload_marker(const std::filesystem::path& directory,
+                                 std::string_view node_name) {
+  if (read_upload_marker(directory))
+    return {};  // pending already, or given up with its reason: either way the next start acts
+  return write_upload_marker(directory, upload_marker{std::string(node_name), ""});
 }
 
 void remove_upload_marker(const std::filesystem::path& directory) {

@@ -59,6 +59,14 @@ std::string_view upload_content_type(std::string_view file_name);
 std::optional<std::string> call_key_base(std::string_view prefix, const std::filesystem::path& root,
                                          const std::filesystem::path& directory);
 
+/// The call's index in the bucket: `prefix/calls/<name>.json`, a copy of the call.json of the
+/// directory `<name>` (the CallSid; `<CallSid>-part<N>` for a handed-over call's later part),
+/// put last, once every file and call.json itself are confirmed. A node that never had the call
+/// (a peer, or the pod that replaced the one that recorded it) finds the call's files through it
+/// without knowing the date the call started: the call API serves recordings from the bucket by
+/// CallSid alone.
+std::string call_index_key(std::string_view prefix, std::string_view directory_name);
+
 /// True for the files of a call that go up: not the markers, not hidden temporary files.
 bool is_uploaded_file(std::string_view file_name);
 
@@ -84,6 +92,10 @@ std::optional<upload_marker> read_upload_marker(const std::filesystem::path& dir
 /// Writes (or replaces) the marker whole: a temporary file, synced, renamed. "" or the error.
 std::string write_upload_marker(const std::filesystem::path& directory,
                                 const upload_marker& marker);
+/// Marks the directory pending for `node_name` unless a marker is there already (a pending one,
+/// or a given-up one whose reason must stay). "" or the error.
+std::string ensure_upload_marker(const std::filesystem::path& directory,
+                                 std::string_view node_name);
 /// Errors ignored: a marker left over next to uploaded files costs one more upload next start.
 void remove_upload_marker(const std::filesystem::path& directory);
 

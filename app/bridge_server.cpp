@@ -179,7 +179,7 @@ class node final : public bridge_server {
                                                     env->statuses, env->metrics, env->wall_clock);
     env->actions = controller_;
     if (recordings_bucket_)
-      controller_->serve_uploads_from(recordings_bucket_);
+      controller_->serve_uploads_from(recordings_bucket_, recordings_prefix_);
     env->greeting = settings_.greeting;
     env->transfer_to = settings_.transfer_to;
     env->guards.idle_timeout = std::chrono::seconds(settings_.idle_timeout_s);
@@ -493,6 +493,7 @@ class node final : public bridge_server {
     actors::recording_uploader_config uploads;
     uploads.recordings_root = settings_.recordings_dir;
     uploads.prefix = location->prefix;
+    recordings_prefix_ = location->prefix;
     uploads.node_name = env.metrics->node();
     uploads.keep_local = settings_.recordings_keep_local;
     uploads.concurrency = settings_.upload_concurrency;
@@ -501,6 +502,12 @@ class node final : public bridge_server {
     uploads.files = file_thread_;
     uploads.metrics = env.metrics;
     env.uploader = actor_system_.spawn(actors::recording_uploader, std::move(uploads));
+    env.statuses->before_call_json_rewrite([node = env.metrics->node()](
+                                               const std::filesystem::path& call_json) {
+      if (auto error = actors::ensure_upload_marker(call_json.parent_path(), node); !error.empty())
+        spdlog::warn("upload marker of {} not written: {}", call_json.parent_path().string(),
+                     error);
+    });
     env.statuses->on_call_json_rewritten(
         [uploader = env.uploader](const std::string& call_sid,
                                   const std::filesystem::path& call_json) {
@@ -516,9 +523,17 @@ class node final : public bridge_server {
   }
 
   /// The upload threads, once the uploader has ended (end_actors_within): an upload under way
-  /// finishes first, bounded by the client's timeout; what is not confirmed stays marked for
-  /// the next start.
+  /// is cancelled (within a second: the drain before a stop has already waited for the queue),
+  /// and what is not confirmed stays marked for the next start.
   void stop_uploads() {
+    if (recordings_bucket_) {
+      if (const auto cut = recordings_bucket_->cancel_requests(); cut != 0) {
+        spdlog::warn(
+            "stopping: {} request(s) to the bucket under way cancelled; their calls "
+            "stay marked for the next start",
+            cut);
+      }
+    }
     if (upload_threads_)
       upload_threads_->stop();
   }
@@ -928,6 +943,7 @@ class node final : public bridge_server {
   std::shared_ptr<actors::file_work_thread> file_thread_;
   std::shared_ptr<actors::upload_thread_pool> upload_threads_;  // RECORDINGS_BUCKET_URL
   std::shared_ptr<actors::object_store> recordings_bucket_;     // RECORDINGS_BUCKET_URL
+  std::string recordings_prefix_;                               // ... its prefix
   net::twilio_webhook_settings webhook_;
   std::optional<net::call_token_issuer> tokens_;
   std::shared_ptr<net::tls_context> rest_tls_;   // Twilio's REST API

@@ -38,6 +38,8 @@ double seconds_between(std::chrono::system_clock::time_point from,
 // A recording streamed back from the bucket is held whole before it is answered, as a local one
 // is read whole: bounded by a 1-hour call's stereo.wav (115 MB) with room to spare.
 constexpr std::uint64_t max_bucket_recording_bytes = 256ull * 1024 * 1024;
+// A call's index (call.json) is small; a larger object there is not one of ours.
+constexpr std::size_t max_call_index_bytes = 4 * 1024 * 1024;
 // RECORDINGS_PRESIGN: how long a presigned URL of a 302 is valid.
 constexpr std::chrono::seconds presigned_url_lifetime{300};
 
@@ -49,13 +51,13 @@ std::string read_small_text(const std::filesystem::path& path) {
   return text;
 }
 
-/// A recording whose local copy is gone (it was uploaded): call.json says where it went; the
-/// bucket serves it. Blocking: on the API's file readers, never an io thread.
-net::http_response recording_from_bucket(actors::object_store& bucket,
-                                         const std::filesystem::path& path, const std::string& type,
+/// A recording whose local copy is gone (it was uploaded): call.json (the local one, or the
+/// call's index in the bucket) says where it went; the bucket serves it. Blocking: on the API's
+/// file readers, never an io thread.
+net::http_response recording_from_bucket(actors::object_store& bucket, std::string_view call_json,
+                                         const std::string& name, const std::string& type,
                                          bool presign) {
-  const auto name = path.filename().string();
-  const auto url = actors::uploaded_url_of(read_small_text(path.parent_path() / "call.json"), name);
+  const auto url = actors::uploaded_url_of(call_json, name);
   const auto where = url ? actors::split_bucket_url(*url) : std::nullopt;
   if (!where)
     return api_error_response({404, name + " is neither here nor recorded as uploaded"});
@@ -354,6 +356,8 @@ void call_controller::send_recording(const call_control_route& route,
                                      const net::http_responder& respond) const {
   const auto type = recording_content_type(route.file);
   const auto view = calls_->find_local(route.call_sid);
+  if (!view && bucket_ && type && !remote_owner(route.call_sid))
+    return send_recording_from_index(route, std::string(*type), respond);
   if (!view)
     return respond(api_error_response({404, "no such call on this node: " + route.call_sid}));
   if (view->state != actors::call_state::ended) {
@@ -372,8 +376,11 @@ void call_controller::send_recording(const call_control_route& route,
       *file_readers_, [path = view->directory / route.file, type = std::string(*type), respond,
                        bucket = bucket_, presign = settings_.recordings_presign] {
         std::error_code ec;
-        if (bucket && !std::filesystem::exists(path, ec))
-          return respond(recording_from_bucket(*bucket, path, type, presign));
+        if (bucket && !std::filesystem::exists(path, ec)) {
+          return respond(recording_from_bucket(*bucket,
+                                               read_small_text(path.parent_path() / "call.json"),
+                                               path.filename().string(), type, presign));
+        }
         std::ifstream in(path, std::ios::binary);
         std::string body{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
         if (!in.good() && !in.eof()) {
@@ -387,6 +394,33 @@ void call_controller::send_recording(const call_control_route& route,
                                       "inline; filename=\"" + path.filename().string() + "\"");
         respond(std::move(response));
       });
+}
+
+void call_controller::send_recording_from_index(const call_control_route& route, std::string type,
+                                                const net::http_responder& respond) const {
+  boost::asio::post(*file_readers_, [index = actors::call_index_key(bucket_prefix_, route.call_sid),
+                                     call_sid = route.call_sid, name = route.file,
+                                     type = std::move(type), respond, bucket = bucket_,
+                                     presign = settings_.recordings_presign] {
+    std::string call_json;
+    bool too_large = false;
+    const auto got = bucket->get(index, [&](std::string_view piece) {
+      too_large = call_json.size() + piece.size() > max_call_index_bytes;
+      if (!too_large)
+        call_json.append(piece);
+      return !too_large;
+    });
+    if (got.outcome == net::s3_outcome::not_found) {
+      return respond(
+          api_error_response({404, "no such call on this node, nor in the bucket: " + call_sid}));
+    }
+    if (too_large || got.outcome != net::s3_outcome::ok) {
+      spdlog::warn("the bucket's index of {} not read: {}", call_sid,
+                   too_large ? "larger than a call.json" : got.reason);
+      return respond(api_error_response({502, "the bucket did not answer with the call's index"}));
+    }
+    respond(recording_from_bucket(*bucket, call_json, name, type, presign));
+  });
 }
 
 boost::system::result<actors::call_supervisor_actor, api_error> call_controller::steerable(

@@ -75,9 +75,11 @@ class call_controller final : public actors::call_actions {
 
   /// RECORDINGS_BUCKET_URL: a recording whose local copy is gone and that call.json says was
   /// uploaded is served from `bucket` (before requests come): streamed through this node, or a
-  /// 302 to a presigned URL with RECORDINGS_PRESIGN.
-  void serve_uploads_from(std::shared_ptr<actors::object_store> bucket) {
+  /// 302 to a presigned URL with RECORDINGS_PRESIGN. A call this node never had is looked up
+  /// by its index in the bucket, under `prefix` (actors::call_index_key).
+  void serve_uploads_from(std::shared_ptr<actors::object_store> bucket, std::string prefix) {
     bucket_ = std::move(bucket);
+    bucket_prefix_ = std::move(prefix);
   }
 
   /// The calls of other nodes are reached through `cluster` from now on (before requests come).
@@ -97,6 +99,10 @@ class call_controller final : public actors::call_actions {
   net::http_response list_calls() const;
   void show_call(const std::string& call_sid, const net::http_responder& respond) const;
   void send_recording(const call_control_route& route, const net::http_responder& respond) const;
+  /// A recording of a call this node never had (or no longer knows): the call's index in the
+  /// bucket says where its files went.
+  void send_recording_from_index(const call_control_route& route, std::string type,
+                                 const net::http_responder& respond) const;
   /// The supervisor of a call live on this node, or why it cannot be steered: 404 unknown
   /// here, 409 ending or ended.
   boost::system::result<actors::call_supervisor_actor, api_error> steerable(
@@ -129,6 +135,7 @@ class call_controller final : public actors::call_actions {
   // goes, so no read outlives the server.
   std::unique_ptr<boost::asio::thread_pool> file_readers_;
   std::shared_ptr<actors::object_store> bucket_;  // null: recordings are local only
+  std::string bucket_prefix_;                     // of RECORDINGS_BUCKET_URL
 };
 
 }  // namespace switchboard::app

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
@@ -219,12 +220,22 @@ bool is_permanent_curl_error(CURLcode code) {
   }
 }
 
+/// CURLOPT_XFERINFOFUNCTION: curl calls it about once a second even while nothing moves, so a
+/// cancel ends a request waiting on a silent server within a second.
+int stop_if_cancelled(void* cancelled, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return static_cast<const std::atomic<bool>*>(cancelled)->load() ? 1 : 0;
+}
+
+constexpr std::string_view cancelled_reason = "cancelled: the node is stopping";
+
 }  // namespace
 
 struct s3_client::impl {
   s3_config config;
   boost::system::result<s3_addressing, std::string> addressing;
   std::string sigv4_provider;  // "aws:amz:<region>:s3"
+  std::atomic<bool> cancelled{false};
+  mutable std::atomic<std::size_t> under_way{0};  // requests in curl_easy_perform now
 
   explicit impl(s3_config c)
       : config(std::move(c)),
@@ -302,7 +313,16 @@ struct s3_client::impl {
       return response;
     }
 
+    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, stop_if_cancelled);
+    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &cancelled);
+    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+    if (cancelled) {
+      response.curl_code = CURLE_ABORTED_BY_CALLBACK;
+      return response;
+    }
+    ++under_way;
     response.curl_code = curl_easy_perform(curl);
+    --under_way;
     long status = 0;
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
     response.status = static_cast<unsigned>(status);
@@ -317,6 +337,12 @@ struct s3_client::impl {
   s3_result judge(const s3_response& response, std::string_view context, bool is_head) const {
     s3_result result;
     result.http_status = response.status;
+    if (response.curl_code == CURLE_ABORTED_BY_CALLBACK && cancelled) {
+      // Not the request's fault: the next start of the node sends it again.
+      result.outcome = s3_outcome::retryable;
+      result.reason = std::string(context) + ": " + std::string(cancelled_reason);
+      return result;
+    }
     if (response.curl_code != CURLE_OK && !response.stopped_by_reader) {
       result.outcome = is_permanent_curl_error(response.curl_code) ? s3_outcome::permanent
                                                                    : s3_outcome::retryable;
@@ -462,6 +488,11 @@ s3_client::s3_client(s3_config config) : impl_(std::make_unique<impl>(std::move(
 }
 
 s3_client::~s3_client() = default;
+
+std::size_t s3_client::cancel() {
+  impl_->cancelled = true;
+  return impl_->under_way;
+}
 
 const s3_config& s3_client::config() const {
   return impl_->config;

@@ -105,6 +105,11 @@ class s3_client {
   /// A presigned GET URL valid for `valid_for` (SigV4 query signing; at most 7 days).
   std::string presign_get(std::string_view key, std::chrono::seconds valid_for) const;
 
+  /// From now on every request, those under way included, ends within about a second as a
+  /// retryable failure ("cancelled: the node is stopping"): a node's stop is not held by a
+  /// bucket that does not answer. Thread-safe; for good. Returns how many were under way.
+  std::size_t cancel();
+
   const s3_config& config() const;
 
  private:

@@ -69,6 +69,7 @@ class fake_store final : public object_store {
   std::string presign_get(std::string_view key, std::chrono::seconds) override {
     return "http://bucket.example/" + std::string(key) + "?X-Amz-Signature=x";
   }
+  std::size_t cancel_requests() override { return 0; }
 
   std::map<std::string, std::deque<net::s3_outcome>> script;
   std::vector<put> puts;
@@ -146,8 +147,11 @@ TEST_CASE_METHOD(uploader_fixture,
   CHECK(keys() == std::vector<std::string>{"switchboard/2026-12-06/CA1/agent.wav",
                                            "switchboard/2026-12-06/CA1/caller.wav",
                                            "switchboard/2026-12-06/CA1/transcript.jsonl",
-                                           "switchboard/2026-12-06/CA1/call.json"});
-  REQUIRE(store->puts.size() == 4);
+                                           "switchboard/2026-12-06/CA1/call.json",
+                                           "switchboard/calls/CA1.json"});
+  REQUIRE(store->puts.size() == 5);
+  // The call's index, last: the same call.json, found by CallSid alone.
+  CHECK(store->puts[4].body == store->puts[3].body);
   CHECK(store->puts[0].content_type == "audio/wav");
   CHECK(store->puts[2].content_type == "application/x-ndjson");
   CHECK(store->puts[3].content_type == "application/json");
@@ -184,7 +188,7 @@ TEST_CASE_METHOD(uploader_fixture, "RECORDINGS_KEEP_LOCAL keeps every local file
   start(/*keep_local=*/true);
   caf::anon_send(uploader, upload_call{"CA1", call.string()});
   run();
-  CHECK(store->puts.size() == 4);
+  CHECK(store->puts.size() == 5);
   CHECK(std::filesystem::exists(call / "caller.wav"));
   CHECK(std::filesystem::exists(call / "agent.wav"));
   CHECK(std::filesystem::exists(call / "transcript.jsonl"));
@@ -212,8 +216,9 @@ TEST_CASE_METHOD(uploader_fixture,
   CHECK(store->refused == 2);
   CHECK(value_of(node->uploads(metrics::upload_result::retried)) == 2);
   advance(2s);
-  CHECK(store->puts.size() == 4);
-  CHECK(store->puts.back().key == "switchboard/2026-12-06/CA1/call.json");
+  REQUIRE(store->puts.size() == 5);
+  CHECK(store->puts[3].key == "switchboard/2026-12-06/CA1/call.json");
+  CHECK(store->puts[4].key == "switchboard/calls/CA1.json");
   CHECK_FALSE(std::filesystem::exists(call / "caller.wav"));
   CHECK_FALSE(std::filesystem::exists(call / upload_marker_name));
   CHECK(value_of(node->uploads(metrics::upload_result::failed)) == 0);
@@ -246,7 +251,7 @@ TEST_CASE_METHOD(uploader_fixture, "a permanent refusal keeps every file and the
   store->puts.clear();
   caf::anon_send(uploader, upload_call{"CA1", call.string()});
   run();
-  CHECK(store->puts.size() == 4);
+  CHECK(store->puts.size() == 5);
   CHECK_FALSE(std::filesystem::exists(call / upload_marker_name));
 }
 
@@ -275,19 +280,52 @@ TEST_CASE_METHOD(uploader_fixture,
   start();
   caf::anon_send(uploader, upload_call{"CA1", call.string()});
   run();
-  REQUIRE(store->puts.size() == 4);
+  REQUIRE(store->puts.size() == 5);
   // The status book's rewrite (twilio_status) keeps every other field, "uploaded" included.
   auto json = boost::json::parse(read_text(call / "call.json")).as_object();
   json["twilio_status"] = "completed";
   std::ofstream(call / "call.json", std::ios::trunc) << boost::json::serialize(json);
   caf::anon_send(uploader, call_json_rewritten{"CA1", call.string()});
   run();
-  REQUIRE(store->puts.size() == 5);
-  CHECK(store->puts.back().key == "switchboard/2026-12-06/CA1/call.json");
-  CHECK(store->puts.back().body.find("\"twilio_status\":\"completed\"") != std::string::npos);
-  CHECK(uploaded_url_of(store->puts.back().body, "caller.wav"));
+  REQUIRE(store->puts.size() == 7);
+  CHECK(store->puts[5].key == "switchboard/2026-12-06/CA1/call.json");
+  CHECK(store->puts[6].key == "switchboard/calls/CA1.json");
+  for (const auto* sent : {&store->puts[5], &store->puts[6]}) {
+    CHECK(sent->body.find("\"twilio_status\":\"completed\"") != std::string::npos);
+    CHECK(uploaded_url_of(sent->body, "caller.wav"));
+  }
   CHECK(std::filesystem::exists(call / "call.json"));
+  CHECK_FALSE(std::filesystem::exists(call / upload_marker_name));
   CHECK(backlog().calls == 0);
+}
+
+TEST_CASE_METHOD(uploader_fixture, "a call.json sent again stays marked until the bucket has it",
+                 "[recording_uploader]") {
+  start();
+  caf::anon_send(uploader, upload_call{"CA1", call.string()});
+  run();
+  REQUIRE(store->puts.size() == 5);
+  REQUIRE_FALSE(std::filesystem::exists(call / upload_marker_name));
+  // The bucket refuses the later call.json: the local one has the status, and the call is
+  // marked so that the next start sends it.
+  store->script["call.json"] = {net::s3_outcome::permanent};
+  caf::anon_send(uploader, call_json_rewritten{"CA1", call.string()});
+  run();
+  CHECK(store->puts.size() == 5);
+  CHECK(value_of(node->uploads(metrics::upload_result::failed)) == 1);
+  const auto marker = read_upload_marker(call);
+  REQUIRE(marker);
+  CHECK(marker->node == "node-a");
+  CHECK(find_pending_uploads(root.path(), "node-a") == std::vector<std::filesystem::path>{call});
+  // The next start: only call.json is left locally, and it goes up under both keys.
+  caf::anon_send(uploader, upload_call{"CA1", call.string()});
+  run();
+  CHECK(keys().size() == 7);
+  CHECK(keys()[5] == "switchboard/2026-12-06/CA1/call.json");
+  CHECK(keys()[6] == "switchboard/calls/CA1.json");
+  CHECK_FALSE(std::filesystem::exists(call / upload_marker_name));
+  // call.json still says where the deleted files went.
+  CHECK(uploaded_url_of(read_text(call / "call.json"), "caller.wav"));
 }
 
 TEST_CASE_METHOD(uploader_fixture,
@@ -319,7 +357,7 @@ TEST_CASE_METHOD(uploader_fixture,
     run();
     CHECK(workers->jobs.size() <= 2);
   }
-  CHECK(store->puts.size() == 4);
+  CHECK(store->puts.size() == 5);
   CHECK(value_of(node->upload_queue()) == 0);
 }
 
@@ -341,6 +379,6 @@ TEST_CASE_METHOD(uploader_fixture, "the start-up scan resumes this node's marked
   CHECK(resume_pending_uploads(root.path(), "node-b", uploader) == 0);
   CHECK(resume_pending_uploads(root.path(), "node-a", uploader) == 1);
   run();
-  CHECK(store->puts.size() == 4);
+  CHECK(store->puts.size() == 5);
   CHECK_FALSE(std::filesystem::exists(call / upload_marker_name));
 }

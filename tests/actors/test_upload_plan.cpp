@@ -76,6 +76,28 @@ TEST_CASE("upload plan: the directory on disk", "[upload_plan]") {
   CHECK(plan[1].name == "call.json");
 }
 
+TEST_CASE("upload plan: a call's index is found by its directory's name alone", "[upload_plan]") {
+  CHECK(call_index_key("switchboard/prod", "CA1") == "switchboard/prod/calls/CA1.json");
+  CHECK(call_index_key("", "CA1") == "calls/CA1.json");
+  // A later part has an index of its own: the first part's stays the call's.
+  CHECK(call_index_key("p", "CA1-part2") == "p/calls/CA1-part2.json");
+}
+
+TEST_CASE("upload plan: a marker is added once and a given-up one keeps its reason",
+          "[upload_plan]") {
+  temporary_directory root;
+  const auto call = root.path() / "2026-12-06" / "CA1";
+  std::filesystem::create_directories(call);
+  REQUIRE(ensure_upload_marker(call, "node-a").empty());
+  CHECK(read_upload_marker(call)->node == "node-a");
+  REQUIRE(write_upload_marker(call, {"node-a", "403 AccessDenied"}).empty());
+  REQUIRE(ensure_upload_marker(call, "node-b").empty());
+  CHECK(read_upload_marker(call)->failed == "403 AccessDenied");
+  CHECK(read_upload_marker(call)->node == "node-a");
+  // A directory that is gone: the error in words.
+  CHECK_FALSE(ensure_upload_marker(root.path() / "nowhere" / "CA2", "node-a").empty());
+}
+
 TEST_CASE("upload plan: the marker round-trips and a torn one is not ours", "[upload_plan]") {
   CHECK(parse_upload_marker(upload_marker_json({"node-a", ""}))->node == "node-a");
   const auto failed = parse_upload_marker(upload_marker_json({"node-a", "403 AccessDenied"}));

@@ -25,6 +25,7 @@
 #include <csignal>
 #include <cstdio>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <sys/wait.h>
 #include <thread>
@@ -183,6 +184,24 @@ TEST_CASE("uploaded and deleted locally the call API serves a recording from the
   CHECK(failing.status == 502);
   s3.clear_faults();
   CHECK(harness.send(port, "/calls/" + sid + "/recordings/caller.wav", api_get()).status == 200);
+
+  // A node that never had the call (a peer, or the pod that replaced this one) finds it by its
+  // CallSid in the bucket's index and serves the same bytes.
+  bridge_harness::options elsewhere;
+  elsewhere.node_name = "another-node";
+  elsewhere.configure = [&](config::settings& settings) {
+    use_bucket(settings, s3, "calls");
+  };
+  bridge_harness other(elsewhere);
+  const auto other_port = other.server().port();
+  const auto from_index =
+      other.send(other_port, "/calls/" + sid + "/recordings/stereo.wav", api_get());
+  REQUIRE(from_index.status == 200);
+  CHECK(from_index.body == served.body);
+  CHECK(other.send(other_port, "/calls/" + sid + "/recordings/call.json", api_get()).status == 200);
+  // A CallSid the bucket does not know is 404 there too; a file the call has not is 404.
+  CHECK(other.send(other_port, "/calls/CAnotacall/recordings/stereo.wav", api_get()).status == 404);
+  CHECK(other.send(other_port, "/calls/" + sid + "/recordings/other.wav", api_get()).status == 404);
 }
 
 TEST_CASE("with RECORDINGS_PRESIGN the call API redirects to a presigned URL that works",
@@ -278,6 +297,9 @@ TEST_CASE("call.json rewritten with a later twilio_status goes up to the bucket 
   const auto in_bucket = object_of(client, key);
   CHECK(actors::uploaded_url_of(in_bucket, "caller.wav"));
   CHECK(read_text(directory / "call.json") == in_bucket);
+  // The call's index follows, and the marker put back for the new call.json comes off again.
+  const auto index = actors::call_index_key("calls", call.call_sid);
+  CHECK(eventually([&] { return object_now(client, index) == in_bucket && !marked(directory); }));
 }
 
 TEST_CASE("a bucket that answers 503 twice then accepts gets every file", "[uploads][s3]") {
@@ -430,6 +452,40 @@ TEST_CASE("SIGTERM waits for the upload under way before the node exits", "[uplo
   CHECK(WIFEXITED(*status));
   CHECK(WEXITSTATUS(*status) == 0);
   node.check_uploaded(s3);
+}
+
+TEST_CASE("a node stopped at once cancels the upload under way and leaves the call marked",
+          "[uploads][s3]") {
+  s3_standin s3;
+  marked_call_node node(s3);
+  // Every PUT is held ten minutes: only a cancel ends the one under way before that.
+  s3.inject_faults({.status = 0, .count = -1, .hang_ms = 600'000});
+  auto lines = std::make_shared<std::vector<std::string>>();
+  auto lines_mutex = std::make_shared<std::mutex>();
+  node.options.on_log_line = [lines, lines_mutex](std::string_view line) {
+    std::lock_guard lock(*lines_mutex);
+    lines->emplace_back(line);
+  };
+  const auto logged = [&](std::string_view text) {
+    std::lock_guard lock(*lines_mutex);
+    return std::any_of(lines->begin(), lines->end(), [&](const std::string& line) {
+      return line.find(text) != std::string::npos;
+    });
+  };
+  auto process = node.start();
+  REQUIRE(eventually([&] { return !s3.requests().empty(); }));
+  // The first signal drains (it waits for uploads); the second stops at once.
+  ::kill(process->pid(), SIGTERM);
+  REQUIRE(eventually([&] { return logged("signal again to stop at once"); }));
+  ::kill(process->pid(), SIGTERM);
+  const auto status = process->wait_for_exit(120s);
+  REQUIRE(status);
+  CHECK(WIFEXITED(*status));
+  CHECK(logged("1 request(s) to the bucket under way cancelled"));
+  // Nothing was confirmed: every file and the marker are still there for the next start.
+  CHECK(std::filesystem::exists(node.directory / "caller.wav"));
+  CHECK(marked(node.directory));
+  s3.clear_faults();
 }
 
 // A figure, not a check (hidden: run by name). From the caller's hang-up to every file of the
