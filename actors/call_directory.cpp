@@ -1,6 +1,7 @@
 #include "actors/call_directory.hpp"
 
 #include <algorithm>
+#include <map>
 
 namespace switchboard::actors {
 
@@ -223,7 +224,7 @@ void call_directory::started(call_supervisor_actor supervisor, call_view view) {
   {
     std::lock_guard lock(mutex_);
     view.node = node_name_;
-    view.revision = 1;
+    view.revision += 1;  // past the part's base
     live_.insert_or_assign(sid, live_call{std::move(supervisor), std::move(view)});
   }
   announce(std::move(sid));
@@ -362,6 +363,16 @@ std::vector<call_view> call_directory::recent() const {
   if (remote.empty())
     return views;  // no cluster: exactly the order the calls ended in here
   views.insert(views.end(), remote.begin(), remote.end());
+  // A handed-over call has ended parts on several nodes: the list shows its last (the highest
+  // revision: part_revision_base), once.
+  std::map<std::string, std::uint64_t, std::less<>> last_part;
+  for (const auto& view : views) {
+    auto& revision = last_part[view.identity.call_sid];
+    revision = std::max(revision, view.revision);
+  }
+  std::erase_if(views, [&](const call_view& view) {
+    return view.revision < last_part.find(view.identity.call_sid)->second;
+  });
   std::stable_sort(views.begin(), views.end(),
                    [](const call_view& a, const call_view& b) { return a.ended_at > b.ended_at; });
   if (views.size() > recent_limit)

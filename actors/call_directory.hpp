@@ -47,6 +47,13 @@ struct call_view {
   std::uint64_t revision = 0;       // grows with every change announced to the peers
 };
 
+/// Where the revisions of a call's part begin: a call handed over to another node goes on there
+/// as its next part, whose announcements must count as newer than everything the earlier
+/// part's node said, its "handed over" end included. Each part has its own 2^32 revisions.
+constexpr std::uint64_t part_revision_base(std::uint64_t part_number) {
+  return part_number <= 1 ? 0 : (part_number - 1) << 32;
+}
+
 /// A call as it crosses to another node (no directory path; times as integers).
 shared_call_view share(const call_view& view, bool with_transcript);
 /// A peer's call as this node keeps it; nullopt when its state is not one of ours (hostile).
@@ -105,14 +112,18 @@ class call_directory {
   void join_cluster(std::string node_name, std::function<void(std::string call_sid)> announcer);
 
   // -- Supervisors --------------------------------------------------------------------------
+  /// A call (or a handed-over call's later part) begins here: its first revision is one past
+  /// `view.revision` (part_revision_base of its part).
   void started(call_supervisor_actor supervisor, call_view view);
   /// Applies `change` to the live call's view; nothing when the call is not live here.
   void update(std::string_view call_sid, const std::function<void(call_view&)>& change);
   /// The call is over and its files are written: it leaves the live calls for the recent ones.
   void ended(std::string_view call_sid, std::string end_reason, std::filesystem::path directory,
              std::vector<std::string> files, std::chrono::system_clock::time_point at);
-  /// A call an earlier process of this node left unfinished, finished now (call_recovery): it
-  /// joins the recent calls in the order of its end, as far as the limit allows.
+  /// A call that ended here without running here: one an earlier process of this node left
+  /// unfinished, finished now (call_recovery), or one handed here whose stream never came
+  /// (unclaimed_handover_view). It joins the recent calls in the order of its end, as far as
+  /// the limit allows, one revision past `view.revision`.
   void recovered(call_view view);
 
   // -- The cluster node -----------------------------------------------------------------------

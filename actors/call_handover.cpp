@@ -1,8 +1,11 @@
 #include "actors/call_handover.hpp"
 
+#include "actors/call_directory.hpp"
+
 #include <openssl/rand.h>
 
 #include <array>
+#include <iterator>
 
 namespace switchboard::actors {
 
@@ -107,8 +110,43 @@ std::size_t handover_book::waiting() const {
   return waiting_.size();
 }
 
+call_view unclaimed_handover_view(const call_handover_state& state,
+                                  std::chrono::system_clock::time_point now) {
+  call_view view;
+  view.identity = state.identity;
+  view.direction = state.identity.dial_id.empty() ? "inbound" : "outbound";
+  view.state = call_state::ended;
+  view.started_at =
+      std::chrono::system_clock::time_point(std::chrono::milliseconds(state.started_at_ms));
+  view.ended_at = now;
+  view.barge_ins = state.barge_ins;
+  view.transcript = state.transcript;
+  view.end_reason = std::string(handover_unclaimed_end_reason);
+  const auto handed_part = state.parts.empty() ? 1 : state.parts.back().number;
+  view.revision = part_revision_base(handed_part + 1);
+  return view;
+}
+
+std::vector<call_handover_state> handover_book::take_expired(clock::time_point now) {
+  std::lock_guard lock(mutex_);
+  forget_expired(now);
+  std::vector<call_handover_state> expired(std::make_move_iterator(expired_.begin()),
+                                           std::make_move_iterator(expired_.end()));
+  expired_.clear();
+  return expired;
+}
+
 void handover_book::forget_expired(clock::time_point now) {
-  std::erase_if(waiting_, [now](const auto& waiting) { return waiting.second.expires <= now; });
+  for (auto waiting = waiting_.begin(); waiting != waiting_.end();) {
+    if (waiting->second.expires > now) {
+      ++waiting;
+      continue;
+    }
+    expired_.push_back(std::move(waiting->second.state));
+    if (expired_.size() > limits_.max_waiting)
+      expired_.pop_front();
+    waiting = waiting_.erase(waiting);
+  }
 }
 
 }  // namespace switchboard::actors

@@ -24,6 +24,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -130,6 +131,19 @@ inline constexpr std::string_view handover_key_parameter = "handover";
 /// The end reason of a part that went on on another node.
 inline constexpr std::string_view handed_over_end_reason = "handed over";
 
+struct call_view;  // actors/call_directory.hpp (which includes this header through interfaces)
+
+/// The end reason of a call handed to a peer whose new stream never reached it.
+inline constexpr std::string_view handover_unclaimed_end_reason =
+    "ended during the hand-over: its stream never reached the next node (the caller hung up, "
+    "or Twilio could not connect)";
+
+/// How the peer a call was handed to records it when its stream never came (handover_book::
+/// take_expired): ended at `now`, as the call's next part, so that the cluster's view of the
+/// call ends with this rather than with the earlier part's "handed over".
+call_view unclaimed_handover_view(const call_handover_state& state,
+                                  std::chrono::system_clock::time_point now);
+
 /// Rebuilds a conversation from its items (the peer's model session replays it).
 conversation restored_conversation(const std::vector<conversation_entry>& entries,
                                    std::uint64_t items_dropped);
@@ -154,7 +168,13 @@ class handover_book {
   /// for another call.
   std::optional<call_handover_state> take(const std::string& key, std::string_view call_sid,
                                           clock::time_point now);
+  /// The calls whose stream did not come within `hold` (the caller hung up during the
+  /// hand-over, or Twilio could not reach this node), each once, so that the node records how
+  /// they ended: otherwise the cluster would only know them as "handed over". At most
+  /// `max_waiting` of them are kept until asked for.
+  std::vector<call_handover_state> take_expired(clock::time_point now);
   std::size_t waiting() const;
+  clock::duration hold() const { return limits_.hold; }
 
  private:
   struct entry {
@@ -166,6 +186,7 @@ class handover_book {
   limits limits_;
   mutable std::mutex mutex_;
   std::map<std::string, entry, std::less<>> waiting_;  // guarded by mutex_
+  std::deque<call_handover_state> expired_;            // guarded by mutex_; oldest first
 };
 
 }  // namespace switchboard::actors

@@ -745,6 +745,9 @@ call_supervisor_actor::behavior_type call_supervisor(
               view.transcript = st.record.transcript;
             view.direction = identity.dial_id.empty() ? "inbound" : "outbound";
             view.started_at = st.record.started_at;
+            // A later part's news outranks its earlier part's end ("handed over") at the peers.
+            view.revision =
+                part_revision_base(st.record.parts.empty() ? 1 : st.record.parts.back().number);
             st.env->directory->started(self, std::move(view));
             st.guards.emplace(st.env->guards, guard_clock::now());
             st.keypad.emplace(st.env->keypad_pause);

@@ -798,7 +798,27 @@ class node final : public bridge_server {
       return {false, {}, "too many hand-overs waiting"};
     }
     spdlog::info("[call {}] taking a call handed over by a draining peer", call_sid);
+    record_unclaimed_handovers_after(env.handovers->hold() + std::chrono::seconds(1));
     return {true, std::move(*key), {}};
+  }
+
+  /// Once a hand-over's hold has passed: the calls handed here whose stream never came are
+  /// recorded as ended here (their place given back, counted, logged, in the call list as the
+  /// call's last part), since the cluster would otherwise know them only as "handed over".
+  void record_unclaimed_handovers_after(std::chrono::steady_clock::duration wait) {
+    auto timer = std::make_shared<asio::steady_timer>(io_, wait);
+    timer->async_wait([timer, env = env_](const boost::system::error_code& ec) {
+      if (ec)
+        return;
+      for (auto& lost : env->handovers->take_expired(std::chrono::steady_clock::now())) {
+        env->admission->release(
+            actors::call_admission_key(lost.identity.call_sid, lost.identity.dial_id));
+        env->metrics->handovers_unclaimed().Increment();
+        spdlog::warn("[call {}] handed over here, but its stream never came: {}",
+                     lost.identity.call_sid, actors::handover_unclaimed_end_reason);
+        env->directory->recovered(actors::unclaimed_handover_view(lost, env->wall_clock()));
+      }
+    });
   }
 
   /// POST /drain (bearer API_TOKEN): the drain SIGTERM starts, without the signal.

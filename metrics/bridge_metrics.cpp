@@ -275,6 +275,12 @@ bridge_metrics::bridge_metrics(std::string node)
     calls_handed_over_[i] =
         &handed_over.Add({{"result", std::string(to_string(static_cast<handover_result>(i)))}});
   }
+  handovers_unclaimed_ =
+      &counter_family("switchboard_handovers_unclaimed_total",
+                      "Calls a draining peer handed to this node whose new stream never came "
+                      "within 60 s: the caller hung up during the hand-over, or Twilio could not "
+                      "reach this node's NODE_STREAM_URL.")
+           .Add({});
 
   auto& placed = counter_family(
       "switchboard_calls_placed_total",

@@ -176,6 +176,8 @@ class bridge_metrics {
   prometheus::Counter& calls_handed_over(handover_result result) {
     return *calls_handed_over_[static_cast<std::size_t>(result)];
   }
+  /// Calls a draining peer handed to this node whose stream never came.
+  prometheus::Counter& handovers_unclaimed() { return *handovers_unclaimed_; }
 
   // -- placement (README "Cluster") ------------------------------------------------------------
   /// New calls this node answered, by where it placed them.
@@ -302,6 +304,7 @@ class bridge_metrics {
   prometheus::Gauge* max_calls_;
   prometheus::Gauge* draining_;
   std::array<prometheus::Counter*, handover_result_count> calls_handed_over_;
+  prometheus::Counter* handovers_unclaimed_ = nullptr;
   std::array<prometheus::Counter*, placement_where_count> calls_placed_;
   std::array<prometheus::Counter*, 2> media_frames_;
   prometheus::Histogram* latency_to_model_;

@@ -2,6 +2,7 @@
 // conversation survives the trip item for item (and replays the same into the peer's first
 // model session), and the peer's book of waiting hand-overs gives each state once, to its call,
 // before it expires, and holds a bounded number.
+#include "actors/call_directory.hpp"
 #include "actors/call_handover.hpp"
 
 #include <catch2/catch.hpp>
@@ -102,6 +103,53 @@ TEST_CASE("the hand-over book forgets states not taken in time and holds a bound
   CHECK(book.put(state_for("CA3"), t0 + 60s));
   CHECK_FALSE(book.take(*first, "CA1", t0 + 60s));
   CHECK(book.take(*second, "CA2", t0 + 60s));
+}
+
+TEST_CASE("hand-overs whose stream never came are given back once to be recorded",
+          "[call_handover]") {
+  handover_book book({.max_waiting = 4, .hold = 60s});
+  const auto taken = book.put(state_for("CA1"), t0);
+  REQUIRE(book.put(state_for("CA2"), t0 + 1s));
+  REQUIRE(book.put(state_for("CA3"), t0 + 30s));
+  REQUIRE(taken);
+  REQUIRE(book.take(*taken, "CA1", t0 + 2s));  // its stream came
+  CHECK(book.take_expired(t0 + 60s).empty());
+  // CA2's hold is over (whether a put, a take or this call notices first); CA3's is not.
+  CHECK(book.put(state_for("CA4"), t0 + 61s).has_value());
+  const auto expired = book.take_expired(t0 + 62s);
+  REQUIRE(expired.size() == 1);
+  CHECK(expired.front().identity.call_sid == "CA2");
+  CHECK(book.take_expired(t0 + 62s).empty());  // once
+  const auto later = book.take_expired(t0 + 121s);
+  std::set<std::string> sids;
+  for (const auto& state : later)
+    sids.insert(state.identity.call_sid);
+  CHECK(sids == std::set<std::string>{"CA3", "CA4"});
+  CHECK(later.size() == 2);
+  CHECK(book.waiting() == 0);
+}
+
+TEST_CASE("a hand-over that never arrived ends the call as its next part", "[call_handover]") {
+  auto handed = state_for("CA1");
+  handed.identity.dial_id = "dial-1";
+  handed.started_at_ms = 1'800'000'000'000;
+  handed.barge_ins = 2;
+  handed.transcript.push_back({"caller", "item-1", "hello", 0});
+  handed.parts.push_back({1, "node-a", "handed over"});
+  handed.parts.push_back({2, "node-b", "handed over"});
+  const auto now = std::chrono::system_clock::time_point(std::chrono::seconds(1'800'000'100));
+  const auto view = unclaimed_handover_view(handed, now);
+  CHECK(view.identity.call_sid == "CA1");
+  CHECK(view.direction == "outbound");
+  CHECK(view.state == call_state::ended);
+  CHECK(view.end_reason == handover_unclaimed_end_reason);
+  CHECK(view.started_at ==
+        std::chrono::system_clock::time_point(std::chrono::seconds(1'800'000'000)));
+  CHECK(view.ended_at == now);
+  CHECK(view.barge_ins == 2);
+  CHECK(view.transcript.size() == 1);
+  // Part 3's revisions: newer than anything parts 1 and 2 announced.
+  CHECK(view.revision == part_revision_base(3));
 }
 
 TEST_CASE("hand-over keys are not repeated", "[call_handover]") {

@@ -81,6 +81,33 @@ TEST_CASE("call directory: stale and repeated announcements change nothing", "[c
   CHECK_FALSE(book.announced("id-b", "node-b", call("", "live", 1)));
 }
 
+TEST_CASE("call directory: a handed-over call's next part outranks its first part's end",
+          "[call_directory]") {
+  using switchboard::actors::part_revision_base;
+  remote_call_book book;
+  // Part 1 on node-a: started, a few changes, ended as handed over.
+  CHECK(book.announced("id-a", "node-a", call("CA1", "live", 1)));
+  CHECK(book.announced("id-a", "node-a", ended("CA1", 7, "handed over", 1'800'000'030'000)));
+  // Part 2 on node-b begins at its part's base; its news count though part 1's end is newer in
+  // plain numbers than part 2's first revisions would be.
+  CHECK(book.announced("id-b", "node-b", call("CA1", "live", part_revision_base(2) + 1)));
+  REQUIRE(book.live().size() == 1);
+  CHECK(book.live().front().node == "node-b");
+  CHECK(book.node_of("CA1") == "id-b");
+  CHECK(
+      book.announced("id-b", "node-b",
+                     ended("CA1", part_revision_base(2) + 3, "caller hung up", 1'800'000'090'000)));
+  CHECK(book.live().empty());
+  REQUIRE(book.recent().size() == 1);
+  CHECK(book.recent().front().end_reason == "caller hung up");
+  CHECK(book.recent().front().node == "node-b");
+  // Part 1's end arriving late (after part 2's) changes nothing.
+  CHECK_FALSE(book.announced("id-a", "node-a", ended("CA1", 7, "handed over", 1'800'000'030'000)));
+  CHECK(book.recent().front().end_reason == "caller hung up");
+  CHECK(part_revision_base(1) == 0);
+  CHECK(part_revision_base(3) == 2 * part_revision_base(2));
+}
+
 TEST_CASE("call directory: a snapshot on link-up replaces what was known of that node",
           "[call_directory]") {
   remote_call_book book;
@@ -189,6 +216,48 @@ TEST_CASE(
   CHECK(recent[0].end_reason == "node lost");
   CHECK(recent[1].identity.call_sid == "CAlocal");
   CHECK(directory.live().empty());
+}
+
+TEST_CASE("call directory: a call handed over from here is listed once as its last part ended",
+          "[call_directory]") {
+  using switchboard::actors::part_revision_base;
+  call_directory directory;
+  directory.join_cluster("node-a", [](std::string) {});
+  call_view view;
+  view.identity.call_sid = "CA1";
+  directory.started({}, view);
+  directory.ended("CA1", "handed over", {}, {"call.json"}, t0 + 30s);
+  directory.peer_announced(
+      "id-b", "node-b",
+      ended("CA1", part_revision_base(2) + 4, "caller hung up", 1'800'000'090'000));
+  directory.peer_announced("id-b", "node-b", ended("CA2", 3, "caller hung up", 1'800'000'050'000));
+  const auto recent = directory.recent();
+  REQUIRE(recent.size() == 2);
+  CHECK(recent[0].identity.call_sid == "CA1");
+  CHECK(recent[0].end_reason == "caller hung up");
+  CHECK(recent[0].node == "node-b");
+  CHECK(recent[1].identity.call_sid == "CA2");
+  // This node's own part stays its own (its files are here).
+  CHECK(directory.find_local("CA1")->end_reason == "handed over");
+}
+
+TEST_CASE("call directory: a handed-over part starts here past its part's base",
+          "[call_directory]") {
+  using switchboard::actors::part_revision_base;
+  call_directory directory;
+  directory.join_cluster("node-b", [](std::string) {});
+  call_view view;
+  view.identity.call_sid = "CA1";
+  view.revision = part_revision_base(2);  // what the supervisor of part 2 sets
+  directory.started({}, view);
+  CHECK(directory.local_call("CA1", false)->revision == part_revision_base(2) + 1);
+  directory.update("CA1", [](call_view& v) { v.barge_ins = 1; });
+  CHECK(directory.local_call("CA1", false)->revision == part_revision_base(2) + 2);
+  // What a third node makes of it, having heard part 1's end (revision 9) from node-a first.
+  remote_call_book third;
+  CHECK(third.announced("id-a", "node-a", ended("CA1", 9, "handed over", 1'800'000'030'000)));
+  CHECK(third.announced("id-b", "node-b", *directory.local_call("CA1", false)));
+  CHECK(third.node_of("CA1") == "id-b");
 }
 
 TEST_CASE("call directory: without a cluster nothing is announced and no node is named",

@@ -150,33 +150,29 @@ class simulation {
 class rolling_node {
  public:
   rolling_node(simulation& sim, const nginx_ingress& ingress, const std::string& name,
-               const std::filesystem::path& dir, const std::string& seed)
-      : name_(name), handovers_(std::make_shared<std::atomic<int>>(0)) {
+               const std::filesystem::path& dir, const std::string& seed,
+               std::chrono::seconds drain_timeout)
+      : name_(name),
+        drain_timeout_(drain_timeout),
+        handovers_(std::make_shared<std::atomic<int>>(0)) {
     sim::server_process_options options;
     options.executable = executable();
     options.arguments = {"serve"};
     options.working_directory = dir;
     // clang-format off: one setting a line
     options.environment = {
-        "PORT=0",
-        "BIND_ADDRESS=127.0.0.1",
-        "IO_THREADS=1",
-        "NODE_NAME=" + name,
+        "PORT=0", "BIND_ADDRESS=127.0.0.1", "IO_THREADS=1", "NODE_NAME=" + name,
         "NODE_STREAM_URL=" + ingress.stream_url(name),  // its own route on the ingress
         "PUBLIC_URL=" + ingress.base_url(),             // status callbacks come through the ingress
-        "CLUSTER_PORT=0",
-        "CLUSTER_INSECURE=true",
-        std::string("API_TOKEN=") + api_token,
+        "CLUSTER_PORT=0", "CLUSTER_INSECURE=true", std::string("API_TOKEN=") + api_token,
         std::string("TWILIO_ACCOUNT_SID=") + account_sid,  // credentials: hand-overs possible
-        std::string("TWILIO_AUTH_TOKEN=") + auth_token,
-        "TWILIO_PHONE_NUMBER=+15005550006",
-        "TWILIO_API_BASE=" + sim.twilio().base_url(),
-        "ALLOWED_DESTINATIONS=+1415",
+        std::string("TWILIO_AUTH_TOKEN=") + auth_token, "TWILIO_PHONE_NUMBER=+15005550006",
+        "TWILIO_API_BASE=" + sim.twilio().base_url(), "ALLOWED_DESTINATIONS=+1415",
         "CALLS_PER_MINUTE=10000",  // the default brake (10) is below the bench's call count
         "OPENAI_API_KEY=sk-rolling",
-        "OPENAI_REALTIME_URL=" + sim.model().url() + "?model=gpt-realtime",
-        "MAX_LOOP_LAG_MS=0",
-        "DRAIN_TIMEOUT=2",  // short: live calls are handed over, not waited for
+        "OPENAI_REALTIME_URL=" + sim.model().url() + "?model=gpt-realtime", "MAX_LOOP_LAG_MS=0",
+        // The test's is short: live calls are handed over, not waited for.
+        "DRAIN_TIMEOUT=" + std::to_string(drain_timeout.count()),
         "RECORDINGS_DIR=" + (dir / name).string(),  // the successor's volume too
         "LOG_LEVEL=info"};
     // clang-format on
@@ -203,7 +199,7 @@ class rolling_node {
   int handovers() const { return *handovers_; }
   void signal(int number) const { ::kill(process_->pid(), number); }
   int exit_status() {
-    const auto status = process_->wait_for_exit(120s);
+    const auto status = process_->wait_for_exit(drain_timeout_ + 120s);
     REQUIRE(status.has_value());
     return *status;
   }
@@ -232,8 +228,26 @@ class rolling_node {
     return address;
   }
 
+  /// Its GET /calls "recent" list: each ended call's sid with its end reasons (one, when the
+  /// node shows every call once).
+  std::map<std::string, std::vector<std::string>> recent_end_reasons() const {
+    std::map<std::string, std::vector<std::string>> reasons;
+    const auto listed = http_request(port_, "GET", "/calls", api_token);
+    if (!listed || listed->status != 200)
+      return reasons;
+    const auto parsed = listed->json();
+    if (!parsed.is_object() || !parsed.as_object().contains("recent"))
+      return reasons;
+    for (const auto& call : parsed.at("recent").as_array()) {
+      reasons[std::string(call.at("call_sid").as_string())].emplace_back(
+          call.at("end_reason").as_string());
+    }
+    return reasons;
+  }
+
  private:
   std::string name_;
+  std::chrono::seconds drain_timeout_;
   std::shared_ptr<std::atomic<int>> handovers_;
   std::unique_ptr<sim::server_process> process_;
   std::uint16_t port_ = 0;
@@ -286,13 +300,15 @@ struct rolling_update_figures {
   std::size_t handovers = 0;
   std::vector<std::int64_t> caller_gaps_ms;     // the stand-in's: end of a stream → first frame
   std::vector<std::int64_t> recording_gaps_ms;  // call.json: next part's offset − end of previous
+  std::vector<std::int64_t> call_lengths_s;     // the recording's timeline: last part's end
   std::vector<double> node_replaced_s;          // per node: out of the Service → successor ready
   double update_s = 0;                          // their sum: the whole update
 };
 
 /// The whole scenario; checks its invariants (zero drops, whole recordings, counts agree) and
-/// returns the figures.
-rolling_update_figures rolling_update(std::size_t call_count) {
+/// returns the figures. Each node drains for `drain_timeout` (DRAIN_TIMEOUT) before it hands its
+/// calls over: the calls placed before the update last at least three of them.
+rolling_update_figures rolling_update(std::size_t call_count, std::chrono::seconds drain_timeout) {
   switchboard::testing::temporary_directory dir;
   std::promise<void> update_done;
   const auto released = update_done.get_future().share();
@@ -323,7 +339,8 @@ rolling_update_figures rolling_update(std::size_t call_count) {
   std::map<std::string, std::unique_ptr<rolling_node>> nodes;
   std::string seed;
   for (const auto& name : node_names) {
-    nodes[name] = std::make_unique<rolling_node>(sim, ingress, name, dir.path(), seed);
+    nodes[name] =
+        std::make_unique<rolling_node>(sim, ingress, name, dir.path(), seed, drain_timeout);
     if (seed.empty())
       seed = nodes[name]->cluster_address();
     REQUIRE_FALSE(seed.empty());
@@ -393,7 +410,8 @@ rolling_update_figures rolling_update(std::size_t call_count) {
     }
     REQUIRE_FALSE(live_seed.empty());
     nodes[name].reset();
-    nodes[name] = std::make_unique<rolling_node>(sim, ingress, name, dir.path(), live_seed);
+    nodes[name] =
+        std::make_unique<rolling_node>(sim, ingress, name, dir.path(), live_seed, drain_timeout);
     REQUIRE(ingress.reroute(all_routes(), probe));
     REQUIRE(eventually(mesh_ready));
     // Reachable through its own route, as Twilio will reach it.
@@ -419,6 +437,31 @@ rolling_update_figures rolling_update(std::size_t call_count) {
     auto call = sim.twilio().when_finished(sid);
     REQUIRE(call.wait_for(120s) == std::future_status::ready);
     finished.push_back(call.get());
+  }
+  // Every node of the last generation lists every call once, as it ended on its last node, not
+  // as an earlier part's "handed over" (a later part's news outrank its earlier part's end).
+  if (call_sids.size() <= 50) {  // what GET /calls lists of the ended calls
+    for (const auto& [name, node] : nodes) {
+      INFO("GET /calls on " << name);
+      std::map<std::string, std::vector<std::string>> reasons;
+      const bool settled = eventually([&] {
+        reasons = node->recent_end_reasons();
+        return std::all_of(call_sids.begin(), call_sids.end(), [&](const std::string& sid) {
+          const auto found = reasons.find(sid);
+          return found != reasons.end() && found->second.size() == 1 &&
+                 found->second.front() != "handed over";
+        });
+      });
+      std::ostringstream listed;
+      for (const auto& [sid, ends] : reasons) {
+        listed << sid << ":";
+        for (const auto& end : ends)
+          listed << " [" << end << "]";
+        listed << "; ";
+      }
+      INFO("recent: " << listed.str());
+      CHECK(settled);
+    }
   }
   // The nodes of the last generation end too: their files are on disk once they exit.
   for (auto& [name, node] : nodes) {
@@ -498,6 +541,11 @@ rolling_update_figures rolling_update(std::size_t call_count) {
         figures.recording_gaps_ms.push_back(offset - before_end);
       }
     }
+    const auto& last_part = parts.back();
+    figures.call_lengths_s.push_back(
+        ((parts.size() > 1 ? integer(last_part.at("part_offset_ms")) : 0) +
+         integer(last_part.at("duration_ms"))) /
+        1000);
   }
   CHECK(figures.calls_completed == figures.calls);
   // Three ways to count the hand-overs agree: the stand-in's redirects, the nodes' counter
@@ -522,7 +570,8 @@ void print(const rolling_update_figures& figures) {
             << " hand-overs; caller-side gap per hand-over min/p50/max "
             << min_p50_max(figures.caller_gaps_ms)
             << " ms; recording gap between parts min/p50/max "
-            << min_p50_max(figures.recording_gaps_ms) << " ms; update " << figures.update_s
+            << min_p50_max(figures.recording_gaps_ms) << " ms; call length min/p50/max "
+            << min_p50_max(figures.call_lengths_s) << " s; update " << figures.update_s
             << " s (per node:";
   for (const auto seconds : figures.node_replaced_s)
     std::cout << " " << seconds;
@@ -535,14 +584,17 @@ void print(const rolling_update_figures& figures) {
 // CMakeLists.txt with the label rolling_update (ctest -L rolling_update), as it runs ~30 s.
 TEST_CASE("a rolling update behind nginx replaces every node and drops no call",
           "[.rolling_update]") {
-  const auto figures = rolling_update(6);
+  const auto figures = rolling_update(6, 2s);
   print(figures);
 }
 
 // Not a test (hidden; no assertion on time): the figures of bench/README.md "rolling_update",
-// run by bench/rolling_update. ROLLING_BENCH_CALLS calls (default 30).
+// run by bench/rolling_update. ROLLING_BENCH_CALLS calls (default 30), each node draining
+// ROLLING_BENCH_DRAIN_S seconds (default 2; 60 makes the calls last minutes).
 TEST_CASE("rolling update figures behind nginx", "[.rolling_update_bench]") {
   const char* calls_text = std::getenv("ROLLING_BENCH_CALLS");
   const std::size_t calls = calls_text != nullptr ? std::stoul(calls_text) : 30;
-  print(rolling_update(calls));
+  const char* drain_text = std::getenv("ROLLING_BENCH_DRAIN_S");
+  const auto drain = std::chrono::seconds(drain_text != nullptr ? std::stoul(drain_text) : 2);
+  print(rolling_update(calls, drain));
 }
