@@ -200,6 +200,20 @@ std::optional<std::string> remote_call_book::node_of(std::string_view call_sid) 
   return std::nullopt;
 }
 
+std::optional<std::string> remote_call_book::recorded_by(std::string_view call_sid) const {
+  const auto ended = std::find_if(recent_.begin(), recent_.end(), [&](const call_view& view) {
+    return view.identity.call_sid == call_sid;
+  });
+  if (ended == recent_.end())
+    return std::nullopt;
+  // A restarted process of the same name is a new node id: the one linked now has the disk.
+  for (const auto& [id, node] : nodes_) {
+    if (node.name == ended->node)
+      return id;
+  }
+  return std::nullopt;
+}
+
 // -- call_directory --------------------------------------------------------------------------
 
 void call_directory::join_cluster(std::string node_name,
@@ -411,6 +425,17 @@ std::optional<call_supervisor_actor> call_directory::supervisor_of(
 std::optional<std::string> call_directory::peer_of(std::string_view call_sid) const {
   std::lock_guard lock(mutex_);
   return peers_.node_of(call_sid);
+}
+
+std::optional<std::string> call_directory::recorded_on_peer(std::string_view call_sid) const {
+  std::lock_guard lock(mutex_);
+  const bool ours = live_.contains(call_sid) ||
+                    std::any_of(recent_.begin(), recent_.end(), [&](const call_view& view) {
+                      return view.identity.call_sid == call_sid;
+                    });
+  if (ours)
+    return std::nullopt;
+  return peers_.recorded_by(call_sid);
 }
 
 }  // namespace switchboard::actors

@@ -87,6 +87,9 @@ class remote_call_book {
   std::optional<call_view> find(std::string_view call_sid) const;
   /// The node id of a peer's call that is live or ending.
   std::optional<std::string> node_of(std::string_view call_sid) const;
+  /// The node id of the linked peer that recorded the ended call `call_sid` (its last part):
+  /// nullopt when the call is not a peer's ended call, or its node is gone.
+  std::optional<std::string> recorded_by(std::string_view call_sid) const;
 
  private:
   struct node_calls {
@@ -154,6 +157,9 @@ class call_directory {
   std::vector<call_supervisor_actor> local_supervisors() const;
   /// The node id of a call live (or ending) on a peer.
   std::optional<std::string> peer_of(std::string_view call_sid) const;
+  /// The node id of the linked peer that holds the files of an ended call of the cluster
+  /// (remote_call_book::recorded_by); nullopt for this node's calls too.
+  std::optional<std::string> recorded_on_peer(std::string_view call_sid) const;
 
  private:
   struct live_call {

@@ -20,6 +20,8 @@ void add_cluster_message_types(caf::actor_system_config& config) {
   config.add_message_type<dial_budget_request>("dial_budget_request");
   config.add_message_type<call_handover_offer>("call_handover_offer");
   config.add_message_type<call_handover_answer>("call_handover_answer");
+  config.add_message_type<recording_chunk_request>("recording_chunk_request");
+  config.add_message_type<recording_chunk>("recording_chunk");
 }
 
 }  // namespace switchboard::actors

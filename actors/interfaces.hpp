@@ -230,7 +230,15 @@ using node_actor = caf::typed_actor<
     // The drain's hand-over: from a peer, a call's state to keep for its new stream (this node
     // answers the key the stream's `start` will carry); from this node's drain, for a peer
     // (forwarded there).
-    caf::replies_to<call_handover_offer>::with<call_handover_answer>>;
+    caf::replies_to<call_handover_offer>::with<call_handover_answer>,
+    // A recording, a chunk at a time: from a peer, of a call this node recorded (read by its
+    // recording_reader); from this node's API, of a call a peer recorded (forwarded there).
+    caf::replies_to<recording_chunk_request>::with<recording_chunk>>;
+
+/// Reads the recordings of this node's ended calls for peers, on a thread of its own (spawned
+/// detached by the node actor): the node actor's io thread never waits on the disk.
+using recording_reader_actor =
+    caf::typed_actor<caf::replies_to<recording_chunk_request>::with<recording_chunk>>;
 
 /// Where a stream claims a call token another node issued: this node's node actor (null when
 /// there is no cluster: every token is then this node's own).

@@ -9,6 +9,7 @@
 
 #include <caf/meta/type_name.hpp>
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -668,6 +669,39 @@ struct remote_call_answer {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, remote_call_answer& x) {
   return f(caf::meta::type_name("remote_call_answer"), x.status, x.error, x.call);
+}
+
+/// GET /calls/{sid}/recordings/{file} on a node that did not record the call: it reads the file
+/// from the node that did, one bounded chunk per request (never a whole file in one message),
+/// through both node actors; the recording node reads it on a thread of its own, not an io
+/// thread.
+struct recording_chunk_request {
+  std::string node_id;  // the recording node (the local node actor forwards it there)
+  std::string call_sid;
+  std::string file;  // one of the API's names: caller.wav, agent.wav, ..., call.json
+  std::uint64_t offset = 0;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, recording_chunk_request& x) {
+  return f(caf::meta::type_name("recording_chunk_request"), x.node_id, x.call_sid, x.file,
+           x.offset);
+}
+
+/// The most a recording_chunk carries.
+inline constexpr std::size_t recording_chunk_bytes = 64 * 1024;
+
+/// 200 with up to recording_chunk_bytes from the offset (fewer only at the end); 404 no such
+/// call or file there (a file uploaded and deleted there: the bucket has it); 409 the call is
+/// live; 416 an offset past the end; 500 unreadable; 400 not a request the node takes.
+struct recording_chunk {
+  std::uint16_t status = 0;
+  std::string error;
+  std::uint64_t total = 0;  // the file's size
+  std::string bytes;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, recording_chunk& x) {
+  return f(caf::meta::type_name("recording_chunk"), x.status, x.error, x.total, x.bytes);
 }
 
 /// A stream's node claims its call token at the node that issued it (whose ledger is the one

@@ -356,8 +356,18 @@ void call_controller::send_recording(const call_control_route& route,
                                      const net::http_responder& respond) const {
   const auto type = recording_content_type(route.file);
   const auto view = calls_->find_local(route.call_sid);
-  if (!view && bucket_ && type && !remote_owner(route.call_sid))
-    return send_recording_from_index(route, std::string(*type), respond);
+  if (!view && type) {
+    if (remote_owner(route.call_sid)) {
+      return respond(api_error_response(
+          {409, "the call is still live: its recordings are complete when it has ended"}));
+    }
+    // Recorded by a peer: read from its disk by message (a file uploaded and deleted there
+    // comes from the bucket instead); a call no node here knows: the bucket's index.
+    if (const auto holder = cluster_ ? calls_->recorded_on_peer(route.call_sid) : std::nullopt)
+      return send_recording_from_peer(*holder, route, std::string(*type), respond);
+    if (bucket_)
+      return send_recording_from_index(route, std::string(*type), respond);
+  }
   if (!view)
     return respond(api_error_response({404, "no such call on this node: " + route.call_sid}));
   if (view->state != actors::call_state::ended) {
@@ -394,6 +404,64 @@ void call_controller::send_recording(const call_control_route& route,
                                       "inline; filename=\"" + path.filename().string() + "\"");
         respond(std::move(response));
       });
+}
+
+namespace {
+
+/// A recording on its way from the peer that holds it, chunk after chunk.
+struct peer_recording_read {
+  actors::recording_chunk_request next;
+  std::uint64_t total = 0;
+  std::string body;
+  std::function<void(actors::recording_chunk failure)> failed;  // a chunk that is not 200
+  std::function<void(std::string body)> done;
+};
+
+void read_next_chunk(std::shared_ptr<const remote_calls> cluster,
+                     std::shared_ptr<peer_recording_read> read) {
+  auto request = read->next;
+  cluster->read_chunk(std::move(request), [cluster, read](actors::recording_chunk chunk) {
+    if (chunk.status != 200)
+      return read->failed(std::move(chunk));
+    const bool first = read->next.offset == 0;
+    if (!first && chunk.total != read->total)
+      return read->failed({502, "the file changed on its node while it was read", 0, {}});
+    if (chunk.total > max_bucket_recording_bytes)
+      return read->failed({502, "the file is larger than this node serves", 0, {}});
+    read->total = chunk.total;
+    read->body += chunk.bytes;
+    read->next.offset += chunk.bytes.size();
+    if (read->next.offset >= read->total)
+      return read->done(std::move(read->body));
+    if (chunk.bytes.empty())
+      return read->failed({502, "the call's node sent an empty chunk before the end", 0, {}});
+    read_next_chunk(cluster, read);
+  });
+}
+
+}  // namespace
+
+void call_controller::send_recording_from_peer(std::string node_id, const call_control_route& route,
+                                               std::string type,
+                                               const net::http_responder& respond) const {
+  auto read = std::make_shared<peer_recording_read>();
+  read->next = {std::move(node_id), route.call_sid, route.file, 0};
+  // The controller outlives the io threads these callbacks run on (bridge_server joins them
+  // before it goes).
+  read->failed = [this, route, type, respond](actors::recording_chunk failure) {
+    if (failure.status == 404 && bucket_)
+      return send_recording_from_index(route, type, respond);
+    respond(api_error_response({failure.status, std::move(failure.error)}));
+  };
+  read->done = [name = route.file, type, respond](std::string body) {
+    net::http_response response;
+    response.status = 200;
+    response.content_type = type;
+    response.body = std::move(body);
+    response.headers.emplace_back("Content-Disposition", "inline; filename=\"" + name + "\"");
+    respond(std::move(response));
+  };
+  read_next_chunk(cluster_, std::move(read));
 }
 
 void call_controller::send_recording_from_index(const call_control_route& route, std::string type,

@@ -103,6 +103,10 @@ class call_controller final : public actors::call_actions {
   /// bucket says where its files went.
   void send_recording_from_index(const call_control_route& route, std::string type,
                                  const net::http_responder& respond) const;
+  /// A recording of an ended call that the peer `node_id` recorded: read from its disk by
+  /// message, a bounded chunk at a time (actors::recording_chunk_request).
+  void send_recording_from_peer(std::string node_id, const call_control_route& route,
+                                std::string type, const net::http_responder& respond) const;
   /// The supervisor of a call live on this node, or why it cannot be steered: 404 unknown
   /// here, 409 ending or ended.
   boost::system::result<actors::call_supervisor_actor, api_error> steerable(

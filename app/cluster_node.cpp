@@ -3,6 +3,7 @@
 #include "actors/cluster_message_types.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/messages.hpp"
+#include "actors/recording_reader.hpp"
 #include "app/cluster_dns.hpp"
 #include "app/placement.hpp"
 #include "metrics/process_metrics.hpp"
@@ -196,6 +197,7 @@ struct node_data {
   steady::time_point last_cpu_sample{};
   double load = 0;
   bool started = false;
+  actors::recording_reader_actor recordings;  // this node's files, for peers (detached)
 };
 
 using node_pointer = node_impl_actor::stateful_pointer<node_data>;
@@ -577,6 +579,34 @@ caf::result<actors::call_handover_answer> on_handover_offer(node_pointer self,
   });
 }
 
+/// A chunk of a recording: from a peer, of one of this node's calls (its reader reads it, off
+/// the io threads, and answers the asker directly); from this node's API, of a peer's call
+/// (forwarded there).
+caf::result<actors::recording_chunk> on_recording_chunk_request(
+    node_pointer self, actors::recording_chunk_request& request) {
+  auto& state = self->state;
+  const auto refused = [](std::string why) {
+    actors::recording_chunk chunk;
+    chunk.status = 400;
+    chunk.error = std::move(why);
+    return chunk;
+  };
+  // The reader opens only names the call's own view lists; these bounds keep the asking cheap.
+  if (!short_enough(request.call_sid, max_sid_length) || !short_enough(request.file, 64) ||
+      request.file.find('/') != std::string::npos)
+    return refused("not a request this node takes");
+  if (from_peer(self) || request.node_id == to_string(self->system().node())) {
+    if (!state.recordings)
+      return refused("this node serves no recordings");
+    return self->delegate(state.recordings, std::move(request));
+  }
+  return forward_to_node<actors::recording_chunk>(self, request, [&](const char* why) {
+    auto chunk = refused(why);
+    chunk.status = 502;
+    return chunk;
+  });
+}
+
 void on_call_changed(node_pointer self, const std::string& call_sid) {
   auto& state = self->state;
   if (from_peer(self) || !state.options.calls || state.peers.empty())
@@ -637,6 +667,11 @@ node_impl_actor::behavior_type node_behavior(node_pointer self, cluster_options 
   state.view = std::move(view);
   state.seeds_not_tried.insert(state.options.seeds.begin(), state.options.seeds.end());
   state.table.emplace(to_string(self->system().node()), self_report(state), state.options.limits);
+  if (state.options.calls) {
+    // Linked: it ends with this actor (a detached actor holds a thread the system waits for).
+    state.recordings =
+        self->spawn<caf::detached + caf::linked>(actors::recording_reader, state.options.calls);
+  }
   self->set_down_handler([self](caf::down_msg& down) {
     auto& data = self->state;
     for (const auto& [id, peer] : data.peers) {
@@ -663,6 +698,9 @@ node_impl_actor::behavior_type node_behavior(node_pointer self, cluster_options 
         return on_dial_budget_request(self, request);
       },
       [self](actors::call_handover_offer& offer) { return on_handover_offer(self, offer); },
+      [self](actors::recording_chunk_request& request) {
+        return on_recording_chunk_request(self, request);
+      },
       [self](call_changed_atom, std::string& call_sid) { on_call_changed(self, call_sid); },
       [self](cluster_tick_atom) {
         if (from_self(self))
@@ -863,6 +901,48 @@ void cluster_node::ask(actors::remote_call_request request,
                                                     std::to_string(timeout.count()) + " ms"));
                   }
                   reply_to(answer(502, "the call's node cannot be reached: " + to_string(error)));
+                });
+      },
+      std::move(request), std::move(done));
+}
+
+void cluster_node::read_chunk(actors::recording_chunk_request request,
+                              std::function<void(actors::recording_chunk)> done) const {
+  const auto failed = [](std::uint16_t status, std::string why) {
+    actors::recording_chunk chunk;
+    chunk.status = status;
+    chunk.error = std::move(why);
+    return chunk;
+  };
+  if (!handle_ || system_ == nullptr)
+    return done(failed(502, "this node has left the cluster"));
+  // As ask(): a short-lived actor per chunk, its request's timeout bounding a silent node.
+  const auto timeout = request_timeout_;
+  const std::uint64_t offset = request.offset;
+  system_->spawn(
+      [node = caf::actor_cast<actors::node_actor>(handle_), timeout, failed, offset](
+          caf::event_based_actor* self, actors::recording_chunk_request question,
+          std::function<void(actors::recording_chunk)> reply_to) {
+        self->request(node, timeout, std::move(question))
+            .then(
+                [reply_to, failed, offset](actors::recording_chunk& chunk) {
+                  // Another node's bytes: no more than a chunk, never past the size it gives.
+                  if (chunk.bytes.size() > actors::recording_chunk_bytes ||
+                      chunk.error.size() > max_call_text ||
+                      (chunk.status == 200 &&
+                       (chunk.total < offset || chunk.bytes.size() > chunk.total - offset))) {
+                    return reply_to(failed(502,
+                                           "the call's node answered with a chunk this "
+                                           "node cannot read"));
+                  }
+                  reply_to(std::move(chunk));
+                },
+                [reply_to, failed, timeout](caf::error& error) {
+                  if (error == caf::sec::request_timeout) {
+                    return reply_to(failed(504, "the call's node did not answer within " +
+                                                    std::to_string(timeout.count()) + " ms"));
+                  }
+                  reply_to(failed(502, "the call's node cannot be reached: " + to_string(error)));
                 });
       },
       std::move(request), std::move(done));

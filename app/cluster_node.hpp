@@ -145,6 +145,8 @@ class cluster_node final : public remote_calls {
   // remote_calls
   void ask(actors::remote_call_request request,
            std::function<void(actors::remote_call_answer)> done) const override;
+  void read_chunk(actors::recording_chunk_request request,
+                  std::function<void(actors::recording_chunk)> done) const override;
   /// Asks `request.node_id` (this node or a peer) for a place for a call (placement); `done`
   /// is called once, on an io thread: refused when that node is full, draining, not linked or
   /// does not answer within the request timeout. Never blocks.

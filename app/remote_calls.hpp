@@ -17,6 +17,9 @@ class remote_calls {
   /// cluster's request timeout). Never blocks.
   virtual void ask(actors::remote_call_request request,
                    std::function<void(actors::remote_call_answer)> done) const = 0;
+  /// Reads one chunk of a recording held by the node `request.node_id`; `done` as for ask().
+  virtual void read_chunk(actors::recording_chunk_request request,
+                          std::function<void(actors::recording_chunk)> done) const = 0;
 };
 
 }  // namespace switchboard::app

@@ -261,6 +261,22 @@ TEST_CASE(
     return call && call->at("ended_because") == "hung up through the API" &&
            call->at("node") == "node-c";
   }));
+  // b serves c's recordings, read from c's disk by message a chunk at a time.
+  std::filesystem::path c_directory;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir.path() / "node-c")) {
+    if (entry.is_directory() && entry.path().filename() == c_sid)
+      c_directory = entry.path();
+  }
+  REQUIRE_FALSE(c_directory.empty());
+  for (const char* file : {"stereo.wav", "caller.wav", "call.json"}) {
+    INFO(file);
+    const auto served = b.get("/calls/" + c_sid + "/recordings/" + file);
+    CHECK(served.status == 200);
+    CHECK(served.body == switchboard::testing::read_text(c_directory / file));
+  }
+  CHECK(b.get("/calls/" + c_sid + "/recordings/nothing.wav").status == 404);
+  // A live call's recordings are not complete yet, wherever it runs.
+  CHECK(b.get("/calls/" + calls[0]->sid + "/recordings/caller.wav").status == 409);
   CHECK_FALSE(a.listed(c_sid));
   // A call that has ended is not steered; one that never was is unknown.
   CHECK(a.post("/calls/" + c_sid + "/hangup").status == 409);

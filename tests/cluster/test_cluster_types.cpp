@@ -103,6 +103,8 @@ TEST_CASE("cluster types: the echo peer (run by the round trip)", "[.cluster_ech
             [](actors::dial_budget_request& x) { return x; },
             [](actors::call_handover_offer& x) { return x; },
             [](actors::call_handover_answer& x) { return x; },
+            [](actors::recording_chunk_request& x) { return x; },
+            [](actors::recording_chunk& x) { return x; },
         };
       },
       0);
@@ -174,5 +176,15 @@ TEST_CASE("cluster types: every cross-node type reaches another process and come
   CHECK(offer.state.elapsed_ms == 301'000);
   CHECK(offer.state.parts.front().node == "node-a");
   round_trip(actors::call_handover_answer{true, "00112233445566778899aabbccddeeff", {}});
+  round_trip(actors::recording_chunk_request{"0123456789ABCDEF#42",
+                                             "CA0123456789abcdef0123456789abcdef", "stereo.wav",
+                                             3 * actors::recording_chunk_bytes});
+  // A whole chunk of every byte value: what a WAV holds.
+  std::string bytes(actors::recording_chunk_bytes, '\0');
+  for (std::size_t i = 0; i < bytes.size(); ++i)
+    bytes[i] = static_cast<char>(i % 256);
+  const auto chunk = round_trip(actors::recording_chunk{200, {}, 5 * bytes.size(), bytes});
+  CHECK(chunk.bytes == bytes);
+  CHECK(chunk.total == 5 * bytes.size());
   CHECK((*peer)->terminate() != 0);  // ended by SIGTERM
 }
