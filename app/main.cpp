@@ -24,6 +24,8 @@ Usage:
                                                   cost per call (`loadgen --help`)
   switchboard mix CALLER.wav AGENT.wav --out DIR  write DIR/stereo.wav (caller left, agent
                                                   right) and DIR/mono.wav from two μ-law tracks
+  switchboard join PART_DIR... --out DIR          join a handed-over call's parts (one directory
+                                                  per node) on the call's timeline into DIR
   switchboard repair FILE|DIR                     fix the header of recordings cut off by a crash
   switchboard settings                            print the configuration table (Markdown)
   switchboard --help | --version
@@ -59,6 +61,8 @@ int main(int argc, char** argv) {
     return app::run_mix(rest);
   if (command == "repair")
     return app::run_repair(rest);
+  if (command == "join")
+    return app::run_join(rest);
   if (command == "settings")
     return app::run_settings(rest);
   if (command == "demo")

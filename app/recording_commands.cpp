@@ -1,12 +1,20 @@
-// `switchboard mix` and `switchboard repair`: thin command-line faces of audio/.
+// `switchboard mix`, `switchboard join` and `switchboard repair`: thin command-line faces of
+// audio/.
 #include "actors/call_recovery.hpp"
 #include "app/commands.hpp"
 #include "audio/mixer.hpp"
+#include "audio/part_join.hpp"
 #include "audio/wav_repair.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <iterator>
+#include <optional>
 #include <vector>
 
 namespace switchboard::app {
@@ -14,6 +22,66 @@ namespace switchboard::app {
 namespace {
 constexpr std::string_view mix_usage = "usage: switchboard mix CALLER.wav AGENT.wav --out DIR\n";
 constexpr std::string_view repair_usage = "usage: switchboard repair FILE|DIR\n";
+constexpr std::string_view join_usage = "usage: switchboard join PART_DIR... --out DIR\n";
+
+/// Positional arguments and --out DIR (or --out=DIR); false after printing why (usage).
+bool inputs_and_out_dir(std::span<const std::string> arguments, std::string_view command,
+                        std::string_view usage, std::vector<std::string>& inputs,
+                        std::string& out_dir) {
+  for (std::size_t i = 0; i < arguments.size(); ++i) {
+    const auto& argument = arguments[i];
+    if (argument == "--out" && i + 1 < arguments.size()) {
+      out_dir = arguments[++i];
+    } else if (argument.starts_with("--out=")) {
+      out_dir = argument.substr(6);
+    } else if (argument.starts_with("-")) {
+      std::cerr << "switchboard " << command << ": unknown option '" << argument << "'\n" << usage;
+      return false;
+    } else {
+      inputs.push_back(argument);
+    }
+  }
+  return true;
+}
+
+/// One part of a call, as its call.json places it.
+struct recorded_part {
+  std::filesystem::path directory;
+  std::string call_sid;
+  std::uint64_t number = 1;     // "part" (absent: the call had one part)
+  std::uint64_t offset_ms = 0;  // "part_offset_ms" on the call's timeline
+};
+
+std::optional<recorded_part> read_recorded_part(const std::filesystem::path& directory,
+                                                std::string& error) {
+  std::ifstream in(directory / "call.json", std::ios::binary);
+  const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  boost::system::error_code ec;
+  const auto parsed = boost::json::parse(text, ec);
+  if (ec || !parsed.is_object()) {
+    error = (directory / "call.json").string() + " is missing or not a call's summary";
+    return std::nullopt;
+  }
+  const auto& call = parsed.as_object();
+  recorded_part part;
+  part.directory = directory;
+  const auto* sid = call.if_contains("call_sid");
+  if (sid == nullptr || !sid->is_string()) {
+    error = (directory / "call.json").string() + " names no call_sid";
+    return std::nullopt;
+  }
+  part.call_sid = std::string(sid->as_string());
+  const auto number = [&](std::string_view key, std::uint64_t fallback) {
+    const auto* value = call.if_contains(key);
+    return value != nullptr && value->is_uint64() ? value->as_uint64()
+           : value != nullptr && value->is_int64() && value->as_int64() >= 0
+               ? static_cast<std::uint64_t>(value->as_int64())
+               : fallback;
+  };
+  part.number = number("part", 1);
+  part.offset_ms = number("part_offset_ms", 0);
+  return part;
+}
 
 /// A call's directory that its node did not finish: its marker is there, or its tracks are and
 /// its call.json is not.
@@ -51,19 +119,8 @@ int finish_call_directory(const std::filesystem::path& directory) {
 int run_mix(std::span<const std::string> arguments) {
   std::vector<std::string> inputs;
   std::string out_dir;
-  for (std::size_t i = 0; i < arguments.size(); ++i) {
-    const auto& argument = arguments[i];
-    if (argument == "--out" && i + 1 < arguments.size()) {
-      out_dir = arguments[++i];
-    } else if (argument.starts_with("--out=")) {
-      out_dir = argument.substr(6);
-    } else if (argument.starts_with("-")) {
-      std::cerr << "switchboard mix: unknown option '" << argument << "'\n" << mix_usage;
-      return 2;
-    } else {
-      inputs.push_back(argument);
-    }
-  }
+  if (!inputs_and_out_dir(arguments, "mix", mix_usage, inputs, out_dir))
+    return 2;
   if (inputs.size() != 2 || out_dir.empty()) {
     std::cerr << mix_usage;
     return 2;
@@ -79,6 +136,64 @@ int run_mix(std::span<const std::string> arguments) {
   if (mixed->clipped_samples != 0)
     std::cout << " (" << mixed->clipped_samples << " samples clipped)";
   std::cout << "\n";
+  return 0;
+}
+
+int run_join(std::span<const std::string> arguments) {
+  std::vector<std::string> inputs;
+  std::string out_dir;
+  if (!inputs_and_out_dir(arguments, "join", join_usage, inputs, out_dir))
+    return 2;
+  if (inputs.empty() || out_dir.empty()) {
+    std::cerr << join_usage;
+    return 2;
+  }
+  std::vector<recorded_part> parts;
+  for (const auto& input : inputs) {
+    std::string error;
+    auto part = read_recorded_part(input, error);
+    if (!part) {
+      std::cerr << "switchboard join: " << error << "\n";
+      return 1;
+    }
+    if (!parts.empty() && part->call_sid != parts.front().call_sid) {
+      std::cerr << "switchboard join: " << input << " is a part of " << part->call_sid
+                << ", not of " << parts.front().call_sid << "\n";
+      return 1;
+    }
+    parts.push_back(std::move(*part));
+  }
+  std::sort(parts.begin(), parts.end(),
+            [](const recorded_part& a, const recorded_part& b) { return a.number < b.number; });
+  std::error_code ec;
+  std::filesystem::create_directories(out_dir, ec);
+  if (ec) {
+    std::cerr << "switchboard join: cannot create " << out_dir << ": " << ec.message() << "\n";
+    return 1;
+  }
+  for (const char* track : {"caller.wav", "agent.wav"}) {
+    std::vector<audio::part_track> tracks;
+    for (const auto& part : parts)
+      tracks.push_back({(part.directory / track).string(), part.offset_ms});
+    const auto joined =
+        audio::join_part_tracks(tracks, (std::filesystem::path(out_dir) / track).string());
+    if (!joined) {
+      std::cerr << "switchboard join: " << joined.error().message << "\n";
+      return 1;
+    }
+    std::cout << track << ": " << joined->samples / 8 << " ms from " << parts.size() << " parts ("
+              << joined->silence_samples / 8 << " ms of gaps filled with silence, "
+              << joined->cut_samples / 8 << " ms of overlap cut)\n";
+  }
+  const auto out = std::filesystem::path(out_dir);
+  auto mixed =
+      audio::mix_tracks((out / "caller.wav").string(), (out / "agent.wav").string(), out_dir);
+  if (!mixed) {
+    std::cerr << "switchboard join: " << mixed.error().message << "\n";
+    return 1;
+  }
+  std::cout << "stereo: " << mixed->stereo_path << "\n"
+            << "mono:   " << mixed->mono_path << "\n";
   return 0;
 }
 

@@ -1,4 +1,6 @@
 // The executable as a user runs it: a real child process, started and reaped by the test.
+#include "audio/wav_format.hpp"
+#include "audio/wav_writer.hpp"
 #include "audio_test_support.hpp"
 #include "bridge_harness.hpp"
 #include "config/settings.hpp"
@@ -112,7 +114,7 @@ std::string http_get(std::uint16_t port, const std::string& path) {
 TEST_CASE("--help lists every command", "[commands]") {
   const auto help = run("--help");
   CHECK(help.exit_status == 0);
-  for (const char* command : {"serve", "demo", "mix", "repair", "settings"}) {
+  for (const char* command : {"serve", "demo", "mix", "join", "repair", "settings"}) {
     CHECK(help.output.find(command) != std::string::npos);
   }
   CHECK(run("frobnicate").exit_status == 2);
@@ -160,6 +162,57 @@ TEST_CASE("mix and repair give clear errors and never touch their inputs", "[com
   std::string content;
   std::getline(again, content);
   CHECK(content == "these are not the samples you are looking for");
+}
+
+TEST_CASE("join makes one recording of a handed-over call's parts", "[commands]") {
+  switchboard::testing::temporary_directory dir;
+  namespace audio = switchboard::audio;
+  const auto part = [&](const std::string& name, const std::string& call_sid, int number,
+                        int offset_ms, std::size_t samples, std::uint8_t code) {
+    const auto directory = dir.path() / name;
+    std::filesystem::create_directories(directory);
+    for (const char* track : {"caller.wav", "agent.wav"}) {
+      auto writer = audio::wav_writer::create((directory / track).string(),
+                                              audio::wav_format::mulaw_8k_mono());
+      REQUIRE(writer.has_value());
+      REQUIRE(writer->append(std::vector<std::uint8_t>(samples, code)).has_value());
+      REQUIRE(writer->close().has_value());
+    }
+    std::ofstream(directory / "call.json") << R"({"call_sid":")" << call_sid << R"(","part":)"
+                                           << number << R"(,"part_offset_ms":)" << offset_ms << "}";
+    return shell_quote(directory.string());
+  };
+  // Given out of order: part 2 (node-b, from 1000 ms) then part 1 (node-a, 900 ms long).
+  const auto second = part("node-b-part2", "CA1", 2, 1000, 4000, 0x10);
+  const auto first = part("node-a-part1", "CA1", 1, 0, 7200, 0x20);
+  const auto out = dir.path() / "whole";
+  const auto joined = run("join " + second + " " + first + " --out " + shell_quote(out.string()));
+  INFO(joined.output);
+  REQUIRE(joined.exit_status == 0);
+  CHECK(joined.output.find("caller.wav: 1500 ms from 2 parts (100 ms of gaps") !=
+        std::string::npos);
+  for (const char* file : {"caller.wav", "agent.wav", "stereo.wav", "mono.wav"})
+    CHECK(std::filesystem::exists(out / file));
+  const auto info = audio::parse_wav_file((out / "caller.wav").string());
+  REQUIRE(info.has_value());
+  CHECK(info->frames() == 12'000);
+  const auto bytes = switchboard::audio::test::read_bytes((out / "caller.wav").string());
+  const auto at = [&](std::size_t sample) {
+    return bytes[info->data_offset + sample];
+  };
+  CHECK(at(0) == 0x20);
+  CHECK(at(7199) == 0x20);
+  CHECK(at(7200) == 0xFF);  // the 100 ms gap: μ-law silence
+  CHECK(at(8000) == 0x10);
+  CHECK(at(11'999) == 0x10);
+
+  // Parts of two calls are not one call; a second join never overwrites.
+  const auto other = part("other", "CA2", 2, 1000, 80, 0x30);
+  CHECK(run("join " + first + " " + other + " --out " + shell_quote((dir.path() / "x").string()))
+            .exit_status == 1);
+  CHECK(run("join " + second + " " + first + " --out " + shell_quote(out.string())).exit_status ==
+        1);
+  CHECK(run("join --out " + shell_quote(out.string())).exit_status == 2);
 }
 
 TEST_CASE("serve answers its health probes and stops on SIGTERM", "[commands]") {
