@@ -51,6 +51,18 @@ std::string read_small_text(const std::filesystem::path& path) {
   return text;
 }
 
+/// A recording's bytes as the API answers them, wherever they came from (this disk, a peer's,
+/// the bucket).
+net::http_response recording_response(const std::string& name, const std::string& type,
+                                      std::string body) {
+  net::http_response response;
+  response.status = 200;
+  response.content_type = type;
+  response.body = std::move(body);
+  response.headers.emplace_back("Content-Disposition", "inline; filename=\"" + name + "\"");
+  return response;
+}
+
 /// A recording whose local copy is gone (it was uploaded): call.json (the local one, or the
 /// call's index in the bucket) says where it went; the bucket serves it. Blocking: on the API's
 /// file readers, never an io thread.
@@ -91,12 +103,7 @@ net::http_response recording_from_bucket(actors::object_store& bucket, std::stri
     spdlog::warn("{} not served from the bucket: {}", *url, got.reason);
     return api_error_response({502, "the bucket did not answer with " + name});
   }
-  net::http_response response;
-  response.status = 200;
-  response.content_type = type;
-  response.body = std::move(body);
-  response.headers.emplace_back("Content-Disposition", "inline; filename=\"" + name + "\"");
-  return response;
+  return recording_response(name, type, std::move(body));
 }
 
 }  // namespace
@@ -396,13 +403,7 @@ void call_controller::send_recording(const call_control_route& route,
         if (!in.good() && !in.eof()) {
           return respond(api_error_response({500, "cannot read " + path.filename().string()}));
         }
-        net::http_response response;
-        response.status = 200;
-        response.content_type = type;
-        response.body = std::move(body);
-        response.headers.emplace_back("Content-Disposition",
-                                      "inline; filename=\"" + path.filename().string() + "\"");
-        respond(std::move(response));
+        respond(recording_response(path.filename().string(), type, std::move(body)));
       });
 }
 
@@ -454,12 +455,7 @@ void call_controller::send_recording_from_peer(std::string node_id, const call_c
     respond(api_error_response({failure.status, std::move(failure.error)}));
   };
   read->done = [name = route.file, type, respond](std::string body) {
-    net::http_response response;
-    response.status = 200;
-    response.content_type = type;
-    response.body = std::move(body);
-    response.headers.emplace_back("Content-Disposition", "inline; filename=\"" + name + "\"");
-    respond(std::move(response));
+    respond(recording_response(name, type, std::move(body)));
   };
   read_next_chunk(cluster_, std::move(read));
 }
