@@ -1,5 +1,8 @@
 #include "audio_test_support.hpp"
 
+#include "audio/wav_format.hpp"
+#include "audio/wav_writer.hpp"
+
 #include <boost/json.hpp>
 
 #include <array>
@@ -272,6 +275,16 @@ std::vector<std::uint8_t> mulaw_pattern(std::size_t samples, std::uint8_t start)
 std::int16_t le16_at(std::span<const std::uint8_t> bytes, std::size_t index) {
   return static_cast<std::int16_t>(
       static_cast<std::uint16_t>(bytes[2 * index] | (bytes[2 * index + 1] << 8)));
+}
+
+void write_mulaw_wav(const std::string& path, std::span<const std::uint8_t> codes) {
+  auto writer = wav_writer::create(path, wav_format::mulaw_8k_mono());
+  if (!writer)
+    throw std::runtime_error(writer.error().message);
+  if (auto appended = writer->append(codes); !appended)
+    throw std::runtime_error(appended.error().message);
+  if (auto closed = writer->close(); !closed)
+    throw std::runtime_error(closed.error().message);
 }
 
 }  // namespace switchboard::audio::test

@@ -90,6 +90,10 @@ class wav_builder {
   std::optional<std::uint32_t> riff_size_;
 };
 
+/// A μ-law 8 kHz mono WAV file of `codes`, written and closed by the library's writer (throws
+/// std::runtime_error when it cannot be).
+void write_mulaw_wav(const std::string& path, std::span<const std::uint8_t> codes);
+
 /// A μ-law test signal stepping through all 256 codes (stride 37), so neighbours differ.
 std::vector<std::uint8_t> mulaw_pattern(std::size_t samples, std::uint8_t start = 0);
 

@@ -18,13 +18,6 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-void write_mulaw_wav(const std::string& path, const std::vector<std::uint8_t>& codes) {
-  auto writer = audio::wav_writer::create(path, audio::wav_format::mulaw_8k_mono());
-  REQUIRE(writer.has_value());
-  REQUIRE(writer->append(codes).has_value());
-  REQUIRE(writer->close().has_value());
-}
-
 std::set<std::string> names_in(const std::filesystem::path& directory) {
   std::set<std::string> names;
   for (const auto& entry : std::filesystem::directory_iterator(directory)) {
@@ -68,8 +61,8 @@ TEST_CASE("mix puts the caller left and the agent right, padded with silence", "
   // Lengths not a multiple of the block size, agent shorter: exercises padding across blocks.
   const auto caller_codes = t::mulaw_pattern(10001, 0);
   const auto agent_codes = t::mulaw_pattern(6003, 100);
-  write_mulaw_wav(dir.file("caller.wav"), caller_codes);
-  write_mulaw_wav(dir.file("agent.wav"), agent_codes);
+  t::write_mulaw_wav(dir.file("caller.wav"), caller_codes);
+  t::write_mulaw_wav(dir.file("agent.wav"), agent_codes);
   const auto out = (dir.path() / "mix" / "nested").string();  // created by the mixer
 
   const auto report = audio::mix_tracks(dir.file("caller.wav"), dir.file("agent.wav"), out);
@@ -115,8 +108,8 @@ TEST_CASE("mix puts the caller left and the agent right, padded with silence", "
 
 TEST_CASE("mix outputs open in ffprobe and soxi", "[mixer][tools]") {
   t::scratch_dir dir;
-  write_mulaw_wav(dir.file("caller.wav"), t::mulaw_pattern(8000));
-  write_mulaw_wav(dir.file("agent.wav"), t::mulaw_pattern(16000, 9));
+  t::write_mulaw_wav(dir.file("caller.wav"), t::mulaw_pattern(8000));
+  t::write_mulaw_wav(dir.file("agent.wav"), t::mulaw_pattern(16000, 9));
   const auto report =
       audio::mix_tracks(dir.file("caller.wav"), dir.file("agent.wav"), dir.file("out"));
   REQUIRE(report.has_value());
@@ -146,8 +139,8 @@ TEST_CASE("the mono mix saturates loud tracks instead of wrapping", "[mixer]") {
   std::fill(loud.begin() + 100, loud.begin() + 200, std::uint8_t{0x00});
   std::vector<std::uint8_t> other = loud;
   std::fill(other.begin() + 200, other.end(), std::uint8_t{0x00});
-  write_mulaw_wav(dir.file("caller.wav"), loud);
-  write_mulaw_wav(dir.file("agent.wav"), other);
+  t::write_mulaw_wav(dir.file("caller.wav"), loud);
+  t::write_mulaw_wav(dir.file("agent.wav"), other);
   const auto report =
       audio::mix_tracks(dir.file("caller.wav"), dir.file("agent.wav"), dir.file("out"));
   REQUIRE(report.has_value());
@@ -167,7 +160,7 @@ TEST_CASE("the mono mix saturates loud tracks instead of wrapping", "[mixer]") {
 
 TEST_CASE("mix refuses inputs that are not mu-law mono 8 kHz", "[mixer]") {
   t::scratch_dir dir;
-  write_mulaw_wav(dir.file("good.wav"), t::mulaw_pattern(100));
+  t::write_mulaw_wav(dir.file("good.wav"), t::mulaw_pattern(100));
   const auto expect = [&](const std::string& caller, const std::string& agent, const char* role,
                           const char* found) {
     const auto report = audio::mix_tracks(caller, agent, dir.file("out"));
@@ -205,7 +198,7 @@ TEST_CASE("mix refuses inputs that are not mu-law mono 8 kHz", "[mixer]") {
 
 TEST_CASE("mix refuses broken or missing inputs and names them", "[mixer]") {
   t::scratch_dir dir;
-  write_mulaw_wav(dir.file("good.wav"), t::mulaw_pattern(100));
+  t::write_mulaw_wav(dir.file("good.wav"), t::mulaw_pattern(100));
   SECTION("truncated caller") {
     t::write_bytes(dir.file("cut.wav"), t::wav_builder()
                                             .fmt(audio::wave_format_mulaw, 1, 8000, 8)
@@ -236,7 +229,7 @@ TEST_CASE("mix refuses broken or missing inputs and names them", "[mixer]") {
 
 TEST_CASE("mix accepts an input whose sizes were never finalised", "[mixer]") {
   t::scratch_dir dir;
-  write_mulaw_wav(dir.file("agent.wav"), t::mulaw_pattern(100));
+  t::write_mulaw_wav(dir.file("agent.wav"), t::mulaw_pattern(100));
   t::write_bytes(dir.file("caller.wav"), t::wav_builder()
                                              .fmt(audio::wave_format_mulaw, 1, 8000, 8, true)
                                              .fact(0)
@@ -254,8 +247,8 @@ TEST_CASE("mix accepts an input whose sizes were never finalised", "[mixer]") {
 
 TEST_CASE("mix never overwrites an output", "[mixer]") {
   t::scratch_dir dir;
-  write_mulaw_wav(dir.file("caller.wav"), t::mulaw_pattern(100));
-  write_mulaw_wav(dir.file("agent.wav"), t::mulaw_pattern(100));
+  t::write_mulaw_wav(dir.file("caller.wav"), t::mulaw_pattern(100));
+  t::write_mulaw_wav(dir.file("agent.wav"), t::mulaw_pattern(100));
   const auto out = dir.file("out");
   std::filesystem::create_directory(out);
   const std::vector<std::uint8_t> precious{'m', 'i', 'n', 'e'};
@@ -274,8 +267,8 @@ TEST_CASE("mix refuses an output that is one of its inputs", "[mixer]") {
   t::scratch_dir dir;
   const auto out = dir.file("out");
   std::filesystem::create_directory(out);
-  write_mulaw_wav(out + "/stereo.wav", t::mulaw_pattern(100));
-  write_mulaw_wav(dir.file("agent.wav"), t::mulaw_pattern(100));
+  t::write_mulaw_wav(out + "/stereo.wav", t::mulaw_pattern(100));
+  t::write_mulaw_wav(dir.file("agent.wav"), t::mulaw_pattern(100));
   const auto before = t::read_bytes(out + "/stereo.wav");
   // Reached through a different spelling of the same path.
   const auto report = audio::mix_tracks(out + "/../out/./stereo.wav", dir.file("agent.wav"), out);
@@ -288,8 +281,8 @@ TEST_CASE("mix refuses an output that is one of its inputs", "[mixer]") {
 
 TEST_CASE("mix of two empty tracks writes empty outputs", "[mixer]") {
   t::scratch_dir dir;
-  write_mulaw_wav(dir.file("caller.wav"), {});
-  write_mulaw_wav(dir.file("agent.wav"), {});
+  t::write_mulaw_wav(dir.file("caller.wav"), {});
+  t::write_mulaw_wav(dir.file("agent.wav"), {});
   const auto report =
       audio::mix_tracks(dir.file("caller.wav"), dir.file("agent.wav"), dir.file("out"));
   REQUIRE(report.has_value());
@@ -300,8 +293,8 @@ TEST_CASE("mix of two empty tracks writes empty outputs", "[mixer]") {
 
 TEST_CASE("mix reports an output directory it cannot create", "[mixer]") {
   t::scratch_dir dir;
-  write_mulaw_wav(dir.file("caller.wav"), t::mulaw_pattern(10));
-  write_mulaw_wav(dir.file("agent.wav"), t::mulaw_pattern(10));
+  t::write_mulaw_wav(dir.file("caller.wav"), t::mulaw_pattern(10));
+  t::write_mulaw_wav(dir.file("agent.wav"), t::mulaw_pattern(10));
   t::write_bytes(dir.file("a_file"), std::vector<std::uint8_t>{1});
   const auto report =
       audio::mix_tracks(dir.file("caller.wav"), dir.file("agent.wav"), dir.file("a_file") + "/out");

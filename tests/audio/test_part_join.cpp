@@ -18,13 +18,6 @@ using audio::timeline_part;
 
 namespace {
 
-void write_mulaw_wav(const std::string& path, const std::vector<std::uint8_t>& codes) {
-  auto writer = audio::wav_writer::create(path, audio::wav_format::mulaw_8k_mono());
-  REQUIRE(writer.has_value());
-  REQUIRE(writer->append(codes).has_value());
-  REQUIRE(writer->close().has_value());
-}
-
 /// The audio bytes of a μ-law WAV file.
 std::vector<std::uint8_t> codes_of(const std::string& path) {
   const auto info = audio::parse_wav_file(path);
@@ -89,8 +82,8 @@ TEST_CASE("part join: two recorded parts make one track byte for byte", "[part_j
   t::scratch_dir dir;
   const auto first = t::mulaw_pattern(800, 0);     // 100 ms at 0 ms
   const auto second = t::mulaw_pattern(1600, 90);  // 200 ms at 150 ms: a 50 ms gap
-  write_mulaw_wav(dir.file("part1.wav"), first);
-  write_mulaw_wav(dir.file("part2.wav"), second);
+  t::write_mulaw_wav(dir.file("part1.wav"), first);
+  t::write_mulaw_wav(dir.file("part2.wav"), second);
   const std::vector<audio::part_track> tracks{{dir.file("part1.wav"), 0},
                                               {dir.file("part2.wav"), 150}};
   const auto joined = audio::join_part_tracks(tracks, dir.file("whole.wav"));
@@ -115,7 +108,7 @@ TEST_CASE("part join: a track that is not μ-law 8 kHz mono is refused", "[part_
   auto writer = audio::wav_writer::create(dir.file("pcm.wav"), audio::wav_format::pcm16(1, 8000));
   REQUIRE(writer.has_value());
   REQUIRE(writer->close().has_value());
-  write_mulaw_wav(dir.file("part1.wav"), t::mulaw_pattern(80));
+  t::write_mulaw_wav(dir.file("part1.wav"), t::mulaw_pattern(80));
   const std::vector<audio::part_track> tracks{{dir.file("part1.wav"), 0},
                                               {dir.file("pcm.wav"), 10}};
   const auto joined = audio::join_part_tracks(tracks, dir.file("whole.wav"));
