@@ -758,7 +758,9 @@ class node final : public bridge_server {
     net::update_twilio_call(
         io_, rest_tls_,
         {settings_.twilio_api_base, settings_.twilio_account_sid, settings_.twilio_auth_token},
-        identity.call_sid, {{"Twiml", net::connect_stream_twiml(peer.stream_url, parameters)}},
+        identity.call_sid,
+        {{"Twiml", net::connect_stream_twiml(peer.stream_url, parameters,
+                                             net::connect_action_url(webhook_))}},
         [this, call_sid = identity.call_sid, supervisor, peer_id = peer.node_id,
          admission_key = actors::call_admission_key(identity.call_sid, identity.dial_id),
          failed = std::move(failed)](net::twilio_create_result answer) {
@@ -870,10 +872,11 @@ class node final : public bridge_server {
     }
     auto call = std::get<net::incoming_call>(std::move(read));
     auto own_stream = net::media_stream_url(request, webhook_);
+    auto action = net::connect_action_url(request, webhook_);
     auto key = call.call_sid;
     placer_->place(std::move(key), inbound_place_hold, false, metrics::refusal_source::webhook,
                    [this, call = std::move(call), own_stream = std::move(own_stream),
-                    respond](std::optional<placed_call> where) {
+                    action = std::move(action), respond](std::optional<placed_call> where) {
                      env_->metrics->webhooks(200).Increment();
                      if (!where) {
                        spdlog::warn("[call {}] refused at the webhook: every node is full",
@@ -886,7 +889,7 @@ class node final : public bridge_server {
                      }
                      respond(net::stream_call_response(
                          call, where->stream_url.empty() ? own_stream : where->stream_url, *tokens_,
-                         env_->wall_clock()));
+                         env_->wall_clock(), action));
                    });
     return true;
   }

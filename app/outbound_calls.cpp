@@ -107,7 +107,7 @@ bool overrides_travel(const dial_request& dial) {
 std::vector<net::form_parameter> create_call_parameters(
     const dial_request& dial, const std::string& from, const std::string& stream_url,
     const std::string& status_callback_url, const std::string& dial_id, const std::string& token,
-    bool with_overrides) {
+    bool with_overrides, const std::string& action_url) {
   // From and To as an inbound call's webhook passes them: the stream's `start` names neither.
   std::vector<net::form_parameter> stream_parameters{
       {"dial_id", dial_id}, {"token", token}, {"From", from}, {"To", dial.to}};
@@ -118,7 +118,7 @@ std::vector<net::form_parameter> create_call_parameters(
   return {
       {"To", dial.to},
       {"From", from},
-      {"Twiml", net::connect_stream_twiml(stream_url, stream_parameters)},
+      {"Twiml", net::connect_stream_twiml(stream_url, stream_parameters, action_url)},
       {"StatusCallback", status_callback_url},
       {"StatusCallbackMethod", "POST"},
       {"StatusCallbackEvent", "initiated"},
@@ -275,9 +275,9 @@ void outbound_dialer::dial_budgeted(const dial_request& dial, const std::string&
   const auto token =
       tokens_.issue({token_subject, settings_.twilio_phone_number, dial.to, fingerprint},
                     wall_clock_(), std::chrono::minutes(15));
-  auto parameters =
-      create_call_parameters(dial, settings_.twilio_phone_number, stream_url,
-                             *settings_.public_url + "/call-status", dial_id, token, travelling);
+  auto parameters = create_call_parameters(dial, settings_.twilio_phone_number, stream_url,
+                                           *settings_.public_url + "/call-status", dial_id, token,
+                                           travelling, net::connect_action_url(webhook));
   const auto twiml = std::find_if(parameters.begin(), parameters.end(),
                                   [](const auto& parameter) { return parameter.name == "Twiml"; });
   if (twiml != parameters.end() && twiml->value.size() > max_inline_twiml_chars) {

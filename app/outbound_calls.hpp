@@ -51,11 +51,12 @@ class call_rate_limiter {
 };
 
 /// The form of Calls.json for one dial: To, From, inline TwiML streaming to `stream_url` with
-/// the dial's token (and its overrides, when they travel), and a status callback for every event.
+/// the dial's token (and its overrides, when they travel) and `action_url` as its <Connect
+/// action> (empty: none), and a status callback for every event.
 std::vector<net::form_parameter> create_call_parameters(
     const dial_request& dial, const std::string& from, const std::string& stream_url,
     const std::string& status_callback_url, const std::string& dial_id, const std::string& token,
-    bool with_overrides = false);
+    bool with_overrides = false, const std::string& action_url = {});
 
 /// Twilio's limit on inline TwiML (Calls.json `Twiml`; error 32018 beyond it).
 inline constexpr std::size_t max_inline_twiml_chars = 4000;

@@ -33,6 +33,16 @@ std::string requested_url(const http_request& request, const twilio_webhook_sett
   return public_base(request, settings) + request.target;
 }
 
+std::string connect_action_url(const http_request& request,
+                               const twilio_webhook_settings& settings) {
+  return public_base(request, settings) + std::string(connect_action_path);
+}
+
+std::string connect_action_url(const twilio_webhook_settings& settings) {
+  return settings.public_url ? *settings.public_url + std::string(connect_action_path)
+                             : std::string();
+}
+
 std::string media_stream_url(const http_request& request, const twilio_webhook_settings& settings) {
   if (!settings.node_stream_url.empty())
     return settings.node_stream_url;
@@ -71,21 +81,25 @@ std::variant<incoming_call, http_response> read_incoming_call(
   if (call_sid.empty())
     return http_response::text(400, "CallSid is missing\n");
   return incoming_call{std::string(call_sid), std::string(value_of(params, "From")),
-                       std::string(value_of(params, "To"))};
+                       std::string(value_of(params, "To")),
+                       std::string(value_of(params, "CallStatus"))};
 }
 
 http_response stream_call_response(const incoming_call& call, const std::string& stream_url,
                                    const call_token_issuer& tokens,
-                                   std::chrono::system_clock::time_point now) {
-  const std::vector<form_parameter> stream_parameters{
+                                   std::chrono::system_clock::time_point now,
+                                   const std::string& action_url,
+                                   std::span<const form_parameter> extra) {
+  std::vector<form_parameter> stream_parameters{
       {"CallSid", call.call_sid},
       {"From", call.from},
       {"To", call.to},
       {"token", tokens.issue({call.call_sid, call.from, call.to}, now)},
   };
+  stream_parameters.insert(stream_parameters.end(), extra.begin(), extra.end());
   http_response response;
   response.content_type = "text/xml";
-  response.body = connect_stream_twiml(stream_url, stream_parameters);
+  response.body = connect_stream_twiml(stream_url, stream_parameters, action_url);
   return response;
 }
 
@@ -113,8 +127,9 @@ http_response answer_incoming_call(const http_request& request,
     peer_stream = redirect(call.call_sid);
   if (!peer_stream && admit && !admit(call.call_sid))
     return full_response(settings);
-  return stream_call_response(
-      call, peer_stream ? *peer_stream : media_stream_url(request, settings), tokens, now);
+  return stream_call_response(call,
+                              peer_stream ? *peer_stream : media_stream_url(request, settings),
+                              tokens, now, connect_action_url(request, settings));
 }
 
 std::string check_media_stream_upgrade(const http_request& request,

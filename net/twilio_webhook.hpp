@@ -4,6 +4,9 @@
 //                            connects the call to our media stream, with a per-call token.
 //   GET /media-stream        the WebSocket upgrade: check its signature before any model
 //                            connection is made (protocols.md §A5.3).
+//   POST /connect-action     <Connect action>: Twilio asks what next when a stream ended
+//                            (app/connect_action.hpp decides; signed and checked like the
+//                            webhook).
 
 #include "net/call_token.hpp"
 #include "net/http_types.hpp"
@@ -11,6 +14,7 @@
 #include <chrono>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <variant>
 
@@ -35,6 +39,7 @@ using admit_call = std::function<bool(std::string_view call_sid)>;
 
 inline constexpr std::string_view incoming_call_path = "/incoming-call";
 inline constexpr std::string_view media_stream_path = "/media-stream";
+inline constexpr std::string_view connect_action_path = "/connect-action";
 
 /// The URL Twilio requested (and signed): PUBLIC_URL + target, or scheme://Host + target.
 std::string requested_url(const http_request& request, const twilio_webhook_settings& settings);
@@ -42,6 +47,14 @@ std::string requested_url(const http_request& request, const twilio_webhook_sett
 /// NODE_STREAM_URL when set; else wss://HOST[/prefix]/media-stream (ws:// when PUBLIC_URL is
 /// plain http://, for local use).
 std::string media_stream_url(const http_request& request, const twilio_webhook_settings& settings);
+
+/// The <Connect action> URL every stream TwiML names: PUBLIC_URL (else as the webhook was
+/// reached) + /connect-action. Any node answers it: it is the cluster's address, not a node's.
+std::string connect_action_url(const http_request& request,
+                               const twilio_webhook_settings& settings);
+/// The same from PUBLIC_URL alone (TwiML made without a request: POST /calls, a hand-over);
+/// empty without PUBLIC_URL.
+std::string connect_action_url(const twilio_webhook_settings& settings);
 
 /// Where a webhook's call streams when this node does not take it itself: a peer's stream URL
 /// (a draining node sends new calls to a ready peer). Asked first, for a signed request that
@@ -53,6 +66,7 @@ struct incoming_call {
   std::string call_sid;
   std::string from;
   std::string to;
+  std::string call_status;  // CallStatus: ringing at the webhook; in-progress at an action
 };
 
 /// The voice webhook's checks: the method (405), the signature (403), a CallSid (400). Either
@@ -60,10 +74,14 @@ struct incoming_call {
 std::variant<incoming_call, http_response> read_incoming_call(
     const http_request& request, const twilio_webhook_settings& settings);
 
-/// TwiML that streams `call` to `stream_url`, with its From, To and a call token.
+/// TwiML that streams `call` to `stream_url`, with its From, To and a call token, and
+/// `action_url` as its <Connect action> (empty: none). `extra` parameters follow (a hand-over
+/// key for a continued call).
 http_response stream_call_response(const incoming_call& call, const std::string& stream_url,
                                    const call_token_issuer& tokens,
-                                   std::chrono::system_clock::time_point now);
+                                   std::chrono::system_clock::time_point now,
+                                   const std::string& action_url = {},
+                                   std::span<const form_parameter> extra = {});
 
 /// <Say>FULL_MESSAGE</Say><Hangup/> (200, so that Twilio plays it): no node takes the call.
 http_response full_response(const twilio_webhook_settings& settings);

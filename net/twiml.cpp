@@ -44,8 +44,15 @@ void append_xml_escaped(std::string& out, std::string_view text) {
 }  // namespace
 
 std::string connect_stream_twiml(std::string_view stream_url,
-                                 std::span<const form_parameter> parameters) {
-  std::string xml = R"(<?xml version="1.0" encoding="UTF-8"?><Response><Connect><Stream url=")";
+                                 std::span<const form_parameter> parameters,
+                                 std::string_view action_url) {
+  std::string xml = R"(<?xml version="1.0" encoding="UTF-8"?><Response><Connect)";
+  if (!action_url.empty()) {
+    xml += R"( action=")";
+    append_xml_escaped(xml, action_url);
+    xml += '"';
+  }
+  xml += R"(><Stream url=")";
   append_xml_escaped(xml, stream_url);
   xml += "\">";
   for (const auto& parameter : parameters) {
@@ -70,6 +77,10 @@ std::string say_and_hang_up_twiml(std::string_view message) {
   append_xml_escaped(xml, printable);
   xml += "</Say><Hangup/></Response>";
   return xml;
+}
+
+std::string hang_up_twiml() {
+  return R"(<?xml version="1.0" encoding="UTF-8"?><Response><Hangup/></Response>)";
 }
 
 std::string dial_twiml(std::string_view to) {
@@ -102,6 +113,10 @@ boost::system::result<connect_stream, std::string> parse_connect_stream_twiml(
     out.parameters.push_back({child.get<std::string>("<xmlattr>.name", ""),
                               child.get<std::string>("<xmlattr>.value", "")});
   }
+  out.action = tree.get<std::string>("Response.Connect.<xmlattr>.action", "");
+  out.action_method = tree.get<std::string>("Response.Connect.<xmlattr>.method", "POST");
+  if (out.action_method != "GET" && out.action_method != "POST")
+    return twiml_error("<Connect method> is neither GET nor POST: " + out.action_method);
   return out;
 }
 

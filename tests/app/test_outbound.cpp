@@ -82,7 +82,8 @@ TEST_CASE("Calls.json gets To, From, inline TwiML with the dial's token, and eve
   dial.to = "+14155550100";
   const auto parameters =
       app::create_call_parameters(dial, "+15005550006", "wss://voice.example.com/media-stream",
-                                  "https://voice.example.com/call-status", "d1a1", "tok");
+                                  "https://voice.example.com/call-status", "d1a1", "tok", false,
+                                  "https://voice.example.com/connect-action");
   std::multimap<std::string, std::string> by_name;
   for (const auto& parameter : parameters)
     by_name.emplace(parameter.name, parameter.value);
@@ -93,6 +94,8 @@ TEST_CASE("Calls.json gets To, From, inline TwiML with the dial's token, and eve
   const auto stream = net::parse_connect_stream_twiml(by_name.find("Twiml")->second);
   REQUIRE(stream.has_value());
   CHECK(stream->url == "wss://voice.example.com/media-stream");
+  // A stream lost with its node is not the call's end: Twilio asks the cluster what next.
+  CHECK(stream->action == "https://voice.example.com/connect-action");
   REQUIRE(stream->parameters.size() == 4);
   CHECK(stream->parameters[0].name == "dial_id");
   CHECK(stream->parameters[1].value == "tok");

@@ -26,6 +26,44 @@ TEST_CASE("Connect/Stream TwiML carries the stream URL and parameters, escaped",
   CHECK(parsed->parameters[1].value == R"(a "quoted" <b> & 'c')");
 }
 
+TEST_CASE("Connect TwiML names its action URL and the parser reads it back with its method",
+          "[twiml]") {
+  const std::vector<form_parameter> parameters{{"CallSid", "CA1"}};
+  const auto xml = connect_stream_twiml("wss://voice.example.com/media-stream", parameters,
+                                        "https://voice.example.com/connect-action?a=1&b=2");
+  CHECK(xml.find(R"(<Connect action="https://voice.example.com/connect-action?a=1&amp;b=2">)") !=
+        std::string::npos);
+  auto parsed = parse_connect_stream_twiml(xml);
+  REQUIRE(parsed.has_value());
+  CHECK(parsed->action == "https://voice.example.com/connect-action?a=1&b=2");
+  CHECK(parsed->action_method == "POST");
+
+  // Without one, nothing: Twilio then ends the call with the stream.
+  const auto without = parse_connect_stream_twiml(
+      connect_stream_twiml("wss://voice.example.com/media-stream", parameters));
+  REQUIRE(without.has_value());
+  CHECK(without->action.empty());
+  CHECK(connect_stream_twiml("wss://x/media-stream", parameters).find("action=") ==
+        std::string::npos);
+
+  const auto get = parse_connect_stream_twiml(
+      R"(<Response><Connect action="/next" method="GET"><Stream url="wss://x/s"/></Connect></Response>)");
+  REQUIRE(get.has_value());
+  CHECK(get->action == "/next");
+  CHECK(get->action_method == "GET");
+  CHECK_FALSE(
+      parse_connect_stream_twiml(
+          R"(<Response><Connect action="/next" method="PUT"><Stream url="wss://x/s"/></Connect></Response>)")
+          .has_value());
+}
+
+TEST_CASE("Hangup TwiML is read as a hang-up with nothing said", "[twiml]") {
+  const auto said = parse_say_and_hang_up_twiml(hang_up_twiml());
+  REQUIRE(said.has_value());
+  CHECK(said->empty());
+  CHECK_FALSE(parse_connect_stream_twiml(hang_up_twiml()).has_value());
+}
+
 TEST_CASE("TwiML without a stream, or not XML, is an error", "[twiml]") {
   CHECK_FALSE(parse_connect_stream_twiml("<Response><Say>hi</Say></Response>").has_value());
   CHECK_FALSE(parse_connect_stream_twiml("not xml <").has_value());
@@ -139,6 +177,12 @@ TEST_CASE("NODE_STREAM_URL: the node's TwiML names it and its streams are signed
   const auto stream = parse_connect_stream_twiml(answer.body);
   REQUIRE(stream.has_value());
   CHECK(stream->url == "wss://node-0.voice.example.com/media-stream");
+  // The action is the cluster's address, not the node's: a survivor answers it.
+  CHECK(stream->action == "https://voice.example.com/connect-action");
+  CHECK(connect_action_url(settings) == "https://voice.example.com/connect-action");
+  settings.public_url.reset();
+  CHECK(connect_action_url(settings).empty());
+  settings.public_url = "https://voice.example.com";
 
   CHECK(check_media_stream_upgrade(stream_upgrade("wss://node-0.voice.example.com/media-stream"),
                                    settings)
