@@ -91,18 +91,21 @@ typename Inspector::result_type inspect(Inspector& f, call_handover_state& x) {
            x.model_reconnects, x.parts);
 }
 
-/// openai_session <-> supervisor: the model session's part of a hand-over.
+/// openai_session <-> supervisor: the model session's part of a hand-over (never crosses nodes).
 struct session_handover {
   std::string instructions;
   std::string voice;
   std::string metadata_json;
   std::vector<conversation_entry> conversation;
   std::uint64_t conversation_items_dropped = 0;
+  /// Not empty for a call continued after a lost stream: the first response's instructions,
+  /// in place of the greeting the call had on its first part (line_dropped_instructions).
+  std::string first_response_instructions;
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, session_handover& x) {
   return f(caf::meta::type_name("session_handover"), x.instructions, x.voice, x.metadata_json,
-           x.conversation, x.conversation_items_dropped);
+           x.conversation, x.conversation_items_dropped, x.first_response_instructions);
 }
 
 /// Draining node -> peer's node actor (forwarded there by the draining node's own node actor):

@@ -100,10 +100,13 @@ std::string call_json(const call_record& record) {
     for (std::size_t i = 0; i < record.parts.size(); ++i) {
       const auto& part = record.parts[i];
       const bool this_part = i + 1 == record.parts.size();
-      parts.push_back(
-          json::object{{"part", part.number},
-                       {"node", part.node},
-                       {"end_reason", this_part ? record.end_reason : part.end_reason}});
+      json::object entry{{"part", part.number},
+                         {"node", part.node},
+                         {"end_reason", this_part ? record.end_reason : part.end_reason}};
+      // The gap before this part: earlier parts' gaps are in their own call.json.
+      if (this_part)
+        entry["gap_ms"] = record.part_gap_ms;
+      parts.push_back(std::move(entry));
     }
     summary["part"] = record.parts.back().number;
     summary["part_offset_ms"] = record.part_offset_ms;

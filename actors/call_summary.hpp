@@ -44,6 +44,8 @@ struct call_record {
   /// Where this part starts on the call's timeline: its recordings and transcript offsets are
   /// shifted by it (0 for the first part).
   std::uint64_t part_offset_ms = 0;
+  /// How long the caller was without the call before this part began (0 for the first part).
+  std::uint64_t part_gap_ms = 0;
 };
 
 std::string call_json(const call_record& record);

@@ -7,6 +7,7 @@
 #include "actors/openai_session.hpp"
 #include "actors/recorder.hpp"
 #include "actors/silence_clock.hpp"
+#include "actors/stream_continuation.hpp"
 #include "actors/twilio_socket.hpp"
 #include "config/tools_file.hpp"
 #include "metrics/call_log.hpp"
@@ -223,6 +224,13 @@ void hang_up_now(self_pointer self, std::string reason) {
     return;
   metrics::log_call(spdlog::level::info, ids_of(state), "hanging up: {}", reason);
   state.hangup_reason = std::move(reason);
+  // Ending on purpose, said before the socket closes: Twilio asks <Connect action> the moment
+  // the stream ends, and the answer (app/connect_action.hpp) must be <Hangup/>, not a new
+  // stream, even when the close has not been handled here yet.
+  state.env->directory->update(state.record.identity.call_sid, [&](call_view& view) {
+    view.state = call_state::ending;
+    view.end_reason = state.hangup_reason;
+  });
   // The socket closes, Twilio's side of the stream ends, and call_stream_ended follows.
   self->send(state.peers.twilio, hangup_atom::value);
 }
@@ -356,6 +364,9 @@ bool seed_from_handover(self_pointer self, const call_started& started) {
   st.record.responses = handed->responses;
   st.record.model_reconnects = handed->model_reconnects;
   st.record.parts = std::move(handed->parts);
+  // Not a drain's hand-over: the earlier part was lost with its node or its socket, and Twilio
+  // asked <Connect action> what next (actors/stream_continuation.hpp).
+  const bool after_dropped_line = continues_after_lost_part(st.record.parts);
   const auto number = st.record.parts.empty() ? 2u : st.record.parts.back().number + 1;
   st.record.parts.push_back({number, st.env->metrics->node(), {}});
   // This part's time zero on the call's timeline: when it started, counted from the call's.
@@ -367,11 +378,24 @@ bool seed_from_handover(self_pointer self, const call_started& started) {
   st.part_offset_ms = static_cast<std::uint64_t>(
       std::max<std::int64_t>(offset, static_cast<std::int64_t>(handed->elapsed_ms)));
   st.record.part_offset_ms = st.part_offset_ms;
-  // Before call_started: the session replays the conversation into its first model session.
+  // How long the caller was without the call between the parts (from the earlier part's end as
+  // far as it is known: the hand-over, or the action request after a lost stream).
+  st.record.part_gap_ms =
+      st.part_offset_ms > handed->elapsed_ms ? st.part_offset_ms - handed->elapsed_ms : 0;
+  if (after_dropped_line) {
+    add_transcript_line(self, {"agent", "",
+                               "[the line dropped: the call goes on, part " +
+                                   std::to_string(number) + " on " + st.env->metrics->node() + "]",
+                               0});
+  }
+  // Before call_started: the session replays the conversation into its first model session
+  // (and, after a dropped line, first tells the caller what happened).
   self->send(st.peers.model,
-             session_handover{std::move(handed->instructions), std::move(handed->voice),
-                              std::move(handed->metadata_json), std::move(handed->conversation),
-                              handed->conversation_items_dropped});
+             session_handover{
+                 std::move(handed->instructions), std::move(handed->voice),
+                 std::move(handed->metadata_json), std::move(handed->conversation),
+                 handed->conversation_items_dropped,
+                 after_dropped_line ? std::string(line_dropped_instructions) : std::string()});
   metrics::log_call(spdlog::level::info, ids_of(st),
                     "handed over from node {}: part {}, {} transcript lines",
                     st.record.parts.size() > 1 ? st.record.parts[st.record.parts.size() - 2].node

@@ -619,23 +619,28 @@ openai_session_actor::behavior_type openai_session(self_pointer self, bridge_env
                      if (!self->state.link && !self->state.ready)
                        start_connecting(self);
                    }),
-      instrumented(self, m,
-                   [=](session_handover& handed) {
-                     // A call handed over from a draining node: the session it had, and the
-                     // conversation so far, replayed into the first model session like after a
-                     // reconnect. It was greeted on the first node.
-                     auto& state = self->state;
-                     if (state.ever_ready)
-                       return;
-                     if (!handed.instructions.empty())
-                       state.session.instructions = std::move(handed.instructions);
-                     if (!handed.voice.empty())
-                       state.session.voice = std::move(handed.voice);
-                     state.metadata_json = std::move(handed.metadata_json);
-                     state.talk = restored_conversation(handed.conversation,
-                                                        handed.conversation_items_dropped);
-                     state.greeted = true;
-                   }),
+      instrumented(
+          self, m,
+          [=](session_handover& handed) {
+            // A call handed over from a draining node: the session it had, and the
+            // conversation so far, replayed into the first model session like after a
+            // reconnect. It was greeted on the first node.
+            auto& state = self->state;
+            if (state.ever_ready)
+              return;
+            if (!handed.instructions.empty())
+              state.session.instructions = std::move(handed.instructions);
+            if (!handed.voice.empty())
+              state.session.voice = std::move(handed.voice);
+            state.metadata_json = std::move(handed.metadata_json);
+            state.talk =
+                restored_conversation(handed.conversation, handed.conversation_items_dropped);
+            state.greeted = true;
+            // After a dropped line the agent speaks first, to say so.
+            if (!handed.first_response_instructions.empty()) {
+              state.turns.want_first({std::move(handed.first_response_instructions), {}, {}});
+            }
+          }),
       instrumented(self, m,
                    [=](handover_atom) {
                      const auto& state = self->state;

@@ -10,6 +10,7 @@
 #include "app/call_placement.hpp"
 #include "app/call_status_endpoint.hpp"
 #include "app/cluster_node.hpp"
+#include "app/connect_action.hpp"
 #include "app/io_thread_scheduler.hpp"
 #include "app/loop_lag_monitor.hpp"
 #include "app/node_drain.hpp"
@@ -171,6 +172,16 @@ class node final : public bridge_server {
                              .draining = [this] {
                                return draining_.load();
                              }});
+    connect_actions_ = std::make_shared<connect_action_handler>(connect_action_handler::options{
+        .webhook = &webhook_,
+        .tokens = &*tokens_,
+        .placer = placer_,
+        .directory = env->directory,
+        .metrics = env->metrics,
+        .wall_clock = env->wall_clock,
+        .keep_here = [this, env](actors::call_handover_state handed) {
+          return accept_handover(*env, std::move(handed));
+        }});
     dialer_ =
         std::make_shared<outbound_dialer>(settings_, io_, *rest_tls, *tokens_, env->wall_clock,
                                           env->dials, env->statuses, env->admission, env->metrics);
@@ -212,8 +223,9 @@ class node final : public bridge_server {
          .on_upgrade = [this](const net::http_request& request) { return upgrade(request); },
          .on_request_async =
              [this](const net::http_request& request, const net::http_responder& respond) {
-               return answer_webhook(request, respond) || dialer_->handle(request, respond) ||
-                      controller_->handle(request, respond);
+               return answer_webhook(request, respond) ||
+                      connect_actions_->handle(request, respond) ||
+                      dialer_->handle(request, respond) || controller_->handle(request, respond);
              }});
     if (!server)
       return server.error();
@@ -445,6 +457,7 @@ class node final : public bridge_server {
     // their issuer's ledger wherever the stream lands (README "Security").
     controller_->join_cluster(cluster_);
     placer_->join_cluster(cluster_);
+    connect_actions_->join_cluster(cluster_);
     // CALLS_PER_MINUTE for the whole cluster, kept by one node (README "Cluster").
     dialer_->take_dials_from([cluster = std::weak_ptr<cluster_node>(cluster_)](
                                  std::function<void(std::optional<bool>)> done) {
@@ -799,7 +812,10 @@ class node final : public bridge_server {
       env.admission->release(admission_key);
       return {false, {}, "too many hand-overs waiting"};
     }
-    spdlog::info("[call {}] taking a call handed over by a draining peer", call_sid);
+    spdlog::info(
+        "[call {}] keeping its state for its next stream (a drain's hand-over, or a lost stream's "
+        "continuation)",
+        call_sid);
     record_unclaimed_handovers_after(env.handovers->hold() + std::chrono::seconds(1));
     return {true, std::move(*key), {}};
   }
@@ -969,9 +985,10 @@ class node final : public bridge_server {
   std::string recordings_prefix_;                               // ... its prefix
   net::twilio_webhook_settings webhook_;
   std::optional<net::call_token_issuer> tokens_;
-  std::shared_ptr<net::tls_context> rest_tls_;   // Twilio's REST API
-  std::shared_ptr<call_placer> placer_;          // where new calls go (webhook, POST /calls)
-  std::shared_ptr<outbound_dialer> dialer_;      // POST /calls
+  std::shared_ptr<net::tls_context> rest_tls_;  // Twilio's REST API
+  std::shared_ptr<call_placer> placer_;         // where new calls go (webhook, POST /calls)
+  std::shared_ptr<connect_action_handler> connect_actions_;  // a stream ended: what next
+  std::shared_ptr<outbound_dialer> dialer_;                  // POST /calls
   std::shared_ptr<call_controller> controller_;  // the call-control API, transfers, tools
   std::shared_ptr<cluster_node> cluster_;        // CLUSTER_PORT, when set
   std::optional<loop_lag_monitor> lag_monitor_;  // feeds admission control

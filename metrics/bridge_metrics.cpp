@@ -106,6 +106,18 @@ std::string_view to_string(upload_result result) {
   return "unknown";
 }
 
+std::string_view to_string(connect_action_result result) {
+  switch (result) {
+    case connect_action_result::hung_up:
+      return "hung_up";
+    case connect_action_result::continued:
+      return "continued";
+    case connect_action_result::refused:
+      return "refused";
+  }
+  return "unknown";
+}
+
 std::string_view to_string(handover_result result) {
   switch (result) {
     case handover_result::goodbye:
@@ -281,6 +293,15 @@ bridge_metrics::bridge_metrics(std::string node)
                       "within 60 s: the caller hung up during the hand-over, or Twilio could not "
                       "reach this node's NODE_STREAM_URL.")
            .Add({});
+  auto& connect_actions = counter_family(
+      "switchboard_connect_actions_total",
+      "Twilio's <Connect action> requests this node answered (a call's media stream ended), by "
+      "result: hung_up (ended on purpose), continued (the stream was lost, the call goes on as "
+      "its next part), refused (lost, and no node had room).");
+  for (std::size_t i = 0; i < connect_actions_.size(); ++i) {
+    connect_actions_[i] = &connect_actions.Add(
+        {{"result", std::string(to_string(static_cast<connect_action_result>(i)))}});
+  }
 
   auto& placed = counter_family(
       "switchboard_calls_placed_total",

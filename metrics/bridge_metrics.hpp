@@ -69,6 +69,14 @@ enum class handover_result : std::uint8_t { goodbye, handed_over, failed, no_pee
 inline constexpr std::size_t handover_result_count = 4;
 std::string_view to_string(handover_result result);
 
+/// This node's answers to Twilio's <Connect action> (a stream ended), the `result` of
+/// switchboard_connect_actions_total: `hung_up` (the call was ended on purpose, or is over),
+/// `continued` (the stream was lost: the call goes on as its next part on a ready node),
+/// `refused` (lost, but no node could take it: the caller hears FULL_MESSAGE).
+enum class connect_action_result : std::uint8_t { hung_up, continued, refused };
+inline constexpr std::size_t connect_action_result_count = 3;
+std::string_view to_string(connect_action_result result);
+
 /// Where the node that answered a new call (webhook or POST /calls) placed it, the `where` of
 /// switchboard_calls_placed_total: here, on a peer (its NODE_STREAM_URL), or nowhere because
 /// every node was full (the caller heard FULL_MESSAGE; POST /calls answered 503).
@@ -178,6 +186,9 @@ class bridge_metrics {
   }
   /// Calls a draining peer handed to this node whose stream never came.
   prometheus::Counter& handovers_unclaimed() { return *handovers_unclaimed_; }
+  prometheus::Counter& connect_actions(connect_action_result result) {
+    return *connect_actions_[static_cast<std::size_t>(result)];
+  }
 
   // -- placement (README "Cluster") ------------------------------------------------------------
   /// New calls this node answered, by where it placed them.
@@ -305,6 +316,7 @@ class bridge_metrics {
   prometheus::Gauge* draining_;
   std::array<prometheus::Counter*, handover_result_count> calls_handed_over_;
   prometheus::Counter* handovers_unclaimed_ = nullptr;
+  std::array<prometheus::Counter*, connect_action_result_count> connect_actions_;
   std::array<prometheus::Counter*, placement_where_count> calls_placed_;
   std::array<prometheus::Counter*, 2> media_frames_;
   prometheus::Histogram* latency_to_model_;

@@ -10,6 +10,7 @@
 
 #include "net/call_token.hpp"
 #include "net/http_types.hpp"
+#include "net/twilio_signature.hpp"
 
 #include <chrono>
 #include <functional>
