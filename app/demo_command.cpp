@@ -9,6 +9,10 @@
 //     places each call on the least loaded node with room (where each went is printed), one
 //     more than the cluster holds hears FULL_MESSAGE, the last node is killed, and the
 //     survivors' view of the cluster and its calls is printed;
+//   - --nodes N --kill-one: one call per node instead, then the last node is killed mid-call:
+//     Twilio's <Connect action> (the stand-in does as Twilio does) reaches a survivor, and the
+//     call goes on there as its next part; the gap the caller heard and the call's parts are
+//     printed;
 //   - --console: serves the web console and waits for SIGINT/SIGTERM; calls dialled from the
 //     page are answered by a simulated callee that keeps talking for minutes. Its first line on
 //     stdout is machine-readable: `console: http://127.0.0.1:PORT/ token: TOKEN`.
@@ -46,6 +50,7 @@ using namespace std::chrono_literals;
 
 constexpr std::string_view console_flag = "--console";
 constexpr std::string_view nodes_flag = "--nodes";
+constexpr std::string_view kill_one_flag = "--kill-one";
 constexpr const char* demo_twilio_number = "+15005550006";
 constexpr const char* outbound_destination = "+14155550123";
 
@@ -392,7 +397,171 @@ std::string node_of_call(boost::asio::io_context& io, const demo_node& from,
   return {};
 }
 
-int run_cluster_demo(unsigned node_count, const config::settings& settings) {
+/// The call.json of each part of `call_sid` under `recordings` (the nodes' directories), by part.
+std::map<std::int64_t, boost::json::object> call_parts(const std::filesystem::path& recordings,
+                                                       const std::string& call_sid) {
+  std::map<std::int64_t, boost::json::object> parts;
+  std::error_code walked;
+  for (std::filesystem::recursive_directory_iterator entry(recordings, walked), end;
+       !walked && entry != end; entry.increment(walked)) {
+    if (entry->path().filename() != "call.json" ||
+        !entry->path().parent_path().filename().string().starts_with(call_sid))
+      continue;
+    std::ifstream in(entry->path());
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    boost::system::error_code ec;
+    auto parsed = boost::json::parse(text, ec);
+    if (ec || !parsed.is_object())
+      continue;
+    const auto* part = parsed.as_object().if_contains("part");
+    parts[part && part->is_int64() ? part->as_int64() : 1] = parsed.as_object();
+  }
+  return parts;
+}
+
+/// --kill-one: the calls on `victim` go on on the survivors through <Connect action>. Prints
+/// where each went, what the caller heard and the call's parts; true when every one went on.
+bool show_continued_calls(boost::asio::io_context& io, const demo_node& first,
+                          const std::string& victim, const std::string& api_token,
+                          const std::vector<std::string>& victim_calls,
+                          std::chrono::steady_clock::time_point killed_at) {
+  bool all_continued = true;
+  for (const auto& call_sid : victim_calls) {
+    std::string now_on;
+    const bool continued = wait_until(
+        [&] {
+          now_on = node_of_call(io, first, api_token, call_sid);
+          return !now_on.empty() && now_on != victim;
+        },
+        30s);
+    const auto after = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - killed_at);
+    all_continued = all_continued && continued;
+    std::cout << "    " << call_sid << "  (was on " << victim << ")  "
+              << (continued ? "goes on on " + now_on + ", listed there " +
+                                  std::to_string(after.count()) + " ms after the kill"
+                            : std::string("did NOT go on within 30 s"))
+              << "
+                 ";
+  }
+  return all_continued;
+}
+
+void print_call_parts(const std::filesystem::path& recordings, const std::string& call_sid) {
+  const auto parts = call_parts(recordings, call_sid);
+  std::cout << "  " << call_sid << ": " << parts.size()
+            << " part(s) recorded
+               ";
+      for (const auto& [number, summary] : parts) {
+    const auto* listed = summary.if_contains("parts");
+    std::cout << "    part " << number << "  on " << text_of(summary.at("node")) << "  duration "
+              << text_of(summary.at("duration_ms"))
+              << " ms  ended: " << text_of(summary.at("end_reason"))
+              << "
+                 ";
+        if (listed && listed->is_array()) {
+      for (const auto& part : listed->as_array()) {
+        const auto& row = part.as_object();
+        std::cout << "      call.json lists part " << text_of(row.at("part")) << " on "
+                  << text_of(row.at("node")) << ": " << text_of(row.at("end_reason"));
+        if (const auto* gap = row.if_contains("gap_ms"))
+          std::cout << "  (gap before it: " << text_of(*gap) << " ms)";
+        std::cout << "
+                     ";
+      }
+    }
+  }
+}
+
+/// The transcript of a live call as `from` shows it (GET /calls/{sid}); empty when not listed.
+std::vector<std::pair<std::string, std::string>> transcript_of(boost::asio::io_context& io,
+                                                               const demo_node& from,
+                                                               const std::string& token,
+                                                               const std::string& call_sid) {
+  std::vector<std::pair<std::string, std::string>> lines;
+  const auto call = get_json(io, from.port, "/calls/" + call_sid, token);
+  if (!call.is_object())
+    return lines;
+  const auto* transcript = call.as_object().if_contains("transcript");
+  if (transcript == nullptr || !transcript->is_array())
+    return lines;
+  for (const auto& line : transcript->as_array())
+    lines.emplace_back(text_of(line.at("speaker")), text_of(line.at("text")));
+  return lines;
+}
+
+/// --kill-one: the last node dies with its calls on it; they go on on the survivors.
+int kill_one_node(boost::asio::io_context& io, std::vector<demo_node>& nodes,
+                  const std::string& api_token, const std::filesystem::path& recordings,
+                  const std::vector<std::pair<std::string, std::string>>& placed,
+                  std::promise<void>& release,
+                  std::vector<std::future<sim::twilio_call_result>>& callers) {
+  auto& victim = nodes.back();
+  const auto& first = nodes.front();
+  std::vector<std::string> victim_calls;
+  for (const auto& [call_sid, node] : placed) {
+    if (node == victim.name)
+      victim_calls.push_back(call_sid);
+  }
+  std::cout << "\n  kill -9 " << victim.name << " (pid " << victim.process->pid() << "), "
+            << victim_calls.size()
+            << " call(s) on it. Their streams drop; Twilio requests each one's <Connect action> "
+               "(on "
+            << first.name << ", the address the TwiML named):\n";
+  const auto killed_at = std::chrono::steady_clock::now();
+  ::kill(victim.process->pid(), SIGKILL);
+  bool continued = show_continued_calls(io, first, victim.name, api_token, victim_calls, killed_at);
+
+  // The agent of a continued call speaks first: it says the line dropped.
+  for (const auto& call_sid : victim_calls) {
+    std::vector<std::pair<std::string, std::string>> lines;
+    wait_until(
+        [&] {
+          lines = transcript_of(io, first, api_token, call_sid);
+          return std::count_if(lines.begin(), lines.end(), [](const auto& line) {
+                   return line.first == "agent" && !line.second.starts_with("[");
+                 }) > 0;
+        },
+        20s);
+    std::cout << "\n  " << call_sid << "'s transcript now:\n";
+    for (const auto& [speaker, text] : lines)
+      std::cout << "    " << speaker << ": " << text << "\n";
+  }
+
+  release.set_value();
+  std::cout << "\n  the callers hang up:\n";
+  for (std::size_t i = 0; i < callers.size() && i < placed.size(); ++i) {
+    if (callers[i].wait_for(30s) != std::future_status::ready) {
+      std::cout << "    " << placed[i].first << ": did not end\n";
+      continued = false;
+      continue;
+    }
+    const auto result = callers[i].get();
+    std::cout << "    " << placed[i].first << ": " << result.streams << " stream(s)";
+    for (const auto& action : result.actions) {
+      std::cout << "; <Connect action> answered " << sim::to_string(action.outcome);
+      if (action.audible_gap) {
+        std::cout
+            << ", the caller heard "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(*action.audible_gap).count()
+            << " ms of silence";
+      }
+    }
+    std::cout << (result.ok() ? "" : "  error: " + result.error) << "\n";
+  }
+  for (const auto& call_sid : victim_calls) {
+    // The continued part's call.json is written once its caller hung up.
+    wait_until([&] { return call_parts(recordings, call_sid).size() >= 2; }, 20s);
+    print_call_parts(recordings, call_sid);
+  }
+  for (std::size_t i = 0; i + 1 < nodes.size(); ++i)
+    nodes[i].process->terminate();
+  std::cout << "\n  recordings of the calls under " << recordings.string()
+            << "/ (switchboard join joins a call's parts)\n\n";
+  return continued ? 0 : 1;
+}
+
+int run_cluster_demo(unsigned node_count, bool kill_one, const config::settings& settings) {
   boost::asio::io_context sim_io;
   auto sim_work = boost::asio::make_work_guard(sim_io);
   std::thread sim_thread([&] { sim_io.run(); });
@@ -496,13 +665,15 @@ int run_cluster_demo(unsigned node_count, const config::settings& settings) {
 
   // Every call rings the first node's webhook, as an ingress might send them all to one pod:
   // placement spreads them. Each caller holds the line until the end of the demo.
-  const unsigned calls = node_count * cluster_demo_max_calls;
+  // --kill-one: one call per node, so that the survivors have room for the lost one.
+  const unsigned calls = kill_one ? node_count : node_count * cluster_demo_max_calls;
   std::cout << "\n  " << calls << " calls to " << first.name
             << "'s webhook, each placed on the least loaded node with room:\n";
   std::promise<void> release;
   auto released = release.get_future().share();
   std::vector<std::future<sim::twilio_call_result>> callers;
   std::map<std::string, int> spread;
+  std::vector<std::pair<std::string, std::string>> placed_on;  // CallSid, node; in order
   const auto caller_for = [&](unsigned n, std::function<void()> on_hold) {
     sim::twilio_caller_options caller;
     caller.webhook_url = "http://127.0.0.1:" + std::to_string(first.port) + "/incoming-call";
@@ -530,6 +701,7 @@ int run_cluster_demo(unsigned node_count, const config::settings& settings) {
     wait_until([&] { return !(node = node_of_call(sim_io, first, api_token, call_sid)).empty(); },
                10s);
     ++spread[node];
+    placed_on.emplace_back(call_sid, node);
     std::cout << "    call " << n << "  " << call_sid << "  -> " << node << "\n";
   }
   std::cout << "  spread:";
@@ -538,6 +710,8 @@ int run_cluster_demo(unsigned node_count, const config::settings& settings) {
   std::cout << "\n";
 
   // One more than the cluster holds: the caller hears FULL_MESSAGE at once.
+  if (kill_one)
+    return kill_one_node(sim_io, nodes, api_token, recordings, placed_on, release, callers);
   auto extra = caller_for(calls + 1, {});
   auto refused = sim::twilio_caller::run(sim_io, std::move(extra)).get();
   // The next heartbeats carry the calls: the table below shows them.
@@ -629,17 +803,24 @@ int run_demo(std::span<const std::string> arguments) {
               << "      N `switchboard serve` processes on loopback as one cluster (MAX_CALLS 3\n"
               << "      each): calls to the first node are placed across them (where each went\n"
               << "      is printed), one more than they hold hears FULL_MESSAGE, the last node\n"
-              << "      is killed, and the survivors' view of the cluster and its calls shown.\n\n"
+              << "      is killed, and the survivors' view of the cluster and its calls shown.\n"
+              << "  --nodes N --kill-one\n"
+              << "      One call per node; the last node is killed mid-call and its call goes on\n"
+              << "      on a survivor (Twilio's <Connect action>): where, the gap the caller\n"
+              << "      heard, and the call's parts.\n\n"
               << config::flags_help();
     return 0;
   }
   std::vector<std::string> demo_arguments;
   bool console = false;
   std::optional<unsigned> cluster_nodes;
+  bool kill_one = false;
   for (std::size_t i = 0; i < arguments.size(); ++i) {
     const auto& argument = arguments[i];
     if (argument == console_flag) {
       console = true;
+    } else if (argument == kill_one_flag) {
+      kill_one = true;
     } else if (argument == nodes_flag || argument.starts_with(std::string(nodes_flag) + "=")) {
       const auto text = argument == nodes_flag ? (i + 1 < arguments.size() ? arguments[++i] : "")
                                                : argument.substr(nodes_flag.size() + 1);
@@ -671,8 +852,12 @@ int run_demo(std::span<const std::string> arguments) {
     return 2;
   }
 
+  if (kill_one && !cluster_nodes) {
+    std::cerr << "switchboard demo: --kill-one needs --nodes N\n";
+    return 2;
+  }
   if (cluster_nodes)
-    return run_cluster_demo(*cluster_nodes, settings);
+    return run_cluster_demo(*cluster_nodes, kill_one, settings);
 
   boost::asio::io_context sim_io;
   auto sim_work = boost::asio::make_work_guard(sim_io);

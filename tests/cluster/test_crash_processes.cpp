@@ -19,12 +19,14 @@
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <future>
+#include <iostream>
 #include <optional>
 #include <regex>
 #include <sstream>
@@ -246,5 +248,241 @@ TEST_CASE("kill -9 mid-call: the restarted node finishes the call its earlier pr
   CHECK(summary.at("duration_ms").as_int64() >= static_cast<std::int64_t>(caller_ms));
 
   const auto stopped = node->terminate();
+  CHECK(WIFEXITED(stopped));
+}
+
+namespace {
+
+constexpr const char* continuation_auth_token = "continuation-auth-token";
+constexpr const char* public_host = "voice.continuation.test";
+
+/// A cluster node for the continuation test: signed like Twilio's, PUBLIC_URL the cluster's
+/// shared address (routed by the test to a node, as an ingress would), its own stream URL.
+std::unique_ptr<server_process> start_cluster_node(simulation& sim, const std::string& name,
+                                                   unsigned max_calls,
+                                                   const std::filesystem::path& dir,
+                                                   const std::string& seed, std::uint16_t& port) {
+  switchboard::sim::server_process_options options;
+  options.executable = executable();
+  options.arguments = {"serve"};
+  options.working_directory = dir;
+  options.environment = {"PORT=0",
+                         "BIND_ADDRESS=127.0.0.1",
+                         "IO_THREADS=1",
+                         "NODE_NAME=" + name,
+                         std::string("PUBLIC_URL=http://") + public_host,
+                         "NODE_STREAM_URL=ws://" + name + ".continuation.test/media-stream",
+                         "MAX_CALLS=" + std::to_string(max_calls),
+                         "CLUSTER_PORT=0",
+                         "CLUSTER_INSECURE=true",
+                         std::string("TWILIO_AUTH_TOKEN=") + continuation_auth_token,
+                         std::string("API_TOKEN=") + api_token,
+                         "OPENAI_API_KEY=sk-crash",
+                         "OPENAI_REALTIME_URL=" + sim.model().url() + "?model=gpt-realtime",
+                         "MAX_LOOP_LAG_MS=0",
+                         "RECORDINGS_DIR=" + (dir / name).string(),
+                         "LOG_LEVEL=info"};
+  if (!seed.empty())
+    options.environment.push_back("CLUSTER_SEEDS=" + seed);
+  auto spawned = server_process::spawn(options);
+  if (!spawned)
+    FAIL("cannot start node " << name << ": " << spawned.error());
+  auto process = std::move(*spawned);
+  auto listening = process->wait_for_port(30s);
+  if (!listening)
+    FAIL("node " << name << ": " << listening.error());
+  port = *listening;
+  return process;
+}
+
+std::vector<boost::json::object> cluster_rows(std::uint16_t port) {
+  std::vector<boost::json::object> rows;
+  const auto body = get(port, "/cluster");
+  if (!body)
+    return rows;
+  for (const auto& row : boost::json::parse(*body).at("nodes").as_array())
+    rows.push_back(row.as_object());
+  return rows;
+}
+
+/// The node GET /calls on `port` lists the live call `call_sid` on ("" when not live).
+std::string live_on(std::uint16_t port, const std::string& call_sid) {
+  const auto body = get(port, "/calls");
+  if (!body)
+    return {};
+  for (const auto& call : boost::json::parse(*body).at("calls").as_array()) {
+    if (call.at("call_sid") == call_sid.c_str())
+      return std::string(call.at("node").as_string());
+  }
+  return {};
+}
+
+/// The agent's lines in the live call's transcript that the model said (not the bridge's
+/// bracketed notes), as `port` shows them.
+std::size_t agent_lines(std::uint16_t port, const std::string& call_sid) {
+  const auto body = get(port, "/calls/" + call_sid);
+  if (!body)
+    return 0;
+  std::size_t lines = 0;
+  for (const auto& line : boost::json::parse(*body).at("transcript").as_array()) {
+    const std::string text(line.at("text").as_string());
+    lines += line.at("speaker") == "agent" && !text.starts_with("[") ? 1 : 0;
+  }
+  return lines;
+}
+
+std::optional<boost::json::object> json_file(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in)
+    return std::nullopt;
+  std::stringstream text;
+  text << in.rdbuf();
+  boost::system::error_code ec;
+  auto parsed = boost::json::parse(text.str(), ec);
+  if (ec || !parsed.is_object())
+    return std::nullopt;
+  return std::move(parsed.as_object());
+}
+
+}  // namespace
+
+TEST_CASE("kill -9 of the node holding a call: Twilio's Connect action continues it on a peer",
+          "[crash_processes][continuation]") {
+  using namespace switchboard::sim;
+  switchboard::testing::temporary_directory dir;
+  simulation sim;
+  // node-a has room for the call; node-b, where the webhook and the action arrive, holds one
+  // call: the filler keeps it full, so that placement sends the call to node-a.
+  std::uint16_t port_a = 0;
+  std::uint16_t port_b = 0;
+  auto node_a = start_cluster_node(sim, "node-a", 2, dir.path(), {}, port_a);
+  std::string address_a;
+  for (const auto& row : cluster_rows(port_a)) {
+    if (row.at("self").as_bool())
+      address_a = std::string(row.at("address").as_string());
+  }
+  REQUIRE_FALSE(address_a.empty());
+  auto node_b = start_cluster_node(sim, "node-b", 1, dir.path(), address_a, port_b);
+  const auto sees_both_ready = [&](std::uint16_t port) {
+    const auto rows = cluster_rows(port);
+    return rows.size() == 2 && std::all_of(rows.begin(), rows.end(), [](const auto& row) {
+             return row.at("state") == "ready";
+           });
+  };
+  REQUIRE(eventually([&] { return sees_both_ready(port_a) && sees_both_ready(port_b); }));
+
+  const auto caller_options = [&](std::string call_sid, std::vector<caller_step> script) {
+    twilio_caller_options call;
+    call.webhook_url = std::string("http://") + public_host + "/incoming-call";
+    call.auth_token = continuation_auth_token;
+    call.call_sid = std::move(call_sid);
+    // What the ingress does: the shared address to node-b (the survivor), each node's stream
+    // URL to that node.
+    call.http_connect_by_host[public_host] = "127.0.0.1:" + std::to_string(port_b);
+    call.stream_connect_by_host["node-a.continuation.test"] = "127.0.0.1:" + std::to_string(port_a);
+    call.stream_connect_by_host["node-b.continuation.test"] = "127.0.0.1:" + std::to_string(port_b);
+    call.keep_heard_audio = false;
+    call.script = std::move(script);
+    return call;
+  };
+
+  std::promise<void> filler_release;
+  std::promise<void> filler_holding;
+  const std::string filler_sid = "CA00000000000000000000000000000001";
+  auto filler = twilio_caller::run(
+      sim.io(), caller_options(filler_sid, {hold_until(
+                                                filler_release.get_future().share(),
+                                                [&] { filler_holding.set_value(); }, 120s),
+                                            hangup()}));
+  REQUIRE(filler_holding.get_future().wait_for(60s) == std::future_status::ready);
+  REQUIRE(eventually([&] { return live_on(port_b, filler_sid) == "node-b"; }));
+
+  std::promise<void> release;
+  std::promise<void> holding;
+  const std::string call_sid = "CA00000000000000000000000000000002";
+  auto result = twilio_caller::run(
+      sim.io(), caller_options(call_sid, {speak(fixture_audio(speech_fixture::caller_request)),
+                                          hold_until(
+                                              release.get_future().share(),
+                                              [&] { holding.set_value(); }, 120s),
+                                          hangup()}));
+  REQUIRE(holding.get_future().wait_for(60s) == std::future_status::ready);
+  REQUIRE(eventually([&] { return live_on(port_b, call_sid) == "node-a"; }));
+
+  // node-b gets room again; then node-a dies under the call.
+  filler_release.set_value();
+  REQUIRE(filler.wait_for(60s) == std::future_status::ready);
+  const auto filler_result = filler.get();
+  CHECK(filler_result.ok());
+  CHECK(filler_result.actions.empty());  // the caller hung up: Twilio asks no action
+  REQUIRE(eventually([&] { return live_on(port_b, filler_sid).empty(); }));
+
+  ::kill(node_a->pid(), SIGKILL);
+  const auto killed = node_a->wait_for_exit(60s);
+  REQUIRE(killed.has_value());
+  CHECK(WIFSIGNALED(*killed));
+
+  // The action reached node-b, which took the call itself (the only node left with room): the
+  // call goes on there, and its agent speaks first, to say the line dropped.
+  REQUIRE(eventually([&] { return live_on(port_b, call_sid) == "node-b"; }));
+  REQUIRE(eventually([&] { return agent_lines(port_b, call_sid) > 0; }));
+  release.set_value();
+  REQUIRE(result.wait_for(60s) == std::future_status::ready);
+  const auto caller = result.get();
+  INFO("caller error: " << caller.error << " action error: " << caller.action_error);
+  CHECK(caller.ok());
+  CHECK(caller.action_error.empty());
+  CHECK(caller.streams == 2);
+  REQUIRE(caller.stream_sids.size() == 2);
+  CHECK(caller.stream_sids[0] != caller.stream_sids[1]);
+  REQUIRE(caller.actions.size() == 1);
+  CHECK(caller.actions[0].outcome == connect_action_outcome::connect);
+  CHECK(caller.actions[0].url == std::string("http://") + public_host + "/connect-action");
+  REQUIRE(caller.actions[0].audible_gap.has_value());
+  std::cout << "continuation after kill -9: the caller heard "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(*caller.actions[0].audible_gap)
+                   .count()
+            << " ms of silence\n";
+  CHECK(std::any_of(sim.model().stats().response_instructions.begin(),
+                    sim.model().stats().response_instructions.end(), [](const std::string& text) {
+                      return text.find("The phone line dropped") != std::string::npos;
+                    }));
+
+  // The second part is recorded on node-b, its call.json naming both parts and the gap.
+  std::optional<boost::json::object> summary;
+  std::filesystem::path part_dir;
+  REQUIRE(eventually([&] {
+    std::error_code walked;
+    for (std::filesystem::recursive_directory_iterator entry(dir.path() / "node-b", walked), end;
+         !walked && entry != end; entry.increment(walked)) {
+      if (entry->path().filename() == "call.json" &&
+          entry->path().parent_path().filename() == call_sid + "-part2") {
+        part_dir = entry->path().parent_path();
+        summary = json_file(entry->path());
+      }
+    }
+    return summary.has_value();
+  }));
+  CHECK(summary->at("part") == 2);
+  CHECK(summary->at("node") == "node-b");
+  const auto& parts = summary->at("parts").as_array();
+  REQUIRE(parts.size() == 2);
+  CHECK(parts[0].at("part") == 1);
+  CHECK(parts[0].at("node") == "node-a");
+  const std::string lost(parts[0].at("end_reason").as_string());
+  CHECK((lost == "node lost" || lost == "stream lost"));
+  CHECK(parts[1].at("node") == "node-b");
+  CHECK(parts[1].as_object().contains("gap_ms"));
+  std::cout << "continuation after kill -9: call.json gap_ms " << parts[1].at("gap_ms") << "\n";
+  CHECK(sox_samples(part_dir / "caller.wav").value_or(0) > 0);
+  std::ifstream transcript(part_dir / "transcript.jsonl");
+  std::stringstream lines;
+  lines << transcript.rdbuf();
+  CHECK(lines.str().find("[the line dropped: the call goes on, part 2 on node-b]") !=
+        std::string::npos);
+  CHECK(metric(port_b, "switchboard_connect_actions_total{node=\"node-b\",result=\"continued\"}") ==
+        1.0);
+
+  const auto stopped = node_b->terminate();
   CHECK(WIFEXITED(stopped));
 }
