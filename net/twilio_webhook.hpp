@@ -9,6 +9,7 @@
 //                            webhook).
 
 #include "net/call_token.hpp"
+#include "net/form_body.hpp"
 #include "net/http_types.hpp"
 
 #include <chrono>
