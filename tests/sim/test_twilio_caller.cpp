@@ -64,6 +64,7 @@ struct stream_observation {
 enum class bridge_script {
   marks_and_clear,  // media + mark "m1"; after its echo 5 s of media, marks a, b, then clear
   close_early,      // close the socket after three caller media frames
+  drop_early,       // drop the TCP connection after three caller media frames (a node dies)
   listen_only,      // just record
   greet,            // 20 ms of agent audio on `start`, then just record
 };
@@ -105,6 +106,10 @@ class fake_stream final : public net::websocket_handler {
         if (auto connection = connection_.lock()) {
           connection->close(net::close_code::normal, "bridge hung up");
         }
+      }
+      if (script_ == bridge_script::drop_early && caller_media_ == 3) {
+        if (auto connection = connection_.lock())
+          connection->abort();
       }
       if (long_answer_sent_ && !seen_.clear_sent && ++media_since_long_answer_ == 5) {
         std::string frame;
@@ -886,4 +891,32 @@ TEST_CASE("a bridge that answers every connect action with another stream is cut
   std::lock_guard lock(bridge.mutex);
   CHECK(bridge.actions.size() == 2);
   CHECK(bridge.upgrades == 3);
+}
+
+TEST_CASE("a stream dropped without a close follows the connect action when there is one",
+          "[twilio_caller][connect_action]") {
+  running_io io{2};
+  fake_bridge bridge(io.io, bridge_script::drop_early);
+  auto observed = bridge.stream->observed();
+  SECTION("with an action: the call goes on as the action says") {
+    bridge.twiml_override = connect_twiml(public_stream_url, {}, "/connect-action");
+    bridge.action_twiml = net::hang_up_twiml();
+    const auto result =
+        sim::twilio_caller::run(io.io, bridge.caller_options({sim::speak(pattern(2400, 5))})).get();
+    observed.get();
+    INFO(result.error);
+    CHECK(result.ok());
+    CHECK(result.server_closed_first);
+    REQUIRE(result.actions.size() == 1);
+    CHECK(result.actions[0].outcome == sim::connect_action_outcome::hangup);
+  }
+  SECTION("without one: the lost connection is the call's error, as before") {
+    const auto result =
+        sim::twilio_caller::run(io.io, bridge.caller_options({sim::speak(pattern(2400, 5))})).get();
+    observed.get();
+    CHECK(result.error.find("media stream connection lost") != std::string::npos);
+    CHECK(result.actions.empty());
+    std::lock_guard lock(bridge.mutex);
+    CHECK(bridge.actions.empty());
+  }
 }
