@@ -295,7 +295,9 @@ struct twilio_call_result {
 
   /// Empty when the call went as scripted (the bridge closing the stream is not an error: a
   /// bridge may end a call). Otherwise what failed: webhook, TwiML, upgrade, a wait step's
-  /// timeout, a lost connection.
+  /// timeout, a lost connection (without a <Connect action>; with one, the action decides). A
+  /// stream that cannot be opened is an error here even when its <Connect> names an action: the
+  /// stand-in does not request the action then.
   std::string error;
 
   bool ok() const { return error.empty(); }
