@@ -9,8 +9,8 @@
 //                            webhook).
 
 #include "net/call_token.hpp"
-#include "net/form_body.hpp"
 #include "net/http_types.hpp"
+#include "net/twilio_signature.hpp"
 
 #include <chrono>
 #include <functional>
