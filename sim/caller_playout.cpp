@@ -53,6 +53,13 @@ void caller_playout::clear(std::vector<std::string>& echoed) {
   marks_.clear();
 }
 
+void caller_playout::end_stream() {
+  bytes_cleared_ += buffered_bytes();
+  buffer_.clear();
+  head_ = 0;
+  marks_.clear();
+}
+
 void caller_playout::compact() {
   if (head_ == buffer_.size()) {
     buffer_.clear();  // keeps the capacity for the next answer

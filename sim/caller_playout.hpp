@@ -46,6 +46,11 @@ class caller_playout {
   /// on clear, §A3).
   void clear(std::vector<std::string>& echoed);
 
+  /// The stream closed under the audio: what was still buffered is never heard and its pending
+  /// marks are never echoed (there is no socket left to echo them on). Counted as cleared, not
+  /// as a `clear`: a <Connect action> continues the call on a new stream with an empty buffer.
+  void end_stream();
+
   /// Agent audio waiting to be played, in bytes (ms = bytes / 8).
   std::size_t buffered_bytes() const { return buffer_.size() - head_; }
   std::size_t pending_marks() const { return marks_.size(); }

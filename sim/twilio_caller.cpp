@@ -1,13 +1,19 @@
 // One simulated call. States (all on the call's strand):
 //
 //   webhook ──200 TwiML──▶ connecting ──101──▶ streaming ──hang-up / script end──▶ hanging_up
-//      │                       │                   │                                  │
-//      └──failure──────────────┴───────────────────┴──bridge closes──────────────────┴─▶ ended
+//      │                       │  ▲                │                                  │
+//      │                       │  └──<Connect>─────┤ bridge closes, <Connect action>:  │
+//      │                       │   requesting_action ◀┘ (a new stream, same script)    │
+//      │                       │          │ <Hangup/>, failure                        │
+//      └──failure──────────────┴──────────┴────────┴──bridge closes, no action────────┴─▶ ended
 //
 // The result is delivered once, on entering `ended`.
 //
 // A call paced by a shared caller_media_clock runs on its single-threaded io_context without a
 // strand: its stream events arrive inline and the clock calls media_tick() for each 20 ms frame.
+// Each stream of a call has its own ticker (and, on a strand, its own generation of timer
+// waits), so a stream that ended is never ticked again after a <Connect action> started the
+// next one.
 #include "sim/twilio_caller.hpp"
 
 #include "net/base64.hpp"
@@ -21,6 +27,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/url.hpp>
 
 #include <algorithm>
 #include <array>
@@ -75,6 +83,21 @@ std::string absolute_stream_url(const std::string& stream_url, const std::string
     return stream_url;
   const bool default_port = webhook->port == (webhook->secure ? "443" : "80");
   return "wss://" + webhook->host + (default_port ? "" : ":" + webhook->port) + stream_url;
+}
+
+/// Twilio resolves a relative <Connect action> against the URL of the TwiML document that named
+/// it (the webhook's, or the previous action's), as a browser resolves a link (RFC 3986 §5).
+std::string resolve_action_url(const std::string& action, const std::string& document_url) {
+  const auto reference = boost::urls::parse_uri_reference(action);
+  if (!reference || reference->has_scheme())
+    return action;
+  const auto base = boost::urls::parse_uri(document_url);
+  if (!base)
+    return action;
+  boost::urls::url resolved;
+  if (!boost::urls::resolve(*base, *reference, resolved))
+    return action;
+  return std::string(resolved.buffer());
 }
 
 template <class... Ts>
@@ -212,9 +235,19 @@ class stream_events final : public net::websocket_handler {
   std::shared_ptr<call_session> call_;
 };
 
-class call_session final : public twilio_caller,
-                           public clocked_call,
-                           public std::enable_shared_from_this<call_session> {
+/// What a shared caller_media_clock ticks for one stream of a call. The call drops it when the
+/// stream ends, so the clock drops it too, even if the call streams again (a <Connect action>)
+/// before the clock next visits it.
+class stream_ticker final : public clocked_call {
+ public:
+  explicit stream_ticker(std::weak_ptr<call_session> call) : call_(std::move(call)) {}
+  bool media_tick() override;
+
+ private:
+  std::weak_ptr<call_session> call_;
+};
+
+class call_session final : public twilio_caller, public std::enable_shared_from_this<call_session> {
  public:
   call_session(asio::io_context& io, twilio_caller_options options, completion done)
       : io_(io),
@@ -229,12 +262,10 @@ class call_session final : public twilio_caller,
       options_.account_sid = generate_sid("AC");
     if (options_.call_sid.empty())
       options_.call_sid = generate_sid("CA");
-    if (options_.stream_sid.empty())
-      options_.stream_sid = generate_sid("MZ");
+    stream_sid_ = options_.stream_sid.empty() ? generate_sid("MZ") : options_.stream_sid;
     result_.account_sid = options_.account_sid;
     result_.call_sid = options_.call_sid;
-    result_.stream_sid = options_.stream_sid;
-    media_.stream_sid = options_.stream_sid;
+    result_.stream_sid = stream_sid_;
     media_.track = "inbound";
   }
 
@@ -253,6 +284,8 @@ class call_session final : public twilio_caller,
       self->hang_up_requested_ = true;
       if (self->phase_ == phase::webhook) {
         self->fail("hung up before the webhook answered");
+      } else if (self->phase_ == phase::requesting_action) {
+        self->finish();  // the action's answer no longer matters: the call is over
       } else if (self->phase_ == phase::streaming) {
         self->do_hangup();
       }
@@ -274,6 +307,18 @@ class call_session final : public twilio_caller,
     phase_ = phase::streaming;
     connection_ = connection;
     result_.upgrade_status = 101;
+    ++result_.streams;
+    result_.stream_sids.push_back(stream_sid_);
+    result_.server_closed_first = false;
+    result_.close_code = 0;
+    result_.close_reason.clear();
+    // Each stream numbers its messages and media chunks from 1 and has its own clock.
+    sequence_ = 0;
+    media_chunk_ = 0;
+    ticks_ = 0;
+    ++stream_generation_;
+    last_media_received_.reset();
+    media_.stream_sid = stream_sid_;
 
     std::string frame;
     net::append_twilio_message(frame, net::twilio_connected{"Call", "1.0.0"});
@@ -281,7 +326,7 @@ class call_session final : public twilio_caller,
 
     net::twilio_start start;
     start.sequence_number = next_sequence();
-    start.stream_sid = options_.stream_sid;
+    start.stream_sid = stream_sid_;
     start.account_sid = options_.account_sid;
     start.call_sid = options_.call_sid;
     start.tracks = {"inbound"};  // <Connect> streams carry the inbound track only (§A1)
@@ -296,7 +341,8 @@ class call_session final : public twilio_caller,
     if (hang_up_requested_)
       return do_hangup();
     if (options_.media_clock) {
-      stream_start_ = options_.media_clock->join(weak_from_this());
+      ticker_ = std::make_shared<stream_ticker>(weak_from_this());
+      stream_start_ = options_.media_clock->join(ticker_);
     } else {
       stream_start_ = clock_type::now();
       schedule_tick();
@@ -340,6 +386,13 @@ class call_session final : public twilio_caller,
       ++result_.invalid_frames_received;
       return;
     }
+    last_media_received_ = clock_type::now();
+    if (gap_since_) {
+      // The first agent audio on a stream a <Connect action> started ends the silence.
+      result_.actions.back().audible_gap = std::chrono::duration_cast<std::chrono::microseconds>(
+          *last_media_received_ - *gap_since_);
+      gap_since_.reset();
+    }
     if (options_.on_media_received)
       options_.on_media_received(decoded_);
     playout_.append_audio(decoded_);
@@ -357,12 +410,20 @@ class call_session final : public twilio_caller,
       return;
     result_.close_code = why.code;
     result_.close_reason = why.reason;
+    timer_.cancel();
+    ticker_.reset();
     if (phase_ == phase::streaming) {
+      // The bridge ended the stream (closed it, or its node died with the connection).
       result_.server_closed_first = true;
+      // The agent audio still buffered dies with the stream.
+      playout_.end_stream();
+      if (!action_.empty()) {
+        gap_since_ = last_media_received_.value_or(clock_type::now());
+        return request_action();
+      }
       if (!why.clean)
         fail_once("media stream connection lost: " + why.reason);
     }
-    timer_.cancel();
     finish();
   }
 
@@ -377,7 +438,7 @@ class call_session final : public twilio_caller,
   }
 
  private:
-  enum class phase { webhook, connecting, streaming, hanging_up, ended };
+  enum class phase { webhook, connecting, streaming, hanging_up, requesting_action, ended };
 
   // ---- webhook and TwiML ----------------------------------------------------------------
 
@@ -386,30 +447,9 @@ class call_session final : public twilio_caller,
       return;
     if (options_.webhook_url.empty())
       return fail("options: webhook_url is empty");
-    // The voice request parameters Twilio sends for an inbound call (protocols.md §A7).
-    std::vector<net::form_parameter> parameters = {
-        {"AccountSid", options_.account_sid},
-        {"ApiVersion", "2010-04-01"},
-        {"CallSid", options_.call_sid},
-        {"CallStatus", "ringing"},
-        {"Called", options_.to},
-        {"Caller", options_.from},
-        {"Direction", "inbound"},
-        {"From", options_.from},
-        {"To", options_.to},
-    };
-    parameters.insert(parameters.end(), options_.extra_webhook_parameters.begin(),
-                      options_.extra_webhook_parameters.end());
-    net::http_client_request request;
-    request.method = "POST";
-    request.url = options_.webhook_url;
-    request.headers = {
-        {"Content-Type", "application/x-www-form-urlencoded"},
-        {"X-Twilio-Signature",
-         net::compute_twilio_signature(options_.auth_token, options_.webhook_url, parameters)},
-        {"User-Agent", "TwilioProxy/1.1"},
-    };
-    request.body = net::encode_form_body(parameters);
+    const auto parameters = voice_request_parameters("ringing");
+    auto request =
+        signed_twilio_request("POST", options_.webhook_url, parameters, options_.auth_token);
     request.timeout = options_.webhook_timeout;
     request.tls = options_.tls;
     net::http_request_async(
@@ -418,6 +458,25 @@ class call_session final : public twilio_caller,
             self->on_webhook_answer(std::move(answer));
           });
         });
+  }
+
+  /// The voice request parameters Twilio sends with the webhook and a <Connect action>
+  /// (protocols.md §A7).
+  std::vector<net::form_parameter> voice_request_parameters(std::string_view call_status) const {
+    std::vector<net::form_parameter> parameters = {
+        {"AccountSid", options_.account_sid},
+        {"ApiVersion", "2010-04-01"},
+        {"CallSid", options_.call_sid},
+        {"CallStatus", std::string(call_status)},
+        {"Called", options_.to},
+        {"Caller", options_.from},
+        {"Direction", options_.direction},
+        {"From", options_.from},
+        {"To", options_.to},
+    };
+    parameters.insert(parameters.end(), options_.extra_webhook_parameters.begin(),
+                      options_.extra_webhook_parameters.end());
+    return parameters;
   }
 
   void on_webhook_answer(net::http_client_result answer) {
@@ -449,22 +508,99 @@ class call_session final : public twilio_caller,
     if (!twiml)
       return fail((options_.twiml.empty() ? "webhook TwiML: " : "TwiML: ") + twiml.error());
     result_.twiml_ok = true;
-    result_.stream_url = absolute_stream_url(twiml->url, options_.webhook_url);
-    result_.stream_parameters = std::move(twiml->parameters);
-    connect_stream();
+    connect_stream(std::move(*twiml));
   }
 
-  void connect_stream() {
+  // ---- <Connect action> -----------------------------------------------------------------
+
+  /// The bridge closed the stream (the caller did not hang up) and the <Connect> named an
+  /// action: Twilio asks it what to play next.
+  void request_action() {
+    if (result_.actions.size() >= options_.max_connect_actions) {
+      result_.action_error = "max_connect_actions (" +
+                             std::to_string(options_.max_connect_actions) +
+                             ") reached: the stand-in ends the call";
+      return finish();
+    }
+    phase_ = phase::requesting_action;
+    connect_action_request action;
+    action.url = resolve_action_url(action_, twiml_url_);
+    action.method = action_method_ == "GET" ? "GET" : "POST";
+    auto request = signed_twilio_request(
+        action.method, action.url, voice_request_parameters("in-progress"), options_.auth_token);
+    request.timeout = options_.webhook_timeout;
+    request.tls = options_.tls;
+    result_.actions.push_back(std::move(action));
+    net::http_request_async(
+        io_, std::move(request), [self = shared_from_this()](net::http_client_result answer) {
+          asio::post(self->executor_, [self, answer = std::move(answer)]() mutable {
+            self->on_action_answer(std::move(answer));
+          });
+        });
+  }
+
+  void on_action_answer(net::http_client_result answer) {
+    if (phase_ != phase::requesting_action)
+      return;  // hung up meanwhile
+    auto& action = result_.actions.back();
+    if (!answer)
+      return action_failed(answer.error());
+    action.status = answer->status;
+    if (answer->status != 200) {
+      return action_failed("answered HTTP " + std::to_string(answer->status) + ": " +
+                           answer->body.substr(0, 200));
+    }
+    // A relative URL in this TwiML (the next action's, the stream's) is relative to the action.
+    twiml_url_ = action.url;
+    auto twiml = net::parse_connect_stream_twiml(answer->body);
+    if (twiml) {
+      action.outcome = connect_action_outcome::connect;
+      // The same call on a new stream: Twilio gives every stream its own StreamSid.
+      stream_sid_ = generate_sid("MZ");
+      result_.stream_sid = stream_sid_;
+      return connect_stream(std::move(*twiml));
+    }
+    if (net::parse_say_and_hang_up_twiml(answer->body)) {
+      action.outcome = connect_action_outcome::hangup;
+      return finish();
+    }
+    action_failed("TwiML: " + twiml.error());
+  }
+
+  /// Twilio says "an application error has occurred" and hangs up: the call ends, and as far as
+  /// the bridge can tell it ended normally.
+  void action_failed(std::string why) {
+    auto& action = result_.actions.back();
+    action.outcome = connect_action_outcome::error;
+    action.error = why;
+    result_.action_error = "<Connect action> " + action.url + ": " + std::move(why);
+    finish();
+  }
+
+  // ---- the stream -----------------------------------------------------------------------
+
+  void connect_stream(net::connect_stream twiml) {
+    result_.stream_url = absolute_stream_url(twiml.url, twiml_url_);
+    result_.stream_parameters = std::move(twiml.parameters);
+    result_.upgrade_status = 0;
+    action_ = std::move(twiml.action);
+    action_method_ = std::move(twiml.action_method);
     phase_ = phase::connecting;
     net::websocket_client_options connect;
     connect.tls = options_.tls;
     // Signed over the URL exactly as written in <Stream url>, with no parameters (§A5.3).
     connect.headers = {{"X-Twilio-Signature", net::compute_twilio_signature(
                                                   options_.auth_token, result_.stream_url, {})}};
-    if (options_.stream_connect_address.empty()) {
+    auto written = net::parse_websocket_url(result_.stream_url);
+    std::string address = options_.stream_connect_address;
+    if (written) {
+      const auto routed = options_.stream_connect_by_host.find(written->host);
+      if (routed != options_.stream_connect_by_host.end())
+        address = routed->second;
+    }
+    if (address.empty()) {
       connect.url = result_.stream_url;
     } else {
-      auto written = net::parse_websocket_url(result_.stream_url);
       if (!written)
         return fail("<Stream url>: " + written.error());
       // The ingress passes the public host through; so does the stand-in.
@@ -472,7 +608,7 @@ class call_session final : public twilio_caller,
       const std::string host =
           written->host.find(':') == std::string::npos ? written->host : "[" + written->host + "]";
       connect.headers.emplace_back("Host", default_port ? host : host + ":" + written->port);
-      connect.url = "ws://" + options_.stream_connect_address + written->target;
+      connect.url = "ws://" + address + written->target;
     }
     net::connect_websocket(io_, std::move(connect),
                            std::make_shared<stream_events>(shared_from_this()));
@@ -483,10 +619,11 @@ class call_session final : public twilio_caller,
   void schedule_tick() {
     // Absolute deadlines: a late tick does not push the following ones back.
     timer_.expires_at(stream_start_ + ticks_ * frame_duration);
-    timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
-      if (!ec)
-        self->on_tick();
-    });
+    timer_.async_wait(
+        [self = shared_from_this(), generation = stream_generation_](boost::system::error_code ec) {
+          if (!ec && generation == self->stream_generation_)
+            self->on_tick();
+        });
   }
 
   void on_tick() {
@@ -494,7 +631,9 @@ class call_session final : public twilio_caller,
       schedule_tick();
   }
 
-  bool media_tick() override {
+ public:
+  /// One 20 ms tick of the current stream; false once it no longer streams.
+  bool media_tick() {
     if (phase_ != phase::streaming)
       return false;
     const std::size_t played = playout_.tick(echoes_);
@@ -507,6 +646,7 @@ class call_session final : public twilio_caller,
     return phase_ == phase::streaming;
   }
 
+ private:
   /// Runs steps until one sends this tick's media frame (or the call hangs up).
   void run_script() {
     while (phase_ == phase::streaming) {
@@ -633,7 +773,7 @@ class call_session final : public twilio_caller,
             [this](const dtmf_step& press) {
               net::twilio_dtmf message;
               message.sequence_number = next_sequence();
-              message.stream_sid = options_.stream_sid;
+              message.stream_sid = stream_sid_;
               message.track = "inbound_track";  // always, on bidirectional streams (§A2)
               message.digit = std::string(1, press.digit);
               std::string frame;
@@ -688,7 +828,7 @@ class call_session final : public twilio_caller,
     for (auto& name : echoes_) {
       net::twilio_mark mark;
       mark.sequence_number = next_sequence();
-      mark.stream_sid = options_.stream_sid;
+      mark.stream_sid = stream_sid_;
       mark.name = name;
       std::string frame;
       net::append_twilio_message(frame, mark);
@@ -711,7 +851,7 @@ class call_session final : public twilio_caller,
 
   /// Twilio drops (and warns 31951 about) a message for another stream.
   bool own_stream(std::string_view stream_sid) {
-    if (stream_sid == options_.stream_sid)
+    if (stream_sid == stream_sid_)
       return true;
     ++result_.invalid_frames_received;
     return false;
@@ -722,7 +862,7 @@ class call_session final : public twilio_caller,
       return;
     net::twilio_stop stop;
     stop.sequence_number = next_sequence();
-    stop.stream_sid = options_.stream_sid;
+    stop.stream_sid = stream_sid_;
     stop.account_sid = options_.account_sid;
     stop.call_sid = options_.call_sid;
     std::string frame;
@@ -789,6 +929,20 @@ class call_session final : public twilio_caller,
   phase phase_ = phase::webhook;
   bool hang_up_requested_ = false;
 
+  // The TwiML being played: the URL it came from (relative URLs in it resolve against it) and
+  // its <Connect action>.
+  std::string twiml_url_ = options_.webhook_url;
+  std::string action_;
+  std::string action_method_;
+
+  // The current stream. A <Connect action> that continues the call starts a new one.
+  std::string stream_sid_;
+  std::uint64_t stream_generation_ = 0;   // timer waits of an earlier stream do nothing
+  std::shared_ptr<clocked_call> ticker_;  // what a shared media clock ticks for this stream
+  std::optional<clock_type::time_point> last_media_received_;
+  /// Set when a stream ended into a <Connect action>: the next agent audio ends the gap.
+  std::optional<clock_type::time_point> gap_since_;
+
   std::uint64_t sequence_ = 0;
   std::uint64_t media_chunk_ = 0;
   clock_type::time_point stream_start_;
@@ -813,6 +967,11 @@ class call_session final : public twilio_caller,
   net::twilio_media& media_ = std::get<net::twilio_media>(media_message_);
   std::array<std::uint8_t, frame_bytes> frame_{};
 };
+
+bool stream_ticker::media_tick() {
+  auto call = call_.lock();
+  return call && call->media_tick();
+}
 
 void stream_events::on_open(std::shared_ptr<net::websocket_connection> connection) {
   if (call_->inline_events())
@@ -845,6 +1004,41 @@ void stream_events::on_connect_failed(net::websocket_connect_failure why) {
 }
 
 }  // namespace
+
+std::string_view to_string(connect_action_outcome outcome) {
+  switch (outcome) {
+    case connect_action_outcome::connect:
+      return "connect";
+    case connect_action_outcome::hangup:
+      return "hangup";
+    case connect_action_outcome::error:
+      return "error";
+    case connect_action_outcome::abandoned:
+      return "abandoned";
+  }
+  return "unknown";
+}
+
+net::http_client_request signed_twilio_request(std::string_view method, const std::string& url,
+                                               std::span<const net::form_parameter> params,
+                                               std::string_view auth_token) {
+  net::http_client_request request;
+  request.method = std::string(method);
+  if (method == "GET") {
+    request.url =
+        url + (url.find('?') == std::string::npos ? "?" : "&") + net::encode_form_body(params);
+    request.headers.emplace_back("X-Twilio-Signature",
+                                 net::compute_twilio_signature(auth_token, request.url, {}));
+  } else {
+    request.url = url;
+    request.body = net::encode_form_body(params);
+    request.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded");
+    request.headers.emplace_back("X-Twilio-Signature",
+                                 net::compute_twilio_signature(auth_token, url, params));
+  }
+  request.headers.emplace_back("User-Agent", "TwilioProxy/1.1");
+  return request;
+}
 
 std::shared_ptr<twilio_caller> twilio_caller::start(boost::asio::io_context& io,
                                                     twilio_caller_options options,

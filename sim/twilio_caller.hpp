@@ -10,6 +10,12 @@
 //              the bridge's media is played at real time, its marks echoed when played and all
 //              pending marks echoed on clear (§A2, §A3)
 //   hangup   → `stop`, then the socket is closed
+//   action   → the bridge closed the stream (cleanly or not) and its <Connect> had an action:
+//              the action URL is requested like the webhook (CallStatus in-progress, signed)
+//              and its TwiML played: a new <Connect><Stream> continues the call (a new
+//              StreamSid, `connected` + `start` again, the script resumes where it was), a
+//              <Hangup/> ends it; a failed request or unplayable TwiML ends it too, as Twilio's
+//              "an application error has occurred" does (twilio.com/docs/voice/twiml/connect)
 //
 // Runs on the caller's io_context (any number of threads): a strand and one steady timer per
 // call, no thread per call. Ticks fall on absolute deadlines (stream start + n × 20 ms), so
@@ -21,6 +27,7 @@
 // 20 ms schedule from its own start (rounded up to the grid). The calls then need no strand:
 // their stream events run inline on the io thread instead of hopping to a strand.
 
+#include "net/http_client.hpp"
 #include "net/tls.hpp"
 #include "net/twilio_signature.hpp"
 
@@ -28,9 +35,12 @@
 #include <cstdint>
 #include <functional>
 #include <future>
+#include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -147,6 +157,9 @@ struct twilio_caller_options {
   /// the TwiML and sends its host in the Host header. Empty: connect to the TwiML URL itself
   /// (wss:// then needs `tls`).
   std::string stream_connect_address;
+  /// The same by the <Stream url>'s host, consulted before stream_connect_address: a <Connect
+  /// action> may continue the call on another node's stream URL (NODE_STREAM_URL).
+  std::map<std::string, std::string> stream_connect_by_host;
   /// For https:// webhooks and wss:// streams; verifies the chain and the host name.
   std::shared_ptr<net::tls_context> tls;
 
@@ -156,12 +169,22 @@ struct twilio_caller_options {
   std::string stream_sid;   // MZ…
   std::string from = "+15005550006";
   std::string to = "+15005550001";
-  /// Sent with the webhook after the standard ones (e.g. CallerName, FromCity); signed too.
+  /// The voice requests' Direction: "inbound" for a call to the number, "outbound-api" for one
+  /// placed through the REST API.
+  std::string direction = "inbound";
+  /// Sent with the webhook and the <Connect action> requests after the standard ones (e.g.
+  /// CallerName, FromCity); signed too.
   std::vector<net::form_parameter> extra_webhook_parameters;
 
   std::vector<caller_step> script;
 
+  /// For the webhook and each <Connect action> request (no answer in time: see
+  /// twilio_call_result::action_error).
   std::chrono::milliseconds webhook_timeout{10'000};
+  /// <Connect action> requests per call at most: a bridge that answers every action with yet
+  /// another stream that it closes cannot keep the stand-in busy forever. Past it the call ends
+  /// (action_error says so).
+  unsigned max_connect_actions = 10;
   /// Keep the audio the caller heard (8 KB per second of call) for the result.
   bool keep_heard_audio = true;
 
@@ -192,25 +215,62 @@ struct caller_clear_event {
   std::uint64_t bytes_dropped = 0;
 };
 
+/// What a <Connect action> request answered.
+enum class connect_action_outcome {
+  connect,    // 200 <Connect><Stream>: the call went on on a new stream
+  hangup,     // 200 <Hangup/> (or <Say>…<Hangup/>): the call ended as the bridge meant it to
+  error,      // no answer, not 200, or TwiML that cannot be played: Twilio says "an application
+              // error has occurred" and hangs up
+  abandoned,  // the caller hung up (hang_up()) before the answer came
+};
+std::string_view to_string(connect_action_outcome outcome);
+
+/// One <Connect action> request: a stream ended without the caller hanging up.
+struct connect_action_request {
+  std::string url;      // as requested, resolved against the TwiML's URL (GET: without the query)
+  std::string method;   // POST or GET
+  unsigned status = 0;  // the HTTP status; 0: no answer
+  connect_action_outcome outcome = connect_action_outcome::abandoned;
+  std::string error;  // for outcome error: why
+  /// For outcome connect: the silence the caller heard, from the last media frame received on
+  /// the old stream (or its end, when it carried none) to the first media frame received on the
+  /// new one (steady clock). Empty while the new stream has carried no media.
+  std::optional<std::chrono::microseconds> audible_gap;
+};
+
 struct twilio_call_result {
+  /// stream_sid is the latest stream's; stream_sids lists every stream's, in order.
   std::string account_sid, call_sid, stream_sid;
 
   unsigned webhook_status = 0;  // 0: no HTTP answer (see error)
   bool twiml_ok = false;        // the webhook answered (or options.twiml was)
                                 // <Connect><Stream> TwiML
-  std::string stream_url;       // <Stream url> as written
+  // The latest stream (after a <Connect action>, the one its TwiML named):
+  std::string stream_url;  // <Stream url> as written (a relative one resolved)
   std::vector<net::form_parameter> stream_parameters;  // its <Parameter>s, sent as
                                                        // customParameters
   unsigned upgrade_status = 0;  // 101 when the stream opened; e.g. 403 when refused; 0: none
+
+  /// Streams opened (101), and their StreamSids in order: 1 unless a <Connect action>
+  /// continued the call.
+  unsigned streams = 0;
+  std::vector<std::string> stream_sids;
+  /// Every <Connect action> request, in order.
+  std::vector<connect_action_request> actions;
+  /// Why the call ended on a <Connect action> that failed (no answer, not 200, unplayable
+  /// TwiML, max_connect_actions reached); empty otherwise. Not an `error`: Twilio ends such a
+  /// call normally as far as the bridge can tell.
+  std::string action_error;
   /// The webhook answered <Say>…</Say><Hangup/> instead of a stream: the bridge declined the
   /// call (it is full). Not an error; `declined_message` is what the caller heard.
   bool declined = false;
   std::string declined_message;
 
-  std::uint64_t frames_sent = 0;        // every text frame: connected, start, media, dtmf,
-                                        // mark echoes, stop and raw frames
-  std::uint64_t media_frames_sent = 0;  // 20 ms each
-  std::uint64_t last_sequence_number = 0;
+  // Counters over every stream of the call:
+  std::uint64_t frames_sent = 0;           // every text frame: connected, start, media, dtmf,
+                                           // mark echoes, stop and raw frames
+  std::uint64_t media_frames_sent = 0;     // 20 ms each
+  std::uint64_t last_sequence_number = 0;  // on the latest stream (each stream counts from 1)
 
   std::uint64_t agent_bytes_received = 0;  // μ-law from the bridge's media messages
   std::uint64_t agent_bytes_played = 0;    // of those, heard by the caller (ms = bytes / 8)
@@ -223,21 +283,32 @@ struct twilio_call_result {
   std::uint64_t invalid_frames_received = 0;
 
   /// What the caller heard, one 160-byte frame per 20 ms tick (from the first media frame to
-  /// the tick that hung up): μ-law, silence where nothing played.
+  /// the tick that hung up): μ-law, silence where nothing played. The streams' ticks follow
+  /// one another: the gap between streams is not in it (see connect_action_request).
   std::vector<std::uint8_t> heard_audio;
 
   bool script_completed = false;     // every step ran and the caller hung up
-  bool server_closed_first = false;  // the bridge ended the stream before the caller hung up
-  std::uint16_t close_code = 0;      // the bridge's close code, when it sent one
+  bool server_closed_first = false;  // the bridge ended the latest stream before the caller
+                                     // hung up
+  std::uint16_t close_code = 0;      // the bridge's close code on the latest stream, if any
   std::string close_reason;
 
   /// Empty when the call went as scripted (the bridge closing the stream is not an error: a
   /// bridge may end a call). Otherwise what failed: webhook, TwiML, upgrade, a wait step's
-  /// timeout, a lost connection.
+  /// timeout, a lost connection (without a <Connect action>; with one, the action decides). A
+  /// stream that cannot be opened is an error here even when its <Connect> names an action: the
+  /// stand-in does not request the action then.
   std::string error;
 
   bool ok() const { return error.empty(); }
 };
+
+/// A request as Twilio sends its voice requests (the webhook, a <Connect action>, a call's Url,
+/// status callbacks): POST form-encoded and signed over the URL and the sorted parameters; GET
+/// with the parameters in the query string and signed over that whole URL (protocols.md §A5.1).
+net::http_client_request signed_twilio_request(std::string_view method, const std::string& url,
+                                               std::span<const net::form_parameter> params,
+                                               std::string_view auth_token);
 
 // ---- the call -----------------------------------------------------------------------------
 
@@ -260,7 +331,9 @@ class twilio_caller {
 
   /// Ends the call early from any thread: once the stream is open, `stop` and close (the
   /// result then has script_completed false and no error); before the webhook answered, the
-  /// set-up is abandoned and the result's error says so.
+  /// set-up is abandoned and the result's error says so. The caller hanging up is never
+  /// followed by a <Connect action> request (the call is over); a <Connect action> request
+  /// in flight is abandoned.
   virtual void hang_up() = 0;
 };
 

@@ -15,7 +15,6 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/url/parse.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -80,27 +79,15 @@ std::uint8_t event_for(std::string_view callback_status) {
   return event_completed;
 }
 
-/// For GET requests Twilio puts the parameters in the query and signs the whole URL (§A5.1).
-std::string url_with_query(const std::string& url, std::span<const net::form_parameter> params) {
-  return url + (url.find('?') == std::string::npos ? "?" : "&") + net::encode_form_body(params);
-}
-
+/// Twilio's signed voice request; the signature is also recorded (sent_status_callback).
 net::http_client_request signed_request(const std::string& method, const std::string& url,
                                         std::span<const net::form_parameter> params,
                                         const std::string& auth_token, std::string& signature_out) {
-  net::http_client_request request;
-  request.method = method;
-  if (method == "GET") {
-    request.url = url_with_query(url, params);
-    signature_out = net::compute_twilio_signature(auth_token, request.url, {});
-  } else {
-    request.url = url;
-    request.body = net::encode_form_body(params);
-    request.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded");
-    signature_out = net::compute_twilio_signature(auth_token, url, params);
+  auto request = signed_twilio_request(method, url, params, auth_token);
+  for (const auto& [name, value] : request.headers) {
+    if (name == "X-Twilio-Signature")
+      signature_out = value;
   }
-  request.headers.emplace_back("X-Twilio-Signature", signature_out);
-  request.headers.emplace_back("User-Agent", "TwilioProxy/1.1");
   return request;
 }
 
@@ -337,9 +324,10 @@ struct twilio_rest_server::state : std::enable_shared_from_this<twilio_rest_serv
     auto request = signed_request(method, url, voice_request_parameters(call->record),
                                   options.auth_token, signature);
     request.tls = options.tls;
-    asio::post(io, [self = shared_from_this(), call, step, request = std::move(request)]() mutable {
+    asio::post(io, [self = shared_from_this(), call, step, url,
+                    request = std::move(request)]() mutable {
       net::http_request_async(
-          self->io, std::move(request), [self, call, step](net::http_client_result answer) {
+          self->io, std::move(request), [self, call, step, url](net::http_client_result answer) {
             std::lock_guard lock(self->mutex);
             if (self->stopped || call->step != step || call->doing != activity::fetching_twiml)
               return;
@@ -353,12 +341,14 @@ struct twilio_rest_server::state : std::enable_shared_from_this<twilio_rest_serv
                                                   std::to_string(answer->status));
               return self->end(call, call_status::completed, 200);
             }
-            self->execute(call, answer->body);
+            self->execute(call, answer->body, url);
           });
     });
   }
 
-  void execute(const call_ptr& call, const std::string& twiml) {
+  /// `document_url`: where the TwiML came from (a call's Url), for its relative URLs.
+  void execute(const call_ptr& call, const std::string& twiml,
+               const std::string& document_url = {}) {
     auto instruction = parse_call_twiml(twiml);
     if (!instruction) {
       // Twilio says "an application error has occurred" and hangs up.
@@ -366,26 +356,24 @@ struct twilio_rest_server::state : std::enable_shared_from_this<twilio_rest_serv
       return end(call, call_status::completed, 200);
     }
     std::visit(overloaded{
-                   [&](const net::connect_stream&) { play(call, twiml); },
+                   [&](const net::connect_stream&) { play(call, twiml, document_url); },
                    [&](const twiml_dial& dial) { transfer(call, dial.number); },
                    [&](const twiml_hangup&) { end(call, call_status::completed, 200); },
                },
                *instruction);
   }
 
-  void play(const call_ptr& call, const std::string& twiml) {
+  /// The stream, and any stream its <Connect action> continues the call on, are played by one
+  /// twilio_caller: the callee's script goes on across them (script_after_redirect is for a
+  /// redirect's new TwiML only).
+  void play(const call_ptr& call, const std::string& twiml, const std::string& document_url) {
     twilio_caller_options caller;
     caller.twiml = twiml;
+    caller.webhook_url = document_url;  // with twiml set: only resolves its relative URLs
     caller.auth_token = options.auth_token;
     caller.stream_connect_address = options.stream_connect_address;
-    if (auto stream = net::parse_connect_stream_twiml(twiml)) {
-      const auto url = boost::urls::parse_uri(stream->url);
-      if (url) {
-        const auto routed = options.stream_connect_by_host.find(std::string(url->host()));
-        if (routed != options.stream_connect_by_host.end())
-          caller.stream_connect_address = routed->second;
-      }
-    }
+    caller.stream_connect_by_host = options.stream_connect_by_host;
+    caller.direction = "outbound-api";
     caller.tls = options.tls;
     caller.account_sid = call->record.account_sid;
     caller.call_sid = call->record.sid;

@@ -19,10 +19,17 @@
 //               │   └─▶ busy   └──update Status=canceled|completed──▶ canceled
 //               └─▶ failed            in-progress ──update Status=completed──┘
 //                                     in-progress ──redirect <Dial>──▶ (transferred) ─▶ completed
+//                                     in-progress ──the bridge closes the stream, <Connect
+//                                         action>──▶ <Connect><Stream>: in-progress, a new stream
+//                                                 ─▶ <Hangup/> or a failure: completed
 //
 // Answered means: the call's TwiML (inline, or fetched from its Url with a signed request) is
 // executed; a <Connect><Stream> is played by a sim::twilio_caller exactly like an inbound call's
 // stream (signed upgrade, `connected`, `start` with the <Parameter>s, then the callee's script).
+// When the bridge closes the stream and the <Connect> has an action, that same twilio_caller
+// requests the action (Direction outbound-api) and plays its answer: a new stream continues the
+// callee's script where it was, and the call completes when the last stream ends. Status=completed
+// and a redirect hang the caller up instead: the executing TwiML is over, no action is requested.
 // Each status change the create request asked for (StatusCallbackEvent) is POSTed, form-encoded
 // and signed with X-Twilio-Signature, to StatusCallback (§A5.1, §A7), one at a time per call.
 //
@@ -71,7 +78,8 @@ struct callee_behaviour {
   /// silent, until the call is ended through the API (or after `listen_limit`).
   std::vector<caller_step> script;
   /// What the callee does on a stream a redirect started (Twilio plays the new TwiML on the
-  /// same call: a drain's hand-over to another node). Empty: `script` again.
+  /// same call: a drain's hand-over to another node). Empty: `script` again. A stream that a
+  /// <Connect action> continues the call on goes on with the script that was playing instead.
   std::vector<caller_step> script_after_redirect;
   std::chrono::milliseconds listen_limit{std::chrono::minutes(10)};
 };
@@ -95,7 +103,8 @@ struct twilio_rest_server_options {
   /// (see twilio_caller_options::stream_connect_address). Empty: the URL itself.
   std::string stream_connect_address;
   /// The same by the <Stream url>'s host, before stream_connect_address: the nodes of a
-  /// cluster each advertise their own stream URL (NODE_STREAM_URL).
+  /// cluster each advertise their own stream URL (NODE_STREAM_URL). Also routes the streams a
+  /// <Connect action> continues a call on.
   std::map<std::string, std::string> stream_connect_by_host;
   /// Client TLS for https:// callbacks and Url fetches and wss:// streams.
   std::shared_ptr<net::tls_context> tls;

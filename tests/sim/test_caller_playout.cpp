@@ -168,3 +168,21 @@ TEST_CASE("heard audio matches the agent audio across compaction", "[caller_play
   CHECK(std::equal(expected.begin(), expected.end(), heard.begin()));
   CHECK(playout.heard().empty());
 }
+
+TEST_CASE("a stream that ends drops its audio and marks without echoing or counting a clear",
+          "[caller_playout]") {
+  caller_playout playout;
+  std::vector<std::string> echoed;
+  playout.append_audio(audio_bytes(400));
+  playout.add_mark("after", echoed);
+  CHECK(playout.tick(echoed) == 160);
+  playout.end_stream();
+  CHECK(echoed.empty());  // no socket is left to echo on
+  CHECK(playout.buffered_bytes() == 0);
+  CHECK(playout.pending_marks() == 0);
+  CHECK(playout.clears() == 0);
+  CHECK(playout.bytes_cleared() == 240);
+  // The next stream starts from an empty buffer: a mark with nothing before it echoes at once.
+  playout.add_mark("next", echoed);
+  CHECK(echoed == std::vector<std::string>{"next"});
+}

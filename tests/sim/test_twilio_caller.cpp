@@ -64,7 +64,9 @@ struct stream_observation {
 enum class bridge_script {
   marks_and_clear,  // media + mark "m1"; after its echo 5 s of media, marks a, b, then clear
   close_early,      // close the socket after three caller media frames
+  drop_early,       // drop the TCP connection after three caller media frames (a node dies)
   listen_only,      // just record
+  greet,            // 20 ms of agent audio on `start`, then just record
 };
 
 /// The bridge's media-stream handler (server side).
@@ -91,6 +93,8 @@ class fake_stream final : public net::websocket_handler {
         send_media(pattern(480, 1));  // 60 ms
         send_mark("m1");
         counting_ = true;
+      } else if (script_ == bridge_script::greet) {
+        send_media(pattern(160, 9));
       }
     } else if (const auto* media = std::get_if<net::twilio_media>(&*parsed)) {
       (void)media;
@@ -102,6 +106,10 @@ class fake_stream final : public net::websocket_handler {
         if (auto connection = connection_.lock()) {
           connection->close(net::close_code::normal, "bridge hung up");
         }
+      }
+      if (script_ == bridge_script::drop_early && caller_media_ == 3) {
+        if (auto connection = connection_.lock())
+          connection->abort();
       }
       if (long_answer_sent_ && !seen_.clear_sent && ++media_since_long_answer_ == 5) {
         std::string frame;
@@ -158,7 +166,37 @@ class fake_stream final : public net::websocket_handler {
   int media_since_long_answer_ = 0;
 };
 
-/// The bridge's HTTP side: the voice webhook and the signed upgrade, as a deployment has them.
+/// A stream the bridge closes after three caller media frames, one per connection (for calls
+/// that come back again and again through their <Connect action>).
+class closing_stream final : public net::websocket_handler {
+ public:
+  void on_open(std::shared_ptr<net::websocket_connection> connection) override {
+    connection_ = connection;
+  }
+  void on_message(std::string message, bool) override {
+    auto parsed = net::parse_twilio_message(message);
+    if (parsed && std::holds_alternative<net::twilio_media>(*parsed) && ++caller_media_ == 3) {
+      if (auto connection = connection_.lock())
+        connection->close(net::close_code::normal, "bridge hung up");
+    }
+  }
+  void on_close(net::websocket_closed) override {}
+
+ private:
+  std::weak_ptr<net::websocket_connection> connection_;
+  int caller_media_ = 0;
+};
+
+/// A <Connect action> request as the bridge received it.
+struct received_action {
+  std::string method;
+  std::string target;
+  std::vector<net::form_parameter> params;  // the form body (POST) or the query (GET)
+  bool signature_ok = false;
+};
+
+/// The bridge's HTTP side: the voice webhook and the signed upgrade, as a deployment has them;
+/// and POST|GET /connect-action, answered with action_status and action_twiml.
 struct fake_bridge {
   explicit fake_bridge(asio::io_context& io, bridge_script script,
                        bool check_webhook_signature = true)
@@ -168,6 +206,8 @@ struct fake_bridge {
         {.on_request =
              [this, check_webhook_signature](const net::http_request& request) {
                std::lock_guard lock(mutex);
+               if (request.path() == "/connect-action")
+                 return answer_action(request);
                webhook_params = net::parse_form_body(request.body);
                webhook_content_type = std::string(request.header("content-type"));
                webhook_signature_ok = net::is_valid_twilio_signature(
@@ -178,8 +218,10 @@ struct fake_bridge {
                if (check_webhook_signature && !webhook_signature_ok) {
                  return net::http_response::text(403, "bad signature\n");
                }
-               if (!twiml_override.empty())
+               if (!twiml_override.empty()) {
+                 // A relative <Connect action> resolves against this webhook's URL.
                  return net::http_response::text(200, twiml_override);
+               }
                const std::vector<net::form_parameter> parameters = {{"callToken", "tok-123"},
                                                                     {"lang", "en"}};
                auto response = net::http_response::text(
@@ -194,10 +236,14 @@ struct fake_bridge {
                upgrade_target = request.target;
                // Validate against the configured public wss:// URL, with no params (§A5.3).
                if (!net::is_valid_twilio_signature(auth_token, request.header("x-twilio-signature"),
-                                                   public_stream_url, {})) {
+                                                   stream_url, {})) {
                  return net::websocket_upgrade_decision::refused(
                      net::http_response::text(403, "bad signature\n"));
                }
+               ++upgrades;
+               if (stream_per_connection)
+                 return net::websocket_upgrade_decision::accepted(
+                     std::make_shared<closing_stream>());
                return net::websocket_upgrade_decision::accepted(stream);
              }});
     REQUIRE(started.has_value());
@@ -206,6 +252,31 @@ struct fake_bridge {
 
   std::string webhook_url() const {
     return "http://127.0.0.1:" + std::to_string(server->port()) + "/incoming-call";
+  }
+  std::string base_url() const { return "http://127.0.0.1:" + std::to_string(server->port()); }
+
+  /// Under the lock.
+  net::http_response answer_action(const net::http_request& request) {
+    received_action action;
+    action.method = request.method;
+    action.target = request.target;
+    const auto signature = request.header("x-twilio-signature");
+    if (request.method == "GET") {
+      // The parameters travel in the query, and the signature covers the whole URL (§A5.1).
+      const auto query = request.target.find('?');
+      action.params = net::parse_form_body(
+          query == std::string::npos ? std::string_view() : request.target.substr(query + 1));
+      action.signature_ok =
+          net::is_valid_twilio_signature(auth_token, signature, base_url() + request.target, {});
+    } else {
+      action.params = net::parse_form_body(request.body);
+      action.signature_ok = net::is_valid_twilio_signature(
+          auth_token, signature, base_url() + request.target, action.params);
+    }
+    actions.push_back(std::move(action));
+    auto response = net::http_response::text(action_status, action_twiml);
+    response.content_type = "text/xml";
+    return response;
   }
   std::string connect_address() const { return "127.0.0.1:" + std::to_string(server->port()); }
 
@@ -227,6 +298,14 @@ struct fake_bridge {
   std::string upgrade_host;
   std::string upgrade_target;
   std::string twiml_override;
+  /// The <Stream url> the upgrade's signature is checked against (the TwiML's).
+  std::string stream_url = public_stream_url;
+  int upgrades = 0;
+  /// Every upgrade gets its own closing_stream instead of `stream`.
+  bool stream_per_connection = false;
+  std::vector<received_action> actions;
+  unsigned action_status = 200;
+  std::string action_twiml = net::hang_up_twiml();
 };
 
 std::string param(const std::vector<net::form_parameter>& params, const std::string& name) {
@@ -443,6 +522,10 @@ TEST_CASE("the bridge closing the stream mid-call ends the call and the result s
   CHECK(result.close_reason == "bridge hung up");
   CHECK(result.media_frames_sent >= 3);
   CHECK(result.media_frames_sent < 15);
+  // No <Connect action> in the TwiML: the call ends with its stream.
+  CHECK(result.streams == 1);
+  CHECK(result.actions.empty());
+  CHECK(result.action_error.empty());
 }
 
 TEST_CASE("a wait step that is never satisfied fails the call after its timeout and hangs up",
@@ -558,4 +641,282 @@ TEST_CASE("a hold step that is never released fails the call after its timeout",
   CHECK_FALSE(result.ok());
   CHECK(result.error.find("hold") != std::string::npos);
   CHECK(result.media_frames_sent == 5);  // 100 ms of silence, then the hang-up
+}
+
+// ---- <Connect action> ---------------------------------------------------------------------
+
+namespace {
+
+/// <Connect action="action"><Stream url="stream_url"> with `parameters`.
+std::string connect_twiml(const std::string& stream_url,
+                          std::vector<net::form_parameter> parameters, const std::string& action) {
+  return net::connect_stream_twiml(stream_url, parameters, action);
+}
+
+/// The caller's media payloads a stream received, decoded and joined.
+std::vector<std::uint8_t> media_sent_on(const stream_observation& seen) {
+  std::vector<std::uint8_t> audio;
+  for (const auto& frame : seen.frames) {
+    auto message = net::parse_twilio_message(frame);
+    if (!message)
+      continue;
+    if (const auto* media = std::get_if<net::twilio_media>(&*message)) {
+      auto bytes = net::decode_base64(media->payload_base64);
+      if (bytes)
+        audio.insert(audio.end(), bytes->begin(), bytes->end());
+    }
+  }
+  return audio;
+}
+
+}  // namespace
+
+TEST_CASE("a connect action that answers a new stream continues the call and its script there",
+          "[twilio_caller][connect_action]") {
+  const bool shared_clock = GENERATE(false, true);
+  INFO("shared media clock: " << shared_clock);
+  running_io io{shared_clock ? 1u : 2u};
+  // Node A answers the webhook and closes the stream after three frames; its /connect-action
+  // (relative in the TwiML) sends the call on to node B's stream, with new parameters.
+  fake_bridge node_a(io.io, bridge_script::close_early);
+  fake_bridge node_b(io.io, bridge_script::greet);
+  const std::string node_b_stream_url = "wss://node-b.example.com/media-stream";
+  node_b.stream_url = node_b_stream_url;
+  node_a.twiml_override =
+      connect_twiml(public_stream_url, {{"callToken", "tok-a"}}, "/connect-action");
+  node_a.action_twiml =
+      connect_twiml(node_b_stream_url, {{"callToken", "tok-b"}, {"resume", "1"}}, "");
+  auto observed_a = node_a.stream->observed();
+  auto observed_b = node_b.stream->observed();
+  const auto speech = pattern(2400, 40);  // 15 frames: three go to A, the rest to B
+
+  auto options = node_a.caller_options({sim::speak(speech), sim::hangup()});
+  options.stream_connect_by_host = {{"node-b.example.com", node_b.connect_address()}};
+  if (shared_clock)
+    options.media_clock = sim::make_caller_media_clock(io.io);
+  const auto result = sim::twilio_caller::run(io.io, std::move(options)).get();
+  const auto seen_a = observed_a.get();
+  const auto seen_b = observed_b.get();
+
+  INFO(result.error << " / " << result.action_error);
+  CHECK(result.ok());
+  CHECK(result.action_error.empty());
+  CHECK(result.script_completed);
+  CHECK_FALSE(result.server_closed_first);  // the latest stream: the caller hung up
+  CHECK(result.streams == 2);
+  REQUIRE(result.stream_sids.size() == 2);
+  CHECK(is_sid(result.stream_sids[0], "MZ"));
+  CHECK(is_sid(result.stream_sids[1], "MZ"));
+  CHECK(result.stream_sids[0] != result.stream_sids[1]);
+  CHECK(result.stream_sid == result.stream_sids[1]);
+  CHECK(result.stream_url == node_b_stream_url);
+  REQUIRE(result.stream_parameters.size() == 2);
+  CHECK(param(result.stream_parameters, "callToken") == "tok-b");
+  CHECK(param(result.stream_parameters, "resume") == "1");
+
+  // The action request: signed like the webhook, Twilio's voice parameters, in progress.
+  REQUIRE(result.actions.size() == 1);
+  const auto& action = result.actions[0];
+  CHECK(action.url == node_a.base_url() + "/connect-action");
+  CHECK(action.method == "POST");
+  CHECK(action.status == 200);
+  CHECK(action.outcome == sim::connect_action_outcome::connect);
+  CHECK(sim::to_string(action.outcome) == "connect");
+  CHECK(action.error.empty());
+  REQUIRE(action.audible_gap.has_value());  // B greeted the caller
+  CHECK(action.audible_gap->count() > 0);
+  {
+    std::lock_guard lock(node_a.mutex);
+    REQUIRE(node_a.actions.size() == 1);
+    const auto& request = node_a.actions[0];
+    CHECK(request.method == "POST");
+    CHECK(request.target == "/connect-action");
+    CHECK(request.signature_ok);
+    CHECK(param(request.params, "CallSid") == result.call_sid);
+    CHECK(param(request.params, "AccountSid") == result.account_sid);
+    CHECK(param(request.params, "CallStatus") == "in-progress");
+    CHECK(param(request.params, "ApiVersion") == "2010-04-01");
+    CHECK(param(request.params, "Direction") == "inbound");
+    CHECK(param(request.params, "From") == "+15005550006");
+    CHECK(param(request.params, "To") == "+15005550001");
+    CHECK(param(request.params, "Caller") == "+15005550006");
+    CHECK(param(request.params, "Called") == "+15005550001");
+  }
+  {
+    // B's upgrade was routed by its host and named it.
+    std::lock_guard lock(node_b.mutex);
+    CHECK(node_b.upgrade_host == "node-b.example.com");
+    CHECK(node_b.upgrade_target == "/media-stream");
+  }
+
+  // The new stream: connected, then start with the new parameters and StreamSid, the same
+  // call; its own sequence numbers and chunks from 1.
+  REQUIRE(seen_b.frames.size() > 3);
+  auto connected = net::parse_twilio_message(seen_b.frames[0]);
+  REQUIRE(connected.has_value());
+  CHECK(std::holds_alternative<net::twilio_connected>(*connected));
+  auto start_message = net::parse_twilio_message(seen_b.frames[1]);
+  REQUIRE(start_message.has_value());
+  const auto& start = std::get<net::twilio_start>(*start_message);
+  CHECK(start.sequence_number == 1);
+  CHECK(start.stream_sid == result.stream_sids[1]);
+  CHECK(start.call_sid == result.call_sid);
+  CHECK(start.account_sid == result.account_sid);
+  CHECK(start.custom_parameters ==
+        std::vector<net::twilio_custom_parameter>{{"callToken", "tok-b"}, {"resume", "1"}});
+  auto first_media = net::parse_twilio_message(seen_b.frames[2]);
+  REQUIRE(first_media.has_value());
+  REQUIRE(std::holds_alternative<net::twilio_media>(*first_media));
+  CHECK(std::get<net::twilio_media>(*first_media).sequence_number == 2);
+  CHECK(std::get<net::twilio_media>(*first_media).chunk == 1);
+  CHECK(std::get<net::twilio_media>(*first_media).stream_sid == result.stream_sids[1]);
+
+  // The speak step went on where it was: B heard the rest of the speech, whole frames of it.
+  const auto on_a = media_sent_on(seen_a);
+  const auto on_b = media_sent_on(seen_b);
+  CHECK(on_a.size() >= 3 * 160);
+  REQUIRE_FALSE(on_b.empty());
+  REQUIRE(on_b.size() < speech.size());
+  CHECK(on_b.size() % 160 == 0);
+  CHECK(std::equal(on_b.begin(), on_b.end(),
+                   speech.end() - static_cast<std::ptrdiff_t>(on_b.size())));
+  CHECK(result.media_frames_sent == speech.size() / 160);
+  CHECK(contains(result.heard_audio, pattern(160, 9)));
+}
+
+TEST_CASE("a connect action that answers Hangup ends the call without an error",
+          "[twilio_caller][connect_action]") {
+  running_io io{2};
+  fake_bridge bridge(io.io, bridge_script::close_early);
+  // method="GET": the parameters travel in the query, signed over the whole URL.
+  bridge.twiml_override =
+      R"(<?xml version="1.0" encoding="UTF-8"?><Response><Connect action="/connect-action" method="GET">)"
+      R"(<Stream url="wss://bridge.example.com/media-stream"/></Connect></Response>)";
+  bridge.action_twiml = net::hang_up_twiml();
+  auto options = bridge.caller_options({sim::speak(pattern(2400, 5)), sim::hangup()});
+  options.direction = "outbound-api";
+  const auto result = sim::twilio_caller::run(io.io, std::move(options)).get();
+
+  INFO(result.error);
+  CHECK(result.ok());
+  CHECK(result.action_error.empty());
+  CHECK_FALSE(result.script_completed);
+  CHECK(result.server_closed_first);
+  CHECK(result.streams == 1);
+  REQUIRE(result.actions.size() == 1);
+  CHECK(result.actions[0].method == "GET");
+  CHECK(result.actions[0].status == 200);
+  CHECK(result.actions[0].outcome == sim::connect_action_outcome::hangup);
+  CHECK_FALSE(result.actions[0].audible_gap.has_value());
+  std::lock_guard lock(bridge.mutex);
+  REQUIRE(bridge.actions.size() == 1);
+  CHECK(bridge.actions[0].method == "GET");
+  CHECK(bridge.actions[0].signature_ok);
+  CHECK(param(bridge.actions[0].params, "CallStatus") == "in-progress");
+  CHECK(param(bridge.actions[0].params, "Direction") == "outbound-api");
+  CHECK(param(bridge.actions[0].params, "CallSid") == result.call_sid);
+}
+
+TEST_CASE("a connect action that fails ends the call with action_error and no error",
+          "[twilio_caller][connect_action]") {
+  running_io io{2};
+  fake_bridge bridge(io.io, bridge_script::close_early);
+  std::string expected_in_error;
+  SECTION("the action answers 500") {
+    bridge.twiml_override = connect_twiml(public_stream_url, {}, "/connect-action");
+    bridge.action_status = 500;
+    bridge.action_twiml = "oops";
+    expected_in_error = "HTTP 500";
+  }
+  SECTION("the action answers TwiML that cannot be played") {
+    bridge.twiml_override = connect_twiml(public_stream_url, {}, "/connect-action");
+    bridge.action_twiml = "<Response><Play>https://example.com/a.mp3</Play></Response>";
+    expected_in_error = "TwiML";
+  }
+  SECTION("nothing listens at the action URL") {
+    // A port that was bound and closed again: the connection is refused.
+    asio::ip::tcp::acceptor closed(io.io, {asio::ip::make_address("127.0.0.1"), 0});
+    const auto port = closed.local_endpoint().port();
+    closed.close();
+    bridge.twiml_override = connect_twiml(
+        public_stream_url, {}, "http://127.0.0.1:" + std::to_string(port) + "/connect-action");
+  }
+  const auto result =
+      sim::twilio_caller::run(io.io, bridge.caller_options({sim::speak(pattern(2400, 5))})).get();
+  INFO(result.action_error);
+  CHECK(result.ok());  // Twilio ends the call normally, as far as the bridge can tell
+  CHECK_FALSE(result.action_error.empty());
+  CHECK(result.action_error.find(expected_in_error) != std::string::npos);
+  CHECK(result.streams == 1);
+  REQUIRE(result.actions.size() == 1);
+  CHECK(result.actions[0].outcome == sim::connect_action_outcome::error);
+  CHECK_FALSE(result.actions[0].error.empty());
+}
+
+TEST_CASE("a caller that hangs up itself makes no connect action request",
+          "[twilio_caller][connect_action]") {
+  running_io io{2};
+  fake_bridge bridge(io.io, bridge_script::listen_only);
+  bridge.twiml_override = connect_twiml(public_stream_url, {}, "/connect-action");
+  auto observed = bridge.stream->observed();
+  const auto result =
+      sim::twilio_caller::run(io.io, bridge.caller_options({sim::silence(40ms), sim::hangup()}))
+          .get();
+  observed.get();
+  INFO(result.error);
+  CHECK(result.ok());
+  CHECK(result.script_completed);
+  CHECK(result.streams == 1);
+  CHECK(result.actions.empty());
+  // The result comes after any action request's answer: none was made.
+  std::lock_guard lock(bridge.mutex);
+  CHECK(bridge.actions.empty());
+}
+
+TEST_CASE("a bridge that answers every connect action with another stream is cut off",
+          "[twilio_caller][connect_action]") {
+  running_io io{2};
+  fake_bridge bridge(io.io, bridge_script::listen_only);
+  bridge.stream_per_connection = true;  // each stream closes after three frames
+  bridge.twiml_override = connect_twiml(public_stream_url, {}, "/connect-action");
+  bridge.action_twiml = connect_twiml(public_stream_url, {}, "/connect-action");
+  auto options = bridge.caller_options({sim::silence(10s)});
+  options.max_connect_actions = 2;
+  const auto result = sim::twilio_caller::run(io.io, std::move(options)).get();
+  INFO(result.error);
+  CHECK(result.ok());
+  CHECK(result.streams == 3);
+  CHECK(result.actions.size() == 2);
+  CHECK(result.action_error.find("max_connect_actions") != std::string::npos);
+  std::lock_guard lock(bridge.mutex);
+  CHECK(bridge.actions.size() == 2);
+  CHECK(bridge.upgrades == 3);
+}
+
+TEST_CASE("a stream dropped without a close follows the connect action when there is one",
+          "[twilio_caller][connect_action]") {
+  running_io io{2};
+  fake_bridge bridge(io.io, bridge_script::drop_early);
+  auto observed = bridge.stream->observed();
+  SECTION("with an action: the call goes on as the action says") {
+    bridge.twiml_override = connect_twiml(public_stream_url, {}, "/connect-action");
+    bridge.action_twiml = net::hang_up_twiml();
+    const auto result =
+        sim::twilio_caller::run(io.io, bridge.caller_options({sim::speak(pattern(2400, 5))})).get();
+    observed.get();
+    INFO(result.error);
+    CHECK(result.ok());
+    CHECK(result.server_closed_first);
+    REQUIRE(result.actions.size() == 1);
+    CHECK(result.actions[0].outcome == sim::connect_action_outcome::hangup);
+  }
+  SECTION("without one: the lost connection is the call's error, as before") {
+    const auto result =
+        sim::twilio_caller::run(io.io, bridge.caller_options({sim::speak(pattern(2400, 5))})).get();
+    observed.get();
+    CHECK(result.error.find("media stream connection lost") != std::string::npos);
+    CHECK(result.actions.empty());
+    std::lock_guard lock(bridge.mutex);
+    CHECK(bridge.actions.empty());
+  }
 }

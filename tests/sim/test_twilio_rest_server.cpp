@@ -40,6 +40,8 @@ constexpr const char* auth_token = "rest-auth-token";
 // The bridge's public stream URL as its TwiML names it; streams reach it through
 // stream_connect_address.
 constexpr const char* public_stream_url = "wss://bridge.example.com/media-stream";
+// Another node's stream URL, routed by stream_connect_by_host to the same fake bridge.
+constexpr const char* node_b_stream_url = "wss://node-b.example.com/media-stream";
 
 std::vector<net::form_parameter> form(std::initializer_list<net::form_parameter> params) {
   return params;
@@ -62,6 +64,10 @@ std::string stream_twiml() {
 /// One media stream as the fake bridge saw it.
 class stream_recorder final : public net::websocket_handler {
  public:
+  /// `close_on_first_media`: the bridge ends the stream when the caller's first frame arrives.
+  explicit stream_recorder(bool close_on_first_media = false)
+      : close_on_first_media_(close_on_first_media) {}
+
   void on_open(std::shared_ptr<net::websocket_connection> connection) override {
     connection_ = connection;
   }
@@ -69,8 +75,11 @@ class stream_recorder final : public net::websocket_handler {
     auto parsed = net::parse_twilio_message(message);
     std::lock_guard lock(mutex_);
     frames_.push_back(message);
-    if (parsed && std::holds_alternative<net::twilio_media>(*parsed) && ++media_frames_ == 1)
+    if (parsed && std::holds_alternative<net::twilio_media>(*parsed) && ++media_frames_ == 1) {
       first_media_.set_value();
+      if (auto connection = connection_.lock(); connection && close_on_first_media_)
+        connection->close(net::close_code::normal, "moving on");
+    }
   }
   void on_close(net::websocket_closed) override {
     std::lock_guard lock(mutex_);
@@ -82,6 +91,7 @@ class stream_recorder final : public net::websocket_handler {
   std::future<std::vector<std::string>> closed() { return closed_.get_future(); }
 
  private:
+  const bool close_on_first_media_;
   std::mutex mutex_;
   std::weak_ptr<net::websocket_connection> connection_;
   std::vector<std::string> frames_;
@@ -99,6 +109,15 @@ struct fake_bridge {
         {.on_request =
              [this](const net::http_request& request) {
                std::lock_guard lock(mutex);
+               if (request.path() == "/connect-action") {
+                 const auto params = net::parse_form_body(request.body);
+                 actions.push_back({params, net::is_valid_twilio_signature(
+                                                auth_token, request.header("x-twilio-signature"),
+                                                action_url(), params)});
+                 auto response = net::http_response::text(200, action_twiml);
+                 response.content_type = "text/xml";
+                 return response;
+               }
                if (request.path() == "/twiml") {
                  twiml_requests.push_back({net::parse_form_body(request.body),
                                            net::is_valid_twilio_signature(
@@ -117,12 +136,19 @@ struct fake_bridge {
              },
          .on_upgrade =
              [this](const net::http_request& request) {
-               if (!net::is_valid_twilio_signature(auth_token, request.header("x-twilio-signature"),
-                                                   public_stream_url, {})) {
+               const auto signature = request.header("x-twilio-signature");
+               if (!net::is_valid_twilio_signature(auth_token, signature, public_stream_url, {}) &&
+                   !net::is_valid_twilio_signature(auth_token, signature, node_b_stream_url, {})) {
                  return net::websocket_upgrade_decision::refused(
                      net::http_response::text(403, "bad signature\n"));
                }
                std::lock_guard lock(mutex);
+               upgrade_hosts.emplace_back(request.header("host"));
+               if (!queued_streams.empty()) {
+                 auto stream = queued_streams.front();
+                 queued_streams.erase(queued_streams.begin());
+                 return net::websocket_upgrade_decision::accepted(stream);
+               }
                return net::websocket_upgrade_decision::accepted(next_stream);
              }});
     REQUIRE(started.has_value());
@@ -132,6 +158,7 @@ struct fake_bridge {
   std::string base() const { return "http://127.0.0.1:" + std::to_string(server->port()); }
   std::string callback_url() const { return base() + "/call-status?tenant=a%20b"; }
   std::string twiml_url() const { return base() + "/twiml"; }
+  std::string action_url() const { return base() + "/connect-action"; }
   std::string connect_address() const { return "127.0.0.1:" + std::to_string(server->port()); }
 
   struct received_callback {
@@ -143,6 +170,11 @@ struct fake_bridge {
   std::mutex mutex;
   std::vector<received_callback> callbacks;
   std::vector<received_callback> twiml_requests;
+  std::vector<received_callback> actions;  // <Connect action> requests
+  std::string action_twiml = net::hang_up_twiml();
+  std::vector<std::string> upgrade_hosts;
+  /// Streams for the next upgrades, in order; then next_stream.
+  std::vector<std::shared_ptr<stream_recorder>> queued_streams;
   std::shared_ptr<stream_recorder> next_stream = std::make_shared<stream_recorder>();
 };
 
@@ -821,4 +853,77 @@ TEST_CASE("twilio_caller plays TwiML given directly, without a webhook", "[twili
   CHECK(declined.declined);
   CHECK(declined.declined_message == "We are full.");
   CHECK(declined.upgrade_status == 0);
+}
+
+TEST_CASE("a placed call follows its connect action to another node's stream",
+          "[twilio_rest][connect_action]") {
+  sim::twilio_rest_server_options options;
+  // 200 ms of silence and a hang-up, across both streams: one script, one caller.
+  options.callee.script = {sim::silence(200ms), sim::hangup()};
+  options.callee.script_after_redirect = {sim::silence(5s)};  // not for an action
+  rest_fixture rest(options);
+  rest.server->set_stream_connect_address_for("node-b.example.com", rest.bridge.connect_address());
+  auto first = std::make_shared<stream_recorder>(/*close_on_first_media=*/true);
+  auto first_frames = first->closed();
+  auto second_frames = rest.bridge.next_stream->closed();
+  {
+    std::lock_guard lock(rest.bridge.mutex);
+    rest.bridge.queued_streams.push_back(first);
+    const std::vector<net::form_parameter> resumed = {{"callToken", "tok-b"}};
+    rest.bridge.action_twiml = net::connect_stream_twiml(node_b_stream_url, resumed);
+  }
+  const std::vector<net::form_parameter> parameters = {{"callToken", "tok-a"}};
+  const auto sid = sid_of(rest.create(
+      net::connect_stream_twiml(public_stream_url, parameters, rest.bridge.action_url())));
+  const auto call = rest.server->when_finished(sid).get();
+  first_frames.get();
+  const auto messages = parse_frames(second_frames.get());
+
+  CHECK(call.status == sim::call_status::completed);
+  REQUIRE(call.streams.size() == 1);  // one caller played both streams
+  const auto& caller = call.streams[0];
+  INFO(caller.error << " / " << caller.action_error);
+  CHECK(caller.ok());
+  CHECK(caller.action_error.empty());
+  CHECK(caller.script_completed);
+  CHECK(caller.streams == 2);
+  CHECK(caller.stream_url == node_b_stream_url);
+  REQUIRE(caller.actions.size() == 1);
+  CHECK(caller.actions[0].outcome == sim::connect_action_outcome::connect);
+  CHECK(caller.media_frames_sent == 10);  // the script's 200 ms, not script_after_redirect's
+
+  const auto& start = std::get<net::twilio_start>(messages.at(1));
+  CHECK(start.call_sid == sid);
+  CHECK(start.stream_sid == caller.stream_sids.at(1));
+  CHECK(start.custom_parameters ==
+        std::vector<net::twilio_custom_parameter>{{"callToken", "tok-b"}});
+  std::lock_guard lock(rest.bridge.mutex);
+  REQUIRE(rest.bridge.actions.size() == 1);
+  CHECK(rest.bridge.actions[0].signature_ok);
+  CHECK(param(rest.bridge.actions[0].params, "CallSid") == sid);
+  CHECK(param(rest.bridge.actions[0].params, "CallStatus") == "in-progress");
+  CHECK(param(rest.bridge.actions[0].params, "Direction") == "outbound-api");
+  CHECK(param(rest.bridge.actions[0].params, "From") == "+15552223214");
+  CHECK(param(rest.bridge.actions[0].params, "To") == "+15558675310");
+  CHECK(rest.bridge.upgrade_hosts ==
+        std::vector<std::string>{"bridge.example.com", "node-b.example.com"});
+}
+
+TEST_CASE("Status=completed on a call whose connect has an action requests no action",
+          "[twilio_rest][connect_action]") {
+  rest_fixture rest;  // the default callee listens silently until hung up
+  auto streaming = rest.bridge.next_stream->first_media();
+  auto frames_future = rest.bridge.next_stream->closed();
+  const std::vector<net::form_parameter> parameters = {{"callToken", "tok-a"}};
+  const auto sid = sid_of(rest.create(
+      net::connect_stream_twiml(public_stream_url, parameters, rest.bridge.action_url())));
+  streaming.get();
+  CHECK(rest.post(rest.call_url(sid), form({{"Status", "completed"}})).status == 200);
+  const auto call = rest.server->when_finished(sid).get();
+  frames_future.get();
+  CHECK(call.status == sim::call_status::completed);
+  REQUIRE(call.streams.size() == 1);
+  CHECK(call.streams[0].actions.empty());
+  std::lock_guard lock(rest.bridge.mutex);
+  CHECK(rest.bridge.actions.empty());
 }
