@@ -441,33 +441,31 @@ bool show_continued_calls(boost::asio::io_context& io, const demo_node& first,
               << (continued ? "goes on on " + now_on + ", listed there " +
                                   std::to_string(after.count()) + " ms after the kill"
                             : std::string("did NOT go on within 30 s"))
-              << "
-                 ";
+              << "\n";
   }
   return all_continued;
 }
 
 void print_call_parts(const std::filesystem::path& recordings, const std::string& call_sid) {
   const auto parts = call_parts(recordings, call_sid);
-  std::cout << "  " << call_sid << ": " << parts.size()
-            << " part(s) recorded
-               ";
-      for (const auto& [number, summary] : parts) {
+  std::cout << "  " << call_sid << ": " << parts.size() << " part(s) recorded\n";
+  for (const auto& [number, summary] : parts) {
     const auto* listed = summary.if_contains("parts");
-    std::cout << "    part " << number << "  on " << text_of(summary.at("node")) << "  duration "
+    const auto* node = summary.if_contains("node");
+    std::string recorded_on = node ? text_of(*node) : "?";
+    if (listed && listed->is_array() && !listed->as_array().empty())
+      recorded_on = text_of(listed->as_array().back().at("node"));
+    std::cout << "    part " << number << "  on " << recorded_on << "  duration "
               << text_of(summary.at("duration_ms"))
-              << " ms  ended: " << text_of(summary.at("end_reason"))
-              << "
-                 ";
-        if (listed && listed->is_array()) {
+              << " ms  ended: " << text_of(summary.at("end_reason")) << "\n";
+    if (listed && listed->is_array()) {
       for (const auto& part : listed->as_array()) {
         const auto& row = part.as_object();
         std::cout << "      call.json lists part " << text_of(row.at("part")) << " on "
                   << text_of(row.at("node")) << ": " << text_of(row.at("end_reason"));
         if (const auto* gap = row.if_contains("gap_ms"))
           std::cout << "  (gap before it: " << text_of(*gap) << " ms)";
-        std::cout << "
-                     ";
+        std::cout << "\n";
       }
     }
   }

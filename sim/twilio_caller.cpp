@@ -442,6 +442,21 @@ class call_session final : public twilio_caller, public std::enable_shared_from_
 
   // ---- webhook and TwiML ----------------------------------------------------------------
 
+  /// http_connect_by_host: the request goes to the mapped host:port over plain http, still
+  /// naming (and signed over) the URL's own host, as an ingress in front of the nodes sees it.
+  void route_by_host(net::http_client_request& request) const {
+    if (options_.http_connect_by_host.empty())
+      return;
+    const auto url = boost::urls::parse_uri(request.url);
+    if (!url)
+      return;
+    const auto routed = options_.http_connect_by_host.find(std::string(url->host()));
+    if (routed == options_.http_connect_by_host.end())
+      return;
+    request.headers.emplace_back("Host", std::string(url->encoded_host_and_port()));
+    request.url = "http://" + routed->second + std::string(url->encoded_target());
+  }
+
   void post_webhook() {
     if (phase_ != phase::webhook)
       return;
@@ -452,6 +467,7 @@ class call_session final : public twilio_caller, public std::enable_shared_from_
         signed_twilio_request("POST", options_.webhook_url, parameters, options_.auth_token);
     request.timeout = options_.webhook_timeout;
     request.tls = options_.tls;
+    route_by_host(request);
     net::http_request_async(
         io_, std::move(request), [self = shared_from_this()](net::http_client_result answer) {
           asio::post(self->executor_, [self, answer = std::move(answer)]() mutable {
@@ -530,6 +546,7 @@ class call_session final : public twilio_caller, public std::enable_shared_from_
         action.method, action.url, voice_request_parameters("in-progress"), options_.auth_token);
     request.timeout = options_.webhook_timeout;
     request.tls = options_.tls;
+    route_by_host(request);
     result_.actions.push_back(std::move(action));
     net::http_request_async(
         io_, std::move(request), [self = shared_from_this()](net::http_client_result answer) {

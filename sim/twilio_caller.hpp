@@ -160,6 +160,10 @@ struct twilio_caller_options {
   /// The same by the <Stream url>'s host, consulted before stream_connect_address: a <Connect
   /// action> may continue the call on another node's stream URL (NODE_STREAM_URL).
   std::map<std::string, std::string> stream_connect_by_host;
+  /// host:port to send the webhook and <Connect action> requests to, by their URL's host, over
+  /// plain http: the URL as written is still signed and its host sent in the Host header (what
+  /// an ingress in front of the nodes receives). Unlisted hosts: the URL itself.
+  std::map<std::string, std::string> http_connect_by_host;
   /// For https:// webhooks and wss:// streams; verifies the chain and the host name.
   std::shared_ptr<net::tls_context> tls;
 

@@ -219,6 +219,10 @@ TEST_CASE(
   const auto result = call.get();
   CHECK(result.call_sid == sid);
   CHECK(result.server_closed_first);  // the bridge ended it, not the caller
+  // Twilio asks the <Connect action> what next: the call was ended on purpose, so <Hangup/>.
+  REQUIRE(result.actions.size() == 1);
+  CHECK(result.actions[0].outcome == sim::connect_action_outcome::hangup);
+  CHECK(result.streams == 1);
 
   const auto finished = harness.server().calls().wait_for_finished(1, 30s);
   REQUIRE(finished.size() == 1);
