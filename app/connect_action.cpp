@@ -47,37 +47,17 @@ bool connect_action_handler::handle(const net::http_request& request,
   auto action_url = net::connect_action_url(request, webhook);
   auto own_stream = net::media_stream_url(request, webhook);
   auto& directory = *options_.directory;
-  // The call's own node knows best how it ended: this node, or the peer it is (or was) on.
+  // This node's own record of the call first: it knows best how its part ended.
   if (auto here = directory.find_local(call.call_sid)) {
     decide(std::move(call), std::move(here), std::move(action_url), std::move(own_stream), respond);
     return true;
   }
-  const auto cluster_view = directory.find(call.call_sid);
-  auto peer = directory.peer_of(call.call_sid);
-  if (!peer)
-    peer = directory.recorded_on_peer(call.call_sid);
-  if (!cluster_ || !peer) {
-    decide(std::move(call), cluster_view, std::move(action_url), std::move(own_stream), respond);
-    return true;
-  }
-  actors::remote_call_request show;
-  show.what = actors::remote_call_request::action::show;
-  show.node_id = *peer;
-  show.call_sid = call.call_sid;
-  cluster_->ask(
-      std::move(show), [self = shared_from_this(), call = std::move(call), cluster_view,
-                        action_url = std::move(action_url), own_stream = std::move(own_stream),
-                        respond](actors::remote_call_answer answer) mutable {
-        std::optional<actors::call_view> known = cluster_view;
-        if (answer.status == 200) {
-          // Its node's own word; no answer (it died, or the link did): the cluster's.
-          if (auto told =
-                  actors::unshare(std::move(answer.call), cluster_view ? cluster_view->node : ""))
-            known = std::move(told);
-        }
-        self->decide(std::move(call), std::move(known), std::move(action_url),
-                     std::move(own_stream), std::move(respond));
-      });
+  // Else the cluster's view of it: a peer's call is announced ending, with its reason, before
+  // its node closes the socket (call_supervisor's hang-up), and a lost node's calls end there
+  // as "node lost". Asking the call's node instead would stall on a node that just died (the
+  // request's timeout) while the caller hears nothing.
+  auto known = directory.find(call.call_sid);
+  decide(std::move(call), std::move(known), std::move(action_url), std::move(own_stream), respond);
   return true;
 }
 
@@ -149,7 +129,8 @@ void connect_action_handler::continue_call(net::incoming_call call,
        refuse](std::optional<placed_call> where) mutable {
         if (!where)
           return refuse(call.call_sid, "every node is full");
-        const auto answer_with = [self, call, action_url, respond](
+        const auto part = state.parts.empty() ? 2u : state.parts.back().number + 1;
+        const auto answer_with = [self, call, action_url, respond, part](
                                      const std::string& stream_url,
                                      const net::call_token_issuer& tokens, const std::string& key,
                                      const std::string& node) {
@@ -159,8 +140,12 @@ void connect_action_handler::continue_call(net::incoming_call call,
               .Increment();
           const std::vector<net::form_parameter> handover{
               {std::string(actors::handover_key_parameter), key}};
+          // A token is a MAC over the call, its numbers, its expiry and its issuer: the same
+          // call continued within the second its webhook was answered would get the very token
+          // its first stream spent. Each part's token lives a second longer than the last's.
           respond(net::stream_call_response(call, stream_url, tokens, self->options_.wall_clock(),
-                                            action_url, handover));
+                                            action_url, handover,
+                                            std::chrono::minutes(5) + std::chrono::seconds(part)));
         };
         if (where->where == metrics::placement_where::local || !self->cluster_) {
           auto kept = self->options_.keep_here(std::move(state));

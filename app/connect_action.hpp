@@ -2,9 +2,9 @@
 // POST /connect-action: Twilio's <Connect action> request when a call's media stream ended
 // (README "Reliability"). Any node answers it, whichever node the stream was on:
 //
-//   signed request (403 / 400 as the webhook) ─▶ what is known of the call: its node's own
-//   view when the call was here, or by message from the peer it was on (remote_call_request
-//   show), else the cluster's view (a lost node's calls end there as "node lost")
+//   signed request (403 / 400 as the webhook) ─▶ what is known of the call: this node's own
+//   record when the call was here, else the cluster's view (a peer announces a call ending,
+//   with its reason, before it closes the socket; a lost node's calls end as "node lost")
 //     ─▶ ended on purpose, or over ─▶ <Hangup/>
 //     ─▶ lost ─▶ placement finds a ready node with room ─▶ that node keeps the call's state
 //        (its hand-over book, as at a drain) ─▶ <Connect action><Stream url=that node> with the
@@ -52,7 +52,7 @@ class connect_action_handler : public std::enable_shared_from_this<connect_actio
   };
   explicit connect_action_handler(options given) : options_(std::move(given)) {}
 
-  /// Asks the call's peer and hands calls to peers from now on (null: this node only).
+  /// Hands calls to peers from now on (null: this node only).
   void join_cluster(std::shared_ptr<const cluster_node> cluster) { cluster_ = std::move(cluster); }
 
   /// True when `request` is the action's (answered through `respond`, once).

@@ -89,12 +89,13 @@ http_response stream_call_response(const incoming_call& call, const std::string&
                                    const call_token_issuer& tokens,
                                    std::chrono::system_clock::time_point now,
                                    const std::string& action_url,
-                                   std::span<const form_parameter> extra) {
+                                   std::span<const form_parameter> extra,
+                                   std::chrono::seconds token_validity) {
   std::vector<form_parameter> stream_parameters{
       {"CallSid", call.call_sid},
       {"From", call.from},
       {"To", call.to},
-      {"token", tokens.issue({call.call_sid, call.from, call.to}, now)},
+      {"token", tokens.issue({call.call_sid, call.from, call.to}, now, token_validity)},
   };
   stream_parameters.insert(stream_parameters.end(), extra.begin(), extra.end());
   http_response response;

@@ -75,14 +75,15 @@ struct incoming_call {
 std::variant<incoming_call, http_response> read_incoming_call(
     const http_request& request, const twilio_webhook_settings& settings);
 
-/// TwiML that streams `call` to `stream_url`, with its From, To and a call token, and
-/// `action_url` as its <Connect action> (empty: none). `extra` parameters follow (a hand-over
-/// key for a continued call).
+/// TwiML that streams `call` to `stream_url`, with its From, To and a call token valid for
+/// `token_validity`, and `action_url` as its <Connect action> (empty: none). `extra`
+/// parameters follow (a hand-over key for a continued call).
 http_response stream_call_response(const incoming_call& call, const std::string& stream_url,
                                    const call_token_issuer& tokens,
                                    std::chrono::system_clock::time_point now,
                                    const std::string& action_url = {},
-                                   std::span<const form_parameter> extra = {});
+                                   std::span<const form_parameter> extra = {},
+                                   std::chrono::seconds token_validity = std::chrono::minutes(5));
 
 /// <Say>FULL_MESSAGE</Say><Hangup/> (200, so that Twilio plays it): no node takes the call.
 http_response full_response(const twilio_webhook_settings& settings);
