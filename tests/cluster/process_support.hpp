@@ -3,6 +3,8 @@
 // request to a node on loopback, a bounded wait for something the nodes will report, and the
 // call.json a node wrote.
 
+#include "sim/server_process.hpp"
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -47,6 +49,19 @@ inline std::optional<boost::json::object> only_call_json(const std::filesystem::
 inline std::filesystem::path executable() {
   const char* path = std::getenv("SWITCHBOARD_BINARY");
   return path != nullptr ? path : SWITCHBOARD_BINARY_DIR "/switchboard";
+}
+
+/// `switchboard serve` as a child of the test, in `dir`: on loopback, on a port the kernel picks
+/// (read back from its log), one io thread, NODE_NAME `name`. The test adds the rest of its
+/// environment.
+inline sim::server_process_options serve_options(const std::filesystem::path& dir,
+                                                 const std::string& name) {
+  sim::server_process_options options;
+  options.executable = executable();
+  options.arguments = {"serve"};
+  options.working_directory = dir;
+  options.environment = {"PORT=0", "BIND_ADDRESS=127.0.0.1", "IO_THREADS=1", "NODE_NAME=" + name};
+  return options;
 }
 
 struct http_answer {

@@ -43,6 +43,7 @@ using switchboard::testing::cluster::eventually;
 using switchboard::testing::cluster::executable;
 using switchboard::testing::cluster::http_answer;
 using switchboard::testing::cluster::http_request;
+using switchboard::testing::cluster::serve_options;
 
 std::optional<http_answer> http(std::uint16_t port, const std::string& method,
                                 const std::string& path, const std::string& body = {}) {
@@ -81,24 +82,13 @@ class node_process {
     std::string seed_list;
     for (const auto& seed : seeds)
       seed_list += (seed_list.empty() ? "" : ",") + seed;
-    switchboard::sim::server_process_options options;
-    options.executable = executable();
-    options.arguments = {"serve"};
-    options.working_directory = dir;
-    options.environment = {"PORT=0",
-                           "BIND_ADDRESS=127.0.0.1",
-                           "IO_THREADS=1",
-                           "NODE_NAME=" + name_,
-                           "CLUSTER_PORT=0",
-                           "CLUSTER_INSECURE=true",
-                           "CLUSTER_SEEDS=" + seed_list,
-                           std::string("API_TOKEN=") + api_token,
-                           std::string("TWILIO_AUTH_TOKEN=") + auth_token,
-                           "OPENAI_API_KEY=sk-cluster",
-                           "OPENAI_REALTIME_URL=" + model_url + "?model=gpt-realtime",
-                           "MAX_LOOP_LAG_MS=0",
-                           "RECORDINGS_DIR=" + (dir / name_).string(),
-                           "LOG_LEVEL=info"};
+    auto options = serve_options(dir, name_);
+    options.environment.insert(
+        options.environment.end(),
+        {"CLUSTER_PORT=0", "CLUSTER_INSECURE=true", "CLUSTER_SEEDS=" + seed_list,
+         std::string("API_TOKEN=") + api_token, std::string("TWILIO_AUTH_TOKEN=") + auth_token,
+         "OPENAI_API_KEY=sk-cluster", "OPENAI_REALTIME_URL=" + model_url + "?model=gpt-realtime",
+         "MAX_LOOP_LAG_MS=0", "RECORDINGS_DIR=" + (dir / name_).string(), "LOG_LEVEL=info"});
     auto spawned = server_process::spawn(options);
     if (!spawned)
       FAIL("cannot start node " << name_ << ": " << spawned.error());

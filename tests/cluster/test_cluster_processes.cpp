@@ -34,6 +34,7 @@ constexpr const char* api_token = "cluster-test-token";
 
 using switchboard::testing::cluster::eventually;
 using switchboard::testing::cluster::executable;
+using switchboard::testing::cluster::serve_options;
 
 /// GET `path` on 127.0.0.1:`port`, with the bearer token when `token` is not empty.
 auto http_get(std::uint16_t port, const std::string& path, const std::string& token = api_token) {
@@ -48,21 +49,13 @@ class node_process {
     std::string seed_list;
     for (const auto& seed : seeds)
       seed_list += (seed_list.empty() ? "" : ",") + seed;
-    switchboard::sim::server_process_options options;
-    options.executable = executable();
-    options.arguments = {"serve"};
-    options.working_directory = dir;
-    options.environment = {"PORT=0",
-                           "BIND_ADDRESS=127.0.0.1",
-                           "IO_THREADS=1",
-                           "NODE_NAME=" + name,
-                           "CLUSTER_PORT=0",
-                           tls.empty() ? "CLUSTER_INSECURE=true" : "CLUSTER_INSECURE=false",
-                           "CLUSTER_SEEDS=" + seed_list,
-                           std::string("API_TOKEN=") + api_token,
-                           "ALLOW_UNSIGNED_TWILIO=true",
-                           "RECORDINGS_DIR=" + (dir / name).string(),
-                           "LOG_LEVEL=info"};
+    auto options = serve_options(dir, name);
+    options.environment.insert(
+        options.environment.end(),
+        {"CLUSTER_PORT=0", tls.empty() ? "CLUSTER_INSECURE=true" : "CLUSTER_INSECURE=false",
+         "CLUSTER_SEEDS=" + seed_list, std::string("API_TOKEN=") + api_token,
+         "ALLOW_UNSIGNED_TWILIO=true", "RECORDINGS_DIR=" + (dir / name).string(),
+         "LOG_LEVEL=info"});
     options.environment.insert(options.environment.end(), tls.begin(), tls.end());
     auto spawned = server_process::spawn(options);
     if (!spawned)

@@ -45,6 +45,7 @@ using switchboard::testing::cluster::eventually;
 using switchboard::testing::cluster::executable;
 using switchboard::testing::cluster::http_answer;
 using switchboard::testing::cluster::http_request;
+using switchboard::testing::cluster::serve_options;
 
 /// One HTTP/1.0 GET to 127.0.0.1:`port`: the body of a 200, else nullopt.
 std::optional<std::string> get(std::uint16_t port, const std::string& path) {
@@ -126,21 +127,13 @@ std::unique_ptr<server_process> start_node(simulation& sim, const std::string& n
                                            const std::filesystem::path& dir,
                                            const std::filesystem::path& recordings,
                                            std::uint16_t& port) {
-  switchboard::sim::server_process_options options;
-  options.executable = executable();
-  options.arguments = {"serve"};
-  options.working_directory = dir;
-  options.environment = {"PORT=0",
-                         "BIND_ADDRESS=127.0.0.1",
-                         "IO_THREADS=1",
-                         "NODE_NAME=" + name,
-                         std::string("API_TOKEN=") + api_token,
-                         "ALLOW_UNSIGNED_TWILIO=true",
-                         "OPENAI_API_KEY=sk-crash",
-                         "OPENAI_REALTIME_URL=" + sim.model().url() + "?model=gpt-realtime",
-                         "MAX_LOOP_LAG_MS=0",
-                         "RECORDINGS_DIR=" + recordings.string(),
-                         "LOG_LEVEL=info"};
+  auto options = serve_options(dir, name);
+  options.environment.insert(
+      options.environment.end(),
+      {std::string("API_TOKEN=") + api_token, "ALLOW_UNSIGNED_TWILIO=true",
+       "OPENAI_API_KEY=sk-crash",
+       "OPENAI_REALTIME_URL=" + sim.model().url() + "?model=gpt-realtime", "MAX_LOOP_LAG_MS=0",
+       "RECORDINGS_DIR=" + recordings.string(), "LOG_LEVEL=info"});
   auto spawned = server_process::spawn(options);
   if (!spawned)
     FAIL("cannot start node " << name << ": " << spawned.error());
@@ -262,26 +255,16 @@ std::unique_ptr<server_process> start_cluster_node(simulation& sim, const std::s
                                                    unsigned max_calls,
                                                    const std::filesystem::path& dir,
                                                    const std::string& seed, std::uint16_t& port) {
-  switchboard::sim::server_process_options options;
-  options.executable = executable();
-  options.arguments = {"serve"};
-  options.working_directory = dir;
-  options.environment = {"PORT=0",
-                         "BIND_ADDRESS=127.0.0.1",
-                         "IO_THREADS=1",
-                         "NODE_NAME=" + name,
-                         std::string("PUBLIC_URL=http://") + public_host,
-                         "NODE_STREAM_URL=ws://" + name + ".continuation.test/media-stream",
-                         "MAX_CALLS=" + std::to_string(max_calls),
-                         "CLUSTER_PORT=0",
-                         "CLUSTER_INSECURE=true",
-                         std::string("TWILIO_AUTH_TOKEN=") + continuation_auth_token,
-                         std::string("API_TOKEN=") + api_token,
-                         "OPENAI_API_KEY=sk-crash",
-                         "OPENAI_REALTIME_URL=" + sim.model().url() + "?model=gpt-realtime",
-                         "MAX_LOOP_LAG_MS=0",
-                         "RECORDINGS_DIR=" + (dir / name).string(),
-                         "LOG_LEVEL=info"};
+  auto options = serve_options(dir, name);
+  options.environment.insert(
+      options.environment.end(),
+      {std::string("PUBLIC_URL=http://") + public_host,
+       "NODE_STREAM_URL=ws://" + name + ".continuation.test/media-stream",
+       "MAX_CALLS=" + std::to_string(max_calls), "CLUSTER_PORT=0", "CLUSTER_INSECURE=true",
+       std::string("TWILIO_AUTH_TOKEN=") + continuation_auth_token,
+       std::string("API_TOKEN=") + api_token, "OPENAI_API_KEY=sk-crash",
+       "OPENAI_REALTIME_URL=" + sim.model().url() + "?model=gpt-realtime", "MAX_LOOP_LAG_MS=0",
+       "RECORDINGS_DIR=" + (dir / name).string(), "LOG_LEVEL=info"});
   if (!seed.empty())
     options.environment.push_back("CLUSTER_SEEDS=" + seed);
   auto spawned = server_process::spawn(options);

@@ -45,6 +45,7 @@ using switchboard::testing::cluster::eventually;
 using switchboard::testing::cluster::executable;
 using switchboard::testing::cluster::http_answer;
 using switchboard::testing::cluster::http_request;
+using switchboard::testing::cluster::serve_options;
 
 /// One HTTP/1.0 request to 127.0.0.1:`port` (a form body when given); nullopt when nothing
 /// answers.
@@ -95,21 +96,13 @@ class drain_node {
   drain_node(simulation& sim, const std::string& name, const std::filesystem::path& dir,
              const std::vector<std::string>& extra = {})
       : recordings_(dir / name) {
-    switchboard::sim::server_process_options options;
-    options.executable = executable();
-    options.arguments = {"serve"};
-    options.working_directory = dir;
-    options.environment = {"PORT=0",
-                           "BIND_ADDRESS=127.0.0.1",
-                           "IO_THREADS=1",
-                           "NODE_NAME=" + name,
-                           std::string("API_TOKEN=") + api_token,
-                           "ALLOW_UNSIGNED_TWILIO=true",
-                           "OPENAI_API_KEY=sk-drain",
-                           "OPENAI_REALTIME_URL=" + sim.model().url() + "?model=gpt-realtime",
-                           "MAX_LOOP_LAG_MS=0",
-                           "RECORDINGS_DIR=" + recordings_.string(),
-                           "LOG_LEVEL=info"};
+    auto options = serve_options(dir, name);
+    options.environment.insert(
+        options.environment.end(),
+        {std::string("API_TOKEN=") + api_token, "ALLOW_UNSIGNED_TWILIO=true",
+         "OPENAI_API_KEY=sk-drain",
+         "OPENAI_REALTIME_URL=" + sim.model().url() + "?model=gpt-realtime", "MAX_LOOP_LAG_MS=0",
+         "RECORDINGS_DIR=" + recordings_.string(), "LOG_LEVEL=info"});
     options.environment.insert(options.environment.end(), extra.begin(), extra.end());
     auto spawned = server_process::spawn(options);
     if (!spawned)

@@ -42,6 +42,7 @@ using switchboard::testing::cluster::eventually;
 using switchboard::testing::cluster::executable;
 using switchboard::testing::cluster::http_answer;
 using switchboard::testing::cluster::http_request;
+using switchboard::testing::cluster::serve_options;
 
 /// One HTTP/1.0 request to 127.0.0.1:`port` (status 0 when nothing answers).
 http_answer http(std::uint16_t port, const std::string& method, const std::string& path,
@@ -86,25 +87,14 @@ class node_process {
   node_process(std::string name, unsigned max_calls, const std::filesystem::path& dir,
                const stand_ins& sims, const std::vector<std::string>& extra)
       : name_(std::move(name)) {
-    switchboard::sim::server_process_options options;
-    options.executable = executable();
-    options.arguments = {"serve"};
-    options.working_directory = dir;
-    options.environment = {"PORT=0",
-                           "BIND_ADDRESS=127.0.0.1",
-                           "IO_THREADS=1",
-                           "NODE_NAME=" + name_,
-                           "NODE_STREAM_URL=" + stream_url_of(name_),
-                           "MAX_CALLS=" + std::to_string(max_calls),
-                           std::string("FULL_MESSAGE=") + full_message,
-                           "CLUSTER_PORT=0",
-                           "CLUSTER_INSECURE=true",
-                           std::string("API_TOKEN=") + api_token,
-                           "OPENAI_API_KEY=sk-placement",
-                           "OPENAI_REALTIME_URL=" + sims.model->url() + "?model=gpt-realtime",
-                           "MAX_LOOP_LAG_MS=0",
-                           "RECORDINGS_DIR=" + (dir / name_).string(),
-                           "LOG_LEVEL=info"};
+    auto options = serve_options(dir, name_);
+    options.environment.insert(
+        options.environment.end(),
+        {"NODE_STREAM_URL=" + stream_url_of(name_), "MAX_CALLS=" + std::to_string(max_calls),
+         std::string("FULL_MESSAGE=") + full_message, "CLUSTER_PORT=0", "CLUSTER_INSECURE=true",
+         std::string("API_TOKEN=") + api_token, "OPENAI_API_KEY=sk-placement",
+         "OPENAI_REALTIME_URL=" + sims.model->url() + "?model=gpt-realtime", "MAX_LOOP_LAG_MS=0",
+         "RECORDINGS_DIR=" + (dir / name_).string(), "LOG_LEVEL=info"});
     options.environment.insert(options.environment.end(), extra.begin(), extra.end());
     auto spawned = server_process::spawn(options);
     if (!spawned)
