@@ -25,6 +25,20 @@
 
 namespace switchboard::testing::cluster {
 
+/// A JSON file holding an object (a call.json); nullopt when it cannot be read or is not one.
+inline std::optional<boost::json::object> json_object_file(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in)
+    return std::nullopt;
+  std::stringstream text;
+  text << in.rdbuf();
+  boost::system::error_code error;
+  auto parsed = boost::json::parse(text.str(), error);
+  if (error || !parsed.is_object())
+    return std::nullopt;
+  return std::move(parsed.as_object());
+}
+
 /// call.json of the one call recorded under `recordings`; nullopt unless there is exactly one
 /// and it parses as an object.
 inline std::optional<boost::json::object> only_call_json(const std::filesystem::path& recordings) {
@@ -35,14 +49,7 @@ inline std::optional<boost::json::object> only_call_json(const std::filesystem::
   }
   if (found.size() != 1)
     return std::nullopt;
-  std::ifstream in(found.front());
-  std::stringstream text;
-  text << in.rdbuf();
-  boost::system::error_code error;
-  auto parsed = boost::json::parse(text.str(), error);
-  if (error || !parsed.is_object())
-    return std::nullopt;
-  return std::move(parsed.as_object());
+  return json_object_file(found.front());
 }
 
 /// The switchboard binary under test (SWITCHBOARD_BINARY, else the build's).

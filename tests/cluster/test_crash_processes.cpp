@@ -122,6 +122,21 @@ class simulation {
   std::unique_ptr<switchboard::sim::realtime_model_server> model_;
 };
 
+/// Starts a node and reads back the port it listens on; fails the test when it cannot.
+std::unique_ptr<server_process> start_listening(
+    const switchboard::sim::server_process_options& options, const std::string& name,
+    std::uint16_t& port) {
+  auto spawned = server_process::spawn(options);
+  if (!spawned)
+    FAIL("cannot start node " << name << ": " << spawned.error());
+  auto process = std::move(*spawned);
+  auto listening = process->wait_for_port(30s);
+  if (!listening)
+    FAIL("node " << name << ": " << listening.error());
+  port = *listening;
+  return process;
+}
+
 /// One `switchboard serve` process of node `name`.
 std::unique_ptr<server_process> start_node(simulation& sim, const std::string& name,
                                            const std::filesystem::path& dir,
@@ -134,15 +149,7 @@ std::unique_ptr<server_process> start_node(simulation& sim, const std::string& n
        "OPENAI_API_KEY=sk-crash",
        "OPENAI_REALTIME_URL=" + sim.model().url() + "?model=gpt-realtime", "MAX_LOOP_LAG_MS=0",
        "RECORDINGS_DIR=" + recordings.string(), "LOG_LEVEL=info"});
-  auto spawned = server_process::spawn(options);
-  if (!spawned)
-    FAIL("cannot start node " << name << ": " << spawned.error());
-  auto process = std::move(*spawned);
-  auto listening = process->wait_for_port(30s);
-  if (!listening)
-    FAIL("node " << name << ": " << listening.error());
-  port = *listening;
-  return process;
+  return start_listening(options, name, port);
 }
 
 std::vector<std::filesystem::path> call_directories(const std::filesystem::path& recordings) {
@@ -267,15 +274,7 @@ std::unique_ptr<server_process> start_cluster_node(simulation& sim, const std::s
        "RECORDINGS_DIR=" + (dir / name).string(), "LOG_LEVEL=info"});
   if (!seed.empty())
     options.environment.push_back("CLUSTER_SEEDS=" + seed);
-  auto spawned = server_process::spawn(options);
-  if (!spawned)
-    FAIL("cannot start node " << name << ": " << spawned.error());
-  auto process = std::move(*spawned);
-  auto listening = process->wait_for_port(30s);
-  if (!listening)
-    FAIL("node " << name << ": " << listening.error());
-  port = *listening;
-  return process;
+  return start_listening(options, name, port);
 }
 
 std::vector<boost::json::object> cluster_rows(std::uint16_t port) {
@@ -315,19 +314,6 @@ std::size_t agent_lines(std::uint16_t port, const std::string& call_sid) {
     lines += line.at("speaker") == "agent" && !text.starts_with("[") ? 1 : 0;
   }
   return lines;
-}
-
-std::optional<boost::json::object> json_file(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  if (!in)
-    return std::nullopt;
-  std::stringstream text;
-  text << in.rdbuf();
-  boost::system::error_code ec;
-  auto parsed = boost::json::parse(text.str(), ec);
-  if (ec || !parsed.is_object())
-    return std::nullopt;
-  return std::move(parsed.as_object());
 }
 
 }  // namespace
@@ -446,7 +432,7 @@ TEST_CASE("kill -9 of the node holding a call: Twilio's Connect action continues
       if (entry->path().filename() == "call.json" &&
           entry->path().parent_path().filename() == call_sid + "-part2") {
         part_dir = entry->path().parent_path();
-        summary = json_file(entry->path());
+        summary = switchboard::testing::cluster::json_object_file(entry->path());
       }
     }
     return summary.has_value();
