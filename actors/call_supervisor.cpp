@@ -396,11 +396,14 @@ bool seed_from_handover(self_pointer self, const call_started& started) {
                  std::move(handed->metadata_json), std::move(handed->conversation),
                  handed->conversation_items_dropped,
                  after_dropped_line ? std::string(line_dropped_instructions) : std::string()});
-  metrics::log_call(spdlog::level::info, ids_of(st),
-                    "handed over from node {}: part {}, {} transcript lines",
-                    st.record.parts.size() > 1 ? st.record.parts[st.record.parts.size() - 2].node
-                                               : std::string("?"),
-                    number, st.record.transcript.size());
+  // The part before this one (none when the state named no parts).
+  const std::string earlier_node =
+      st.record.parts.size() > 1 ? st.record.parts[st.record.parts.size() - 2].node : "?";
+  metrics::log_call(
+      spdlog::level::info, ids_of(st), "{} {}: part {}, {} transcript lines",
+      after_dropped_line ? "goes on after its stream was lost on" : "handed over from",
+      earlier_node.empty() ? std::string("this node") : "node " + earlier_node, number,
+      st.record.transcript.size());
   return true;
 }
 

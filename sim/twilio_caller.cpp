@@ -305,6 +305,7 @@ class call_session final : public twilio_caller, public std::enable_shared_from_
       return;
     }
     phase_ = phase::streaming;
+    dropping_ = false;
     connection_ = connection;
     result_.upgrade_status = 101;
     ++result_.streams;
@@ -666,7 +667,7 @@ class call_session final : public twilio_caller, public std::enable_shared_from_
  private:
   /// Runs steps until one sends this tick's media frame (or the call hangs up).
   void run_script() {
-    while (phase_ == phase::streaming) {
+    while (phase_ == phase::streaming && !dropping_) {
       if (step_index_ >= options_.script.size()) {
         result_.script_completed = true;
         return do_hangup();
@@ -809,6 +810,15 @@ class call_session final : public twilio_caller, public std::enable_shared_from_
               do_hangup();
               return true;
             },
+            [this](const drop_connection_step&) {
+              next_step();
+              // The stream's close (unclean) follows on the connection's handler; until then
+              // nothing more is sent on this stream.
+              dropping_ = true;
+              if (auto connection = connection_.lock())
+                connection->abort();
+              return true;
+            },
         },
         step);
   }
@@ -945,6 +955,7 @@ class call_session final : public twilio_caller, public std::enable_shared_from_
   std::weak_ptr<net::websocket_connection> connection_;
   phase phase_ = phase::webhook;
   bool hang_up_requested_ = false;
+  bool dropping_ = false;  // drop_connection: this stream's close is on its way
 
   // The TwiML being played: the URL it came from (relative URLs in it resolve against it) and
   // its <Connect action>.

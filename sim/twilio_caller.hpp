@@ -94,10 +94,15 @@ struct send_raw_step {
 /// `stop`, then close the socket; the rest of the script is ignored. A script that ends
 /// without one hangs up anyway.
 struct hangup_step {};
+/// The line between Twilio and the bridge breaks: the TCP connection is torn down with no
+/// `stop` and no close frame. The caller is still on the phone, so Twilio then requests the
+/// stream's <Connect action>, as for any stream the bridge's side ended; the script goes on on
+/// the stream that answer opens.
+struct drop_connection_step {};
 
 using caller_step =
     std::variant<speak_step, silence_step, wait_for_agent_audio_step, wait_for_agent_silence_step,
-                 hold_step, dtmf_step, send_raw_step, hangup_step>;
+                 hold_step, dtmf_step, send_raw_step, hangup_step, drop_connection_step>;
 
 inline caller_step speak(std::span<const std::uint8_t> audio) {
   return speak_step{audio};
@@ -126,6 +131,9 @@ inline caller_step send_raw(std::string text) {
 }
 inline caller_step hangup() {
   return hangup_step{};
+}
+inline caller_step drop_connection() {
+  return drop_connection_step{};
 }
 
 // ---- the shared media clock -----------------------------------------------------------------

@@ -231,6 +231,55 @@ TEST_CASE("a model connection lost mid-call is re-established and the call goes 
   CHECK(std::filesystem::exists(outcome.directory / "mono.wav"));
 }
 
+TEST_CASE("a media stream that breaks mid-call goes on as the call's next part on the same node",
+          "[end_to_end][continuation]") {
+  bridge_harness harness;
+  const auto result = harness.place(harness.call({
+      sim::silence(200ms),
+      sim::speak(first(sim::speech_fixture::caller_request, 800ms)),
+      sim::wait_for_agent_audio(300ms),
+      // The line between Twilio and the node breaks; Twilio asks the <Connect action> what next.
+      sim::drop_connection(),
+      // On the new stream the agent speaks first: it says the line dropped.
+      sim::wait_for_agent_audio(300ms),
+      sim::hangup(),
+  }));
+  INFO("error: " << result.error << " action error: " << result.action_error);
+  REQUIRE(result.ok());
+  CHECK(result.script_completed);
+  CHECK(result.streams == 2);
+  REQUIRE(result.actions.size() == 1);
+  CHECK(result.actions[0].outcome == sim::connect_action_outcome::connect);
+
+  // Two parts, one after the other on this node: the first ended with its socket, the second
+  // knows it came after a dropped line (no greeting, the apology first).
+  auto finished = harness.server().calls().wait_for_finished(2, 30s);
+  REQUIRE(finished.size() == 2);
+  std::sort(finished.begin(), finished.end(), [](const auto& a, const auto& b) {
+    return a.directory.filename() < b.directory.filename();
+  });
+  CHECK(finished[0].call_sid == finished[1].call_sid);
+  CHECK(finished[0].end_reason.starts_with("socket closed"));
+  CHECK(finished[1].directory.filename() == finished[1].call_sid + "-part2");
+  const auto summary = boost::json::parse(read_text(finished[1].directory / "call.json"));
+  const auto& parts = summary.at("parts").as_array();
+  REQUIRE(parts.size() == 2);
+  CHECK(std::string_view(parts[0].at("end_reason").as_string()).starts_with("socket closed"));
+  CHECK(parts[1].as_object().contains("gap_ms"));
+  CHECK(read_text(finished[1].directory / "transcript.jsonl").find("[the line dropped") !=
+        std::string::npos);
+  const auto stats = harness.model().stats();
+  CHECK(std::any_of(stats.response_instructions.begin(), stats.response_instructions.end(),
+                    [](const std::string& text) {
+                      return text.find("The phone line dropped") != std::string::npos;
+                    }));
+  CHECK(harness.server()
+            .metrics()
+            .connect_actions(metrics::connect_action_result::continued)
+            .Value() == 1);
+  CHECK(harness.server().calls().active_calls() == 0);
+}
+
 TEST_CASE("malformed frames mid-call are counted and the call survives", "[end_to_end]") {
   bridge_harness harness;
   const auto result = harness.place(harness.call({
