@@ -13,6 +13,8 @@
 #include "bridge_harness.hpp"
 #include "hostile_client.hpp"
 #include "net/base64.hpp"
+#include "net/form_body.hpp"
+#include "net/twiml.hpp"
 #include "sim/speech_fixtures.hpp"
 
 #include <boost/json/array.hpp>
@@ -1071,4 +1073,49 @@ TEST_CASE("slowloris: heads trickled a byte at a time are cut off by the read ti
     check_node_idle(harness);
   }
   descriptors.check();
+}
+
+// ---- <Connect action> -------------------------------------------------------------------------
+
+TEST_CASE("a Connect action request not signed by Twilio is refused and continues no call",
+          "[hostile][continuation]") {
+  bridge_harness harness;
+  const auto port = harness.server().port();
+  const auto action_url = "http://127.0.0.1:" + std::to_string(port) + "/connect-action";
+  const std::vector<net::form_parameter> form{{"AccountSid", "AC0123456789abcdef0123456789abcdef"},
+                                              {"CallSid", "CA0123456789abcdef0123456789abcdef"},
+                                              {"CallStatus", "in-progress"},
+                                              {"From", "+14155550100"},
+                                              {"To", "+14155550199"}};
+  const auto post = [&](const std::string& signature,
+                        const std::vector<net::form_parameter>& body) {
+    net::http_client_request request;
+    request.method = "POST";
+    request.headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
+    if (!signature.empty())
+      request.headers.emplace_back("X-Twilio-Signature", signature);
+    request.body = net::encode_form_body(body);
+    return harness.send(port, "/connect-action", std::move(request));
+  };
+  auto& actions = harness.server().metrics();
+  // Unsigned, signed with another account's token, signed over other parameters: 403, and no
+  // place is taken, no state kept, no stream promised.
+  CHECK(post({}, form).status == 403);
+  CHECK(post(net::compute_twilio_signature("another-token", action_url, form), form).status == 403);
+  auto tampered = form;
+  tampered.back().value = "+14155550666";
+  CHECK(post(net::compute_twilio_signature(harness.auth_token(), action_url, form), tampered)
+            .status == 403);
+  CHECK(actions.connect_actions(metrics::connect_action_result::continued).Value() == 0);
+  CHECK(actions.connect_actions(metrics::connect_action_result::hung_up).Value() == 0);
+
+  // Signed, for a call Twilio reports over: <Hangup/>, whatever is known of it.
+  auto completed = form;
+  completed[2].value = "completed";
+  const auto over =
+      post(net::compute_twilio_signature(harness.auth_token(), action_url, completed), completed);
+  CHECK(over.status == 200);
+  CHECK(net::parse_say_and_hang_up_twiml(over.body) == std::string());
+  CHECK(actions.connect_actions(metrics::connect_action_result::hung_up).Value() == 1);
+  CHECK(actions.connect_actions(metrics::connect_action_result::continued).Value() == 0);
 }
