@@ -7,12 +7,12 @@
 namespace switchboard::actors {
 
 bool lost_stream_end_reason(std::string_view end_reason) {
-  // A part handed over whose next stream never began is lost too: Twilio asks the action of
-  // the hand-over's TwiML when that stream cannot be opened.
+  // A hand-over whose next stream never began is lost too (Twilio asks the action of the
+  // hand-over's TwiML when that stream cannot be opened); so is a part handed over while the
+  // next one is not heard of yet, but that one is no dropped line (decide_after_stream).
   return end_reason == remote_call_book::lost_reason || end_reason == node_crashed_end_reason ||
-         end_reason == stream_lost_end_reason || end_reason == handed_over_end_reason ||
-         end_reason == handover_unclaimed_end_reason || end_reason.starts_with("socket closed") ||
-         end_reason.starts_with("twilio_socket failed");
+         end_reason == stream_lost_end_reason || end_reason == handover_unclaimed_end_reason ||
+         end_reason.starts_with("socket closed") || end_reason.starts_with("twilio_socket failed");
 }
 
 std::string_view to_string(after_stream verdict) {
@@ -31,8 +31,10 @@ after_stream decide_after_stream(const stream_end_facts& facts) {
   // node has not seen it yet).
   if (facts.last_known->state == call_state::live)
     return after_stream::continue_call;
-  return lost_stream_end_reason(facts.last_known->end_reason) ? after_stream::continue_call
-                                                              : after_stream::hang_up;
+  const auto& reason = facts.last_known->end_reason;
+  return lost_stream_end_reason(reason) || reason == handed_over_end_reason
+             ? after_stream::continue_call
+             : after_stream::hang_up;
 }
 
 std::uint32_t part_of(const call_view& view) {
@@ -71,8 +73,7 @@ call_handover_state continuation_state(const call_identity& from_action,
 }
 
 bool continues_after_lost_part(const std::vector<call_part>& parts) {
-  return !parts.empty() && parts.back().end_reason != handed_over_end_reason &&
-         lost_stream_end_reason(parts.back().end_reason);
+  return !parts.empty() && lost_stream_end_reason(parts.back().end_reason);
 }
 
 }  // namespace switchboard::actors

@@ -33,7 +33,7 @@ namespace switchboard::actors {
 inline constexpr std::string_view stream_lost_end_reason = "stream lost";
 
 /// True for an end reason that says the stream was lost rather than ended by anyone: the call
-/// goes on after it.
+/// goes on after it, and its next part says the line dropped.
 bool lost_stream_end_reason(std::string_view end_reason);
 
 enum class after_stream { hang_up, continue_call };
@@ -45,7 +45,8 @@ struct stream_end_facts {
   std::optional<call_view> last_known;  // the call's node's own view, else the cluster's
 };
 
-/// <Hangup/> when the call is over or was ended on purpose; else the call goes on.
+/// <Hangup/> when the call is over or was ended on purpose; else the call goes on (also after a
+/// part "handed over", when no later part is known: its stream did not come).
 after_stream decide_after_stream(const stream_end_facts& facts);
 
 /// The part a view of the call belongs to (its revisions' base, call_directory.hpp).
