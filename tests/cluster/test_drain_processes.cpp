@@ -343,12 +343,24 @@ TEST_CASE("a second SIGTERM while draining stops at once, and the cut call's tra
   simulation sim;
   drain_node node(sim, "node-a", dir.path());
   held_call call(sim, node);
-  // The caller holds once it has sent `start`; the node has the call (and its recordings) once
-  // it has read it.
+  // The caller holds once it has sent `start`. The node counts the call once it has read it,
+  // and creates its tracks a little later (on its file thread, once the call's directory is
+  // made): a stop before that leaves a marked directory with no audio to keep.
+  const auto wav_files = [&] {
+    std::vector<std::filesystem::path> tracks;
+    std::error_code error;  // not there yet: no tracks
+    for (std::filesystem::recursive_directory_iterator it(node.recordings(), error), end;
+         !error && it != end; it.increment(error)) {
+      if (it->path().extension() == ".wav")
+        tracks.push_back(it->path());
+    }
+    return tracks;
+  };
   REQUIRE(eventually([&] {
     const auto metrics = http(node.port(), "GET", "/metrics");
     return metrics &&
-           metrics->body.find("switchboard_active_calls{node=\"node-a\"} 1") != std::string::npos;
+           metrics->body.find("switchboard_active_calls{node=\"node-a\"} 1") != std::string::npos &&
+           wav_files().size() == 2;
   }));
   node.signal(SIGTERM);
   REQUIRE(eventually([&] { return status_of(node.port(), "/readyz") == 503; }));
@@ -360,11 +372,7 @@ TEST_CASE("a second SIGTERM while draining stops at once, and the cut call's tra
 
   // The tracks written up to the last checkpoint; `switchboard repair` makes their headers
   // whole (it exits 0 on a readable recording, repaired or not).
-  std::vector<std::filesystem::path> tracks;
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(node.recordings())) {
-    if (entry.path().extension() == ".wav")
-      tracks.push_back(entry.path());
-  }
+  const auto tracks = wav_files();
   CHECK(tracks.size() == 2);  // caller.wav and agent.wav: no mix for a call cut off
   for (const auto& track : tracks) {
     INFO(track);
