@@ -94,6 +94,12 @@ std::size_t call_admission::streaming() const {
   return streaming_;
 }
 
+bool call_admission::every_place_streaming() const {
+  std::lock_guard lock(mutex_);
+  const auto max = policy_.configured().max_calls;
+  return max > 0 && streaming_ >= max;
+}
+
 std::size_t call_admission::promised(clock::time_point now) {
   std::lock_guard lock(mutex_);
   expire(now);

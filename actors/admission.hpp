@@ -87,6 +87,9 @@ class call_admission {
   std::optional<admission_refusal> refusal_now(clock::time_point now);
 
   std::size_t streaming() const;
+  /// MAX_CALLS calls are streaming: a stream that opens now cannot be admitted here, whatever
+  /// it was promised (a promise counts only while its stream has not started).
+  bool every_place_streaming() const;
   std::size_t promised(clock::time_point now);
   std::size_t max_calls() const { return policy_.configured().max_calls; }
 

@@ -18,6 +18,7 @@
 
 #include <caf/typed_actor.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -127,6 +128,18 @@ class call_actions {
                         std::string call_sid, std::string to) = 0;
 };
 
+/// Where a stream that lands on a node at MAX_CALLS has its call hosted (README "Cluster"):
+/// a peer with room spawns the call's supervisor for the twilio_socket that stays here.
+/// Production: the cluster node (app/); null without a cluster.
+class remote_call_hosts {
+ public:
+  virtual ~remote_call_hosts() = default;
+  /// Finds a peer that hosts the call of `twilio`; `done` once, on an io thread: the peer's
+  /// name, or nullopt when none would (every peer full, draining, unreachable). Never blocks.
+  virtual void host(twilio_socket_actor twilio,
+                    std::function<void(std::optional<std::string> peer)> done) const = 0;
+};
+
 /// The Realtime API ends a session after 60 minutes (shared/reference/protocols.md §B6, GA). A
 /// call that may outlast one (MAX_CALL_DURATION above the lifetime, or 0) opens the next
 /// session `renew_before` the end, gives it the conversation and switches at a turn boundary.
@@ -178,6 +191,12 @@ struct bridge_environment {
   std::shared_ptr<file_work> files = std::make_shared<inline_file_work>();
   /// Calls handed over to this node by a draining peer, waiting for their new stream.
   std::shared_ptr<handover_book> handovers = std::make_shared<handover_book>();
+  /// Peers that host the calls of streams landing here while every place is taken (null: no
+  /// cluster; such a stream is refused with 1013).
+  std::shared_ptr<const remote_call_hosts> remote_hosts;
+  /// Streams whose calls peers host, still open here: the drain waits for them as for calls.
+  std::shared_ptr<std::atomic<std::size_t>> relayed_streams =
+      std::make_shared<std::atomic<std::size_t>>(0);
   /// Tools and transfers (null: the model's tool calls get an error result).
   std::shared_ptr<call_actions> actions;
   /// TRANSFER_TO: where transfer_call goes when the model names no number; empty = nowhere.

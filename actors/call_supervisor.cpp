@@ -565,8 +565,8 @@ void on_transfer_outcome(self_pointer self, const transfer_outcome& outcome) {
 /// A stream is closed from here, before it counted as a call: no start in time, or no room.
 void close_uncounted_stream(self_pointer self, net::close_code code, std::string reason) {
   auto& state = self->state;
-  if (auto connection = state.connection.lock())
-    connection->close(code, reason);
+  // The socket closes where it is: this node, or the one a hosted call's stream landed on.
+  self->send(state.peers.twilio, close_stream{static_cast<std::uint16_t>(code), reason});
   state.record.stream.refused = true;  // calls_total{outcome="refused"}: it never began
   begin_ending(self, std::move(reason));
 }
@@ -598,9 +598,7 @@ void on_start_due(self_pointer self) {
   if (state.started || state.ending)
     return;
   state.env->metrics->stream_start_timeouts().Increment();
-  const auto connection = state.connection.lock();
-  spdlog::warn("media stream from {} sent no `start` within {} ms: closed",
-               connection ? connection->remote_endpoint() : std::string("?"),
+  spdlog::warn("a media stream sent no `start` within {} ms: closed",
                state.env->start_timeout.count());
   close_uncounted_stream(
       self, net::close_code::policy_violation,
@@ -678,10 +676,8 @@ void on_child_exit(self_pointer self, caf::exit_msg& exit) {
     return;
   }
   if (is(st.peers.twilio)) {
-    // Nothing reaches the caller any more, and no call_stream_ended will come: close the
-    // stream here and end the call.
-    if (auto connection = st.connection.lock())
-      connection->close(net::close_code::internal_error, "bridge error");
+    // Nothing reaches the caller any more, and no call_stream_ended will come: the node of
+    // the socket closes it as the actor goes (spawn_twilio_socket), the call ends here.
     st.record.stream.reason = why;
     return begin_ending(self, why);
   }
@@ -697,12 +693,10 @@ void on_child_exit(self_pointer self, caf::exit_msg& exit) {
 
 }  // namespace
 
-call_supervisor_actor::behavior_type call_supervisor(
-    self_pointer self, bridge_environment_ptr env,
-    std::weak_ptr<net::websocket_connection> connection, std::shared_ptr<frame_ingress> ingress) {
+call_supervisor_actor::behavior_type call_supervisor(self_pointer self, bridge_environment_ptr env,
+                                                     twilio_socket_actor twilio) {
   auto& state = self->state;
   state.env = env;
-  state.connection = connection;
   state.record.started_at = env->wall_clock();
   state.started_steady = std::chrono::steady_clock::now();
   // Not a call yet: an upgrade that never sends `start` must not hold a place or count.
@@ -714,7 +708,10 @@ call_supervisor_actor::behavior_type call_supervisor(
   // call's bookkeeping with it.
   self->set_exit_handler([=](caf::exit_msg& exit) { on_child_exit(self, exit); });
   state.peers.supervisor = self;
-  state.peers.twilio = self->spawn<caf::linked>(twilio_socket, env, connection, ingress);
+  // The Twilio socket's actor was spawned where its socket is (here, or the node a hosted
+  // call's stream landed on): linked like the others, across the cluster link if need be.
+  state.peers.twilio = std::move(twilio);
+  self->link_to(state.peers.twilio);
   state.peers.model = self->spawn<caf::linked>(openai_session, env);
   state.peers.clock = self->spawn<caf::linked>(silence_clock, env);
   state.peers.caller_recorder = self->spawn<caf::linked>(recorder, recorder_context::of(*env));
@@ -765,7 +762,7 @@ call_supervisor_actor::behavior_type call_supervisor(
               caf::anon_send(supervisor, call_directory_made{made.string(), error});
             });
             self->send(st.peers.clock, started);
-            self->send(st.peers.model, call_started{st.record.identity, {}});
+            self->send(st.peers.model, call_started{st.record.identity, {}, started.overrides});
             call_view view;
             view.identity = st.record.identity;
             if (handed_over)
@@ -920,6 +917,13 @@ call_supervisor_actor::behavior_type call_supervisor(
       instrumented(self, m, [=](no_start_atom) { on_start_due(self); }),
       instrumented(self, m, [=](call_directory_made& made) { on_call_directory_made(self, made); }),
   };
+}
+
+call_supervisor_actor spawn_local_call(caf::actor_system& system, bridge_environment_ptr env,
+                                       std::weak_ptr<net::websocket_connection> connection,
+                                       std::shared_ptr<frame_ingress> ingress) {
+  auto twilio = spawn_twilio_socket(system, env, std::move(connection), std::move(ingress));
+  return system.spawn(call_supervisor, std::move(env), std::move(twilio));
 }
 
 }  // namespace switchboard::actors

@@ -50,7 +50,6 @@ struct call_supervisor_state {
   static inline const char* name = "call_supervisor";
 
   bridge_environment_ptr env;
-  std::weak_ptr<net::websocket_connection> connection;  // closed here only when refused
   call_peers peers;
   bool started = false;
   bool ending = false;
@@ -94,8 +93,15 @@ struct call_supervisor_state {
   std::uint64_t part_offset_ms = 0;
 };
 
+/// The supervisor of the call whose Twilio socket `twilio` serves (spawn_twilio_socket): on
+/// the socket's node, or on a peer that hosts the call (host_call_request).
 call_supervisor_actor::behavior_type call_supervisor(
     call_supervisor_actor::stateful_pointer<call_supervisor_state> self, bridge_environment_ptr env,
-    std::weak_ptr<net::websocket_connection> connection, std::shared_ptr<frame_ingress> ingress);
+    twilio_socket_actor twilio);
+
+/// A call on this node: its twilio_socket for `connection` and its supervisor.
+call_supervisor_actor spawn_local_call(caf::actor_system& system, bridge_environment_ptr env,
+                                       std::weak_ptr<net::websocket_connection> connection,
+                                       std::shared_ptr<frame_ingress> ingress);
 
 }  // namespace switchboard::actors

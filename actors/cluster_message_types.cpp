@@ -22,6 +22,17 @@ void add_cluster_message_types(caf::actor_system_config& config) {
   config.add_message_type<call_handover_answer>("call_handover_answer");
   config.add_message_type<recording_chunk_request>("recording_chunk_request");
   config.add_message_type<recording_chunk>("recording_chunk");
+  // A call hosted by a peer (host_call_request): everything between its twilio_socket, on the
+  // node with the socket, and its other actors on the host (actors/interfaces.hpp).
+  config.add_message_type<host_call_request>("host_call_request");
+  config.add_message_type<call_peers>("call_peers");
+  config.add_message_type<call_started>("call_started");
+  config.add_message_type<call_stream_ended>("call_stream_ended");
+  config.add_message_type<caller_audio>("caller_audio");
+  config.add_message_type<caller_keypress>("caller_keypress");
+  config.add_message_type<mark_echoed>("mark_echoed");
+  config.add_message_type<play_to_caller>("play_to_caller");
+  config.add_message_type<close_stream>("close_stream");
 }
 
 }  // namespace switchboard::actors

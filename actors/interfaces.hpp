@@ -22,6 +22,11 @@
 //     the bucket (RECORDINGS_BUCKET_URL), on upload threads of its own
 //
 // A frame from Twilio thus travels: io thread → twilio_socket → openai_session → model.
+//
+// A call hosted by a peer (a stream that landed on a full node): the twilio_socket stays with
+// its socket, the supervisor and the four other actors run on the peer (host_call_request).
+// Every message between the two sides is registered for the cluster
+// (actors/cluster_message_types.cpp); steady-clock stamps (received_ns) go across as 0.
 
 #include "actors/atoms.hpp"
 #include "actors/call_handover.hpp"
@@ -89,7 +94,9 @@ using twilio_socket_actor = caf::typed_actor<
     // silence_clock: barge-in, send `clear`.
     caf::reacts_to<clear_atom>,
     // supervisor: end the call from our side (close the socket).
-    caf::reacts_to<hangup_atom>>;
+    caf::reacts_to<hangup_atom>,
+    // supervisor: close a stream that never counted as a call (no `start` in time, no room).
+    caf::reacts_to<close_stream>>;
 
 /// The Realtime session: connects (and reconnects), configures the session, forwards caller
 /// audio (buffered until the session is ready), and turns server events into messages.
@@ -174,6 +181,20 @@ typename Inspector::result_type inspect(Inspector& f, call_peers& x) {
            x.caller_recorder, x.agent_recorder);
 }
 
+/// A call hosted by a peer (README "Cluster", placement): a stream landed on a node whose every
+/// place is taken. Its twilio_socket stays there with the socket; the node actor of a peer
+/// with room spawns the call's supervisor, which spawns the model-side actors (model session,
+/// silence clock, recorders) there and links to the socket's actor across the link. Answered
+/// with a place_verdict: granted, or why not (full, draining, not linked, no answer in time).
+struct host_call_request {
+  std::string node_id;         // the chosen peer (the local node actor forwards it there)
+  twilio_socket_actor twilio;  // on the node that asks
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, host_call_request& x) {
+  return f(caf::meta::type_name("host_call_request"), x.node_id, x.twilio);
+}
+
 /// The node's writer of deferred call files, one per node (actors/call_file_retrier.hpp). It
 /// is detached (a thread of its own), since it does blocking file I/O.
 using call_file_retrier_actor = caf::typed_actor<
@@ -227,6 +248,10 @@ using node_actor = caf::typed_actor<
     // CALLS_PER_MINUTE for the cluster: from a peer, one dial from the budget this node keeps;
     // from this node's POST /calls, for the node that keeps it (forwarded there).
     caf::replies_to<dial_budget_request>::with<place_verdict>,
+    // A stream that landed on a full node: from a peer, host its call here (spawn the
+    // supervisor for the peer's twilio_socket); from this node's stream, for a peer
+    // (forwarded there).
+    caf::replies_to<host_call_request>::with<place_verdict>,
     // The drain's hand-over: from a peer, a call's state to keep for its new stream (this node
     // answers the key the stream's `start` will carry); from this node's drain, for a peer
     // (forwarded there).

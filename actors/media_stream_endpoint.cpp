@@ -2,10 +2,42 @@
 
 #include "actors/call_supervisor.hpp"
 #include "actors/frame_ingress.hpp"
+#include "actors/twilio_socket.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <mutex>
+#include <utility>
 
 namespace switchboard::actors {
 
 namespace {
+
+/// Whether this stream is one whose call a peer hosts, for the node's count of them (the drain
+/// waits for them). The peer's answer and the socket's close come on io threads in either
+/// order: a stream closed before the answer is never counted.
+class relayed_stream {
+ public:
+  void hosted(std::atomic<std::size_t>& count) {
+    std::lock_guard lock(mutex_);
+    if (closed_)
+      return;
+    counted_ = true;
+    ++count;
+  }
+  void closed(std::atomic<std::size_t>& count) {
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+    if (std::exchange(counted_, false))
+      --count;
+  }
+
+ private:
+  std::mutex mutex_;
+  bool closed_ = false;
+  bool counted_ = false;
+};
 
 class media_stream_handler final : public net::websocket_handler {
  public:
@@ -18,8 +50,24 @@ class media_stream_handler final : public net::websocket_handler {
         .Increment();
     env_->metrics->websockets_open(metrics::websocket_peer::twilio).Increment();
     opened_ = true;
-    system_.spawn(call_supervisor, env_, std::weak_ptr<net::websocket_connection>(connection),
-                  ingress_);
+    std::weak_ptr<net::websocket_connection> weak = connection;
+    if (!env_->remote_hosts || !env_->admission->every_place_streaming()) {
+      spawn_local_call(system_, env_, std::move(weak), ingress_);
+      return;
+    }
+    // Every place here is streaming: a peer with room hosts the call, the socket stays here
+    // (README "Cluster"). None will: a supervisor here refuses the stream at `start` (1013).
+    auto twilio = spawn_twilio_socket(system_, env_, weak, ingress_);
+    env_->remote_hosts->host(twilio, [system = &system_, env = env_, twilio,
+                                      relay = relay_](std::optional<std::string> peer) {
+      if (!peer) {
+        system->spawn(call_supervisor, env, twilio);
+        return;
+      }
+      env->metrics->calls_placed(metrics::placement_where::remote_spawn).Increment();
+      spdlog::info("a stream landed with every place taken: its call is hosted by {}", *peer);
+      relay->hosted(*env->relayed_streams);
+    });
   }
   void on_message(std::string message, bool is_text) override {
     ingress_->deliver(twilio_frame{std::move(message), is_text, metrics::steady_now_ns()});
@@ -27,6 +75,7 @@ class media_stream_handler final : public net::websocket_handler {
   void on_close(net::websocket_closed why) override {
     if (opened_)
       env_->metrics->websockets_open(metrics::websocket_peer::twilio).Decrement();
+    relay_->closed(*env_->relayed_streams);
     ingress_->closed(why.reason.empty() ? (why.clean ? "closed by Twilio" : "connection lost")
                                         : why.reason);
   }
@@ -35,6 +84,7 @@ class media_stream_handler final : public net::websocket_handler {
   caf::actor_system& system_;
   bridge_environment_ptr env_;
   std::shared_ptr<frame_ingress> ingress_;
+  std::shared_ptr<relayed_stream> relay_ = std::make_shared<relayed_stream>();
   bool opened_ = false;  // io thread only
 };
 

@@ -80,15 +80,30 @@ typename Inspector::result_type inspect(Inspector& f, call_identity& x) {
 }
 
 /// The stream's `start` arrived and its call token checked out.
+/// What POST /calls asked of an outbound call's model session, as its TwiML parameters carried
+/// it under the call token's MAC (net/call_token.hpp); each empty = not asked. It travels with
+/// call_started, so a call hosted on another node (README "Cluster") gets it too.
+struct call_overrides {
+  std::string instructions;
+  std::string voice;
+  std::string metadata_json;  // "metadata" of POST /calls, for the call's tools
+  bool empty() const { return instructions.empty() && voice.empty() && metadata_json.empty(); }
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, call_overrides& x) {
+  return f(caf::meta::type_name("call_overrides"), x.instructions, x.voice, x.metadata_json);
+}
+
 struct call_started {
   call_identity identity;
   /// A call handed over from a draining node: the key its state waits under on this node
   /// (actors/call_handover.hpp); empty for a new call.
   std::string handover_key;
+  call_overrides overrides;  // an outbound call's, from its `start`
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, call_started& x) {
-  return f(caf::meta::type_name("call_started"), x.identity, x.handover_key);
+  return f(caf::meta::type_name("call_started"), x.identity, x.handover_key, x.overrides);
 }
 
 /// The stream is over (Twilio `stop`, the socket closed, or the stream was refused).
@@ -113,7 +128,9 @@ typename Inspector::result_type inspect(Inspector& f, call_stream_ended& x) {
 struct caller_audio {
   std::uint64_t timestamp_ms = 0;  // Twilio's media.timestamp: ms since the stream started
   std::string payload_base64;      // μ-law 8 kHz, as Twilio sent it
-  std::int64_t received_ns = 0;    // steady clock, when Twilio's frame was read
+  // Steady clock, when Twilio's frame was read; 0 when it goes to another node, whose clock it
+  // is not (a call hosted by a peer).
+  std::int64_t received_ns = 0;
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, caller_audio& x) {
@@ -138,7 +155,7 @@ typename Inspector::result_type inspect(Inspector& f, agent_audio& x) {
 struct play_to_caller {
   std::string payload_base64;
   std::string mark_name;
-  std::int64_t received_ns = 0;  // steady clock, when the model's delta was read
+  std::int64_t received_ns = 0;  // steady clock, when the model's delta was read; 0 across nodes
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, play_to_caller& x) {
@@ -335,6 +352,18 @@ typename Inspector::result_type inspect(Inspector& f, drain_call& x) {
 }
 
 /// Twilio socket -> supervisor: the caller pressed a key (Twilio `dtmf`).
+/// Supervisor → twilio_socket: close the stream before it counted as a call (no `start` in
+/// time, or no room), with this WebSocket close code (net::close_code) and reason. The socket
+/// closes where it is, which may be another node than the supervisor's.
+struct close_stream {
+  std::uint16_t code = 1000;
+  std::string reason;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, close_stream& x) {
+  return f(caf::meta::type_name("close_stream"), x.code, x.reason);
+}
+
 struct caller_keypress {
   char digit = '0';
 };

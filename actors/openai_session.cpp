@@ -607,8 +607,19 @@ openai_session_actor::behavior_type openai_session(self_pointer self, bridge_env
                      state.ids = {started.identity.call_sid, started.identity.stream_sid};
                      state.identity = started.identity;
                      if (!started.identity.dial_id.empty()) {
-                       // An outbound call: POST /calls may have asked for its own prompt/voice.
-                       if (auto changes = state.env->dials->take(started.identity.dial_id)) {
+                       // An outbound call: POST /calls may have asked for its own prompt/voice,
+                       // carried by its TwiML (with `start`) or left on this node by the dial.
+                       auto changes = state.env->dials->take(started.identity.dial_id);
+                       if (!started.overrides.empty()) {
+                         auto& carried = started.overrides;
+                         changes = dial_overrides::overrides{};
+                         if (!carried.instructions.empty())
+                           changes->instructions = std::move(carried.instructions);
+                         if (!carried.voice.empty())
+                           changes->voice = std::move(carried.voice);
+                         changes->metadata_json = std::move(carried.metadata_json);
+                       }
+                       if (changes) {
                          if (changes->instructions)
                            state.session.instructions = *changes->instructions;
                          if (changes->voice)

@@ -26,14 +26,10 @@ std::string_view find_parameter(const net::twilio_start& start, std::string_view
 constexpr std::size_t max_override_parameter_bytes = 4000;
 
 /// POST /calls' overrides as the stream's parameters carry them.
-dial_overrides::overrides overrides_of(const net::twilio_start& start) {
-  dial_overrides::overrides changes;
-  if (const auto instructions = find_parameter(start, "instructions"); !instructions.empty())
-    changes.instructions = std::string(instructions);
-  if (const auto voice = find_parameter(start, "voice"); !voice.empty())
-    changes.voice = std::string(voice);
-  changes.metadata_json = std::string(find_parameter(start, "metadata"));
-  return changes;
+call_overrides overrides_of(const net::twilio_start& start) {
+  return {std::string(find_parameter(start, "instructions")),
+          std::string(find_parameter(start, "voice")),
+          std::string(find_parameter(start, "metadata"))};
 }
 
 /// The length of one caller frame (ms = bytes / 8; base64: 4 chars = 3 bytes).
@@ -118,7 +114,8 @@ void begin_streaming(self_pointer self, const net::twilio_start& start) {
                            std::string(find_parameter(start, "From")),
                            std::string(find_parameter(start, "To")),
                            std::string(find_parameter(start, "dial_id"))},
-                          std::string(find_parameter(start, handover_key_parameter))});
+                          std::string(find_parameter(start, handover_key_parameter)),
+                          state.overrides});
 }
 
 void on_frame(self_pointer self, twilio_frame& frame);
@@ -193,8 +190,8 @@ void on_start(self_pointer self, const net::twilio_start& start) {
     if (!why.empty())
       return refuse_stream(self, why);
     if (!overrides.empty()) {
-      // Checked: left for this call's session, which takes them when the call starts.
-      state.env->dials->put(std::string(dial_id), overrides_of(start));
+      // Checked: they go to the call's session with call_started.
+      state.overrides = overrides_of(start);
     }
     const auto expiry = *net::call_token_issuer::expiry_of(token);
     const auto issuer = net::call_token_issuer::issuer_of(token);
@@ -277,7 +274,7 @@ void on_frame(self_pointer self, twilio_frame& frame) {
           }
           state.caller_end_ms = state.caller_clock.end_ms();
           caller_audio audio{placed.timestamp_ms, std::move(message.payload_base64),
-                             frame.received_ns};
+                             state.peers_remote ? 0 : frame.received_ns};
           self->send(state.peers->caller_recorder, audio);
           self->send(state.peers->model, std::move(audio));
         } else if constexpr (std::is_same_v<type, net::twilio_mark>) {
@@ -315,7 +312,10 @@ twilio_socket_actor::behavior_type twilio_socket(
   return {
       instrumented(self, m,
                    [=](call_peers& peers) {
-                     self->state.peers = std::move(peers);
+                     auto& state = self->state;
+                     // A call hosted by a peer: its supervisor's clock is not this node's.
+                     state.peers_remote = peers.supervisor.node() != self->node();
+                     state.peers = std::move(peers);
                      // Only now can frames be handled: open the door (held frames arrive first).
                      self->state.ingress->attach(caf::actor_cast<twilio_socket_actor>(self));
                    }),
@@ -341,7 +341,7 @@ twilio_socket_actor::behavior_type twilio_socket(
                      send_to_twilio(self, state.outbound);
                      auto& node = *state.env->metrics;
                      node.media_frames(metrics::frame_direction::outbound).Increment();
-                     if (audio.received_ns != 0) {
+                     if (audio.received_ns != 0 && !state.peers_remote) {
                        node.latency_to_caller().Observe(
                            metrics::seconds_between(audio.received_ns, metrics::steady_now_ns()));
                      }
@@ -360,7 +360,36 @@ twilio_socket_actor::behavior_type twilio_socket(
                      close_socket(self, net::close_code::normal, "call ended");
                      end_stream(self, "hung up by the bridge", stream_end::stopped);
                    }),
+      instrumented(self, m,
+                   [=](close_stream& close) {
+                     // The supervisor refused the stream: it knows, and needs no report back.
+                     // From a peer when the call is hosted there: only codes a close may carry.
+                     const auto code = close.code == 1008 || close.code == 1013
+                                           ? static_cast<net::close_code>(close.code)
+                                           : net::close_code::internal_error;
+                     self->state.ended = true;
+                     close.reason.resize(std::min<std::size_t>(close.reason.size(), 120));
+                     close_socket(self, code, std::move(close.reason));
+                   }),
   };
+}
+
+twilio_socket_actor spawn_twilio_socket(caf::actor_system& system, bridge_environment_ptr env,
+                                        std::weak_ptr<net::websocket_connection> connection,
+                                        std::shared_ptr<frame_ingress> ingress) {
+  auto actor = system.spawn(twilio_socket, std::move(env), connection, std::move(ingress));
+  actor->attach_functor([connection = std::move(connection)](const caf::error& reason) {
+    // Ended with its call (the supervisor's user_shutdown): the call closed what it had to.
+    if (!reason || reason == caf::exit_reason::normal ||
+        reason == caf::exit_reason::user_shutdown)
+      return;
+    if (auto open = connection.lock()) {
+      open->close(net::close_code::internal_error,
+                  reason == caf::exit_reason::remote_link_unreachable ? "the call's node was lost"
+                                                                      : "bridge error");
+    }
+  });
+  return actor;
 }
 
 }  // namespace switchboard::actors

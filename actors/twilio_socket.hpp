@@ -28,6 +28,8 @@ struct twilio_socket_state {
   std::weak_ptr<net::websocket_connection> connection;
   std::shared_ptr<frame_ingress> ingress;
   std::optional<call_peers> peers;
+  bool peers_remote = false;  // the call is hosted by a peer (README "Cluster")
+  call_overrides overrides;   // an outbound call's, from its checked `start`
 
   bool started = false;
   bool claiming = false;                  // the token's issuer has not answered yet
@@ -46,5 +48,13 @@ struct twilio_socket_state {
 twilio_socket_actor::behavior_type twilio_socket(
     twilio_socket_actor::stateful_pointer<twilio_socket_state> self, bridge_environment_ptr env,
     std::weak_ptr<net::websocket_connection> connection, std::shared_ptr<frame_ingress> ingress);
+
+/// Spawns the twilio_socket of `connection`, which waits for its call_peers from the call's
+/// supervisor (here, or on the peer that hosts the call). If the actor fails, or dies with its
+/// supervisor's failure (a linked exit: the hosting node lost, a kill at stop), the socket is
+/// closed with 1011 on the way out: nothing else would close it.
+twilio_socket_actor spawn_twilio_socket(caf::actor_system& system, bridge_environment_ptr env,
+                                        std::weak_ptr<net::websocket_connection> connection,
+                                        std::shared_ptr<frame_ingress> ingress);
 
 }  // namespace switchboard::actors

@@ -3,6 +3,7 @@
 #include "actors/call_file_retrier.hpp"
 #include "actors/call_files.hpp"
 #include "actors/call_recovery.hpp"
+#include "actors/call_supervisor.hpp"
 #include "actors/media_stream_endpoint.hpp"
 #include "actors/realtime_link.hpp"
 #include "actors/recording_uploader.hpp"
@@ -97,6 +98,22 @@ constexpr std::uint64_t drain_goodbye_bound_ms = 15'000;
 // How long a hand-over's parts may take: the call's state from its actors (local), and Twilio's
 // answer to the call update. The peer's answer is bounded by the cluster's request timeout.
 constexpr auto handover_state_timeout = std::chrono::seconds(5);
+
+/// The cluster's peers, as the hosts of calls whose streams land here with every place taken.
+class cluster_call_hosts final : public actors::remote_call_hosts {
+ public:
+  explicit cluster_call_hosts(std::weak_ptr<const cluster_node> cluster)
+      : cluster_(std::move(cluster)) {}
+  void host(actors::twilio_socket_actor twilio,
+            std::function<void(std::optional<std::string>)> done) const override {
+    if (auto linked = cluster_.lock())
+      return linked->host_call(std::move(twilio), std::move(done));
+    done(std::nullopt);
+  }
+
+ private:
+  std::weak_ptr<const cluster_node> cluster_;
+};
 
 metrics::refusal_reason metric_reason(actors::admission_refusal refusal) {
   return refusal == actors::admission_refusal::full ? metrics::refusal_reason::full
@@ -450,6 +467,9 @@ class node final : public bridge_server {
     options.accept_handover = [this, env](actors::call_handover_state handed) {
       return accept_handover(*env, std::move(handed));
     };
+    options.host_call = [this, env](actors::twilio_socket_actor twilio) {
+      return host_peer_call(env, std::move(twilio));
+    };
     auto cluster = cluster_node::start(actor_system_, std::move(options));
     if (!cluster)
       return cluster.error();
@@ -470,6 +490,7 @@ class node final : public bridge_server {
     if (env->call_tokens)
       env->call_tokens->set_issuer(cluster_->id());
     env->token_authority = cluster_->token_authority();
+    env->remote_hosts = std::make_shared<cluster_call_hosts>(cluster_);
     if (!options.tls) {
       spdlog::warn(
           "CLUSTER_INSECURE=true: the cluster link on port {} is NOT encrypted or "
@@ -482,6 +503,20 @@ class node final : public bridge_server {
     spdlog::info("cluster port {} on {} as {}, seeds: {}", cluster_->port(), bind,
                  cluster_->address(), seeds.empty() ? "none" : seeds);
     return {};
+  }
+
+  /// A peer's stream landed with its every place taken: this node hosts the call (its
+  /// supervisor and model-side actors here, the socket's actor there) if it has room now.
+  std::optional<std::string> host_peer_call(const std::shared_ptr<actors::bridge_environment>& env,
+                                            actors::twilio_socket_actor twilio) {
+    if (draining_)
+      return "draining";
+    if (const auto refused = env->admission->refusal_now(std::chrono::steady_clock::now()))
+      return std::string(actors::to_string(*refused));
+    // Its `start` takes the place (admission) as any stream's does.
+    actor_system_.spawn(actors::call_supervisor, actors::bridge_environment_ptr(env),
+                        std::move(twilio));
+    return std::nullopt;
   }
 
   /// One last try for the files of ended calls that wait for the disk; what it still refuses
@@ -634,8 +669,9 @@ class node final : public bridge_server {
   std::size_t calls_remaining(std::chrono::steady_clock::time_point now) {
     // A hand-over under way counts until Twilio has answered: the call's stream may end (its
     // `stop`) before Twilio's answer to the update says whether the call went on at the peer.
+    // The streams of calls peers host are this node's sockets: they end with their calls.
     return env_->calls->active_calls() + env_->admission->promised(now) +
-           handovers_in_flight_.load();
+           handovers_in_flight_.load() + env_->relayed_streams->load();
   }
 
   void poll_drain_locked(std::chrono::steady_clock::time_point now) {

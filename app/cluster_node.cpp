@@ -579,6 +579,27 @@ caf::result<actors::call_handover_answer> on_handover_offer(node_pointer self,
   });
 }
 
+/// A stream that landed on a full peer: from that peer, host its call here; from this node's
+/// stream, for a peer (forwarded there). The socket's actor must be on the asking node: no
+/// peer makes this node link to a third node's actor.
+caf::result<actors::place_verdict> on_host_call_request(node_pointer self,
+                                                        actors::host_call_request& request) {
+  auto& state = self->state;
+  if (request.node_id == to_string(self->system().node())) {
+    if (!from_peer(self) || !request.twilio ||
+        request.twilio.node() != self->current_sender()->node())
+      return actors::place_verdict{false, "not a stream this node hosts"};
+    if (!state.options.host_call)
+      return actors::place_verdict{false, "this node hosts no calls for peers"};
+    if (auto refused = state.options.host_call(std::move(request.twilio)))
+      return actors::place_verdict{false, std::move(*refused)};
+    return actors::place_verdict{true, {}};
+  }
+  return forward_to_node<actors::place_verdict>(self, request, [](const char* why) {
+    return actors::place_verdict{false, why};
+  });
+}
+
 /// A chunk of a recording: from a peer, of one of this node's calls (its reader reads it, off
 /// the io threads, and answers the asker directly); from this node's API, of a peer's call
 /// (forwarded there).
@@ -698,6 +719,7 @@ node_impl_actor::behavior_type node_behavior(node_pointer self, cluster_options 
         return on_dial_budget_request(self, request);
       },
       [self](actors::call_handover_offer& offer) { return on_handover_offer(self, offer); },
+      [self](actors::host_call_request& request) { return on_host_call_request(self, request); },
       [self](actors::recording_chunk_request& request) {
         return on_recording_chunk_request(self, request);
       },
@@ -973,6 +995,51 @@ void cluster_node::reserve(actors::place_request request,
                 });
       },
       std::move(request), std::move(done));
+}
+
+void cluster_node::host_call(actors::twilio_socket_actor twilio,
+                             std::function<void(std::optional<std::string>)> done) const {
+  if (!handle_ || system_ == nullptr)
+    return done(std::nullopt);
+  auto order = hosting_order(view_->members(std::chrono::steady_clock::now()), id_,
+                             std::chrono::steady_clock::now());
+  if (order.empty())
+    return done(std::nullopt);
+  // As reserve(): a short-lived actor, here asking the peers in turn until one hosts the call;
+  // each request's timeout bounds a silent peer.
+  const auto timeout = request_timeout_;
+  system_->spawn(
+      [node = caf::actor_cast<actors::node_actor>(handle_), timeout](
+          caf::event_based_actor* self, std::vector<placement_target> peers,
+          actors::twilio_socket_actor socket,
+          std::function<void(std::optional<std::string>)> reply_to) {
+        auto next = std::make_shared<std::function<void(std::size_t)>>();
+        *next = [self, node, timeout, peers = std::move(peers), socket, reply_to,
+                 weak_next = std::weak_ptr(next)](std::size_t index) {
+          if (index == peers.size())
+            return reply_to(std::nullopt);
+          const auto& peer = peers[index];
+          self->request(node, timeout, actors::host_call_request{peer.node_id, socket})
+              .then(
+                  [=](actors::place_verdict& verdict) {
+                    if (verdict.granted)
+                      return reply_to(peer.name);
+                    spdlog::info("{} does not host the call: {}", peer.name,
+                                 verdict.why.substr(0, max_call_text));
+                    if (auto again = weak_next.lock())
+                      (*again)(index + 1);
+                  },
+                  [=](caf::error& error) {
+                    spdlog::info("{} does not host the call: {}", peer.name, to_string(error));
+                    if (auto again = weak_next.lock())
+                      (*again)(index + 1);
+                  });
+        };
+        // The chain of attempts lives as long as this actor.
+        self->attach_functor([next] {});
+        (*next)(0);
+      },
+      std::move(order), std::move(twilio), std::move(done));
 }
 
 void cluster_node::offer_handover(actors::call_handover_offer offer,

@@ -104,6 +104,10 @@ struct cluster_options {
   /// A draining peer's call to continue here (actors/call_handover.hpp): the answer carries the
   /// key its new stream will bring, or why not (draining, full). Empty: every offer is refused.
   std::function<actors::call_handover_answer(actors::call_handover_state)> accept_handover;
+  /// Spawns the supervisor of a peer's call here, for the twilio_socket that stays with its
+  /// socket on that peer (a stream that landed there with every place taken): nullopt when
+  /// hosted, else why not (draining, full). Empty: every request is refused.
+  std::function<std::optional<std::string>(actors::twilio_socket_actor)> host_call;
   /// How long a question to another node (a call's view, a hang-up, a token claim) may take.
   std::chrono::milliseconds request_timeout{2000};
 };
@@ -152,6 +156,11 @@ class cluster_node final : public remote_calls {
   /// does not answer within the request timeout. Never blocks.
   void reserve(actors::place_request request,
                std::function<void(actors::place_verdict)> done) const;
+  /// Asks the peers with room, best first (hosting_order), to host the call of `twilio`, a
+  /// stream that landed here with every place taken; `done` once, on an io thread: the name of
+  /// the peer that hosts it, or nullopt when none would. Never blocks.
+  void host_call(actors::twilio_socket_actor twilio,
+                 std::function<void(std::optional<std::string>)> done) const;
   /// Offers a call's state to `offer.node_id` (a peer) at the drain deadline; `done` once, on an
   /// io thread: the peer's key, or refused (the peer's reason, not linked, no answer in time).
   /// Never blocks.

@@ -42,16 +42,17 @@ struct candidate {
   }
 };
 
-}  // namespace
-
-std::vector<placement_target> placement_order(const std::vector<actors::cluster_member>& members,
-                                              const local_node_status& self, placement_tally* tally,
-                                              std::chrono::steady_clock::time_point now) {
+/// The ready peers with room, as the rule ranks them: those with a NODE_STREAM_URL only when
+/// the call's stream is to go there.
+std::vector<candidate> peers_with_room(const std::vector<actors::cluster_member>& members,
+                                       const std::string& self_id, placement_tally* tally,
+                                       std::chrono::steady_clock::time_point now,
+                                       bool need_stream_url) {
   std::vector<candidate> peers;
   for (const auto& member : members) {
     const auto& report = member.report;
-    if (member.self || member.id == self.id || member.state != actors::node_state::ready ||
-        report.stream_url.empty()) {
+    if (member.self || member.id == self_id || member.state != actors::node_state::ready ||
+        (need_stream_url && report.stream_url.empty())) {
       continue;
     }
     std::uint32_t unreported = 0;
@@ -70,6 +71,19 @@ std::vector<placement_target> placement_order(const std::vector<actors::cluster_
     if (peer.has_room())
       peers.push_back(std::move(peer));
   }
+  return peers;
+}
+
+bool by_rank(const candidate& a, const candidate& b) {
+  return a.rank() < b.rank();
+}
+
+}  // namespace
+
+std::vector<placement_target> placement_order(const std::vector<actors::cluster_member>& members,
+                                              const local_node_status& self, placement_tally* tally,
+                                              std::chrono::steady_clock::time_point now) {
+  const auto peers = peers_with_room(members, self.id, tally, now, true);
   const candidate here{{self.id, self.name, {}, true},
                        self.ranked_occupied.value_or(self.occupied),
                        self.capacity,
@@ -79,8 +93,7 @@ std::vector<placement_target> placement_order(const std::vector<actors::cluster_
   const bool self_ranked = !self.draining && self.has_stream_url && here.has_room();
   if (self_ranked)
     ranked.push_back(here);
-  std::stable_sort(ranked.begin(), ranked.end(),
-                   [](const candidate& a, const candidate& b) { return a.rank() < b.rank(); });
+  std::stable_sort(ranked.begin(), ranked.end(), by_rank);
 
   std::vector<placement_target> order;
   // Without a stream URL of its own this node keeps what lands on it; draining, it is the last
@@ -91,6 +104,17 @@ std::vector<placement_target> placement_order(const std::vector<actors::cluster_
     order.push_back(std::move(entry.target));
   if (self.draining && here.has_room())
     order.push_back(here.target);
+  return order;
+}
+
+std::vector<placement_target> hosting_order(const std::vector<actors::cluster_member>& members,
+                                            const std::string& self_id,
+                                            std::chrono::steady_clock::time_point now) {
+  auto peers = peers_with_room(members, self_id, nullptr, now, false);
+  std::stable_sort(peers.begin(), peers.end(), by_rank);
+  std::vector<placement_target> order;
+  for (auto& peer : peers)
+    order.push_back(std::move(peer.target));
   return order;
 }
 

@@ -82,6 +82,13 @@ std::vector<placement_target> placement_order(const std::vector<actors::cluster_
                                               const local_node_status& self, placement_tally* tally,
                                               std::chrono::steady_clock::time_point now);
 
+/// The peers that may host the call of a stream that landed on this node with every place
+/// taken (its actors there, the socket here), best first by the same rank; a NODE_STREAM_URL
+/// is not needed, since no stream goes there. Empty: no peer has room.
+std::vector<placement_target> hosting_order(const std::vector<actors::cluster_member>& members,
+                                            const std::string& self_id,
+                                            std::chrono::steady_clock::time_point now);
+
 /// The node that keeps the cluster's CALLS_PER_MINUTE budget: the live (not down) node with the
 /// lowest id, this one included. Every node computes the same one from the same table; while
 /// the tables differ (a node just joined or was lost) two may keep one for a moment.

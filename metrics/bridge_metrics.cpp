@@ -90,6 +90,8 @@ std::string_view to_string(placement_where where) {
       return "peer";
     case placement_where::refused_full:
       return "refused_full";
+    case placement_where::remote_spawn:
+      return "remote_spawn";
   }
   return "unknown";
 }
@@ -307,7 +309,9 @@ bridge_metrics::bridge_metrics(std::string node)
       "switchboard_calls_placed_total",
       "New calls (webhook, POST /calls) this node answered, by where it placed them: local "
       "(here), peer (a peer's NODE_STREAM_URL, its place reserved there), refused_full (every "
-      "node full: FULL_MESSAGE, or 503 for POST /calls).");
+      "node full: FULL_MESSAGE, or 503 for POST /calls); and remote_spawn: streams that landed "
+      "here with every place taken, whose calls a peer hosts (its actors there, the socket "
+      "here).");
   for (std::size_t i = 0; i < calls_placed_.size(); ++i) {
     calls_placed_[i] =
         &placed.Add({{"where", std::string(to_string(static_cast<placement_where>(i)))}});

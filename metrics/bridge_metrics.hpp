@@ -81,8 +81,8 @@ std::string_view to_string(connect_action_result result);
 /// switchboard_calls_placed_total: here, on a peer (its NODE_STREAM_URL), or nowhere because
 /// every node was full (the caller heard FULL_MESSAGE; POST /calls answered 503).
 /// remote_spawn (a call's actors spawned on another node) is later work.
-enum class placement_where : std::uint8_t { local, peer, refused_full };
-inline constexpr std::size_t placement_where_count = 3;
+enum class placement_where : std::uint8_t { local, peer, refused_full, remote_spawn };
+inline constexpr std::size_t placement_where_count = 4;
 std::string_view to_string(placement_where where);
 
 /// Why a call was refused (admission control), and where.

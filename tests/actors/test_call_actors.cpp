@@ -55,6 +55,7 @@ twilio_socket_actor::behavior_type twilio_probe(twilio_socket_actor::pointer,
       [=](play_to_caller& audio) { log->played.push_back(std::move(audio)); },
       [=](clear_atom) { ++log->clears; },
       [](hangup_atom) {},
+      [](close_stream&) {},
   };
 }
 
@@ -174,8 +175,8 @@ TEST_CASE("a call through the supervisor: session set-up, caller audio, barge-in
       {"token", env->call_tokens->issue({call_sid, "+14155550100", "+14155550199"}, now)}};
   ingress->deliver({twilio_json(start), true});
 
-  fixture.system.spawn(call_supervisor, bridge_environment_ptr(env),
-                       std::weak_ptr<net::websocket_connection>(twilio), ingress);
+  spawn_local_call(fixture.system, bridge_environment_ptr(env),
+                   std::weak_ptr<net::websocket_connection>(twilio), ingress);
   fixture.run();
   REQUIRE(model->opens == 1);  // connects as soon as the call is known
 
@@ -279,8 +280,8 @@ TEST_CASE("a stream whose call token does not check out is refused before the mo
   start.media_format = {"audio/x-mulaw", 8000, 1};
   start.custom_parameters = {{"token", "1.forged"}};
   ingress->deliver({twilio_json(start), true});
-  fixture.system.spawn(call_supervisor, bridge_environment_ptr(env),
-                       std::weak_ptr<net::websocket_connection>(twilio), ingress);
+  spawn_local_call(fixture.system, bridge_environment_ptr(env),
+                   std::weak_ptr<net::websocket_connection>(twilio), ingress);
   fixture.run();
   CHECK(model->opens == 0);
   CHECK(twilio->closed());
@@ -323,8 +324,8 @@ TEST_CASE(
     start.media_format = {"audio/x-mulaw", 8000, 1};
     start.custom_parameters = {{"From", std::move(from)}, {"To", "+14155550199"}, {"token", token}};
     ingress->deliver({twilio_json(start), true});
-    fixture.system.spawn(call_supervisor, bridge_environment_ptr(env),
-                         std::weak_ptr<net::websocket_connection>(twilio), ingress);
+    spawn_local_call(fixture.system, bridge_environment_ptr(env),
+                     std::weak_ptr<net::websocket_connection>(twilio), ingress);
     fixture.run();
     return stream{twilio, ingress};
   };
@@ -415,8 +416,8 @@ TEST_CASE("a stream that never starts is closed at START_TIMEOUT and never count
   auto twilio = std::make_shared<recording_connection>();
   auto ingress = std::make_shared<frame_ingress>();
   ingress->deliver({twilio_json(net::twilio_connected{"Call", "1.0.0"}), true});
-  fixture.system.spawn(call_supervisor, bridge_environment_ptr(env),
-                       std::weak_ptr<net::websocket_connection>(twilio), ingress);
+  spawn_local_call(fixture.system, bridge_environment_ptr(env),
+                   std::weak_ptr<net::websocket_connection>(twilio), ingress);
   fixture.run();
   CHECK(env->metrics->active_calls().Value() == 0);
   CHECK(env->metrics->calls_started().Value() == 0);
@@ -459,8 +460,8 @@ TEST_CASE("a call counts from its start, and START_TIMEOUT leaves a started call
 
   auto twilio = std::make_shared<recording_connection>();
   auto ingress = std::make_shared<frame_ingress>();
-  fixture.system.spawn(call_supervisor, bridge_environment_ptr(env),
-                       std::weak_ptr<net::websocket_connection>(twilio), ingress);
+  spawn_local_call(fixture.system, bridge_environment_ptr(env),
+                   std::weak_ptr<net::websocket_connection>(twilio), ingress);
   fixture.advance(2s);
   CHECK(env->metrics->active_calls().Value() == 0);
   CHECK(model->opens == 0);
@@ -506,8 +507,8 @@ TEST_CASE("a stream beyond MAX_CALLS is refused at its start with 1013, counted,
   auto ingress = std::make_shared<frame_ingress>();
   ingress->deliver(
       {twilio_json(signed_start(*env, "CA00000000000000000000000000000005", now)), true});
-  fixture.system.spawn(call_supervisor, bridge_environment_ptr(env),
-                       std::weak_ptr<net::websocket_connection>(twilio), ingress);
+  spawn_local_call(fixture.system, bridge_environment_ptr(env),
+                   std::weak_ptr<net::websocket_connection>(twilio), ingress);
   fixture.run();
   CHECK(twilio->closed());
   CHECK(twilio->close_code() == net::close_code::try_again_later);
@@ -585,8 +586,8 @@ TEST_CASE(
       net::twilio_media media{2, stream_sid, "inbound", 1, 0, audio_base64(160, 0x22)};
       ingress->deliver({twilio_json(media), true});
     }
-    fixture.system.spawn(call_supervisor, bridge_environment_ptr(env),
-                         std::weak_ptr<net::websocket_connection>(twilio), ingress);
+    spawn_local_call(fixture.system, bridge_environment_ptr(env),
+                     std::weak_ptr<net::websocket_connection>(twilio), ingress);
     fixture.run();
     return std::pair{twilio, ingress};
   };

@@ -91,8 +91,8 @@ struct handed_call {
     net::twilio_media media{
         2, stream_sid, "inbound", 2, 0, net::encode_base64(std::vector<std::uint8_t>(160, 0x22))};
     ingress->deliver({twilio_json(media), true});
-    supervisor = fixture.system.spawn(call_supervisor, bridge_environment_ptr(env),
-                                      std::weak_ptr<net::websocket_connection>(twilio), ingress);
+    supervisor = spawn_local_call(fixture.system, bridge_environment_ptr(env),
+                                  std::weak_ptr<net::websocket_connection>(twilio), ingress);
     fixture.run();
     REQUIRE(model->opens == 1);
   }

@@ -75,8 +75,8 @@ struct call_under_test {
     start.tracks = {"inbound"};
     start.media_format = {"audio/x-mulaw", 8000, 1};
     ingress->deliver({twilio_json(start), true});
-    supervisor = fixture.system.spawn(call_supervisor, bridge_environment_ptr(env),
-                                      std::weak_ptr<net::websocket_connection>(twilio), ingress);
+    supervisor = spawn_local_call(fixture.system, bridge_environment_ptr(env),
+                                  std::weak_ptr<net::websocket_connection>(twilio), ingress);
     fixture.run();
   }
   call_supervisor_actor supervisor;

@@ -192,8 +192,8 @@ TEST_CASE("call.json is written only after both recordings are closed however sl
   start.tracks = {"inbound"};
   start.media_format = {"audio/x-mulaw", 8000, 1};
   ingress->deliver({twilio_json(start), true});
-  fixture.system.spawn(call_supervisor, bridge_environment_ptr(env),
-                       std::weak_ptr<net::websocket_connection>(twilio), ingress);
+  spawn_local_call(fixture.system, bridge_environment_ptr(env),
+                   std::weak_ptr<net::websocket_connection>(twilio), ingress);
   fixture.run();
   model->connection_event(realtime_link_event::kind::opened);
   model->server_sends(model_json(net::realtime_session_updated{"ev0", {}}));
