@@ -4,6 +4,7 @@
 // message with itself, and waits to be ended. A type missing from the registration on either
 // side is dropped without an error in CAF 0.17.6: its round trip then times out here.
 #include "actors/call_handover.hpp"
+#include "actors/interfaces.hpp"
 #include "actors/messages.hpp"
 #include "app/cluster_node.hpp"
 #include "sim/server_process.hpp"
@@ -105,6 +106,15 @@ TEST_CASE("cluster types: the echo peer (run by the round trip)", "[.cluster_ech
             [](actors::call_handover_answer& x) { return x; },
             [](actors::recording_chunk_request& x) { return x; },
             [](actors::recording_chunk& x) { return x; },
+            [](actors::host_call_request& x) { return x; },
+            [](actors::call_peers& x) { return x; },
+            [](actors::call_started& x) { return x; },
+            [](actors::call_stream_ended& x) { return x; },
+            [](actors::caller_audio& x) { return x; },
+            [](actors::caller_keypress& x) { return x; },
+            [](actors::mark_echoed& x) { return x; },
+            [](actors::play_to_caller& x) { return x; },
+            [](actors::close_stream& x) { return x; },
         };
       },
       0);
@@ -186,5 +196,35 @@ TEST_CASE("cluster types: every cross-node type reaches another process and come
   const auto chunk = round_trip(actors::recording_chunk{200, {}, 5 * bytes.size(), bytes});
   CHECK(chunk.bytes == bytes);
   CHECK(chunk.total == 5 * bytes.size());
+  // A call hosted by a peer: the request, and everything between its twilio_socket and the
+  // actors on the host. The handles go out and come back as this process's own actors.
+  const auto socket = caf::actor_cast<actors::twilio_socket_actor>(self);
+  const auto hosted = round_trip(actors::host_call_request{"0123456789ABCDEF#42", socket});
+  CHECK(hosted.twilio == socket);
+  actors::call_peers peers;
+  peers.supervisor = caf::actor_cast<actors::call_supervisor_actor>(self);
+  peers.twilio = socket;
+  peers.model = caf::actor_cast<actors::openai_session_actor>(self);
+  peers.clock = caf::actor_cast<actors::silence_clock_actor>(self);
+  peers.caller_recorder = caf::actor_cast<actors::recorder_actor>(self);
+  peers.agent_recorder = caf::actor_cast<actors::recorder_actor>(self);
+  const auto peers_back = round_trip(peers);
+  CHECK(peers_back.supervisor == peers.supervisor);
+  CHECK(peers_back.agent_recorder == peers.agent_recorder);
+  const auto started =
+      round_trip(actors::call_started{full_call().identity,
+                                      "00112233445566778899aabbccddeeff",
+                                      {"You book tables.", "cedar", R"({"customer":"Ada"})"}});
+  CHECK(started.overrides.voice == "cedar");
+  const auto ended = round_trip(actors::call_stream_ended{"socket closed: connection lost", false,
+                                                          true, 61'020, 3051, 2400, 2, 120});
+  CHECK(ended.stopped);
+  CHECK(ended.frames_in == 3051);
+  round_trip(actors::caller_audio{61'000, "//////////8=", 0});
+  round_trip(actors::caller_keypress{'#'});
+  round_trip(actors::mark_echoed{"item-2:41"});
+  round_trip(actors::play_to_caller{"f39/fw==", "item-2:42", 0});
+  const auto closed = round_trip(actors::close_stream{1013, "node full"});
+  CHECK(closed.code == 1013);
   CHECK((*peer)->terminate() != 0);  // ended by SIGTERM
 }
