@@ -85,6 +85,8 @@ someone else started instead:
                               sign http://HOST:PORT/incoming-call)
   --auth-token T              its TWILIO_AUTH_TOKEN
   --server-pid PID            its process, for CPU and memory (optional; same machine)
+  --streams-to HOST:PORT      connect the media streams there instead (another node of the
+                              target's cluster: an ingress without per-node routes)
   --model-listen HOST:PORT    where the stand-in listens; point the server's
                               OPENAI_REALTIME_URL at ws://HOST:PORT/v1/realtime (wss://
                               with --model-tls)
@@ -561,6 +563,10 @@ result<loadgen_options> parse_loadgen_arguments(std::span<const std::string> arg
       if (!pid || *pid <= 0)
         return bad("is not a process id");
       options.server_pid = *pid;
+    } else if (name == "--streams-to") {
+      if (!parse_host_port(value))
+        return bad("is not HOST:PORT");
+      options.streams_to = std::string(value);
     } else if (name == "--model-listen") {
       if (!parse_host_port(value))
         return bad("is not HOST:PORT");
@@ -577,6 +583,7 @@ result<loadgen_options> parse_loadgen_arguments(std::span<const std::string> arg
   if (options.spawns_server()) {
     for (const auto* flag : {options.auth_token.empty() ? nullptr : "--auth-token",
                              options.server_pid ? "--server-pid" : nullptr,
+                             !options.streams_to.empty() ? "--streams-to" : nullptr,
                              options.model_ca_dir.empty() ? nullptr : "--model-ca-dir"}) {
       if (flag != nullptr)
         return std::string(flag) + " goes with --target (a spawned server gets its own)";
@@ -680,7 +687,8 @@ result<loadgen_report> run_loadgen(const loadgen_options& options, std::ostream&
     auto& caller = callers[i];
     caller.webhook_url = server->webhook_url;
     caller.auth_token = auth_token;
-    caller.stream_connect_address = server->listener;
+    caller.stream_connect_address =
+        options.streams_to.empty() ? server->listener : options.streams_to;
     caller.keep_heard_audio = false;
     caller.media_clock = media_clock;
     caller.script = {speak(audio[i]), silence(trailing_silence), hangup()};

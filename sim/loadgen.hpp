@@ -55,6 +55,10 @@ struct loadgen_options {
   std::string target;  // http://HOST:PORT
   std::string auth_token;
   std::optional<pid_t> server_pid;  // unset: no server figures
+  /// HOST:PORT the media streams connect to instead of the target's listener (an ingress that
+  /// routes streams to any node, e.g. one at MAX_CALLS whose calls a peer then hosts); empty:
+  /// the target.
+  std::string streams_to;
   /// HOST:PORT the model stand-in listens on; empty: 127.0.0.1, any port.
   std::string model_listen;
   /// Where the stand-in's CA and certificate live (created when missing); empty: the
