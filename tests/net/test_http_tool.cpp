@@ -204,12 +204,12 @@ TEST_CASE("a tool slower than its timeout is an error result, its late answer is
 TEST_CASE("a refused connection is an error result without the address, the log gets it",
           "[http_tool]") {
   running_io io{2};
-  // A port that was just free: bound, read back and closed, so nothing listens there.
-  std::uint16_t port = 0;
-  {
-    asio::ip::tcp::acceptor acceptor(io.io, {asio::ip::make_address("127.0.0.1"), 0});
-    port = acceptor.local_endpoint().port();
-  }
+  // A port bound here and never listened on: a connection to it is refused, and no other
+  // test running beside this one can take the port meanwhile.
+  asio::ip::tcp::acceptor bound_only(io.io);
+  bound_only.open(asio::ip::tcp::v4());
+  bound_only.bind({asio::ip::make_address("127.0.0.1"), 0});
+  const std::uint16_t port = bound_only.local_endpoint().port();
   const http_tool tool{"lookup_order", "http://127.0.0.1:" + std::to_string(port) + "/x", 5000ms};
   const auto done = invoke(io, tool, "{}");
   CHECK(done.on_io_thread);
