@@ -233,34 +233,47 @@ void call_directory::announce(std::string call_sid) const {
     announcer(std::move(call_sid));
 }
 
-void call_directory::started(call_supervisor_actor supervisor, call_view view) {
+call_directory::live_call* call_directory::part_entry(std::string_view call_sid,
+                                                      std::uint64_t part) {
+  if (const auto found = live_.find(call_sid); found != live_.end() && found->second.part == part)
+    return &found->second;
+  const auto aside = ending_earlier_parts_.find({std::string(call_sid), part});
+  return aside == ending_earlier_parts_.end() ? nullptr : &aside->second;
+}
+
+void call_directory::started(call_supervisor_actor supervisor, call_view view, std::uint64_t part) {
   auto sid = view.identity.call_sid;
   {
     std::lock_guard lock(mutex_);
     view.node = node_name_;
     view.revision += 1;  // past the part's base
-    live_.insert_or_assign(sid, live_call{std::move(supervisor), std::move(view)});
+    if (const auto earlier = live_.find(sid); earlier != live_.end() && earlier->second.part < part)
+      ending_earlier_parts_.insert_or_assign({sid, earlier->second.part},
+                                             std::move(earlier->second));
+    live_.insert_or_assign(sid, live_call{std::move(supervisor), std::move(view), part});
   }
   announce(std::move(sid));
 }
 
 void call_directory::update(std::string_view call_sid,
-                            const std::function<void(call_view&)>& change) {
+                            const std::function<void(call_view&)>& change, std::uint64_t part) {
   bool tell_peers = false;
   {
     std::lock_guard lock(mutex_);
-    const auto found = live_.find(call_sid);
-    if (found == live_.end())
+    auto* entry = part_entry(call_sid, part);
+    if (entry == nullptr)
       return;
-    auto& view = found->second.view;
+    auto& view = entry->view;
     // Peers hear of what they show (state, end reason, barge-ins); a transcript line stays
-    // here until someone asks for the call.
+    // here until someone asks for the call. An earlier part set aside is no longer shown.
     const auto state = view.state;
     const auto barge_ins = view.barge_ins;
     const auto end_reason = view.end_reason;
     change(view);
-    tell_peers = announcer_ && (state != view.state || barge_ins != view.barge_ins ||
-                                end_reason != view.end_reason);
+    const bool newest = entry == &live_.find(call_sid)->second;
+    tell_peers =
+        newest && announcer_ &&
+        (state != view.state || barge_ins != view.barge_ins || end_reason != view.end_reason);
     if (tell_peers)
       ++view.revision;
   }
@@ -270,14 +283,24 @@ void call_directory::update(std::string_view call_sid,
 
 void call_directory::ended(std::string_view call_sid, std::string end_reason,
                            std::filesystem::path directory, std::vector<std::string> files,
-                           system_clock::time_point at) {
+                           system_clock::time_point at, std::uint64_t part) {
+  bool newest = false;
   {
     std::lock_guard lock(mutex_);
-    const auto found = live_.find(call_sid);
-    if (found == live_.end())
+    call_view view;
+    if (const auto found = live_.find(call_sid);
+        found != live_.end() && found->second.part == part) {
+      newest = true;
+      view = std::move(found->second.view);
+      live_.erase(found);
+    } else if (const auto aside = ending_earlier_parts_.find({std::string(call_sid), part});
+               aside != ending_earlier_parts_.end()) {
+      // Its successor is the call's live view here, and what peers hear of the call.
+      view = std::move(aside->second.view);
+      ending_earlier_parts_.erase(aside);
+    } else {
       return;
-    auto view = std::move(found->second.view);
-    live_.erase(found);
+    }
     view.state = call_state::ended;
     view.end_reason = std::move(end_reason);
     view.directory = std::move(directory);
@@ -287,7 +310,8 @@ void call_directory::ended(std::string_view call_sid, std::string end_reason,
     recent_.push_front(std::move(view));
     keep_newest(recent_, recent_limit);
   }
-  announce(std::string(call_sid));
+  if (newest)
+    announce(std::string(call_sid));
 }
 
 void call_directory::recovered(call_view view) {
@@ -338,6 +362,8 @@ std::vector<call_supervisor_actor> call_directory::local_supervisors() const {
   std::vector<call_supervisor_actor> supervisors;
   supervisors.reserve(live_.size());
   for (const auto& [sid, call] : live_)
+    supervisors.push_back(call.supervisor);
+  for (const auto& [key, call] : ending_earlier_parts_)
     supervisors.push_back(call.supervisor);
   return supervisors;
 }

@@ -115,14 +115,21 @@ class call_directory {
   void join_cluster(std::string node_name, std::function<void(std::string call_sid)> announcer);
 
   // -- Supervisors --------------------------------------------------------------------------
-  /// A call (or a handed-over call's later part) begins here: its first revision is one past
-  /// `view.revision` (part_revision_base of its part).
-  void started(call_supervisor_actor supervisor, call_view view);
-  /// Applies `change` to the live call's view; nothing when the call is not live here.
-  void update(std::string_view call_sid, const std::function<void(call_view&)>& change);
-  /// The call is over and its files are written: it leaves the live calls for the recent ones.
+  /// A call's part begins here (1: a new call; later: a call handed over or continued after
+  /// its stream was lost): its first revision is one past `view.revision` (part_revision_base
+  /// of the part). An earlier part of the same call still ending on this node (its socket
+  /// broke a moment ago, and the call's next stream came straight back) is kept aside until
+  /// it ends: the new part is the call's live view from now on.
+  void started(call_supervisor_actor supervisor, call_view view, std::uint64_t part = 1);
+  /// Applies `change` to the view of the call's part `part`; nothing when that part is not
+  /// live here. Only the newest part's changes are announced.
+  void update(std::string_view call_sid, const std::function<void(call_view&)>& change,
+              std::uint64_t part = 1);
+  /// The call's part is over and its files are written: it leaves the live calls for the
+  /// recent ones. An earlier part set aside by its successor ends there without touching it.
   void ended(std::string_view call_sid, std::string end_reason, std::filesystem::path directory,
-             std::vector<std::string> files, std::chrono::system_clock::time_point at);
+             std::vector<std::string> files, std::chrono::system_clock::time_point at,
+             std::uint64_t part = 1);
   /// A call that ended here without running here: one an earlier process of this node left
   /// unfinished, finished now (call_recovery), or one handed here whose stream never came
   /// (unclaimed_handover_view). It joins the recent calls in the order of its end, as far as
@@ -165,11 +172,17 @@ class call_directory {
   struct live_call {
     call_supervisor_actor supervisor;
     call_view view;
+    std::uint64_t part = 1;
   };
   void announce(std::string call_sid) const;
+  /// The entry of `call_sid`'s part `part`, live or set aside; null when there is none.
+  live_call* part_entry(std::string_view call_sid, std::uint64_t part);  // mutex_ held
 
   mutable std::mutex mutex_;
-  std::map<std::string, live_call, std::less<>> live_;
+  std::map<std::string, live_call, std::less<>> live_;  // each call's newest part here
+  // Earlier parts still ending here when their call's next part started here, by CallSid and
+  // part number.
+  std::map<std::pair<std::string, std::uint64_t>, live_call> ending_earlier_parts_;
   std::deque<call_view> recent_;  // newest first
   std::string node_name_;
   std::function<void(std::string)> announcer_;

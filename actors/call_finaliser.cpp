@@ -210,7 +210,8 @@ void finalize_call(call_record record, bool started, std::filesystem::path direc
   // Only a started call is in the live view: a refused stream may name another call's CallSid.
   if (started)
     context.directory->ended(record.identity.call_sid, record.end_reason, directory, record.files,
-                             record.ended_at);
+                             record.ended_at,
+                             record.parts.empty() ? 1 : record.parts.back().number);
   context.calls->call_finished(std::move(outcome));
 }
 

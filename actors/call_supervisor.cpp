@@ -26,6 +26,17 @@ namespace switchboard::actors {
 
 namespace {
 
+/// This part of the call (1 unless it was handed over or continued after a lost stream).
+std::uint64_t part_number(const call_supervisor_state& state) {
+  return state.record.parts.empty() ? 1 : state.record.parts.back().number;
+}
+
+/// Changes the view of this part of the call in the node's directory.
+void update_view(const call_supervisor_state& state,
+                 const std::function<void(call_view&)>& change) {
+  state.env->directory->update(state.record.identity.call_sid, change, part_number(state));
+}
+
 using self_pointer = call_supervisor_actor::stateful_pointer<call_supervisor_state>;
 
 std::uint64_t call_elapsed_ms(self_pointer self) {
@@ -101,7 +112,7 @@ void begin_ending(self_pointer self, std::string reason) {
   self->send(state.peers.model, close_atom::value);
   if (!state.started)
     return finish(self);  // refused or never started: nothing recorded
-  state.env->directory->update(state.record.identity.call_sid, [&](call_view& view) {
+  update_view(state, [&](call_view& view) {
     view.state = call_state::ending;
     view.end_reason = state.record.end_reason;
   });
@@ -134,8 +145,7 @@ void add_transcript_line(self_pointer self, transcript_entry line) {
   auto& state = self->state;
   // A part of a handed-over call: its lines go on the call's timeline, after the earlier parts.
   line.offset_ms += state.part_offset_ms;
-  state.env->directory->update(state.record.identity.call_sid,
-                               [&](call_view& view) { view.transcript.push_back(line); });
+  update_view(state, [&](call_view& view) { view.transcript.push_back(line); });
   state.record.transcript.push_back(std::move(line));
 }
 
@@ -152,7 +162,7 @@ bool amend_agent_line(self_pointer self, const transcript_entry& entry) {
     return false;
   found->text = entry.text;
   found->unheard = entry.unheard;
-  state.env->directory->update(state.record.identity.call_sid, [&](call_view& view) {
+  update_view(state, [&](call_view& view) {
     const auto line = std::find_if(view.transcript.rbegin(), view.transcript.rend(), same_item);
     if (line != view.transcript.rend()) {
       line->text = entry.text;
@@ -178,9 +188,7 @@ void on_speech_started(self_pointer self, const caller_speech_started& speech) {
             if (!cut.had_unplayed)
               return;
             ++st.record.barge_ins;
-            st.env->directory->update(st.record.identity.call_sid, [&](call_view& view) {
-              view.barge_ins = st.record.barge_ins;
-            });
+            update_view(st, [&](call_view& view) { view.barge_ins = st.record.barge_ins; });
             st.env->metrics->barge_ins().Increment();
             st.env->metrics->barge_in_clear().Observe(
                 metrics::seconds_between(speech.received_ns, metrics::steady_now_ns()));
@@ -227,7 +235,7 @@ void hang_up_now(self_pointer self, std::string reason) {
   // Ending on purpose, said before the socket closes: Twilio asks <Connect action> the moment
   // the stream ends, and the answer (app/connect_action.hpp) must be <Hangup/>, not a new
   // stream, even when the close has not been handled here yet.
-  state.env->directory->update(state.record.identity.call_sid, [&](call_view& view) {
+  update_view(state, [&](call_view& view) {
     view.state = call_state::ending;
     view.end_reason = state.hangup_reason;
   });
@@ -772,7 +780,7 @@ call_supervisor_actor::behavior_type call_supervisor(self_pointer self, bridge_e
             // A later part's news outranks its earlier part's end ("handed over") at the peers.
             view.revision =
                 part_revision_base(st.record.parts.empty() ? 1 : st.record.parts.back().number);
-            st.env->directory->started(self, std::move(view));
+            st.env->directory->started(self, std::move(view), part_number(st));
             st.guards.emplace(st.env->guards, guard_clock::now());
             st.keypad.emplace(st.env->keypad_pause);
             schedule_guard_check(self);

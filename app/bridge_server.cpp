@@ -190,7 +190,6 @@ class node final : public bridge_server {
                                return draining_.load();
                              }});
     connect_actions_ = std::make_shared<connect_action_handler>(connect_action_handler::options{
-        .io = &io_,
         .webhook = &webhook_,
         .tokens = &*tokens_,
         .placer = placer_,

@@ -7,8 +7,6 @@
 #include "metrics/bridge_metrics.hpp"
 #include "net/twiml.hpp"
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
 
 namespace switchboard::app {
@@ -17,10 +15,6 @@ namespace {
 
 // As long as a webhook's place: Twilio opens the new stream within a second or two.
 constexpr auto continued_place_hold = std::chrono::seconds(30);
-// How often, and how many times at most, the action looks again for this node's part of the
-// call to have ended (5 s in all).
-constexpr auto ending_wait_tick = std::chrono::milliseconds(20);
-constexpr unsigned ending_wait_ticks = 250;
 
 net::http_response twiml_response(std::string body) {
   net::http_response response;
@@ -76,37 +70,11 @@ void connect_action_handler::decide(net::incoming_call call,
     options_.metrics->connect_actions(metrics::connect_action_result::hung_up).Increment();
     return respond(twiml_response(net::hang_up_twiml()));
   }
+  // Its lost part may still be ending wherever it ran, this node included: the next part goes
+  // on at once (the directory keeps an ending part aside when its successor starts beside it).
   spdlog::warn("[call {}] its stream was lost; the call was {}: it goes on", call.call_sid, how);
-  if (last_known && last_known->state != actors::call_state::ended &&
-      options_.directory->find_local(call.call_sid)) {
-    return continue_when_ended_here(std::move(call), std::move(action_url),
-                                    std::move(own_stream_url), std::move(respond), 0);
-  }
   continue_call(std::move(call), std::move(last_known), std::move(action_url),
                 std::move(own_stream_url), std::move(respond));
-}
-
-void connect_action_handler::continue_when_ended_here(net::incoming_call call,
-                                                      std::string action_url,
-                                                      std::string own_stream_url,
-                                                      net::http_responder respond,
-                                                      unsigned waited_ticks) {
-  auto here = options_.directory->find_local(call.call_sid);
-  // The part ends within milliseconds of its socket's close; past the bound it goes on anyway.
-  if (!here || here->state == actors::call_state::ended || waited_ticks >= ending_wait_ticks) {
-    return continue_call(std::move(call), std::move(here), std::move(action_url),
-                         std::move(own_stream_url), std::move(respond));
-  }
-  auto timer = std::make_shared<boost::asio::steady_timer>(*options_.io, ending_wait_tick);
-  timer->async_wait([self = shared_from_this(), timer, call = std::move(call),
-                     action_url = std::move(action_url), own_stream_url = std::move(own_stream_url),
-                     respond = std::move(respond),
-                     waited_ticks](const boost::system::error_code& ec) mutable {
-    if (ec)
-      return respond(net::http_response::text(503, "stopping\n"));
-    self->continue_when_ended_here(std::move(call), std::move(action_url),
-                                   std::move(own_stream_url), std::move(respond), waited_ticks + 1);
-  });
 }
 
 void connect_action_handler::continue_call(net::incoming_call call,

@@ -22,9 +22,6 @@
 #include <functional>
 #include <memory>
 
-namespace boost::asio {
-class io_context;
-}
 namespace switchboard::actors {
 class call_directory;
 }
@@ -40,7 +37,6 @@ class cluster_node;
 class connect_action_handler : public std::enable_shared_from_this<connect_action_handler> {
  public:
   struct options {
-    boost::asio::io_context* io = nullptr;                  // outlives the handler
     const net::twilio_webhook_settings* webhook = nullptr;  // outlives the handler
     const net::call_token_issuer* tokens = nullptr;         // outlives the handler
     std::shared_ptr<call_placer> placer;
@@ -61,11 +57,6 @@ class connect_action_handler : public std::enable_shared_from_this<connect_actio
  private:
   void decide(net::incoming_call call, std::optional<actors::call_view> last_known,
               std::string action_url, std::string own_stream_url, net::http_responder respond);
-  /// The call's earlier part is still ending on this node (its socket broke a moment ago):
-  /// its next part may start here too, so it goes on once that part has left the directory.
-  void continue_when_ended_here(net::incoming_call call, std::string action_url,
-                                std::string own_stream_url, net::http_responder respond,
-                                unsigned waited_ticks);
   void continue_call(net::incoming_call call, std::optional<actors::call_view> last_known,
                      std::string action_url, std::string own_stream_url,
                      net::http_responder respond);

@@ -269,3 +269,44 @@ TEST_CASE("call directory: without a cluster nothing is announced and no node is
   directory.update("CA1", [](call_view& v) { v.state = call_state::ending; });
   CHECK(directory.live().front().node.empty());
 }
+
+TEST_CASE("call directory: a call's next part may start here while its lost part still ends here",
+          "[call_directory]") {
+  using switchboard::actors::part_revision_base;
+  call_directory directory;
+  std::vector<std::string> announced;
+  directory.join_cluster("node-a", [&](std::string sid) { announced.push_back(std::move(sid)); });
+  call_view first;
+  first.identity.call_sid = "CA1";
+  directory.started({}, first, 1);
+  directory.update(
+      "CA1", [](call_view& v) { v.state = call_state::ending; }, 1);
+  // Its stream broke; Twilio's action brought the call straight back to this node.
+  call_view second = first;
+  second.state = call_state::live;
+  second.revision = part_revision_base(2);
+  directory.started({}, second, 2);
+  REQUIRE(directory.live().size() == 1);
+  CHECK(directory.live().front().state == call_state::live);
+  CHECK(directory.local_supervisors().size() == 2);  // a stop ends both
+  const auto announced_before = announced.size();
+  // The lost part's last changes and its end touch neither the live part nor the peers.
+  directory.update(
+      "CA1", [](call_view& v) { v.end_reason = "socket closed: connection lost"; }, 1);
+  directory.ended("CA1", "socket closed: connection lost", {}, {"call.json"}, t0 + 10s, 1);
+  CHECK(announced.size() == announced_before);
+  REQUIRE(directory.live().size() == 1);
+  CHECK(directory.find_local("CA1")->state == call_state::live);
+  CHECK(directory.local_call("CA1", false)->revision == part_revision_base(2) + 1);
+  CHECK(directory.local_supervisors().size() == 1);
+  REQUIRE(directory.recent().size() == 1);
+  CHECK(directory.recent().front().end_reason == "socket closed: connection lost");
+  // The new part's own changes and end are the call's.
+  directory.update(
+      "CA1", [](call_view& v) { v.barge_ins = 1; }, 2);
+  CHECK(directory.find_local("CA1")->barge_ins == 1);
+  directory.ended("CA1", "caller hung up", {}, {"call.json"}, t0 + 60s, 2);
+  CHECK(directory.live().empty());
+  CHECK(directory.find_local("CA1")->end_reason == "caller hung up");
+  CHECK(announced.size() == announced_before + 2);
+}
