@@ -18,7 +18,6 @@
 
 #include <caf/typed_actor.hpp>
 
-#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -140,6 +139,32 @@ class remote_call_hosts {
                     std::function<void(std::optional<std::string> peer)> done) const = 0;
 };
 
+/// The open streams of this node whose calls peers host (their twilio_sockets). Thread-safe:
+/// written by the streams' io threads, read by the drain.
+class relayed_streams {
+ public:
+  void add(const twilio_socket_actor& socket) {
+    std::lock_guard lock(mutex_);
+    sockets_.push_back(socket);
+  }
+  void remove(const twilio_socket_actor& socket) {
+    std::lock_guard lock(mutex_);
+    std::erase(sockets_, socket);
+  }
+  std::size_t size() const {
+    std::lock_guard lock(mutex_);
+    return sockets_.size();
+  }
+  std::vector<twilio_socket_actor> all() const {
+    std::lock_guard lock(mutex_);
+    return sockets_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<twilio_socket_actor> sockets_;
+};
+
 /// The Realtime API ends a session after 60 minutes (shared/reference/protocols.md §B6, GA). A
 /// call that may outlast one (MAX_CALL_DURATION above the lifetime, or 0) opens the next
 /// session `renew_before` the end, gives it the conversation and switches at a turn boundary.
@@ -194,9 +219,9 @@ struct bridge_environment {
   /// Peers that host the calls of streams landing here while every place is taken (null: no
   /// cluster; such a stream is refused with 1013).
   std::shared_ptr<const remote_call_hosts> remote_hosts;
-  /// Streams whose calls peers host, still open here: the drain waits for them as for calls.
-  std::shared_ptr<std::atomic<std::size_t>> relayed_streams =
-      std::make_shared<std::atomic<std::size_t>>(0);
+  /// Streams whose calls peers host, still open here: the drain waits for them as for calls,
+  /// and at DRAIN_TIMEOUT tells them to end (their goodbye, by their hosts).
+  std::shared_ptr<relayed_streams> relayed = std::make_shared<relayed_streams>();
   /// Tools and transfers (null: the model's tool calls get an error result).
   std::shared_ptr<call_actions> actions;
   /// TRANSFER_TO: where transfer_call goes when the model names no number; empty = nowhere.

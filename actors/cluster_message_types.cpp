@@ -33,6 +33,7 @@ void add_cluster_message_types(caf::actor_system_config& config) {
   config.add_message_type<mark_echoed>("mark_echoed");
   config.add_message_type<play_to_caller>("play_to_caller");
   config.add_message_type<close_stream>("close_stream");
+  config.add_message_type<drain_call>("drain_call");
 }
 
 }  // namespace switchboard::actors

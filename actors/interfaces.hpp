@@ -96,7 +96,9 @@ using twilio_socket_actor = caf::typed_actor<
     // supervisor: end the call from our side (close the socket).
     caf::reacts_to<hangup_atom>,
     // supervisor: close a stream that never counted as a call (no `start` in time, no room).
-    caf::reacts_to<close_stream>>;
+    caf::reacts_to<close_stream>,
+    // the node's drain, for a call a peer hosts: passed on to its supervisor there.
+    caf::reacts_to<drain_call>>;
 
 /// The Realtime session: connects (and reconnects), configures the session, forwards caller
 /// audio (buffered until the session is ready), and turns server events into messages.

@@ -6,37 +6,37 @@
 
 #include <spdlog/spdlog.h>
 
-#include <atomic>
 #include <mutex>
+#include <optional>
 #include <utility>
 
 namespace switchboard::actors {
 
 namespace {
 
-/// Whether this stream is one whose call a peer hosts, for the node's count of them (the drain
+/// Whether this stream is one whose call a peer hosts, in the node's book of them (the drain
 /// waits for them). The peer's answer and the socket's close come on io threads in either
-/// order: a stream closed before the answer is never counted.
+/// order: a stream closed before the answer is never entered.
 class relayed_stream {
  public:
-  void hosted(std::atomic<std::size_t>& count) {
+  void hosted(relayed_streams& book, const twilio_socket_actor& socket) {
     std::lock_guard lock(mutex_);
     if (closed_)
       return;
-    counted_ = true;
-    ++count;
+    socket_ = socket;
+    book.add(socket);
   }
-  void closed(std::atomic<std::size_t>& count) {
+  void closed(relayed_streams& book) {
     std::lock_guard lock(mutex_);
     closed_ = true;
-    if (std::exchange(counted_, false))
-      --count;
+    if (socket_)
+      book.remove(*std::exchange(socket_, std::nullopt));
   }
 
  private:
   std::mutex mutex_;
   bool closed_ = false;
-  bool counted_ = false;
+  std::optional<twilio_socket_actor> socket_;
 };
 
 class media_stream_handler final : public net::websocket_handler {
@@ -66,7 +66,7 @@ class media_stream_handler final : public net::websocket_handler {
       }
       env->metrics->calls_placed(metrics::placement_where::remote_spawn).Increment();
       spdlog::info("a stream landed with every place taken: its call is hosted by {}", *peer);
-      relay->hosted(*env->relayed_streams);
+      relay->hosted(*env->relayed, twilio);
     });
   }
   void on_message(std::string message, bool is_text) override {
@@ -75,7 +75,7 @@ class media_stream_handler final : public net::websocket_handler {
   void on_close(net::websocket_closed why) override {
     if (opened_)
       env_->metrics->websockets_open(metrics::websocket_peer::twilio).Decrement();
-    relay_->closed(*env_->relayed_streams);
+    relay_->closed(*env_->relayed);
     ingress_->closed(why.reason.empty() ? (why.clean ? "closed by Twilio" : "connection lost")
                                         : why.reason);
   }

@@ -361,6 +361,13 @@ twilio_socket_actor::behavior_type twilio_socket(
                      end_stream(self, "hung up by the bridge", stream_end::stopped);
                    }),
       instrumented(self, m,
+                   [=](drain_call& drain) {
+                     // This node drains and a peer hosts the call: its supervisor says the
+                     // goodbye and hangs up, which closes this socket.
+                     if (self->state.peers && !self->state.ended)
+                       self->send(self->state.peers->supervisor, std::move(drain));
+                   }),
+      instrumented(self, m,
                    [=](close_stream& close) {
                      // The supervisor refused the stream: it knows, and needs no report back.
                      // From a peer when the call is hosted there: only codes a close may carry.
@@ -380,8 +387,7 @@ twilio_socket_actor spawn_twilio_socket(caf::actor_system& system, bridge_enviro
   auto actor = system.spawn(twilio_socket, std::move(env), connection, std::move(ingress));
   actor->attach_functor([connection = std::move(connection)](const caf::error& reason) {
     // Ended with its call (the supervisor's user_shutdown): the call closed what it had to.
-    if (!reason || reason == caf::exit_reason::normal ||
-        reason == caf::exit_reason::user_shutdown)
+    if (!reason || reason == caf::exit_reason::normal || reason == caf::exit_reason::user_shutdown)
       return;
     if (auto open = connection.lock()) {
       open->close(net::close_code::internal_error,

@@ -670,7 +670,7 @@ class node final : public bridge_server {
     // `stop`) before Twilio's answer to the update says whether the call went on at the peer.
     // The streams of calls peers host are this node's sockets: they end with their calls.
     return env_->calls->active_calls() + env_->admission->promised(now) +
-           handovers_in_flight_.load() + env_->relayed_streams->load();
+           handovers_in_flight_.load() + env_->relayed->size();
   }
 
   void poll_drain_locked(std::chrono::steady_clock::time_point now) {
@@ -720,6 +720,14 @@ class node final : public bridge_server {
     if (peer)
       context.peer_stream_url = peer->stream_url;
     context.can_update_calls = settings_.has_twilio_credentials();
+    // Calls peers host through this node's sockets: their hosts say the goodbye (the socket
+    // passes it on), once each.
+    for (const auto& socket : env_->relayed->all()) {
+      if (told_sockets_at_deadline_.insert(socket.address()).second) {
+        spdlog::info("DRAIN_TIMEOUT passed: goodbye for a call a peer hosts through this node");
+        caf::anon_send(socket, actors::drain_call{settings_.drain_message, drain_goodbye_bound_ms});
+      }
+    }
     for (const auto& call : env_->directory->live()) {
       const auto& sid = call.identity.call_sid;
       if (call.state != actors::call_state::live || told_at_deadline_.contains(sid))
@@ -1036,11 +1044,12 @@ class node final : public bridge_server {
   // /readyz, the webhooks and the heartbeat; the rest only under drain_mutex_.
   std::atomic<bool> draining_{false};
   std::mutex drain_mutex_;
-  drain_state drain_;                                // guarded by drain_mutex_
-  asio::steady_timer drain_timer_{io_};              // guarded by drain_mutex_
-  std::set<std::string> told_at_deadline_;           // guarded by drain_mutex_: their CallSids
-  upload_drain upload_drain_;                        // guarded by drain_mutex_
-  std::atomic<std::size_t> handovers_in_flight_{0};  // asked of the peer or Twilio, unanswered
+  drain_state drain_;                                   // guarded by drain_mutex_
+  asio::steady_timer drain_timer_{io_};                 // guarded by drain_mutex_
+  std::set<std::string> told_at_deadline_;              // guarded by drain_mutex_: their CallSids
+  std::set<caf::actor_addr> told_sockets_at_deadline_;  // guarded by drain_mutex_: relayed
+  upload_drain upload_drain_;                           // guarded by drain_mutex_
+  std::atomic<std::size_t> handovers_in_flight_{0};     // asked of the peer or Twilio, unanswered
 };
 
 }  // namespace

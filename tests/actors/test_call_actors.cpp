@@ -56,6 +56,7 @@ twilio_socket_actor::behavior_type twilio_probe(twilio_socket_actor::pointer,
       [=](clear_atom) { ++log->clears; },
       [](hangup_atom) {},
       [](close_stream&) {},
+      [](drain_call&) {},
   };
 }
 

@@ -115,6 +115,7 @@ TEST_CASE("cluster types: the echo peer (run by the round trip)", "[.cluster_ech
             [](actors::mark_echoed& x) { return x; },
             [](actors::play_to_caller& x) { return x; },
             [](actors::close_stream& x) { return x; },
+            [](actors::drain_call& x) { return x; },
         };
       },
       0);
@@ -226,5 +227,7 @@ TEST_CASE("cluster types: every cross-node type reaches another process and come
   round_trip(actors::play_to_caller{"f39/fw==", "item-2:42", 0});
   const auto closed = round_trip(actors::close_stream{1013, "node full"});
   CHECK(closed.code == 1013);
+  const auto drained = round_trip(actors::drain_call{"We are moving lines, goodbye.", 7'000});
+  CHECK(drained.goodbye_bound_ms == 7'000);
   CHECK((*peer)->terminate() != 0);  // ended by SIGTERM
 }
