@@ -22,12 +22,14 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <csignal>
 #include <fstream>
 #include <future>
 #include <memory>
 #include <optional>
 #include <span>
 #include <string>
+#include <sys/wait.h>
 #include <thread>
 #include <vector>
 
@@ -63,6 +65,7 @@ class simulation {
   }
   boost::asio::io_context& io() { return io_; }
   std::string model_url() const { return model_->url(); }
+  switchboard::sim::realtime_model_server& model() { return *model_; }
 
  private:
   boost::asio::io_context io_;
@@ -99,6 +102,13 @@ class node_process {
 
   std::uint16_t port() const { return port_; }
   const std::filesystem::path& recordings() const { return recordings_; }
+  void signal(int number) const { ::kill(process_->pid(), number); }
+  /// The exit status once the node has exited by itself; fails the test if it does not.
+  int exit_status() {
+    const auto status = process_->wait_for_exit(120s);
+    REQUIRE(status.has_value());
+    return *status;
+  }
   std::string get(const std::string& path) const {
     return http_request(port_, "GET", path, api_token).value_or(http_answer{}).body;
   }
@@ -306,4 +316,63 @@ TEST_CASE("a stream that lands on a full node is hosted by a peer and records as
   const auto heard_difference = static_cast<double>(from_peer.agent_heard_bytes) -
                                 static_cast<double>(from_local.agent_heard_bytes);
   CHECK(std::abs(heard_difference) <= 100 * 8);  // within 100 ms of the agent's audio heard
+}
+
+TEST_CASE(
+    "a draining node keeps the streams of calls its peers host until their hosts say the "
+    "goodbye",
+    "[remote_spawn]") {
+  switchboard::testing::temporary_directory dir;
+  simulation sim;
+  node_process a(sim, "node-a", 1, dir.path(),
+                 {"DRAIN_TIMEOUT=1", "DRAIN_MESSAGE=The hosted drain test says goodbye."});
+  node_process b(sim, "node-b", 4, dir.path(),
+                 {"CLUSTER_SEEDS=" + a.cluster_field("node-a", "address")});
+  REQUIRE(eventually([&] {
+    return a.cluster_field("node-b", "state") == "ready" &&
+           b.cluster_field("node-a", "state") == "ready";
+  }));
+  // Two calls on hold that only the bridge ends: a's own, then one a lands and b hosts.
+  std::promise<void> never;
+  const auto never_released = never.get_future().share();
+  const auto on_hold = [&](const node_process& answering) {
+    auto holding = std::make_shared<std::promise<void>>();
+    auto call = switchboard::sim::twilio_caller::run(
+        sim.io(), a.call_landing_here(
+                      answering, {switchboard::sim::hold_until(
+                                     never_released, [holding] { holding->set_value(); }, 120s)}));
+    REQUIRE(holding->get_future().wait_for(60s) == std::future_status::ready);
+    return call;
+  };
+  auto own = on_hold(a);
+  REQUIRE(eventually([&] { return a.has_metric("switchboard_active_calls{node=\"node-a\"} 1"); }));
+  auto hosted = on_hold(b);
+  REQUIRE(eventually([&] { return b.has_metric("switchboard_active_calls{node=\"node-b\"} 1"); }));
+  CHECK(a.has_metric(R"(switchboard_calls_placed_total{node="node-a",where="remote_spawn"} 1)"));
+
+  a.signal(SIGTERM);
+  for (auto* call : {&own, &hosted}) {
+    REQUIRE(call->wait_for(120s) == std::future_status::ready);
+    const auto result = call->get();
+    INFO(result.error);
+    CHECK(result.ok());
+    CHECK(result.server_closed_first);
+    // The goodbye played whole before the hang-up: a kept the hosted call's socket until then.
+    CHECK(result.agent_bytes_received > 0);
+    CHECK(result.agent_bytes_played == result.agent_bytes_received);
+  }
+  const auto status = a.exit_status();
+  CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+  const auto asked = sim.model().stats().response_instructions;
+  CHECK(std::count_if(asked.begin(), asked.end(), [](const std::string& instructions) {
+          return instructions.find("The hosted drain test says goodbye.") != std::string::npos;
+        }) == 2);
+  // The hosted call ended on b as drained, recorded there.
+  std::optional<boost::json::object> summary;
+  REQUIRE(eventually([&] {
+    const auto found = switchboard::testing::cluster::only_call_json(b.recordings());
+    summary = found;
+    return found.has_value();
+  }));
+  CHECK(summary->at("end_reason") == "drained");
 }
