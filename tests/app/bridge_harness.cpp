@@ -1,12 +1,11 @@
 #include "bridge_harness.hpp"
 
-#include "audio/wav_format.hpp"
+#include "audio_test_support.hpp"
 #include "sim/self_signed_ca.hpp"
 
 #include <catch2/catch.hpp>
 
 #include <cstdlib>
-#include <fstream>
 
 namespace switchboard::testing {
 
@@ -103,13 +102,9 @@ std::span<const std::uint8_t> first(sim::speech_fixture fixture,
 }
 
 std::vector<std::uint8_t> wav_audio(const std::filesystem::path& path) {
-  auto info = audio::parse_wav_file(path.string());
-  REQUIRE(info.has_value());
-  std::ifstream in(path, std::ios::binary);
-  in.seekg(static_cast<std::streamoff>(info->data_offset));
-  std::vector<std::uint8_t> bytes(info->data_bytes);
-  in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-  return bytes;
+  auto audio = audio::test::wav_data(path.string());
+  REQUIRE(audio.has_value());
+  return std::move(*audio);
 }
 
 }  // namespace switchboard::testing

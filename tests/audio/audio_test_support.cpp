@@ -277,6 +277,19 @@ std::int16_t le16_at(std::span<const std::uint8_t> bytes, std::size_t index) {
       static_cast<std::uint16_t>(bytes[2 * index] | (bytes[2 * index + 1] << 8)));
 }
 
+std::optional<std::vector<std::uint8_t>> wav_data(const std::string& path) {
+  const auto info = parse_wav_file(path);
+  if (!info)
+    return std::nullopt;
+  std::ifstream in(path, std::ios::binary);
+  in.seekg(static_cast<std::streamoff>(info->data_offset));
+  std::vector<std::uint8_t> bytes(info->data_bytes);
+  in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  if (!in)
+    return std::nullopt;
+  return bytes;
+}
+
 void write_mulaw_wav(const std::string& path, std::span<const std::uint8_t> codes) {
   auto writer = wav_writer::create(path, wav_format::mulaw_8k_mono());
   if (!writer)

@@ -90,6 +90,10 @@ class wav_builder {
   std::optional<std::uint32_t> riff_size_;
 };
 
+/// The audio of a WAV file's data chunk, as the library's parser finds it; nullopt when the
+/// file does not parse or cannot be read.
+std::optional<std::vector<std::uint8_t>> wav_data(const std::string& path);
+
 /// A μ-law 8 kHz mono WAV file of `codes`, written and closed by the library's writer (throws
 /// std::runtime_error when it cannot be).
 void write_mulaw_wav(const std::string& path, std::span<const std::uint8_t> codes);

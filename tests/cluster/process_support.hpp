@@ -3,9 +3,11 @@
 // request to a node on loopback, a bounded wait for something the nodes will report, and the
 // call.json a node wrote.
 
+#include "sim/realtime_model_server.hpp"
 #include "sim/server_process.hpp"
 
 #include <boost/asio/connect.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
@@ -17,8 +19,10 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <optional>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -128,5 +132,44 @@ bool eventually(Condition condition, std::chrono::seconds limit = std::chrono::s
   }
   return condition();
 }
+
+/// The model stand-in (expecting `api_key`) and the simulated callers the test starts, on one
+/// io thread of the test process.
+class model_simulation {
+ public:
+  explicit model_simulation(const std::string& api_key) {
+    thread_ = std::thread([this] { io_.run(); });
+    sim::model_options options;
+    options.expected_api_key = api_key;
+    auto model = sim::realtime_model_server::start(io_, options);
+    if (!model) {
+      stop_io();
+      throw std::runtime_error("the model stand-in did not start: " + model.error());
+    }
+    model_ = std::move(*model);
+  }
+  ~model_simulation() {
+    model_->stop();
+    stop_io();
+  }
+  model_simulation(const model_simulation&) = delete;
+  model_simulation& operator=(const model_simulation&) = delete;
+
+  boost::asio::io_context& io() { return io_; }
+  sim::realtime_model_server& model() { return *model_; }
+
+ private:
+  void stop_io() {
+    work_.reset();
+    io_.stop();
+    thread_.join();
+  }
+
+  boost::asio::io_context io_;
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_{
+      boost::asio::make_work_guard(io_)};
+  std::thread thread_;
+  std::unique_ptr<sim::realtime_model_server> model_;
+};
 
 }  // namespace switchboard::testing::cluster

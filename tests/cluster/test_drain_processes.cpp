@@ -62,32 +62,8 @@ unsigned status_of(std::uint16_t port, const std::string& path) {
 }
 
 /// The model stand-in and the simulated callers, on one io thread of this process.
-class simulation {
- public:
-  simulation() {
-    thread_ = std::thread([this] { io_.run(); });
-    switchboard::sim::model_options options;
-    options.expected_api_key = "sk-drain";
-    auto model = switchboard::sim::realtime_model_server::start(io_, options);
-    REQUIRE(model.has_value());
-    model_ = std::move(*model);
-  }
-  ~simulation() {
-    model_->stop();
-    work_.reset();
-    io_.stop();
-    thread_.join();
-  }
-
-  boost::asio::io_context& io() { return io_; }
-  switchboard::sim::realtime_model_server& model() { return *model_; }
-
- private:
-  boost::asio::io_context io_;
-  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_{
-      boost::asio::make_work_guard(io_)};
-  std::thread thread_;
-  std::unique_ptr<switchboard::sim::realtime_model_server> model_;
+struct simulation : switchboard::testing::cluster::model_simulation {
+  simulation() : model_simulation("sk-drain") {}
 };
 
 /// One `switchboard serve` child talking to the simulation's model.

@@ -5,7 +5,6 @@
 // and the same recordings of what was heard, checked with sox. The model stand-in and the
 // simulated callers run in this process; each state is awaited by polling the nodes' APIs with
 // a limit that only bounds a broken test.
-#include "audio/wav_format.hpp"
 #include "audio_test_support.hpp"
 #include "cluster/process_support.hpp"
 #include "sim/realtime_model_server.hpp"
@@ -47,38 +46,14 @@ using switchboard::testing::cluster::json_object_file;
 using switchboard::testing::cluster::serve_options;
 
 /// The model stand-in and the simulated callers, on one io thread of this process.
-class simulation {
- public:
-  simulation() {
-    thread_ = std::thread([this] { io_.run(); });
-    switchboard::sim::model_options options;
-    options.expected_api_key = "sk-remote-spawn";
-    auto model = switchboard::sim::realtime_model_server::start(io_, options);
-    REQUIRE(model.has_value());
-    model_ = std::move(*model);
-  }
-  ~simulation() {
-    model_->stop();
-    work_.reset();
-    io_.stop();
-    thread_.join();
-  }
-  boost::asio::io_context& io() { return io_; }
-  std::string model_url() const { return model_->url(); }
-  switchboard::sim::realtime_model_server& model() { return *model_; }
-
- private:
-  boost::asio::io_context io_;
-  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_{
-      boost::asio::make_work_guard(io_)};
-  std::thread thread_;
-  std::unique_ptr<switchboard::sim::realtime_model_server> model_;
+struct simulation : switchboard::testing::cluster::model_simulation {
+  simulation() : model_simulation("sk-remote-spawn") {}
 };
 
 /// One cluster node: no NODE_STREAM_URL (it keeps what lands on it while it has room).
 class node_process {
  public:
-  node_process(const simulation& sim, const std::string& name, unsigned max_calls,
+  node_process(simulation& sim, const std::string& name, unsigned max_calls,
                const std::filesystem::path& dir, const std::vector<std::string>& extra = {})
       : recordings_(dir / name) {
     auto options = serve_options(dir, name);
@@ -87,7 +62,7 @@ class node_process {
         {"MAX_CALLS=" + std::to_string(max_calls), "CLUSTER_PORT=0", "CLUSTER_INSECURE=true",
          std::string("API_TOKEN=") + api_token, "ALLOW_UNSIGNED_TWILIO=true",
          "OPENAI_API_KEY=sk-remote-spawn",
-         "OPENAI_REALTIME_URL=" + sim.model_url() + "?model=gpt-realtime", "MAX_LOOP_LAG_MS=0",
+         "OPENAI_REALTIME_URL=" + sim.model().url() + "?model=gpt-realtime", "MAX_LOOP_LAG_MS=0",
          "RECORDINGS_DIR=" + recordings_.string(), "LOG_LEVEL=info"});
     options.environment.insert(options.environment.end(), extra.begin(), extra.end());
     auto spawned = server_process::spawn(options);
@@ -158,17 +133,6 @@ std::filesystem::path call_directory(const std::filesystem::path& recordings,
   return {};
 }
 
-/// The audio of a WAV file, as the project's own parser finds its data chunk.
-std::vector<std::uint8_t> wav_data(const std::filesystem::path& path) {
-  const auto info = switchboard::audio::parse_wav_file(path.string());
-  REQUIRE(info.has_value());
-  std::ifstream in(path, std::ios::binary);
-  in.seekg(static_cast<std::streamoff>(info->data_offset));
-  std::vector<std::uint8_t> bytes(info->data_bytes);
-  in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-  return bytes;
-}
-
 /// The first `duration` of a speech fixture.
 std::span<const std::uint8_t> opening(switchboard::sim::speech_fixture fixture,
                                       std::chrono::milliseconds duration) {
@@ -217,7 +181,9 @@ barge_in_recording check_barge_in_recording(const std::filesystem::path& dir,
 
   // The agent track: silent during the caller's first turn, the agent's own audio, and silent
   // again from the clear on.
-  const auto audio = wav_data(dir / "agent.wav");
+  const auto agent_audio = switchboard::audio::test::wav_data((dir / "agent.wav").string());
+  REQUIRE(agent_audio.has_value());
+  const auto& audio = *agent_audio;
   const std::size_t first_turn_end = (300 + 1500) * 8;
   REQUIRE(audio.size() > first_turn_end);
   CHECK(not_silent(std::span(audio).first(first_turn_end)) == 0);
