@@ -113,13 +113,16 @@ wav_writer::wav_writer(detail::unique_fd fd, std::string path, const wav_format&
       path_(std::move(path)),
       format_(format),
       data_offset_(header_size(format)),
-      buffer_(std::make_unique<std::uint8_t[]>(buffer_bytes)) {}
+      capacity_(
+          static_cast<std::size_t>(std::min<std::uint64_t>(buffer_bytes, checkpoint_bytes()))),
+      buffer_(std::make_unique<std::uint8_t[]>(capacity_)) {}
 
 wav_writer::wav_writer(wav_writer&& other) noexcept
     : fd_(std::move(other.fd_)),
       path_(std::move(other.path_)),
       format_(other.format_),
       data_offset_(other.data_offset_),
+      capacity_(other.capacity_),
       buffer_(std::move(other.buffer_)),
       buffered_(std::exchange(other.buffered_, 0)),
       on_disk_(std::exchange(other.on_disk_, 0)),
@@ -133,6 +136,7 @@ wav_writer& wav_writer::operator=(wav_writer&& other) noexcept {
     path_ = std::move(other.path_);
     format_ = other.format_;
     data_offset_ = other.data_offset_;
+    capacity_ = other.capacity_;
     buffer_ = std::move(other.buffer_);
     buffered_ = std::exchange(other.buffered_, 0);
     on_disk_ = std::exchange(other.on_disk_, 0);
@@ -191,12 +195,12 @@ wav_result<void> wav_writer::append(std::span<const std::uint8_t> audio) {
                                               " past the 4 GiB RIFF limit"};
   }
   while (!audio.empty()) {
-    if (buffered_ == buffer_bytes) {
+    if (buffered_ == capacity_) {
       if (auto written = write_buffer(); !written) {
         return written;
       }
     }
-    const std::size_t take = std::min(audio.size(), buffer_bytes - buffered_);
+    const std::size_t take = std::min(audio.size(), capacity_ - buffered_);
     std::memcpy(buffer_.get() + buffered_, audio.data(), take);
     buffered_ += take;
     audio = audio.subspan(take);

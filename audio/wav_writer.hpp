@@ -39,8 +39,9 @@ namespace switchboard::audio {
 
 class wav_writer {
  public:
-  /// Size of the append buffer; a checkpoint empties it every checkpoint_interval, so for the
-  /// call tracks (μ-law, 1600 bytes per 200 ms) it never fills; for a PCM stereo mix it may.
+  /// Most the append buffer holds. A checkpoint empties it every checkpoint_interval, so a
+  /// format whose interval is shorter gets a buffer of one interval (buffer_capacity()): a
+  /// call track (μ-law 8 kHz, 1600 bytes per 200 ms) keeps 1600 bytes, not 8 KiB, per track.
   static constexpr std::size_t buffer_bytes = 8192;
   /// Audio appended between automatic checkpoints: at most this much is lost if the process
   /// dies.
@@ -88,6 +89,8 @@ class wav_writer {
   std::uint64_t checkpointed_bytes() const { return checkpointed_; }
   /// Duration of bytes_written(), in milliseconds (rounded down).
   std::uint64_t duration_ms() const;
+  /// The append buffer's size: buffer_bytes, or one checkpoint interval when that is less.
+  std::size_t buffer_capacity() const { return capacity_; }
 
  private:
   wav_writer(detail::unique_fd fd, std::string path, const wav_format& format);
@@ -102,6 +105,7 @@ class wav_writer {
   std::string path_;
   wav_format format_;
   std::uint64_t data_offset_ = 0;
+  std::size_t capacity_ = 0;
   std::unique_ptr<std::uint8_t[]> buffer_;
   std::size_t buffered_ = 0;
   std::uint64_t on_disk_ = 0;

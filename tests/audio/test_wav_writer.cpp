@@ -258,6 +258,24 @@ TEST_CASE("writer buffers appends and writes in 8 KiB blocks", "[wav_writer]") {
   CHECK(writer->checkpointed_bytes() == 0);
 }
 
+TEST_CASE("a call track's writer buffers one checkpoint interval, not 8 KiB", "[wav_writer]") {
+  t::scratch_dir dir;
+  auto track = wav_writer::create(dir.file("caller.wav"), wav_format::mulaw_8k_mono());
+  REQUIRE(track.has_value());
+  CHECK(track->buffer_capacity() == 1600);  // 200 ms of μ-law 8 kHz
+  // A batch larger than the buffer goes through in buffer-sized writes, none lost.
+  REQUIRE(track->append(t::mulaw_pattern(5000)).has_value());
+  CHECK(track->bytes_written() == 5000);
+  CHECK(track->bytes_on_disk() == 5000);  // the checkpoint at the end wrote the rest
+  CHECK(track->checkpointed_bytes() == 5000);
+  auto mix = wav_writer::create(dir.file("stereo.wav"), wav_format::pcm16(2, 8000));
+  REQUIRE(mix.has_value());
+  CHECK(mix->buffer_capacity() == 6400);  // 200 ms of 8 kHz 16-bit stereo
+  auto wide = wav_writer::create(dir.file("wide.wav"), wav_format::pcm16(1, 48000));
+  REQUIRE(wide.has_value());
+  CHECK(wide->buffer_capacity() == wav_writer::buffer_bytes);  // 19200 B a checkpoint: 8 KiB
+}
+
 TEST_CASE("writer never overwrites an existing file", "[wav_writer]") {
   t::scratch_dir dir;
   const auto path = dir.file("exists.wav");
