@@ -233,18 +233,22 @@ namespace {
 constexpr const char* continuation_auth_token = "continuation-auth-token";
 constexpr const char* public_host = "voice.continuation.test";
 
-/// A cluster node for the continuation test: signed like Twilio's, PUBLIC_URL the cluster's
-/// shared address (routed by the test to a node, as an ingress would), its own stream URL.
+/// A cluster node for the continuation tests: signed like Twilio's, PUBLIC_URL the cluster's
+/// shared address (routed by the test to a node, as an ingress would), its own stream URL
+/// unless `own_stream_url` is false (an ingress without per-node routes).
 std::unique_ptr<server_process> start_cluster_node(simulation& sim, const std::string& name,
                                                    unsigned max_calls,
                                                    const std::filesystem::path& dir,
-                                                   const std::string& seed, std::uint16_t& port) {
+                                                   const std::string& seed, std::uint16_t& port,
+                                                   bool own_stream_url = true) {
   auto options = serve_options(dir, name);
+  if (own_stream_url)
+    options.environment.push_back("NODE_STREAM_URL=ws://" + name +
+                                  ".continuation.test/media-stream");
   options.environment.insert(
       options.environment.end(),
-      {std::string("PUBLIC_URL=http://") + public_host,
-       "NODE_STREAM_URL=ws://" + name + ".continuation.test/media-stream",
-       "MAX_CALLS=" + std::to_string(max_calls), "CLUSTER_PORT=0", "CLUSTER_INSECURE=true",
+      {std::string("PUBLIC_URL=http://") + public_host, "MAX_CALLS=" + std::to_string(max_calls),
+       "CLUSTER_PORT=0", "CLUSTER_INSECURE=true",
        std::string("TWILIO_AUTH_TOKEN=") + continuation_auth_token,
        std::string("API_TOKEN=") + api_token, "OPENAI_API_KEY=sk-crash",
        "OPENAI_REALTIME_URL=" + sim.model().url() + "?model=gpt-realtime", "MAX_LOOP_LAG_MS=0",
@@ -435,4 +439,123 @@ TEST_CASE("kill -9 of the node holding a call: Twilio's Connect action continues
 
   const auto stopped = node_b->terminate();
   CHECK(WIFEXITED(stopped));
+}
+
+TEST_CASE(
+    "kill -9 of the node hosting a call whose stream landed elsewhere: the landing node "
+    "closes the stream and the Connect action continues the call there",
+    "[crash_processes][continuation][remote_spawn]") {
+  using namespace switchboard::sim;
+  switchboard::testing::temporary_directory dir;
+  simulation sim;
+  // An ingress without per-node routes: neither node has a stream URL of its own, and every
+  // stream and request to the shared address goes where the test says.
+  std::uint16_t port_a = 0;
+  std::uint16_t port_b = 0;
+  auto node_a = start_cluster_node(sim, "node-a", 1, dir.path(), {}, port_a, false);
+  std::string address_a;
+  for (const auto& row : cluster_rows(port_a)) {
+    if (row.at("self").as_bool())
+      address_a = std::string(row.at("address").as_string());
+  }
+  REQUIRE_FALSE(address_a.empty());
+  auto node_b = start_cluster_node(sim, "node-b", 2, dir.path(), address_a, port_b, false);
+  const auto sees_both_ready = [&](std::uint16_t port) {
+    const auto rows = cluster_rows(port);
+    return rows.size() == 2 && std::all_of(rows.begin(), rows.end(), [](const auto& row) {
+             return row.at("state") == "ready";
+           });
+  };
+  REQUIRE(eventually([&] { return sees_both_ready(port_a) && sees_both_ready(port_b); }));
+  const auto to_a = "127.0.0.1:" + std::to_string(port_a);
+  const auto caller_options = [&](std::string call_sid, std::vector<caller_step> script) {
+    twilio_caller_options call;
+    call.webhook_url = std::string("http://") + public_host + "/incoming-call";
+    call.auth_token = continuation_auth_token;
+    call.call_sid = std::move(call_sid);
+    call.http_connect_by_host[public_host] = to_a;
+    call.stream_connect_by_host[public_host] = to_a;
+    call.keep_heard_audio = false;
+    call.script = std::move(script);
+    return call;
+  };
+
+  // node-a's one place: a call on hold.
+  std::promise<void> filler_release;
+  std::promise<void> filler_holding;
+  const std::string filler_sid = "CA00000000000000000000000000000011";
+  auto filler = twilio_caller::run(
+      sim.io(), caller_options(filler_sid, {hold_until(
+                                                filler_release.get_future().share(),
+                                                [&] { filler_holding.set_value(); }, 120s),
+                                            hangup()}));
+  REQUIRE(filler_holding.get_future().wait_for(60s) == std::future_status::ready);
+  REQUIRE(eventually([&] { return live_on(port_a, filler_sid) == "node-a"; }));
+
+  // The call's webhook reaches node-b (which keeps it: it has room and no stream URL to be
+  // named by), and its stream reaches node-a, full: node-b hosts it.
+  const std::string call_sid = "CA00000000000000000000000000000012";
+  auto caller = caller_options(call_sid, {});
+  const std::vector<switchboard::net::form_parameter> voice_request = {
+      {"AccountSid",
+       caller.account_sid.empty() ? "AC00000000000000000000000000000000" : caller.account_sid},
+      {"CallSid", call_sid},
+      {"CallStatus", "ringing"},
+      {"Direction", "inbound"},
+      {"From", caller.from},
+      {"To", caller.to}};
+  caller.account_sid = voice_request[0].value;
+  auto webhook =
+      signed_twilio_request("POST", caller.webhook_url, voice_request, continuation_auth_token);
+  webhook.headers.emplace_back("Host", public_host);
+  webhook.url = "http://127.0.0.1:" + std::to_string(port_b) + "/incoming-call";
+  std::promise<switchboard::net::http_client_result> answered;
+  switchboard::net::http_request_async(
+      sim.io(), std::move(webhook),
+      [&](switchboard::net::http_client_result answer) { answered.set_value(std::move(answer)); });
+  auto twiml = answered.get_future().get();
+  REQUIRE(twiml.has_value());
+  REQUIRE(twiml->status == 200);
+  caller.twiml = twiml->body;
+  std::promise<void> release;
+  std::promise<void> holding;
+  caller.script = {speak(fixture_audio(speech_fixture::caller_request)),
+                   hold_until(
+                       release.get_future().share(), [&] { holding.set_value(); }, 120s),
+                   hangup()};
+  auto result = twilio_caller::run(sim.io(), caller);
+  REQUIRE(holding.get_future().wait_for(60s) == std::future_status::ready);
+  REQUIRE(eventually([&] { return live_on(port_a, call_sid) == "node-b"; }));
+  CHECK(get(port_a, "/metrics")
+            ->find(R"(switchboard_calls_placed_total{node="node-a",where="remote_spawn"} 1)") !=
+        std::string::npos);
+
+  // node-a gets room again; then node-b, the host, dies under the call.
+  filler_release.set_value();
+  REQUIRE(filler.wait_for(60s) == std::future_status::ready);
+  CHECK(filler.get().ok());
+  REQUIRE(eventually([&] { return live_on(port_a, filler_sid).empty(); }));
+  ::kill(node_b->pid(), SIGKILL);
+  const auto killed = node_b->wait_for_exit(60s);
+  REQUIRE(killed.has_value());
+  CHECK(WIFSIGNALED(*killed));
+
+  // node-a closed the stream as the link went; the action reached node-a, which continues the
+  // call itself, its agent speaking first.
+  REQUIRE(eventually([&] { return live_on(port_a, call_sid) == "node-a"; }));
+  REQUIRE(eventually([&] { return agent_lines(port_a, call_sid) > 0; }));
+  release.set_value();
+  REQUIRE(result.wait_for(60s) == std::future_status::ready);
+  const auto ended = result.get();
+  INFO("caller error: " << ended.error << " action error: " << ended.action_error);
+  CHECK(ended.ok());
+  CHECK(ended.streams == 2);
+  REQUIRE(ended.actions.size() == 1);
+  CHECK(ended.actions[0].outcome == connect_action_outcome::connect);
+  REQUIRE(ended.actions[0].audible_gap.has_value());
+  std::cout << "continuation after the host's kill -9: the caller heard "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(*ended.actions[0].audible_gap)
+                   .count()
+            << " ms of silence\n";
+  CHECK(WIFEXITED(node_a->terminate()));
 }
