@@ -282,6 +282,54 @@ std::string live_on(std::uint16_t port, const std::string& call_sid) {
   return {};
 }
 
+/// node-a, then node-b seeded with node-a's address, until each sees both ready.
+struct node_pair {
+  std::unique_ptr<server_process> a;
+  std::unique_ptr<server_process> b;
+  std::uint16_t port_a = 0;
+  std::uint16_t port_b = 0;
+
+  node_pair(simulation& sim, const std::filesystem::path& dir, unsigned max_calls_a,
+            unsigned max_calls_b, bool own_stream_urls) {
+    a = start_cluster_node(sim, "node-a", max_calls_a, dir, {}, port_a, own_stream_urls);
+    std::string address_a;
+    for (const auto& row : cluster_rows(port_a)) {
+      if (row.at("self").as_bool())
+        address_a = std::string(row.at("address").as_string());
+    }
+    REQUIRE_FALSE(address_a.empty());
+    b = start_cluster_node(sim, "node-b", max_calls_b, dir, address_a, port_b, own_stream_urls);
+    const auto sees_both_ready = [](std::uint16_t port) {
+      const auto rows = cluster_rows(port);
+      return rows.size() == 2 && std::all_of(rows.begin(), rows.end(), [](const auto& row) {
+               return row.at("state") == "ready";
+             });
+    };
+    REQUIRE(eventually([&] { return sees_both_ready(port_a) && sees_both_ready(port_b); }));
+  }
+};
+
+/// A call on hold that keeps a node's place taken until the test releases it.
+struct filler_call {
+  std::promise<void> release;
+  std::promise<void> holding;
+  std::future<switchboard::sim::twilio_call_result> result;
+
+  filler_call(simulation& sim, switchboard::sim::twilio_caller_options call) {
+    call.script = {switchboard::sim::hold_until(
+                       release.get_future().share(), [this] { holding.set_value(); }, 120s),
+                   switchboard::sim::hangup()};
+    result = switchboard::sim::twilio_caller::run(sim.io(), std::move(call));
+    REQUIRE(holding.get_future().wait_for(60s) == std::future_status::ready);
+  }
+  /// Releases the hold; the caller hangs up.
+  switchboard::sim::twilio_call_result released() {
+    release.set_value();
+    REQUIRE(result.wait_for(60s) == std::future_status::ready);
+    return result.get();
+  }
+};
+
 /// The agent's lines in the live call's transcript that the model said (not the bridge's
 /// bracketed notes), as `port` shows them.
 std::size_t agent_lines(std::uint16_t port, const std::string& call_sid) {
@@ -306,23 +354,11 @@ TEST_CASE("kill -9 of the node holding a call: Twilio's Connect action continues
   simulation sim;
   // node-a has room for the call; node-b, where the webhook and the action arrive, holds one
   // call: the filler keeps it full, so that placement sends the call to node-a.
-  std::uint16_t port_a = 0;
-  std::uint16_t port_b = 0;
-  auto node_a = start_cluster_node(sim, "node-a", 2, dir.path(), {}, port_a);
-  std::string address_a;
-  for (const auto& row : cluster_rows(port_a)) {
-    if (row.at("self").as_bool())
-      address_a = std::string(row.at("address").as_string());
-  }
-  REQUIRE_FALSE(address_a.empty());
-  auto node_b = start_cluster_node(sim, "node-b", 1, dir.path(), address_a, port_b);
-  const auto sees_both_ready = [&](std::uint16_t port) {
-    const auto rows = cluster_rows(port);
-    return rows.size() == 2 && std::all_of(rows.begin(), rows.end(), [](const auto& row) {
-             return row.at("state") == "ready";
-           });
-  };
-  REQUIRE(eventually([&] { return sees_both_ready(port_a) && sees_both_ready(port_b); }));
+  node_pair nodes(sim, dir.path(), 2, 1, true);
+  const auto port_a = nodes.port_a;
+  const auto port_b = nodes.port_b;
+  auto& node_a = nodes.a;
+  auto& node_b = nodes.b;
 
   const auto caller_options = [&](std::string call_sid, std::vector<caller_step> script) {
     twilio_caller_options call;
@@ -339,15 +375,8 @@ TEST_CASE("kill -9 of the node holding a call: Twilio's Connect action continues
     return call;
   };
 
-  std::promise<void> filler_release;
-  std::promise<void> filler_holding;
   const std::string filler_sid = "CA00000000000000000000000000000001";
-  auto filler = twilio_caller::run(
-      sim.io(), caller_options(filler_sid, {hold_until(
-                                                filler_release.get_future().share(),
-                                                [&] { filler_holding.set_value(); }, 120s),
-                                            hangup()}));
-  REQUIRE(filler_holding.get_future().wait_for(60s) == std::future_status::ready);
+  filler_call filler(sim, caller_options(filler_sid, {}));
   REQUIRE(eventually([&] { return live_on(port_b, filler_sid) == "node-b"; }));
 
   std::promise<void> release;
@@ -363,9 +392,7 @@ TEST_CASE("kill -9 of the node holding a call: Twilio's Connect action continues
   REQUIRE(eventually([&] { return live_on(port_b, call_sid) == "node-a"; }));
 
   // node-b gets room again; then node-a dies under the call.
-  filler_release.set_value();
-  REQUIRE(filler.wait_for(60s) == std::future_status::ready);
-  const auto filler_result = filler.get();
+  const auto filler_result = filler.released();
   CHECK(filler_result.ok());
   CHECK(filler_result.actions.empty());  // the caller hung up: Twilio asks no action
   REQUIRE(eventually([&] { return live_on(port_b, filler_sid).empty(); }));
@@ -450,23 +477,11 @@ TEST_CASE(
   simulation sim;
   // An ingress without per-node routes: neither node has a stream URL of its own, and every
   // stream and request to the shared address goes where the test says.
-  std::uint16_t port_a = 0;
-  std::uint16_t port_b = 0;
-  auto node_a = start_cluster_node(sim, "node-a", 1, dir.path(), {}, port_a, false);
-  std::string address_a;
-  for (const auto& row : cluster_rows(port_a)) {
-    if (row.at("self").as_bool())
-      address_a = std::string(row.at("address").as_string());
-  }
-  REQUIRE_FALSE(address_a.empty());
-  auto node_b = start_cluster_node(sim, "node-b", 2, dir.path(), address_a, port_b, false);
-  const auto sees_both_ready = [&](std::uint16_t port) {
-    const auto rows = cluster_rows(port);
-    return rows.size() == 2 && std::all_of(rows.begin(), rows.end(), [](const auto& row) {
-             return row.at("state") == "ready";
-           });
-  };
-  REQUIRE(eventually([&] { return sees_both_ready(port_a) && sees_both_ready(port_b); }));
+  node_pair nodes(sim, dir.path(), 1, 2, false);
+  const auto port_a = nodes.port_a;
+  const auto port_b = nodes.port_b;
+  auto& node_a = nodes.a;
+  auto& node_b = nodes.b;
   const auto to_a = "127.0.0.1:" + std::to_string(port_a);
   const auto caller_options = [&](std::string call_sid, std::vector<caller_step> script) {
     twilio_caller_options call;
@@ -481,15 +496,8 @@ TEST_CASE(
   };
 
   // node-a's one place: a call on hold.
-  std::promise<void> filler_release;
-  std::promise<void> filler_holding;
   const std::string filler_sid = "CA00000000000000000000000000000011";
-  auto filler = twilio_caller::run(
-      sim.io(), caller_options(filler_sid, {hold_until(
-                                                filler_release.get_future().share(),
-                                                [&] { filler_holding.set_value(); }, 120s),
-                                            hangup()}));
-  REQUIRE(filler_holding.get_future().wait_for(60s) == std::future_status::ready);
+  filler_call filler(sim, caller_options(filler_sid, {}));
   REQUIRE(eventually([&] { return live_on(port_a, filler_sid) == "node-a"; }));
 
   // The call's webhook reaches node-b (which keeps it: it has room and no stream URL to be
@@ -531,9 +539,7 @@ TEST_CASE(
         std::string::npos);
 
   // node-a gets room again; then node-b, the host, dies under the call.
-  filler_release.set_value();
-  REQUIRE(filler.wait_for(60s) == std::future_status::ready);
-  CHECK(filler.get().ok());
+  CHECK(filler.released().ok());
   REQUIRE(eventually([&] { return live_on(port_a, filler_sid).empty(); }));
   ::kill(node_b->pid(), SIGKILL);
   const auto killed = node_b->wait_for_exit(60s);
