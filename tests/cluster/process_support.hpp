@@ -13,6 +13,7 @@
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/json.hpp>
+#include <catch2/catch.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -131,6 +132,20 @@ bool eventually(Condition condition, std::chrono::seconds limit = std::chrono::s
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   return condition();
+}
+
+/// Starts a node and reads back the port it listens on; fails the test when it cannot.
+inline std::unique_ptr<sim::server_process> start_listening(
+    const sim::server_process_options& options, const std::string& name, std::uint16_t& port) {
+  auto spawned = sim::server_process::spawn(options);
+  if (!spawned)
+    FAIL("cannot start node " << name << ": " << spawned.error());
+  auto process = std::move(*spawned);
+  auto listening = process->wait_for_port(std::chrono::seconds(30));
+  if (!listening)
+    FAIL("node " << name << ": " << listening.error());
+  port = *listening;
+  return process;
 }
 
 /// The model stand-in (expecting `api_key`) and the simulated callers the test starts, on one

@@ -46,6 +46,7 @@ using switchboard::testing::cluster::executable;
 using switchboard::testing::cluster::http_answer;
 using switchboard::testing::cluster::http_request;
 using switchboard::testing::cluster::serve_options;
+using switchboard::testing::cluster::start_listening;
 
 /// One HTTP/1.0 GET to 127.0.0.1:`port`: the body of a 200, else nullopt.
 std::optional<std::string> get(std::uint16_t port, const std::string& path) {
@@ -98,21 +99,6 @@ std::optional<std::uint64_t> sox_samples(const std::filesystem::path& wav) {
 struct simulation : switchboard::testing::cluster::model_simulation {
   simulation() : model_simulation("sk-crash") {}
 };
-
-/// Starts a node and reads back the port it listens on; fails the test when it cannot.
-std::unique_ptr<server_process> start_listening(
-    const switchboard::sim::server_process_options& options, const std::string& name,
-    std::uint16_t& port) {
-  auto spawned = server_process::spawn(options);
-  if (!spawned)
-    FAIL("cannot start node " << name << ": " << spawned.error());
-  auto process = std::move(*spawned);
-  auto listening = process->wait_for_port(30s);
-  if (!listening)
-    FAIL("node " << name << ": " << listening.error());
-  port = *listening;
-  return process;
-}
 
 /// One `switchboard serve` process of node `name`.
 std::unique_ptr<server_process> start_node(simulation& sim, const std::string& name,

@@ -80,14 +80,7 @@ class drain_node {
          "OPENAI_REALTIME_URL=" + sim.model().url() + "?model=gpt-realtime", "MAX_LOOP_LAG_MS=0",
          "RECORDINGS_DIR=" + recordings_.string(), "LOG_LEVEL=info"});
     options.environment.insert(options.environment.end(), extra.begin(), extra.end());
-    auto spawned = server_process::spawn(options);
-    if (!spawned)
-      FAIL("cannot start node " << name << ": " << spawned.error());
-    process_ = std::move(*spawned);
-    auto port = process_->wait_for_port(30s);
-    if (!port)
-      FAIL("node " << name << ": " << port.error());
-    port_ = *port;
+    process_ = switchboard::testing::cluster::start_listening(options, name, port_);
   }
 
   std::uint16_t port() const { return port_; }
