@@ -842,7 +842,9 @@ constexpr std::array descriptors{
                        "Calls this node takes at once (streaming, or answered and about to "
                        "stream); past it new calls go to a cluster peer with room, or, with "
                        "none, the webhook answers FULL_MESSAGE and hangs up, POST /calls answers "
-                       "503; /readyz reports not ready. 0: no fixed limit.",
+                       "503; /readyz reports not ready. A stream that lands here with every "
+                       "place streaming is hosted by a peer with room (its actors there, its "
+                       "socket here), else refused with 1013. 0: no fixed limit.",
                        "<0-100000>", false, false,
                        [](std::string_view text, settings& out) -> problem {
                          unsigned long calls = 0;
