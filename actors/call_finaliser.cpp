@@ -109,7 +109,7 @@ void finalize_call(call_record record, bool started, std::filesystem::path direc
                            std::all_of(record.recordings.begin(), record.recordings.end(),
                                        [](const auto& r) { return r.error.empty(); });
   const auto date = utc_date(record.started_at);
-  const std::uint32_t part = record.parts.empty() ? 1 : record.parts.back().number;
+  const auto part = part_number(record);
   if (started && directory.empty()) {
     // The disk was full when the call began: its directory may be made now.
     std::string error;
@@ -210,8 +210,7 @@ void finalize_call(call_record record, bool started, std::filesystem::path direc
   // Only a started call is in the live view: a refused stream may name another call's CallSid.
   if (started)
     context.directory->ended(record.identity.call_sid, record.end_reason, directory, record.files,
-                             record.ended_at,
-                             record.parts.empty() ? 1 : record.parts.back().number);
+                             record.ended_at, part);
   context.calls->call_finished(std::move(outcome));
 }
 

@@ -48,6 +48,12 @@ struct call_record {
   std::uint64_t part_gap_ms = 0;
 };
 
+/// The number of the call's part this record is of: 1 unless the call was handed over or went
+/// on after a lost stream (parts lists it last).
+inline std::uint32_t part_number(const call_record& record) {
+  return record.parts.empty() ? 1 : record.parts.back().number;
+}
+
 std::string call_json(const call_record& record);
 std::string transcript_jsonl(const std::vector<transcript_entry>& transcript);
 /// "2026-11-23T21:11:27.123Z"

@@ -26,15 +26,10 @@ namespace switchboard::actors {
 
 namespace {
 
-/// This part of the call (1 unless it was handed over or continued after a lost stream).
-std::uint64_t part_number(const call_supervisor_state& state) {
-  return state.record.parts.empty() ? 1 : state.record.parts.back().number;
-}
-
 /// Changes the view of this part of the call in the node's directory.
 void update_view(const call_supervisor_state& state,
                  const std::function<void(call_view&)>& change) {
-  state.env->directory->update(state.record.identity.call_sid, change, part_number(state));
+  state.env->directory->update(state.record.identity.call_sid, change, part_number(state.record));
 }
 
 using self_pointer = call_supervisor_actor::stateful_pointer<call_supervisor_state>;
@@ -778,9 +773,8 @@ call_supervisor_actor::behavior_type call_supervisor(self_pointer self, bridge_e
             view.direction = identity.dial_id.empty() ? "inbound" : "outbound";
             view.started_at = st.record.started_at;
             // A later part's news outranks its earlier part's end ("handed over") at the peers.
-            view.revision =
-                part_revision_base(st.record.parts.empty() ? 1 : st.record.parts.back().number);
-            st.env->directory->started(self, std::move(view), part_number(st));
+            view.revision = part_revision_base(part_number(st.record));
+            st.env->directory->started(self, std::move(view), part_number(st.record));
             st.guards.emplace(st.env->guards, guard_clock::now());
             st.keypad.emplace(st.env->keypad_pause);
             schedule_guard_check(self);

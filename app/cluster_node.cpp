@@ -997,47 +997,50 @@ void cluster_node::reserve(actors::place_request request,
       std::move(request), std::move(done));
 }
 
+namespace {
+
+/// host_call's asker: peers[index] first, then the next, until one hosts the call. Each
+/// request's timeout bounds a silent peer.
+void ask_to_host(caf::event_based_actor* self, actors::node_actor node,
+                 std::chrono::milliseconds timeout,
+                 std::shared_ptr<const std::vector<placement_target>> peers, std::size_t index,
+                 actors::twilio_socket_actor socket,
+                 std::function<void(std::optional<std::string>)> reply_to) {
+  if (index == peers->size())
+    return reply_to(std::nullopt);
+  const auto ask_next = [=](const std::string& why) {
+    spdlog::info("{} does not host the call: {}", (*peers)[index].name, why);
+    ask_to_host(self, node, timeout, peers, index + 1, socket, reply_to);
+  };
+  self->request(node, timeout, actors::host_call_request{(*peers)[index].node_id, socket})
+      .then(
+          [=](actors::place_verdict& verdict) {
+            if (verdict.granted)
+              return reply_to((*peers)[index].name);
+            ask_next(verdict.why.substr(0, max_call_text));  // another node's words: bounded
+          },
+          [=](caf::error& error) { ask_next(to_string(error)); });
+}
+
+}  // namespace
+
 void cluster_node::host_call(actors::twilio_socket_actor twilio,
                              std::function<void(std::optional<std::string>)> done) const {
   if (!handle_ || system_ == nullptr)
     return done(std::nullopt);
-  auto order = hosting_order(view_->members(std::chrono::steady_clock::now()), id_,
-                             std::chrono::steady_clock::now());
+  const auto now = std::chrono::steady_clock::now();
+  auto order = hosting_order(view_->members(now), id_, now);
   if (order.empty())
     return done(std::nullopt);
-  // As reserve(): a short-lived actor, here asking the peers in turn until one hosts the call;
-  // each request's timeout bounds a silent peer.
-  const auto timeout = request_timeout_;
+  // As reserve(): a short-lived actor, which lives while a request of its is pending.
   system_->spawn(
-      [node = caf::actor_cast<actors::node_actor>(handle_), timeout](
+      [node = caf::actor_cast<actors::node_actor>(handle_), timeout = request_timeout_](
           caf::event_based_actor* self, std::vector<placement_target> peers,
           actors::twilio_socket_actor socket,
           std::function<void(std::optional<std::string>)> reply_to) {
-        auto next = std::make_shared<std::function<void(std::size_t)>>();
-        *next = [self, node, timeout, peers = std::move(peers), socket, reply_to,
-                 weak_next = std::weak_ptr(next)](std::size_t index) {
-          if (index == peers.size())
-            return reply_to(std::nullopt);
-          const auto& peer = peers[index];
-          self->request(node, timeout, actors::host_call_request{peer.node_id, socket})
-              .then(
-                  [=](actors::place_verdict& verdict) {
-                    if (verdict.granted)
-                      return reply_to(peer.name);
-                    spdlog::info("{} does not host the call: {}", peer.name,
-                                 verdict.why.substr(0, max_call_text));
-                    if (auto again = weak_next.lock())
-                      (*again)(index + 1);
-                  },
-                  [=](caf::error& error) {
-                    spdlog::info("{} does not host the call: {}", peer.name, to_string(error));
-                    if (auto again = weak_next.lock())
-                      (*again)(index + 1);
-                  });
-        };
-        // The chain of attempts lives as long as this actor.
-        self->attach_functor([next] {});
-        (*next)(0);
+        ask_to_host(self, node, timeout,
+                    std::make_shared<const std::vector<placement_target>>(std::move(peers)), 0,
+                    std::move(socket), std::move(reply_to));
       },
       std::move(order), std::move(twilio), std::move(done));
 }

@@ -114,6 +114,12 @@ class node_process {
   std::uint16_t port_ = 0;
 };
 
+/// node-a and node-b list each other ready.
+bool see_each_other_ready(const node_process& a, const node_process& b) {
+  return a.cluster_field("node-b", "state") == "ready" &&
+         b.cluster_field("node-a", "state") == "ready";
+}
+
 /// The directory of `call_sid` under `recordings` once its call.json is written; empty if none.
 std::filesystem::path call_directory(const std::filesystem::path& recordings,
                                      const std::string& call_sid) {
@@ -218,10 +224,7 @@ TEST_CASE("a stream that lands on a full node is hosted by a peer and records as
   node_process a(sim, "node-a", 1, dir.path());
   node_process b(sim, "node-b", 4, dir.path(),
                  {"CLUSTER_SEEDS=" + a.cluster_field("node-a", "address")});
-  REQUIRE(eventually([&] {
-    return a.cluster_field("node-b", "state") == "ready" &&
-           b.cluster_field("node-a", "state") == "ready";
-  }));
+  REQUIRE(eventually([&] { return see_each_other_ready(a, b); }));
 
   // a's one place: a call on hold until the end.
   std::promise<void> release;
@@ -287,10 +290,7 @@ TEST_CASE(
                  {"DRAIN_TIMEOUT=1", "DRAIN_MESSAGE=The hosted drain test says goodbye."});
   node_process b(sim, "node-b", 4, dir.path(),
                  {"CLUSTER_SEEDS=" + a.cluster_field("node-a", "address")});
-  REQUIRE(eventually([&] {
-    return a.cluster_field("node-b", "state") == "ready" &&
-           b.cluster_field("node-a", "state") == "ready";
-  }));
+  REQUIRE(eventually([&] { return see_each_other_ready(a, b); }));
   // Two calls on hold that only the bridge ends: a's own, then one a lands and b hosts.
   std::promise<void> never;
   const auto never_released = never.get_future().share();
