@@ -103,7 +103,7 @@ std::shared_ptr<model_link> websocket_model_links::open(openai_session_actor ses
   // The model's audio deltas are far larger than Twilio frames.
   options.limits.max_message_bytes = 16 * 1024 * 1024;
   options.limits.idle_timeout_ms = 60'000;
-  net::connect_websocket(io_, std::move(options), link);
+  net::connect_websocket(shards_.current(), std::move(options), link);
   return link;
 }
 

@@ -130,7 +130,8 @@ class node final : public bridge_server {
  public:
   explicit node(const config::settings& settings)
       : settings_(settings),
-        actor_system_(configure_actors(actor_config_, io_, settings)),
+        shards_(settings.io_threads != 0 ? settings.io_threads : core_count()),
+        actor_system_(configure_actors(actor_config_, shards_, settings)),
         drain_(std::chrono::seconds(settings.drain_timeout_s)) {}
 
   ~node() override { stop(); }
@@ -219,7 +220,7 @@ class node final : public bridge_server {
       if (!tls)
         return tls.error();
       env->model_links = std::make_shared<actors::websocket_model_links>(
-          io_, *tls, settings_.openai_realtime_url, settings_.openai_api_key, env->metrics);
+          shards_, *tls, settings_.openai_realtime_url, settings_.openai_api_key, env->metrics);
     }
     env_ = env;
     if (!webhook_.check_signatures) {
@@ -234,8 +235,10 @@ class node final : public bridge_server {
     http_options.port = settings_.port;
     http_options.read_timeout = options.http_read_timeout.value_or(http_options.read_timeout);
     http_options.websocket = options.websocket_limits.value_or(http_options.websocket);
+    // Calls' connections are spread over the shards; everything else of the node stays on
+    // shard 0 (`io_`).
     auto server = net::http_server::start(
-        io_, http_options,
+        shards_, http_options,
         {.on_request = [this](const net::http_request& request) { return route(request); },
          .on_upgrade = [this](const net::http_request& request) { return upgrade(request); },
          .on_request_async =
@@ -286,19 +289,31 @@ class node final : public bridge_server {
                                 env->directory, std::move(resume_uploads));
     ready_ = true;
 
-    lag_monitor_.emplace(io_, loop_lag_period, [env](std::chrono::microseconds lag) {
-      env->metrics->loop_lag().Observe(std::chrono::duration<double>(lag).count());
-      env->admission->observe_lag(lag);
-      env->metrics->admitting().Set(
-          env->admission->refusal_now(std::chrono::steady_clock::now()) ? 0 : 1);
-    });
-    lag_monitor_->start();
-    const unsigned threads = settings_.io_threads != 0 ? settings_.io_threads : core_count();
-    for (unsigned i = 0; i < threads; ++i)
-      threads_.emplace_back([this] { io_.run(); });
+    // Every shard's lag is sampled; admission sees the worst, once a period (shard 0's tick):
+    // a node with one shard behind is behind for the calls placed there.
+    shard_lags_ = std::vector<std::atomic<std::int64_t>>(shards_.size());
+    for (std::size_t index = 0; index < shards_.size(); ++index) {
+      lag_monitors_.push_back(std::make_unique<loop_lag_monitor>(
+          shards_.shard(index), loop_lag_period, [this, env, index](std::chrono::microseconds lag) {
+            env->metrics->loop_lag().Observe(std::chrono::duration<double>(lag).count());
+            shard_lags_[index].store(lag.count(), std::memory_order_relaxed);
+            if (index != 0)
+              return;
+            std::int64_t worst = 0;
+            for (const auto& shard_lag : shard_lags_)
+              worst = std::max(worst, shard_lag.load(std::memory_order_relaxed));
+            env->admission->observe_lag(std::chrono::microseconds(worst));
+            env->metrics->admitting().Set(
+                env->admission->refusal_now(std::chrono::steady_clock::now()) ? 0 : 1);
+          }));
+      lag_monitors_.back()->start();
+    }
+    shards_.start();
     spdlog::info(
-        "listening on {}:{} ({} io threads, which run the actors too), metrics on port {}, node {}",
-        settings_.bind_address, http_->port(), threads, metrics_port(), env->metrics->node());
+        "listening on {}:{} ({} io threads, which run the actors too; each call on one), metrics "
+        "on port {}, node {}",
+        settings_.bind_address, http_->port(), shards_.size(), metrics_port(),
+        env->metrics->node());
     return {};
   }
 
@@ -330,18 +345,15 @@ class node final : public bridge_server {
 
   void stop() override {
     request_stop();
-    if (!threads_.empty()) {
+    if (shards_.running()) {
       end_actors_within(std::chrono::seconds(2));
-      io_.stop();
-      for (auto& thread : threads_)
-        thread.join();
-      threads_.clear();
+      shards_.stop();
       // A middleman worker queued just before the io threads stopped (a peer's last message):
       // the actor system's destructor waits for it.
       run_hub_workers_left(actor_system_);
     }
-    if (lag_monitor_)
-      lag_monitor_->stop();
+    for (auto& monitor : lag_monitors_)
+      monitor->stop();
     drain_timer_.cancel();
     signals_.reset();
     // The recordings' last writes and closes, queued before the io threads stopped.
@@ -396,7 +408,7 @@ class node final : public bridge_server {
 
  private:
   static caf::actor_system_config& configure_actors(caf::actor_system_config& config,
-                                                    asio::io_context& io,
+                                                    net::io_shards& shards,
                                                     const config::settings& settings) {
     if (settings.cluster_port) {
       configure_cluster(config,
@@ -404,10 +416,10 @@ class node final : public bridge_server {
                          settings.cluster_tls_ca.string()});
     }
     config.set("logger.file-verbosity", caf::atom("quiet"));
-    // A call's actors run on the io thread that read its frame (app/io_thread_scheduler.hpp).
-    // Measured with `switchboard loadgen --calls 100 --model-tls` against CAF's work-stealing
-    // workers: see the README's Performance section.
-    run_actors_on_io_threads(config, io);
+    // A call's actors run on the io thread of the shard its media stream landed on
+    // (app/io_thread_scheduler.hpp). Measured with `switchboard loadgen --calls 100 --model-tls`
+    // against CAF's work-stealing workers: see the README's Performance section.
+    run_actors_on_io_threads(config, shards);
     return config;
   }
 
@@ -1015,11 +1027,11 @@ class node final : public bridge_server {
   // Declared before the actor system so that it outlives every actor: an actor that ends during
   // the system's shutdown may drop the last reference to a socket, whose destructor reaches
   // into the io_context's services.
-  asio::io_context io_;
-  asio::executor_work_guard<asio::io_context::executor_type> work_ = asio::make_work_guard(io_);
+  // One event loop per io thread (net/io_shards.hpp); the node's own work is on shard 0.
+  net::io_shards shards_;
+  asio::io_context& io_ = shards_.shard(0);
   caf::actor_system_config actor_config_;
   caf::actor_system actor_system_;
-  std::vector<std::thread> threads_;
   std::unique_ptr<net::http_server> http_;
   std::unique_ptr<net::http_server> metrics_http_;  // METRICS_PORT, when set
   std::shared_ptr<actors::bridge_environment> env_;
@@ -1035,7 +1047,8 @@ class node final : public bridge_server {
   std::shared_ptr<outbound_dialer> dialer_;                  // POST /calls
   std::shared_ptr<call_controller> controller_;  // the call-control API, transfers, tools
   std::shared_ptr<cluster_node> cluster_;        // CLUSTER_PORT, when set
-  std::optional<loop_lag_monitor> lag_monitor_;  // feeds admission control
+  std::vector<std::unique_ptr<loop_lag_monitor>> lag_monitors_;  // one per shard: admission
+  std::vector<std::atomic<std::int64_t>> shard_lags_;            // each shard's last lag, µs
   std::atomic<bool> ready_{false};
   std::atomic<bool> stop_requested_{false};
   std::promise<void> stopped_;

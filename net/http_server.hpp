@@ -18,12 +18,19 @@ class io_context;
 
 namespace switchboard::net {
 
+class io_shards;
+
 class http_server {
  public:
   /// Binds and starts accepting; with `tls`, every connection is TLS (https:// and wss://).
   /// Fails (as a value) when the address cannot be bound.
   static boost::system::result<std::unique_ptr<http_server>, std::string> start(
       boost::asio::io_context& io, http_server_options options, http_routes routes,
+      std::shared_ptr<tls_context> tls = nullptr);
+  /// The same, accepting on shard 0 and placing each connection on the shard with the fewest
+  /// open connections: its handlers, and the actors it spawns, run on that shard's thread.
+  static boost::system::result<std::unique_ptr<http_server>, std::string> start(
+      io_shards& shards, http_server_options options, http_routes routes,
       std::shared_ptr<tls_context> tls = nullptr);
 
   virtual ~http_server() = default;

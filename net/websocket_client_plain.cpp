@@ -14,8 +14,8 @@ void connect_plain_websocket(boost::asio::io_context& io, websocket_url url,
                              websocket_client_options options,
                              std::shared_ptr<websocket_handler> handler) {
   using connector = websocket_connector<boost::beast::tcp_stream>;
-  std::make_shared<connector>(io, boost::beast::tcp_stream(boost::asio::make_strand(io)),
-                              std::move(url), std::move(options), std::move(handler))
+  std::make_shared<connector>(io, boost::beast::tcp_stream(connection_executor(io)), std::move(url),
+                              std::move(options), std::move(handler))
       ->start();
 }
 

@@ -28,7 +28,7 @@ void connect_tls_websocket(boost::asio::io_context& io, websocket_url url,
                            std::shared_ptr<websocket_handler> handler) {
   using connector = websocket_connector<tls_stream>;
   auto& context = options.tls->native().context;
-  std::make_shared<connector>(io, tls_stream(boost::asio::make_strand(io), context), std::move(url),
+  std::make_shared<connector>(io, tls_stream(connection_executor(io), context), std::move(url),
                               std::move(options), std::move(handler))
       ->start();
 }

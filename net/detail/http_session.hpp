@@ -33,8 +33,9 @@ struct http_server_state {
 template <class Stream>
 class http_session : public std::enable_shared_from_this<http_session<Stream>> {
  public:
-  http_session(Stream&& stream, std::shared_ptr<const http_server_state> state)
-      : stream_(std::move(stream)), state_(std::move(state)) {
+  http_session(Stream&& stream, std::shared_ptr<const http_server_state> state,
+               std::shared_ptr<void> lease)
+      : stream_(std::move(stream)), state_(std::move(state)), lease_(std::move(lease)) {
     boost::beast::error_code ec;
     auto endpoint = boost::beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
     if (!ec)
@@ -112,6 +113,7 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
     using session_type = websocket_session<Stream>;
     auto session = std::make_shared<session_type>(std::move(stream_), std::move(decision.accept),
                                                   state_->options.websocket);
+    session->hold(std::move(lease_));
     session->stream().set_option(boost::beast::websocket::stream_base::decorator(
         [](boost::beast::websocket::response_type& response) {
           response.set(boost::beast::http::field::server, "switchboard");
@@ -155,12 +157,15 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
   std::optional<request_parser> parser_;
   boost::beast::http::response<boost::beast::http::string_body> response_;
   std::string remote_address_;
+  std::shared_ptr<void> lease_;  // the shard's count of this connection (net/io_shards.hpp)
 };
 
 /// Start a session on an accepted socket; defined in http_server.cpp / http_server_tls.cpp.
 void start_plain_http_session(boost::asio::ip::tcp::socket socket,
-                              std::shared_ptr<const http_server_state> state);
+                              std::shared_ptr<const http_server_state> state,
+                              std::shared_ptr<void> lease);
 void start_tls_http_session(boost::asio::ip::tcp::socket socket,
-                            std::shared_ptr<const http_server_state> state);
+                            std::shared_ptr<const http_server_state> state,
+                            std::shared_ptr<void> lease);
 
 }  // namespace switchboard::net::detail

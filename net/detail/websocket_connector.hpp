@@ -4,6 +4,7 @@
 
 #include "net/detail/websocket_connector_api.hpp"
 #include "net/detail/websocket_session.hpp"
+#include "net/io_shards.hpp"
 #include "net/websocket_client.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
@@ -23,7 +24,7 @@ class websocket_connector : public std::enable_shared_from_this<websocket_connec
 
   websocket_connector(boost::asio::io_context& io, Stream&& stream, websocket_url url,
                       websocket_client_options options, std::shared_ptr<websocket_handler> handler)
-      : resolver_(boost::asio::make_strand(io)),
+      : resolver_(connection_executor(io)),
         stream_(std::move(stream)),
         url_(std::move(url)),
         options_(std::move(options)),

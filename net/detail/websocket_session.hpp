@@ -4,7 +4,8 @@
 // (http_server.cpp, http_server_tls.cpp, websocket_client_*.cpp) so that each Beast
 // instantiation is compiled once, in its own TU.
 //
-// Shape of Beast's websocket examples: a strand per connection, do_*/on_* pairs, a write queue
+// Shape of Beast's websocket examples: one serial executor per connection (a strand, or the
+// io_context of the shard that alone runs it: net/io_shards.hpp), do_*/on_* pairs, a write queue
 // so that a single async_write is in flight. Under the websocket stream, write_batching_stream
 // gathers the frames written in one go into one write to the socket (a `media` and its `mark`:
 // one sendmsg, one TLS record).
@@ -53,7 +54,7 @@ class websocket_session final : public websocket_connection,
 
   stream_type& stream() { return ws_; }
 
-  /// Called by the accepting or connecting side once the handshake succeeded (on the strand).
+  /// Called by the accepting or connecting side once the handshake succeeded (on its executor).
   void opened() {
     // Frames are reported written once batched; the socket write that fails comes later.
     ws_.next_layer().on_write_failure([weak = std::weak_ptr<websocket_session>(
@@ -65,7 +66,7 @@ class websocket_session final : public websocket_connection,
     do_read();
   }
 
-  /// Any thread. Messages sent while a hand-over to the strand is pending join it: a `media`
+  /// Any thread. Messages sent while a hand-over to its executor is pending join it: a `media`
   /// and its `mark`, sent back to back by one actor, cost one wake-up of the io thread.
   void send_text(std::string message) override {
     {
@@ -103,8 +104,12 @@ class websocket_session final : public websocket_connection,
 
   std::string remote_endpoint() const override { return remote_; }
 
-  /// Reports an end that happened before the handshake completed (on the strand).
+  /// Reports an end that happened before the handshake completed (on its executor).
   void handshake_failed(const std::string& why) { finish({false, 0, why}); }
+
+  /// Keeps `lease` (its shard's count of open connections, net/io_shards.hpp) as long as the
+  /// connection lives.
+  void hold(std::shared_ptr<void> lease) { lease_ = std::move(lease); }
 
  private:
   void take_outbox() {
@@ -252,9 +257,9 @@ class websocket_session final : public websocket_connection,
   websocket_limits limits_;
   boost::beast::flat_buffer read_buffer_;
   std::mutex outbox_mutex_;
-  std::vector<std::string> outbox_;    // sent, not yet on the strand (guarded by outbox_mutex_)
+  std::vector<std::string> outbox_;    // sent, not yet on its executor (guarded by outbox_mutex_)
   bool outbox_posted_ = false;         // a take_outbox() is posted (guarded by outbox_mutex_)
-  std::vector<std::string> draining_;  // strand only
+  std::vector<std::string> draining_;  // its executor only
   std::deque<std::string> queue_;
   std::size_t queued_bytes_ = 0;
   bool writing_ = false;
@@ -264,6 +269,7 @@ class websocket_session final : public websocket_connection,
   bool failed_ = false;  // failed by us (fail_invalid_utf8): nothing more reaches the handler
   boost::beast::websocket::close_reason close_reason_;
   std::string remote_;
+  std::shared_ptr<void> lease_;
 };
 
 }  // namespace switchboard::net::detail

@@ -4,8 +4,7 @@
 // worker (the middleman's) scheduled then runs at once, so that the shutdown does not wait for it.
 #include "app/io_thread_scheduler.hpp"
 
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/detail/abstract_worker.hpp>
 #include <caf/event_based_actor.hpp>
@@ -16,9 +15,12 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <future>
 #include <mutex>
 #include <numeric>
+#include <optional>
 #include <set>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -26,37 +28,27 @@ using namespace std::chrono_literals;
 
 namespace {
 
-/// An io_context run by `count` threads, as the node runs its own.
+/// `count` shards, each run by its own thread, as the node runs its own; none runs with 0.
 struct io_threads {
-  explicit io_threads(unsigned count) {
-    for (unsigned i = 0; i < count; ++i) {
-      threads.emplace_back([this] { io.run(); });
-      ids.insert(threads.back().get_id());
-    }
+  explicit io_threads(unsigned count) : shards(std::max(count, 1u)) {
+    if (count == 0)
+      return;
+    shards.start();
+    for (auto id : shards.thread_ids())
+      ids.insert(id);
   }
-  ~io_threads() { stop(); }
-  void stop() {
-    work.reset();
-    io.stop();
-    for (auto& thread : threads) {
-      if (thread.joinable())
-        thread.join();
-    }
-  }
+  void stop() { shards.stop(); }
 
-  boost::asio::io_context io;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work =
-      boost::asio::make_work_guard(io);
-  std::vector<std::thread> threads;
+  switchboard::net::io_shards shards;
   std::set<std::thread::id> ids;
 };
 
 /// An actor system whose actors run on `io`'s threads, as the node's do.
 struct actors_on {
-  explicit actors_on(boost::asio::io_context& io) : system(scheduled_on(config, io)) {}
+  explicit actors_on(io_threads& io) : system(scheduled_on(config, io.shards)) {}
   static caf::actor_system_config& scheduled_on(caf::actor_system_config& config,
-                                                boost::asio::io_context& io) {
-    switchboard::app::run_actors_on_io_threads(config, io);
+                                                switchboard::net::io_shards& shards) {
+    switchboard::app::run_actors_on_io_threads(config, shards);
     return config;
   }
   caf::actor_system_config config;
@@ -92,7 +84,7 @@ TEST_CASE("actors run on the io threads, and the messages of a chain arrive in o
   io_threads io(2);
   trace log;
   {
-    actors_on actors(io.io);
+    actors_on actors(io);
     auto& system = actors.system;
     caf::scoped_actor self(system);
     auto last = system.spawn(relay, &log, caf::actor_cast<caf::actor>(self));
@@ -118,7 +110,7 @@ TEST_CASE("delayed messages still arrive: CAF's clock runs beside the io threads
   io_threads io(1);
   trace log;
   {
-    actors_on actors(io.io);
+    actors_on actors(io);
     auto& system = actors.system;
     caf::scoped_actor self(system);
     auto target = system.spawn(relay, &log, caf::actor_cast<caf::actor>(self));
@@ -128,6 +120,165 @@ TEST_CASE("delayed messages still arrive: CAF's clock runs beside the io threads
     io.stop();
   }
   CHECK(log.seen == std::vector<int>{7});
+}
+
+namespace {
+
+/// What `what` returns when run on shard `index`'s thread, waited for.
+template <class Function>
+auto run_on(switchboard::net::io_shards& shards, std::size_t index, Function what) {
+  std::promise<decltype(what())> result;
+  boost::asio::post(shards.shard(index), [&] { result.set_value(what()); });
+  return result.get_future().get();
+}
+
+/// Answers each number with the shard it ran on (-1: not on a shard's thread); asked "child",
+/// spawns one of its own kind and answers with it.
+caf::behavior shard_reporter(caf::event_based_actor* self, switchboard::net::io_shards* shards) {
+  return {
+      [shards](int) {
+        const auto index = shards->current_index();
+        return index ? static_cast<int>(*index) : -1;
+      },
+      [self, shards](const std::string&) { return self->spawn(shard_reporter, shards); },
+  };
+}
+
+/// Hands each number on to `target`, whose answer goes back to the asker.
+caf::behavior forwarder(caf::event_based_actor* self, caf::actor target) {
+  return {[self, target](int value) {
+    return self->delegate(target, value);
+  }};
+}
+
+int shard_answer(caf::scoped_actor& self, const caf::actor& asked) {
+  int answer = -2;
+  self->request(asked, caf::infinite, 0)
+      .receive([&](int shard) { answer = shard; },
+               [&](const caf::error& error) { FAIL(self->system().render(error)); });
+  return answer;
+}
+
+std::optional<std::size_t> home_of(caf::actor_system& system, const caf::actor& handle) {
+  auto* actor = dynamic_cast<caf::local_actor*>(caf::actor_cast<caf::abstract_actor*>(handle));
+  REQUIRE(actor != nullptr);
+  return switchboard::app::home_shard(system, *actor);
+}
+
+}  // namespace
+
+TEST_CASE("an actor runs on the shard that spawned it, whoever sends to it", "[io_scheduler]") {
+  io_threads io(2);
+  {
+    actors_on actors(io);
+    auto& system = actors.system;
+    // A call's actors are spawned beside its socket, on that shard's thread.
+    auto on_one = run_on(io.shards, 1, [&] { return system.spawn(shard_reporter, &io.shards); });
+    auto on_zero = run_on(io.shards, 0, [&] { return system.spawn(shard_reporter, &io.shards); });
+    caf::scoped_actor self(system);
+    // From a thread that is no shard's.
+    CHECK(shard_answer(self, on_one) == 1);
+    CHECK(shard_answer(self, on_zero) == 0);
+    CHECK(home_of(system, on_one) == std::optional<std::size_t>(1));
+    // From an actor at home on the other shard.
+    auto via_zero = run_on(io.shards, 0, [&] { return system.spawn(forwarder, on_one); });
+    CHECK(shard_answer(self, via_zero) == 1);
+    CHECK(home_of(system, via_zero) == std::optional<std::size_t>(0));
+    // From CAF's clock thread.
+    self->delayed_send(on_one, std::chrono::milliseconds(1), 0);
+    self->receive([](int shard) { CHECK(shard == 1); },
+                  [&](const caf::error& error) { FAIL(system.render(error)); });
+    // Many at once from both shards and from here, all still served at home.
+    auto via_one = run_on(io.shards, 1, [&] { return system.spawn(forwarder, on_zero); });
+    for (int i = 0; i < 100; ++i) {
+      self->send(via_zero, i);
+      self->send(via_one, i);
+    }
+    int at_one = 0;
+    int at_zero = 0;
+    for (int i = 0; i < 200; ++i) {
+      self->receive([&](int shard) { ++(shard == 1 ? at_one : at_zero); },
+                    [&](const caf::error& error) { FAIL(system.render(error)); });
+    }
+    CHECK(at_one == 100);
+    CHECK(at_zero == 100);
+    io.stop();
+  }
+}
+
+TEST_CASE("an actor spawned by an actor shares its home", "[io_scheduler]") {
+  io_threads io(2);
+  {
+    actors_on actors(io);
+    auto& system = actors.system;
+    caf::scoped_actor self(system);
+    for (std::size_t shard : {0u, 1u}) {
+      auto parent =
+          run_on(io.shards, shard, [&] { return system.spawn(shard_reporter, &io.shards); });
+      caf::actor child;
+      self->request(parent, caf::infinite, std::string("child"))
+          .receive([&](caf::actor spawned) { child = std::move(spawned); },
+                   [&](const caf::error& error) { FAIL(system.render(error)); });
+      REQUIRE(child);
+      CHECK(shard_answer(self, child) == static_cast<int>(shard));
+      CHECK(home_of(system, child) == std::optional<std::size_t>(shard));
+    }
+    // Spawned from a thread that is no shard's: shard 0, the node's own.
+    auto from_here = system.spawn(shard_reporter, &io.shards);
+    CHECK(shard_answer(self, from_here) == 0);
+    io.stop();
+  }
+}
+
+namespace {
+
+/// Asked "go", sends itself three delayed numbers (30, 10 and 30 ms); reports each, with the
+/// shard it arrived on, to `observer`.
+caf::behavior delayer(caf::event_based_actor* self, switchboard::net::io_shards* shards,
+                      caf::actor observer) {
+  return {
+      [self](const std::string&) {
+        self->delayed_send(self, std::chrono::milliseconds(30), 1);
+        self->delayed_send(self, std::chrono::milliseconds(10), 2);
+        self->delayed_send(self, std::chrono::milliseconds(30), 3);
+      },
+      [self, shards, observer](int value) {
+        const auto index = shards->current_index();
+        self->send(observer, value, index ? static_cast<int>(*index) : -1);
+      },
+  };
+}
+
+}  // namespace
+
+TEST_CASE("delayed messages sent on a shard arrive there, in time order, never early",
+          "[io_scheduler]") {
+  io_threads io(2);
+  {
+    actors_on actors(io);
+    auto& system = actors.system;
+    caf::scoped_actor self(system);
+    auto observer = caf::actor_cast<caf::actor>(self);
+    auto on_one = run_on(io.shards, 1, [&] { return system.spawn(delayer, &io.shards, observer); });
+    const auto sent_at = std::chrono::steady_clock::now();
+    self->send(on_one, std::string("go"));
+    std::vector<int> order;
+    std::chrono::steady_clock::duration last_after{};
+    for (int i = 0; i < 3; ++i) {
+      self->receive(
+          [&](int value, int shard) {
+            order.push_back(value);
+            CHECK(shard == 1);
+            last_after = std::chrono::steady_clock::now() - sent_at;
+          },
+          [&](const caf::error& error) { FAIL(system.render(error)); });
+    }
+    // Due times first, then the order they were sent in.
+    CHECK(order == std::vector<int>{2, 1, 3});
+    // A timer never fires before its time: the last was due 30 ms after "go".
+    CHECK(last_after >= std::chrono::milliseconds(30));
+    io.stop();
+  }
 }
 
 namespace {
@@ -143,7 +294,7 @@ TEST_CASE("mail left when the io threads have stopped is released at shutdown", 
   io_threads io(1);
   std::atomic<int> terminated{0};
   {
-    actors_on actors(io.io);
+    actors_on actors(io);
     auto& system = actors.system;
     // As the node does: an actor waiting for mail that no thread will run must not hold it up.
     system.await_actors_before_shutdown(false);
@@ -189,7 +340,7 @@ TEST_CASE("a hub worker scheduled after the io threads stopped runs on the threa
   // The middleman's stop, in the actor system's destructor, waits for every BASP worker: one left
   // queued for an io thread that will never run again would hang the process at exit.
   io_threads io(1);
-  actors_on actors(io.io);
+  actors_on actors(io);
   io.stop();
   std::atomic<int> runs{0};
   std::thread::id ran_on;
@@ -206,7 +357,7 @@ TEST_CASE(
   // No thread runs the io_context: the worker is queued for a drain that never comes, as one
   // scheduled in the instant before the node's io threads stop.
   io_threads io(0);
-  actors_on actors(io.io);
+  actors_on actors(io);
   std::atomic<int> runs{0};
   std::thread::id ran_on;
   actors.system.scheduler().enqueue(new counting_worker(runs, ran_on));

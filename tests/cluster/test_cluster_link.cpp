@@ -29,27 +29,15 @@ using switchboard::app::cluster_options;
 
 namespace {
 
-/// An io_context run by `count` threads, as the node runs its own.
+/// `count` shards, each run by its own thread, as the node runs its own.
 struct io_threads {
-  explicit io_threads(unsigned count) {
-    for (unsigned i = 0; i < count; ++i) {
-      threads.emplace_back([this] { io.run(); });
-      ids.insert(threads.back().get_id());
-    }
+  explicit io_threads(unsigned count) : shards(count) {
+    shards.start();
+    for (auto id : shards.thread_ids())
+      ids.insert(id);
   }
-  ~io_threads() { stop(); }
-  void stop() {
-    work.reset();
-    io.stop();
-    for (auto& thread : threads) {
-      if (thread.joinable())
-        thread.join();
-    }
-  }
-  boost::asio::io_context io;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work =
-      boost::asio::make_work_guard(io);
-  std::vector<std::thread> threads;
+  void stop() { shards.stop(); }
+  switchboard::net::io_shards shards;
   std::set<std::thread::id> ids;
 };
 
@@ -57,11 +45,11 @@ struct io_threads {
 struct node_system {
   // As the server does (app/bridge_server.cpp): the io threads stop before the actor system
   // goes, and the system does not wait for actors that no thread runs any more.
-  node_system() : system(prepare(config, io.io)) { system.await_actors_before_shutdown(false); }
+  node_system() : system(prepare(config, io.shards)) { system.await_actors_before_shutdown(false); }
   ~node_system() { io.stop(); }
   static caf::actor_system_config& prepare(caf::actor_system_config& config,
-                                           boost::asio::io_context& io) {
-    switchboard::app::run_actors_on_io_threads(config, io);
+                                           switchboard::net::io_shards& shards) {
+    switchboard::app::run_actors_on_io_threads(config, shards);
     switchboard::app::configure_cluster(config);
     return config;
   }
