@@ -24,6 +24,7 @@
 #include "web/console_assets.hpp"
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/json.hpp>
@@ -524,9 +525,13 @@ class node final : public bridge_server {
       return "draining";
     if (const auto refused = env->admission->refusal_now(std::chrono::steady_clock::now()))
       return std::string(actors::to_string(*refused));
-    // Its `start` takes the place (admission) as any stream's does.
-    actor_system_.spawn(actors::call_supervisor, actors::bridge_environment_ptr(env),
-                        std::move(twilio));
+    // Its `start` takes the place (admission) as any stream's does. Spawned on the shard with
+    // the fewest connections, where it stays with its model connection and timers: the node
+    // actor that asks runs on shard 0, which would otherwise take every hosted call.
+    asio::post(shards_.least_loaded(), [this, env, twilio = std::move(twilio)]() mutable {
+      actor_system_.spawn(actors::call_supervisor, actors::bridge_environment_ptr(env),
+                          std::move(twilio));
+    });
     return std::nullopt;
   }
 

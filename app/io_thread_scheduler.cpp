@@ -65,11 +65,17 @@ class shard_timers {
       arm(at);
   }
 
-  /// Drops what is still due (the system is stopping; the shard's thread has stopped).
-  void clear() {
+  /// Hands every message still due to its receiver at once (the system is stopping and the
+  /// shard's thread has stopped): an actor whose one wake-up was a timer is then scheduled
+  /// into the closed scheduler, which ends it, instead of being left alive, idle, and holding
+  /// its peers.
+  void deliver_all_now() {
+    auto left = std::move(due_);
     due_.clear();
     armed_for_.reset();
     timer_.cancel();
+    for (auto& message : left)
+      message.receiver->enqueue(std::move(message.content), nullptr);
   }
 
  private:
@@ -207,7 +213,7 @@ class io_thread_coordinator final : public caf::scheduler::abstract_coordinator 
     if (closed) {
       // The system is shutting down: nothing runs any more; the actor ends as in stop(). Outside
       // the lock: ending it may schedule other actors, which comes back here.
-      cleanup_and_release(job);
+      end_at_shutdown(job);
       return;
     }
     if (post_drain)
@@ -215,6 +221,24 @@ class io_thread_coordinator final : public caf::scheduler::abstract_coordinator 
   }
 
   caf::detail::thread_safe_actor_clock& clock() noexcept override { return clock_; }
+
+  /// Ends a job that will never run (the system is shutting down). CAF's own
+  /// cleanup_and_release ends an actor without its on_exit, so a stateful actor's state is never
+  /// destroyed, and the actors it wakes by ending are never released: a call's actors, which
+  /// hold each other in their states, then stay in memory for good (LeakSanitizer saw a whole
+  /// call and its node's metrics kept after a stop that cut a call as it finished). Here the
+  /// actor ends as if it had quit: its state goes, and the actors linked to it are told and end
+  /// the same way (their mail comes back here through enqueue).
+  void end_at_shutdown(caf::resumable* job) {
+    if (job->subtype() != caf::resumable::scheduled_actor) {
+      cleanup_and_release(job);
+      return;
+    }
+    auto* actor = static_cast<caf::scheduled_actor*>(job);
+    actor->quit(caf::exit_reason::user_shutdown);
+    actor->finalize();
+    intrusive_ptr_release(job);
+  }
 
   /// The queue of the shard whose thread calls this, if any.
   shard_queue* current_shard() const {
@@ -278,10 +302,10 @@ class io_thread_coordinator final : public caf::scheduler::abstract_coordinator 
       queue->remote_jobs.clear();
     }
     for (auto* job : left)
-      cleanup_and_release(job);
-    // Delayed messages not yet due hold their receivers: let them go with the rest.
+      end_at_shutdown(job);
+    // Delayed messages not yet due: their receivers end with the rest.
     for (auto& queue : queues_)
-      queue->timers.clear();
+      queue->timers.deliver_all_now();
     stop_actors();
     clock_.cancel_dispatch_loop();
     if (clock_thread_.joinable())

@@ -358,8 +358,10 @@ constexpr std::array descriptors{
         }},
     setting_descriptor{
         "IO_THREADS", "0",
-        "Network I/O threads, which also run the actors; 0 = one per CPU core (0-64).", "<0-64>",
-        false, false,
+        "Network I/O threads, each with its own event loop, which also run the actors; a call's "
+        "sockets, actors and timers stay on the thread that accepted its stream; 0 = one per CPU "
+        "core (0-64).",
+        "<0-64>", false, false,
         [](std::string_view text, settings& out) -> problem {
           unsigned long threads = 0;
           if (auto why = parse_integer(text, 0, 64, threads)) {

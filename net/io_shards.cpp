@@ -64,14 +64,22 @@ std::optional<std::size_t> io_shards::current_index() const {
   return this_thread_shard.index;
 }
 
-io_shards::placement io_shards::place_connection() {
+io_shards::shard_state& io_shards::least_loaded_state() {
   // Loads read without a lock: two connections accepted at once may both pick the same shard,
   // which the next ones even out.
   auto least = std::min_element(shards_.begin(), shards_.end(), [](const auto& a, const auto& b) {
     return a->open_connections.load(std::memory_order_relaxed) <
            b->open_connections.load(std::memory_order_relaxed);
   });
-  shard_state& chosen = **least;
+  return **least;
+}
+
+boost::asio::io_context& io_shards::least_loaded() {
+  return least_loaded_state().io;
+}
+
+io_shards::placement io_shards::place_connection() {
+  shard_state& chosen = least_loaded_state();
   chosen.open_connections.fetch_add(1, std::memory_order_relaxed);
   // The lease owns nothing; its deleter gives the place back. The shard outlives it: the set
   // is destroyed after the sockets (their io_contexts are in it).

@@ -51,6 +51,9 @@ class io_shards {
     std::shared_ptr<void> lease;
   };
   placement place_connection();
+  /// The shard with the fewest open connections, for work that will open some (a call hosted
+  /// for a peer: its model connection), without a lease.
+  boost::asio::io_context& least_loaded();
   /// Open connections per shard (leases not yet dropped), for logs and tests.
   std::vector<std::size_t> open_connections() const;
 
@@ -72,6 +75,8 @@ class io_shards {
     boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work =
         boost::asio::make_work_guard(io);
   };
+  shard_state& least_loaded_state();
+
   std::vector<std::unique_ptr<shard_state>> shards_;
   std::vector<std::thread> threads_;
 };

@@ -10,6 +10,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
+#include <caf/stateful_actor.hpp>
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -314,6 +315,64 @@ TEST_CASE("mail left when the io threads have stopped is released at shutdown", 
   }
   // Terminated (its monitors told, its resources let go) though it never ran again.
   CHECK(terminated == 1);
+}
+
+namespace {
+
+/// A state that counts its own destruction and holds a peer, as a call's actors hold each other.
+struct peer_holding_state {
+  std::atomic<int>* destroyed = nullptr;
+  caf::actor peer;
+  ~peer_holding_state() {
+    if (destroyed != nullptr)
+      ++*destroyed;
+  }
+};
+
+caf::behavior peer_holder(caf::stateful_actor<peer_holding_state>* self,
+                          std::atomic<int>* destroyed) {
+  self->state.destroyed = destroyed;
+  return {
+      [self](caf::actor peer) {
+        self->link_to(peer);
+        self->state.peer = std::move(peer);
+        return 0;
+      },
+      [](int) {},
+  };
+}
+
+}  // namespace
+
+TEST_CASE(
+    "an actor left queued at shutdown ends as if it had quit: its state goes, and its "
+    "linked peers end too",
+    "[io_scheduler]") {
+  // CAF's own release of such a job skips the actor's on_exit: the states, which hold each
+  // other, would never be destroyed (a whole call kept in memory after a stop that cut it).
+  io_threads io(1);
+  std::atomic<int> destroyed{0};
+  {
+    actors_on actors(io);
+    auto& system = actors.system;
+    system.await_actors_before_shutdown(false);
+    caf::actor first = system.spawn(peer_holder, &destroyed);
+    caf::actor second = system.spawn(peer_holder, &destroyed);
+    {
+      caf::scoped_actor self(system);
+      for (const auto& [holder, peer] : {std::pair{first, second}, std::pair{second, first}}) {
+        self->request(holder, caf::infinite, peer)
+            .receive([](int) {}, [&](const caf::error& error) { FAIL(system.render(error)); });
+      }
+    }
+    io.stop();
+    // Queued for a drain that will never run.
+    caf::anon_send(first, 1);
+    first = nullptr;
+    second = nullptr;
+    CHECK(destroyed == 0);
+  }
+  CHECK(destroyed == 2);
 }
 
 namespace {

@@ -66,6 +66,9 @@ TEST_CASE("a lease counts its connection on its shard until it is dropped", "[io
   CHECK(&second.io == &shards.shard(1));
   CHECK(&third.io == &shards.shard(0));
   CHECK(shards.open_connections() == std::vector<std::size_t>{2, 1});
+  // Work that will open connections goes where the fewest are, and takes no place itself.
+  CHECK(&shards.least_loaded() == &shards.shard(1));
+  CHECK(shards.open_connections() == std::vector<std::size_t>{2, 1});
   first.lease.reset();
   third.lease.reset();
   CHECK(shards.open_connections() == std::vector<std::size_t>{0, 1});
