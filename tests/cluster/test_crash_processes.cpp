@@ -115,6 +115,14 @@ std::unique_ptr<server_process> start_node(simulation& sim, const std::string& n
   return start_listening(options, name, port);
 }
 
+/// kill -9 of a node: it dies of the signal (it does not exit by itself) and is reaped.
+void kill_hard(server_process& node) {
+  ::kill(node.pid(), SIGKILL);
+  const auto status = node.wait_for_exit(60s);
+  REQUIRE(status.has_value());
+  CHECK(WIFSIGNALED(*status));
+}
+
 std::vector<std::filesystem::path> call_directories(const std::filesystem::path& recordings) {
   std::vector<std::filesystem::path> found;
   for (const auto& entry : std::filesystem::recursive_directory_iterator(recordings)) {
@@ -160,10 +168,7 @@ TEST_CASE("kill -9 mid-call: the restarted node finishes the call its earlier pr
   const auto call_dir = call_directories(recordings).front();
   CHECK(std::filesystem::exists(call_dir / "call.running"));
 
-  ::kill(node->pid(), SIGKILL);
-  const auto status = node->wait_for_exit(60s);
-  REQUIRE(status.has_value());
-  CHECK(WIFSIGNALED(*status));
+  kill_hard(*node);
   REQUIRE(result.wait_for(60s) == std::future_status::ready);
   const auto caller = result.get();
   CHECK_FALSE(std::filesystem::exists(call_dir / "call.json"));
@@ -383,10 +388,7 @@ TEST_CASE("kill -9 of the node holding a call: Twilio's Connect action continues
   CHECK(filler_result.actions.empty());  // the caller hung up: Twilio asks no action
   REQUIRE(eventually([&] { return live_on(port_b, filler_sid).empty(); }));
 
-  ::kill(node_a->pid(), SIGKILL);
-  const auto killed = node_a->wait_for_exit(60s);
-  REQUIRE(killed.has_value());
-  CHECK(WIFSIGNALED(*killed));
+  kill_hard(*node_a);
 
   // The action reached node-b, which took the call itself (the only node left with room): the
   // call goes on there, and its agent speaks first, to say the line dropped.
@@ -527,10 +529,7 @@ TEST_CASE(
   // node-a gets room again; then node-b, the host, dies under the call.
   CHECK(filler.released().ok());
   REQUIRE(eventually([&] { return live_on(port_a, filler_sid).empty(); }));
-  ::kill(node_b->pid(), SIGKILL);
-  const auto killed = node_b->wait_for_exit(60s);
-  REQUIRE(killed.has_value());
-  CHECK(WIFSIGNALED(*killed));
+  kill_hard(*node_b);
 
   // node-a closed the stream as the link went; the action reached node-a, which continues the
   // call itself, its agent speaking first.
