@@ -78,9 +78,16 @@ void call_admission::end() {
     --streaming_;
 }
 
-void call_admission::observe_lag(std::chrono::microseconds lag) {
+bool call_admission::observe_lag(std::chrono::microseconds lag) {
   std::lock_guard lock(mutex_);
+  const bool before = policy_.overloaded();
   policy_.observe_lag(lag);
+  return policy_.overloaded() != before;
+}
+
+bool call_admission::overloaded() const {
+  std::lock_guard lock(mutex_);
+  return policy_.overloaded();
 }
 
 std::optional<admission_refusal> call_admission::refusal_now(clock::time_point now) {

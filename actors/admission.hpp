@@ -82,7 +82,10 @@ class call_admission {
   /// A call that start() admitted has ended.
   void end();
 
-  void observe_lag(std::chrono::microseconds lag);
+  /// One lag sample; true when it changed whether the node is overloaded (the caller logs it:
+  /// an operator needs to see a node stop and start taking calls).
+  bool observe_lag(std::chrono::microseconds lag);
+  bool overloaded() const;
   /// Why a new call would be refused now (for /readyz); nullopt: one would be admitted.
   std::optional<admission_refusal> refusal_now(clock::time_point now);
 

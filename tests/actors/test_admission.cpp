@@ -125,7 +125,9 @@ TEST_CASE("an overloaded node promises nothing, yet keeps its promises", "[admis
   call_admission admission({.max_calls = 0, .max_lag = 40ms, .trip_samples = 1});
   const auto t0 = call_admission::clock::time_point{} + 1h;
   CHECK_FALSE(admission.reserve("CA1", t0, 30s));
-  admission.observe_lag(200ms);
+  CHECK(admission.observe_lag(200ms));  // a change, for the log
+  CHECK(admission.overloaded());
+  CHECK_FALSE(admission.observe_lag(300ms));  // no change
   CHECK(admission.reserve("CA2", t0, 30s) == admission_refusal::overloaded);
   CHECK(admission.refusal_now(t0) == admission_refusal::overloaded);
   CHECK_FALSE(admission.start("CA1", t0 + 1s));

@@ -39,9 +39,12 @@ const callee = '+14155550123';
 function startDemo(workDir) {
   assert.ok(binary, 'SWITCHBOARD_BINARY must name the switchboard executable');
   // A clean environment: no OPENAI_API_KEY (the real model would answer, at a cost), no PORT.
+  // MAX_LOOP_LAG_MS=0, as in every test that runs nodes as processes: next to the other tests
+  // and chromium on a two-core machine the io threads do run late, and the node would rightly
+  // refuse the dial as overloaded; this test is about the console, not load shedding.
   const child = spawn(binary, ['demo', '--console', '--port', '0'], {
     cwd: workDir,
-    env: { PATH: process.env.PATH, HOME: workDir, LOG_LEVEL: 'info' },
+    env: { PATH: process.env.PATH, HOME: workDir, LOG_LEVEL: 'info', MAX_LOOP_LAG_MS: '0' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
@@ -190,6 +193,15 @@ test('an operator dials, watches the call live, hangs it up and gets its recordi
       const exit = await demo.stop();
       assert.deepEqual(exit, { code: 0, signal: null }, `the demo's log:\n${demo.log()}`);
     } catch (error) {
+      // What the operator saw when it failed: the page's messages and a screenshot.
+      const page = context?.pages()[0];
+      if (page) {
+        const shown = await page.locator('[role=alert], [role=status]').allTextContents()
+          .catch(() => []);
+        error.message += `\n--- the page's messages ---\n${shown.filter((text) => text).join('\n')}`;
+        await page.screenshot({ path: path.join(screenshotDir, 'console-failed.png'), fullPage: true })
+          .catch(() => {});
+      }
       error.message += `\n--- the demo's log (tail) ---\n${demo.log().slice(-8000)}`;
       throw error;
     } finally {
