@@ -4,15 +4,18 @@
 //
 //   return {instrumented(self, m, [=](caller_audio& audio) { ... }), ...};
 //
-// counts the message, times the handler and samples the mailbox; `m` comes from count_actor(),
-// which keeps `switchboard_actors_running` and `..._failures_total` right.
+// counts the message and, for a sample of them, times the handler and reads the mailbox's
+// depth; `m` comes from count_actor(), which keeps `switchboard_actors_running` and
+// `..._failures_total` right.
 
 #include "metrics/bridge_metrics.hpp"
 
 #include <caf/exit_reason.hpp>
 #include <caf/sec.hpp>
 
+#include <array>
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <utility>
 
@@ -37,11 +40,20 @@ const metrics::actor_metrics& count_actor(Self* self, std::shared_ptr<metrics::b
 
 namespace detail {
 
+/// Whether this thread times the message it is about to hand to an actor of `kind`: the
+/// first, then one in actor_metrics::sample_one_in, counted per thread and type without a lock.
+inline bool sample_this_message(metrics::actor_kind kind) {
+  thread_local std::array<std::uint32_t, metrics::actor_kind_count> handled{};
+  return handled[static_cast<std::size_t>(kind)]++ % metrics::actor_metrics::sample_one_in == 0;
+}
+
 template <class Self, class Handler, class Result, class... Args>
 auto wrap_handler(Self* self, const metrics::actor_metrics* metrics, Handler handler,
                   Result (Handler::*)(Args...) const) {
   return [self, metrics, handler = std::move(handler)](Args... args) -> Result {
     metrics->messages->Increment();
+    if (!sample_this_message(metrics->kind))
+      return handler(std::forward<Args>(args)...);
     // The part of the mailbox already fetched by this actor: what waits behind this message.
     metrics->mailbox_depth->Observe(static_cast<double>(self->mailbox().queue().total_task_size()));
     const auto start = std::chrono::steady_clock::now();

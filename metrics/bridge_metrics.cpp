@@ -211,24 +211,25 @@ bridge_metrics::bridge_metrics(std::string node)
   auto& messages =
       counter_family("switchboard_actor_messages_total", "Messages handled, by actor type.");
   auto& handler = histogram_family("switchboard_actor_handler_seconds",
-                                   "Time an actor spent handling one message.");
+                                   "Time an actor spent handling one message (the first and "
+                                   "then one in " +
+                                       std::to_string(actor_metrics::sample_one_in) +
+                                       " of each io thread's messages per actor type).");
   auto& failures = counter_family("switchboard_actor_failures_total",
                                   "Actors that ended with an error, by actor type.");
   auto& mailbox =
       histogram_family("switchboard_actor_mailbox_depth",
                        "Messages waiting in the actor's mailbox when it handles one (fetched "
-                       "part of the mailbox: a lower bound).");
+                       "part of the mailbox: a lower bound; sampled like the handler time).");
   auto& request_errors =
       counter_family("switchboard_actor_request_errors_total",
                      "Requests to an actor answered with an error (it was gone or did not "
                      "answer in time), by the actor asked.");
   for (std::size_t i = 0; i < actor_kind_count; ++i) {
     const prometheus::Labels labels{{"actor", std::string(to_string(static_cast<actor_kind>(i)))}};
-    actors_[i] = {&running.Add(labels),
-                  &messages.Add(labels),
-                  &handler.Add(labels, handler_buckets),
-                  &failures.Add(labels),
-                  &mailbox.Add(labels, mailbox_buckets),
+    actors_[i] = {static_cast<actor_kind>(i), &running.Add(labels),
+                  &messages.Add(labels),      &handler.Add(labels, handler_buckets),
+                  &failures.Add(labels),      &mailbox.Add(labels, mailbox_buckets),
                   &request_errors.Add(labels)};
   }
 
