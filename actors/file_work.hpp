@@ -7,7 +7,16 @@
 // its file in order, and its close comes after them). A job reports back to its actor with a
 // message; it never touches actor state. The queue is not bounded: on a stalled disk it grows by
 // the audio the recorders hand it (16 kB a second per call) until the disk answers.
+//
+// The thread works in batches: the first job posted to an empty queue wakes it, it then waits
+// `batch_window` (20 ms) for more and runs all that came. Under load the recorders post thousands
+// of small jobs a second (each track every 200 ms); woken for each, the thread and the io threads
+// that post paid a futex wake, two context switches and the queue's lock per job. Nothing here
+// needs the disk sooner: the recordings are already 200 ms batches, and a call's directory,
+// call.json and close are not on any caller's path.
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -28,7 +37,9 @@ class file_work {
 /// The node's file thread.
 class file_work_thread final : public file_work {
  public:
-  file_work_thread();
+  static constexpr std::chrono::milliseconds default_batch_window{20};
+
+  explicit file_work_thread(std::chrono::milliseconds batch_window = default_batch_window);
   /// Runs the jobs still queued, then joins (stop() does it earlier).
   ~file_work_thread() override;
   file_work_thread(const file_work_thread&) = delete;
@@ -43,10 +54,12 @@ class file_work_thread final : public file_work {
  private:
   void run();
 
+  const std::chrono::milliseconds batch_window_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
-  std::deque<std::function<void()>> jobs_;
-  std::size_t running_ = 0;
+  std::deque<std::function<void()>> jobs_;  // posted, not yet taken into a batch
+  std::atomic<std::size_t> running_{0};     // taken into the batch that runs now, not finished
+  bool idle_ = false;                       // the thread waits for a first job
   bool stopping_ = false;
   std::thread thread_;
 };
