@@ -290,32 +290,24 @@ class node final : public bridge_server {
                                 env->directory, std::move(resume_uploads));
     ready_ = true;
 
-    // Every shard's lag is sampled; admission sees the worst, once a period (shard 0's tick):
-    // a node with one shard behind is behind for the calls placed there. Each sample is seen
-    // once: a shard keeps the worst of its samples since shard 0 last took them, so that one
-    // late tick of another shard cannot count as two late periods in a row.
-    shard_lags_ = std::vector<std::atomic<std::int64_t>>(shards_.size());
+    // Every shard's lag is sampled; admission sees the worst, once a period (shard 0's tick),
+    // each sample once (shard_lags): a node with one shard behind is behind for the calls
+    // placed there.
+    shard_lags_ = std::make_unique<shard_lags>(shards_.size());
     for (std::size_t index = 0; index < shards_.size(); ++index) {
       lag_monitors_.push_back(std::make_unique<loop_lag_monitor>(
           shards_.shard(index), loop_lag_period, [this, env, index](std::chrono::microseconds lag) {
             env->metrics->loop_lag().Observe(std::chrono::duration<double>(lag).count());
-            auto& kept = shard_lags_[index];
-            auto worst_so_far = kept.load(std::memory_order_relaxed);
-            while (
-                worst_so_far < lag.count() &&
-                !kept.compare_exchange_weak(worst_so_far, lag.count(), std::memory_order_relaxed)) {
-            }
+            shard_lags_->record(index, lag);
             if (index != 0)
               return;
-            std::int64_t worst = 0;
-            for (auto& shard_lag : shard_lags_)
-              worst = std::max(worst, shard_lag.exchange(0, std::memory_order_relaxed));
-            if (env->admission->observe_lag(std::chrono::microseconds(worst))) {
+            const auto worst = shard_lags_->take_worst();
+            if (env->admission->observe_lag(worst)) {
               if (env->admission->overloaded())
                 spdlog::warn(
                     "overloaded: the io threads run {} ms late (MAX_LOOP_LAG_MS {}); no new "
                     "calls here until they catch up",
-                    worst / 1000, settings_.max_loop_lag_ms);
+                    worst.count() / 1000, settings_.max_loop_lag_ms);
               else
                 spdlog::info("caught up: the io threads are on time again; taking new calls");
             }
@@ -1068,7 +1060,7 @@ class node final : public bridge_server {
   std::shared_ptr<call_controller> controller_;  // the call-control API, transfers, tools
   std::shared_ptr<cluster_node> cluster_;        // CLUSTER_PORT, when set
   std::vector<std::unique_ptr<loop_lag_monitor>> lag_monitors_;  // one per shard: admission
-  std::vector<std::atomic<std::int64_t>> shard_lags_;  // each shard's worst lag since read, µs
+  std::unique_ptr<shard_lags> shard_lags_;
   std::atomic<bool> ready_{false};
   std::atomic<bool> stop_requested_{false};
   std::promise<void> stopped_;

@@ -1,5 +1,7 @@
 #include "app/loop_lag_monitor.hpp"
 
+#include <algorithm>
+
 namespace switchboard::app {
 
 loop_lag_monitor::loop_lag_monitor(boost::asio::io_context& io, std::chrono::milliseconds period,
@@ -29,6 +31,21 @@ void loop_lag_monitor::arm() {
                         std::chrono::microseconds::zero()));
     arm();
   });
+}
+
+void shard_lags::record(std::size_t shard, std::chrono::microseconds lag) {
+  auto& kept = worst_since_taken_.at(shard);
+  auto worst = kept.load(std::memory_order_relaxed);
+  while (worst < lag.count() &&
+         !kept.compare_exchange_weak(worst, lag.count(), std::memory_order_relaxed)) {
+  }
+}
+
+std::chrono::microseconds shard_lags::take_worst() {
+  std::int64_t worst = 0;
+  for (auto& kept : worst_since_taken_)
+    worst = std::max(worst, kept.exchange(0, std::memory_order_relaxed));
+  return std::chrono::microseconds(worst);
 }
 
 }  // namespace switchboard::app

@@ -8,8 +8,12 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <atomic>
 #include <chrono>
+#include <cstddef>
+#include <cstdint>
 #include <functional>
+#include <vector>
 
 namespace switchboard::app {
 
@@ -34,6 +38,24 @@ class loop_lag_monitor {
   std::chrono::milliseconds period_;
   sample_handler on_sample_;
   bool stopped_ = false;
+};
+
+/// The shards' lags, for admission: each shard records its samples on its own thread, and one
+/// reader takes the worst of all once a period. A sample is taken once: a shard keeps the
+/// worst of its samples since the last take, and the take clears it, so that one late tick of
+/// one shard cannot count as two late periods in a row (admission trips on two), nor a shard's
+/// earlier sample hide under a later, smaller one.
+class shard_lags {
+ public:
+  explicit shard_lags(std::size_t shards) : worst_since_taken_(shards) {}
+
+  /// From shard `shard`'s thread (or any thread: it is lock-free).
+  void record(std::size_t shard, std::chrono::microseconds lag);
+  /// The worst lag any shard recorded since the last take (zero if none did).
+  std::chrono::microseconds take_worst();
+
+ private:
+  std::vector<std::atomic<std::int64_t>> worst_since_taken_;  // µs
 };
 
 }  // namespace switchboard::app

@@ -170,6 +170,26 @@ TEST_CASE("the lag monitor samples how late its timer ran, tick after tick, unti
     CHECK(lag >= 0us);
 }
 
+TEST_CASE("the shards' lags reach admission once each: the worst since the last take",
+          "[admission]") {
+  app::shard_lags lags(2);
+  CHECK(lags.take_worst() == 0us);  // nothing recorded yet
+
+  // One late tick of shard 1 counts for one period only: admission trips on two in a row, so
+  // reading it again at shard 0's next tick would trip a node that was late once.
+  lags.record(1, 45ms);
+  lags.record(0, 2ms);
+  CHECK(lags.take_worst() == 45ms);
+  lags.record(0, 3ms);
+  CHECK(lags.take_worst() == 3ms);
+
+  // Two ticks of one shard between takes: the worse is kept, whatever their order.
+  lags.record(1, 30ms);
+  lags.record(1, 5ms);
+  CHECK(lags.take_worst() == 30ms);
+  CHECK(lags.take_worst() == 0us);
+}
+
 TEST_CASE("the admission families are in a fresh node's scrape", "[admission][end_to_end]") {
   bridge_harness harness;
   const auto scrape = harness.get(harness.server().port(), "/metrics").body;
