@@ -227,10 +227,13 @@ bridge_metrics::bridge_metrics(std::string node)
                      "answer in time), by the actor asked.");
   for (std::size_t i = 0; i < actor_kind_count; ++i) {
     const prometheus::Labels labels{{"actor", std::string(to_string(static_cast<actor_kind>(i)))}};
-    actors_[i] = {static_cast<actor_kind>(i), &running.Add(labels),
-                  &messages.Add(labels),      &handler.Add(labels, handler_buckets),
-                  &failures.Add(labels),      &mailbox.Add(labels, mailbox_buckets),
-                  &request_errors.Add(labels)};
+    actors_[i] = {.kind = static_cast<actor_kind>(i),
+                  .running = &running.Add(labels),
+                  .messages = &messages.Add(labels),
+                  .handler_seconds = &handler.Add(labels, handler_buckets),
+                  .failures = &failures.Add(labels),
+                  .mailbox_depth = &mailbox.Add(labels, mailbox_buckets),
+                  .request_errors = &request_errors.Add(labels)};
   }
 
   active_calls_ = &gauge_family("switchboard_active_calls",
