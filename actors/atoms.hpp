@@ -12,6 +12,7 @@ using hangup_atom = caf::atom_constant<caf::atom("hangup")>;      // close the T
 using close_atom = caf::atom_constant<caf::atom("close")>;        // close the model session
 using finalize_atom = caf::atom_constant<caf::atom("finalize")>;  // close a recording
 using stop_atom = caf::atom_constant<caf::atom("stop")>;          // stop the silence clock
+using drained_atom = caf::atom_constant<caf::atom("drained")>;    // answer once all has played
 using connect_atom = caf::atom_constant<caf::atom("connect")>;    // (re)connect the model
 using no_start_atom = caf::atom_constant<caf::atom("nostart")>;   // START_TIMEOUT passed
 using ingress_atom = caf::atom_constant<caf::atom("ingress")>;    // frames waiting at the door

@@ -176,34 +176,24 @@ void on_speech_started(self_pointer self, const caller_speech_started& speech) {
     state.guards->caller_activity(guard_clock::now());
     schedule_guard_check(self);
   }
-  self->request(state.peers.clock, std::chrono::seconds(5), cut_atom::value)
-      .then(
-          [=](playout_cut_result cut) {
-            auto& st = self->state;
-            if (!cut.had_unplayed)
-              return;
-            ++st.record.barge_ins;
-            update_view(st, [&](call_view& view) { view.barge_ins = st.record.barge_ins; });
-            st.env->metrics->barge_ins().Increment();
-            st.env->metrics->barge_in_clear().Observe(
-                metrics::seconds_between(speech.received_ns, metrics::steady_now_ns()));
-            if (!cut.item_id.empty()) {
-              ++st.record.truncations;
-              self->send(st.peers.model,
-                         truncate_item{cut.item_id, std::min(cut.heard_ms, cut.sent_ms)});
-            }
-            metrics::log_call(spdlog::level::info, ids_of(st),
-                              "barge-in: agent cut at {} ms of {} ({} ms sent)", cut.heard_ms,
-                              cut.item_id, cut.sent_ms);
-          },
-          [=](caf::error& error) {
-            // The clock is gone (it failed, or the call is ending): the caller keeps hearing the
-            // agent until it is over. Never silent: logged and counted.
-            auto& st = self->state;
-            st.env->metrics->actor(metrics::actor_kind::silence_clock).request_errors->Increment();
-            metrics::log_call(spdlog::level::warn, ids_of(st), "barge-in cut not made: {}",
-                              to_string(error));
-          });
+}
+
+/// The model session cut the playout as the caller spoke over the agent (and truncated the
+/// model's item at what was heard): the call's record, its live view and the metrics.
+void on_barge_in(self_pointer self, const barge_in_made& cut) {
+  auto& st = self->state;
+  ++st.record.barge_ins;
+  update_view(st, [&](call_view& view) { view.barge_ins = st.record.barge_ins; });
+  st.env->metrics->barge_ins().Increment();
+  if (cut.speech_received_ns != 0) {
+    st.env->metrics->barge_in_clear().Observe(
+        metrics::seconds_between(cut.speech_received_ns, metrics::steady_now_ns()));
+  }
+  if (!cut.item_id.empty())
+    ++st.record.truncations;
+  metrics::log_call(spdlog::level::info, ids_of(st),
+                    "barge-in: agent cut at {} ms of {} ({} ms sent)", cut.heard_ms, cut.item_id,
+                    cut.sent_ms);
 }
 
 // -- Control: hang-ups, the agent's words, tools, guards -------------------------------------
@@ -238,10 +228,6 @@ void hang_up_now(self_pointer self, std::string reason) {
   self->send(state.peers.twilio, hangup_atom::value);
 }
 
-bool playout_pending(const call_supervisor_state& state) {
-  return state.audio_chunks_played < state.audio_chunks_sent;
-}
-
 void on_hangup_request(self_pointer self, hangup_request& request) {
   auto& state = self->state;
   if (state.ending)
@@ -250,13 +236,22 @@ void on_hangup_request(self_pointer self, hangup_request& request) {
     // Nothing to play before the stream starts: close at once.
     return hang_up_now(self, std::move(request.reason));
   }
-  if (request.after_playout && playout_pending(state)) {
-    state.hangup_after_playout = std::move(request.reason);
-    self->delayed_send(self, last_words_timeout,
-                       hangup_request{*state.hangup_after_playout, false});
-    return;
-  }
-  hang_up_now(self, std::move(request.reason));
+  if (!request.after_playout)
+    return hang_up_now(self, std::move(request.reason));
+  // The clock knows what is still unplayed (agent audio reaches it straight from the model
+  // session, which sent a goodbye's audio before its response_finished): it answers once all
+  // of it has been heard. Bounded, should the marks never come back.
+  if (state.hangup_after_playout)
+    return;  // already waiting for the playout to end
+  state.hangup_after_playout = std::move(request.reason);
+  self->delayed_send(self, last_words_timeout, hangup_request{*state.hangup_after_playout, false});
+  self->request(state.peers.clock, last_words_timeout, drained_atom::value)
+      .then(
+          [=](playout_drained) {
+            if (auto reason = std::exchange(self->state.hangup_after_playout, {}))
+              hang_up_now(self, std::move(*reason));
+          },
+          [](caf::error&) {});  // the clock is gone or late: the bound above hangs up
 }
 
 /// A goodbye the model is asked to say, then the hang-up once it has played; after `bound` the
@@ -498,7 +493,6 @@ void end_for_unavailable_model(self_pointer self) {
     constexpr std::size_t chunk_bytes = 800;
     for (std::size_t offset = 0; offset < prompt.size(); offset += chunk_bytes) {
       const auto chunk = prompt.subspan(offset, std::min(chunk_bytes, prompt.size() - offset));
-      ++state.audio_chunks_sent;
       self->send(state.peers.clock, agent_audio{"", std::string(unavailable_prompt_item),
                                                 net::encode_base64(chunk), 0});
     }
@@ -799,16 +793,11 @@ call_supervisor_actor::behavior_type call_supervisor(self_pointer self, bridge_e
                    }),
       instrumented(self, m,
                    [=](caller_speech_started& speech) { on_speech_started(self, speech); }),
+      instrumented(self, m, [=](barge_in_made& cut) { on_barge_in(self, cut); }),
       instrumented(self, m,
-                   [=](agent_audio& audio) {
-                     auto& st = self->state;
-                     if (st.ending) {
-                       ++st.record.late_deltas_dropped;
-                       return;
-                     }
-                     st.agent_item_start_ms.try_emplace(audio.item_id, call_elapsed_ms(self));
-                     ++st.audio_chunks_sent;
-                     self->send(st.peers.clock, std::move(audio));
+                   [=](agent_item_started& item) {
+                     self->state.agent_item_start_ms.try_emplace(std::move(item.item_id),
+                                                                 call_elapsed_ms(self));
                    }),
       instrumented(self, m, [=](response_started&) { ++self->state.record.responses; }),
       instrumented(self, m,
@@ -901,17 +890,15 @@ call_supervisor_actor::behavior_type call_supervisor(self_pointer self, bridge_e
                      schedule_guard_check(self);
                    }),
       instrumented(self, m,
-                   [=](playout_drained& drained) {
+                   [=](playout_drained) {
+                     // The agent has stopped speaking (a hang-up after the playout waits for the
+                     // clock's answer to drained_atom instead: this report may predate audio
+                     // that was on its way to the clock).
                      auto& st = self->state;
-                     st.audio_chunks_played = std::max(st.audio_chunks_played, drained.chunks);
-                     if (playout_pending(st))
-                       return;  // more audio is on its way to the clock
                      if (st.guards) {
                        st.guards->agent_activity(guard_clock::now());
                        schedule_guard_check(self);
                      }
-                     if (st.hangup_after_playout)
-                       hang_up_now(self, *std::exchange(st.hangup_after_playout, {}));
                    }),
       instrumented(self, m, [=](agent_tool_call& call) { on_tool_call(self, call); }),
       instrumented(self, m, [=](transfer_outcome& outcome) { on_transfer_outcome(self, outcome); }),

@@ -75,8 +75,6 @@ struct call_supervisor_state {
   std::optional<keypad_gatherer> keypad;
   std::uint64_t guard_generation = 0;                     // of the latest guard_check scheduled
   std::optional<guard_clock::time_point> guard_check_at;  // when that check fires
-  std::uint64_t audio_chunks_sent = 0;    // agent_audio sent to the clock (see playout_drained)
-  std::uint64_t audio_chunks_played = 0;  // of them, played and confirmed
   // A hang-up waiting for the agent's last words: set by end_call (after the audio already
   // sent) or by a guard (after the goodbye response it asked for).
   std::optional<std::string> hangup_after_playout;

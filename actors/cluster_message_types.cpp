@@ -29,6 +29,7 @@ void add_cluster_message_types(caf::actor_system_config& config) {
   config.add_message_type<call_started>("call_started");
   config.add_message_type<call_stream_ended>("call_stream_ended");
   config.add_message_type<caller_audio>("caller_audio");
+  config.add_message_type<caller_audio_batch>("caller_audio_batch");
   config.add_message_type<caller_keypress>("caller_keypress");
   config.add_message_type<mark_echoed>("mark_echoed");
   config.add_message_type<play_to_caller>("play_to_caller");

@@ -3,11 +3,12 @@
 // and the five actors it spawns:
 //
 //   Twilio WS ──twilio_frame──▶ twilio_socket ──caller_audio──▶ openai_session ──▶ Realtime WS
-//                                   │  └──────caller_audio──▶ recorder (caller)
+//                                   │  └──caller_audio_batch (every 5 frames)──▶ recorder (caller)
 //                                   └─call_started / call_stream_ended─▶ call_supervisor
-//   Realtime WS ──realtime_frame──▶ openai_session ──agent_audio, speech, transcripts──▶ supervisor
-//   supervisor ──agent_audio──▶ silence_clock ──play_to_caller──▶ twilio_socket ──▶ Twilio WS
-//                                   └── every 20 ms: heard_audio ──▶ recorder (agent)
+//   Realtime WS ──realtime_frame──▶ openai_session ──agent_audio, cut (barge-in)──▶ silence_clock
+//   silence_clock ──play_to_caller, clear──▶ twilio_socket ──▶ Twilio WS
+//        └── every 100 ms: heard_audio (what the caller heard, by 20 ms slot) ──▶ recorder (agent)
+//   openai_session ──speech, barge-ins, responses, transcripts, agent_item_started──▶ supervisor
 //   call-control API (app/) ──hangup_request, say_request──▶ supervisor ──▶ the children
 //   the node's drain (app/) ──drain_call──▶ supervisor (goodbye, then hang-up)
 //   recorders, supervisor ──jobs──▶ the node's file thread (file_work.hpp) ──track_write_done,
@@ -41,17 +42,17 @@ namespace switchboard::actors {
 
 struct call_peers;
 
-/// The call: its identity and state, the decisions that span actors (barge-in), and the end
-/// of the call (recordings finalised, mixes, transcript and call.json written).
+/// The call: its identity and state, the decisions that span actors (hang-ups, guards), and
+/// the end of the call (recordings finalised, mixes, transcript and call.json written).
 using call_supervisor_actor = caf::typed_actor<
     // twilio_socket: the stream started and its call token checked out.
     caf::reacts_to<call_started>,
     // twilio_socket: Twilio `stop`, the socket closed, or the stream was refused.
     caf::reacts_to<call_stream_ended>,
-    // openai_session: the caller started speaking (barge-in when agent audio is unplayed).
-    caf::reacts_to<caller_speech_started>,
-    // openai_session: a chunk of the agent's voice.
-    caf::reacts_to<agent_audio>,
+    // openai_session: the caller started speaking; a barge-in it made (the playout cut).
+    caf::reacts_to<caller_speech_started>, caf::reacts_to<barge_in_made>,
+    // openai_session: the first audio of an agent item went to the playout.
+    caf::reacts_to<agent_item_started>,
     // openai_session: response.created / response.done.
     caf::reacts_to<response_started>, caf::reacts_to<response_finished>,
     // openai_session: a finished transcript line.
@@ -109,9 +110,6 @@ using openai_session_actor = caf::typed_actor<
     caf::reacts_to<caller_audio>,
     // io thread: a frame / a connection event from the model link.
     caf::reacts_to<realtime_frame>, caf::reacts_to<realtime_link_event>,
-    // supervisor: barge-in, what the caller heard of the agent's item (the session itself
-    // cancels the active response when the caller starts speaking).
-    caf::reacts_to<truncate_item>,
     // supervisor: the stream started — connect now (the call is known).
     caf::reacts_to<call_started>,
     // supervisor, before call_started: the call comes from another node — its conversation
@@ -136,8 +134,8 @@ using openai_session_actor = caf::typed_actor<
 using recorder_actor = caf::typed_actor<
     // supervisor, first message: who the other actors of the call are.
     caf::reacts_to<call_peers>,
-    // twilio_socket (caller track): a frame at its Twilio timestamp; gaps become silence.
-    caf::reacts_to<caller_audio>,
+    // twilio_socket (caller track): frames at their Twilio timestamps; gaps become silence.
+    caf::reacts_to<caller_audio_batch>,
     // silence_clock (agent track): what the caller heard, tick after tick.
     caf::reacts_to<heard_audio>,
     // supervisor: where to write and which track this is (audio before it is buffered).
@@ -156,12 +154,15 @@ using silence_clock_actor = caf::typed_actor<
     caf::reacts_to<call_peers>,
     // supervisor: the stream started: tick from now on (the agent track's time zero).
     caf::reacts_to<call_started>,
-    // supervisor: agent audio to play.
+    // openai_session: agent audio to play (the supervisor: the apology when the model is gone).
     caf::reacts_to<agent_audio>,
     // twilio_socket: Twilio echoed a mark.
     caf::reacts_to<mark_echoed>,
-    // supervisor: barge-in — send Twilio `clear`, drop the unplayed audio, report what was heard.
+    // openai_session: barge-in — send Twilio `clear`, drop the unplayed audio, report what was
+    // heard.
     caf::replies_to<cut_atom>::with<playout_cut_result>,
+    // supervisor: answer once everything sent to the caller has played (a goodbye was heard).
+    caf::replies_to<drained_atom>::with<playout_drained>,
     // self: the next tick is due.
     caf::reacts_to<caf::tick_atom>,
     // supervisor: the call is over; report totals and stop ticking.

@@ -137,7 +137,19 @@ typename Inspector::result_type inspect(Inspector& f, caller_audio& x) {
   return f(caf::meta::type_name("caller_audio"), x.timestamp_ms, x.payload_base64, x.received_ns);
 }
 
-// -- Agent audio: OpenAI session -> supervisor -> silence clock -> Twilio socket ---------------
+/// Twilio socket -> caller recorder: the caller's frames, a few at a time. The recorder hands
+/// its file 200 ms batches anyway; one message per frame would cost a mailbox, an allocation
+/// and an activation 50 times a second for nothing (bench/README.md "bench/floor"). The last
+/// frames go before call_stream_ended, so the recording is whole when the call finalises it.
+struct caller_audio_batch {
+  std::vector<caller_audio> frames;  // in the order Twilio sent them
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, caller_audio_batch& x) {
+  return f(caf::meta::type_name("caller_audio_batch"), x.frames);
+}
+
+// -- Agent audio: OpenAI session -> silence clock -> Twilio socket -----------------------------
 
 struct agent_audio {
   std::string response_id;
@@ -218,6 +230,22 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, caller_speech_started& x) {
   return f(caf::meta::type_name("caller_speech_started"), x.item_id, x.audio_start_ms,
            x.received_ns);
+}
+
+/// The caller started speaking over the agent: the session had the silence clock cut the
+/// playout (in order with the agent audio it sends the clock, so a new answer that follows at
+/// once is never what gets cut), sent Twilio's `clear` through it and truncated the model's
+/// item at what was heard. For the call's record and metrics.
+struct barge_in_made {
+  std::string item_id;                  // the agent item cut ("" if none was playing)
+  std::uint64_t heard_ms = 0;           // of it, what the caller heard
+  std::uint64_t sent_ms = 0;            // of it, what had been sent to Twilio
+  std::int64_t speech_received_ns = 0;  // steady clock, when speech_started was read
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, barge_in_made& x) {
+  return f(caf::meta::type_name("barge_in_made"), x.item_id, x.heard_ms, x.sent_ms,
+           x.speech_received_ns);
 }
 
 struct response_started {
@@ -302,16 +330,6 @@ typename Inspector::result_type inspect(Inspector& f, model_session_renewal& x) 
   return f(caf::meta::type_name("model_session_renewal"), x.generation);
 }
 
-/// Supervisor -> OpenAI session: conversation.item.truncate.
-struct truncate_item {
-  std::string item_id;
-  std::uint64_t audio_end_ms = 0;
-};
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, truncate_item& x) {
-  return f(caf::meta::type_name("truncate_item"), x.item_id, x.audio_end_ms);
-}
-
 // -- Call control: the API (app/call_control), the agent's tools and the guards -> supervisor --
 
 /// End the call from our side: the stream is closed, so Twilio goes on past <Connect> and,
@@ -383,14 +401,23 @@ typename Inspector::result_type inspect(Inspector& f, caller_keypad_entry& x) {
 }
 
 /// Silence clock -> supervisor: everything sent to the caller has played, Twilio's mark echoes
-/// confirm it. `chunks` counts the agent_audio the clock had taken by then, so the supervisor
-/// knows whether audio it sent since is still on its way.
-struct playout_drained {
-  std::uint64_t chunks = 0;
+/// confirm it. Sent unasked (at most a few times a second) when the agent's audio has drained,
+/// and as the answer to drained_atom once it has. The clock alone knows what is unplayed: agent
+/// audio comes to it straight from the model session.
+struct playout_drained {};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, playout_drained&) {
+  return f(caf::meta::type_name("playout_drained"));
+}
+
+/// openai_session -> supervisor: the first audio of an agent item reached the playout (the
+/// transcript line of the item is placed there on the call's timeline).
+struct agent_item_started {
+  std::string item_id;
 };
 template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, playout_drained& x) {
-  return f(caf::meta::type_name("playout_drained"), x.chunks);
+typename Inspector::result_type inspect(Inspector& f, agent_item_started& x) {
+  return f(caf::meta::type_name("agent_item_started"), x.item_id);
 }
 
 /// openai_session -> supervisor: the model called a built-in tool (end_call, transfer_call).

@@ -74,6 +74,51 @@ void send_agent_line(self_pointer self, const std::string& item_id) {
                                                        std::move(heard->unheard)});
 }
 
+/// Barge-in: the caller heard `audio_end_ms` of the agent's `item_id`. The conversation keeps
+/// what was heard, the transcript's line says so, and the model truncates its item to match.
+void truncate_agent_item(self_pointer self, const std::string& item_id,
+                         std::uint64_t audio_end_ms) {
+  auto& state = self->state;
+  // What the caller heard is the conversation's, whichever session said it.
+  state.talk.agent_cut(item_id, audio_end_ms);
+  // Its line went to the transcript already, unless the item is still being written (then
+  // transcript.done carries the cut): sent again, cut.
+  if (state.talk.agent_item(item_id) != nullptr && state.open_agent_item != item_id)
+    send_agent_line(self, item_id);
+  // Only the session that made the item knows it.
+  if (!state.ready || !state.agent_items_here.contains(item_id))
+    return;
+  state.outbound.clear();
+  net::append_realtime_truncate(state.outbound, item_id, audio_end_ms);
+  send_to_model(self);
+  state.env->metrics->truncations_sent().Increment();
+}
+
+/// The caller started speaking: the clock cuts what is unplayed of the agent (Twilio's `clear`
+/// first). Asked from here, in order with the agent audio this session sends the clock: audio
+/// of a new answer sent after this event is never what the cut takes.
+void cut_the_playout(self_pointer self, std::int64_t speech_received_ns) {
+  auto& state = self->state;
+  self->request(state.peers->clock, std::chrono::seconds(5), cut_atom::value)
+      .then(
+          [=](playout_cut_result cut) {
+            if (!cut.had_unplayed)
+              return;
+            if (!cut.item_id.empty())
+              truncate_agent_item(self, cut.item_id, std::min(cut.heard_ms, cut.sent_ms));
+            self->send(self->state.peers->supervisor,
+                       barge_in_made{cut.item_id, cut.heard_ms, cut.sent_ms, speech_received_ns});
+          },
+          [=](caf::error& error) {
+            // The clock is gone (it failed, or the call is ending): the caller keeps hearing
+            // the agent until it is over. Never silent: logged and counted.
+            auto& st = self->state;
+            st.env->metrics->actor(metrics::actor_kind::silence_clock).request_errors->Increment();
+            metrics::log_call(spdlog::level::warn, st.ids, "barge-in cut not made: {}",
+                              to_string(error));
+          });
+}
+
 /// A fresh session learns the call so far, before any of the caller's new audio.
 void replay_conversation(self_pointer self) {
   auto& state = self->state;
@@ -502,6 +547,8 @@ void on_server_event(self_pointer self, std::string_view text, std::int64_t rece
             net::append_realtime_response_cancel(state.outbound);
             send_to_model(self);
           }
+          if (!state.closing)
+            cut_the_playout(self, received_ns);
           self->send(supervisor,
                      caller_speech_started{event.item_id, event.audio_start_ms, received_ns});
         } else if constexpr (std::is_same_v<type, net::realtime_speech_stopped>) {
@@ -522,15 +569,18 @@ void on_server_event(self_pointer self, std::string_view text, std::int64_t rece
           state.talk.agent_audio(event.item_id, decoded_size(event.delta_base64) / 8);
           if (!state.turns.audio(event.response_id))
             return;  // the caller interrupted it: must not reach them
-          state.agent_items_here.insert(event.item_id);
+          if (state.agent_items_here.insert(event.item_id).second)
+            self->send(supervisor, agent_item_started{event.item_id});
           state.open_agent_item = event.item_id;
           if (state.speech_stopped_ns) {
             node.first_audio_latency().Observe(
                 metrics::seconds_between(*state.speech_stopped_ns, received_ns));
             state.speech_stopped_ns.reset();
           }
-          self->send(supervisor, agent_audio{std::move(event.response_id), std::move(event.item_id),
-                                             std::move(event.delta_base64), received_ns});
+          // Straight to the playout: the clock alone keeps what is sent and not yet heard.
+          self->send(state.peers->clock,
+                     agent_audio{std::move(event.response_id), std::move(event.item_id),
+                                 std::move(event.delta_base64), received_ns});
         } else if constexpr (std::is_same_v<type, net::realtime_transcript_delta>) {
           state.talk.agent_text_delta(event.item_id, event.delta);
         } else if constexpr (std::is_same_v<type, net::realtime_transcript_done>) {
@@ -724,26 +774,6 @@ openai_session_actor::behavior_type openai_session(self_pointer self, bridge_env
                        state.env->metrics->latency_to_model().Observe(
                            metrics::seconds_between(audio.received_ns, metrics::steady_now_ns()));
                      }
-                   }),
-      instrumented(self, m,
-                   [=](truncate_item& truncate) {
-                     auto& state = self->state;
-                     // What the caller heard is the conversation's, whichever session said it.
-                     state.talk.agent_cut(truncate.item_id, truncate.audio_end_ms);
-                     // Its line went to the transcript already, unless the item is still being
-                     // written (then transcript.done carries the cut): sent again, cut.
-                     if (state.talk.agent_item(truncate.item_id) != nullptr &&
-                         state.open_agent_item != truncate.item_id) {
-                       send_agent_line(self, truncate.item_id);
-                     }
-                     // Only the session that made the item knows it.
-                     if (!state.ready || !state.agent_items_here.contains(truncate.item_id))
-                       return;
-                     state.outbound.clear();
-                     net::append_realtime_truncate(state.outbound, truncate.item_id,
-                                                   truncate.audio_end_ms);
-                     send_to_model(self);
-                     state.env->metrics->truncations_sent().Increment();
                    }),
       instrumented(self, m,
                    [=](say_request& say) {

@@ -166,17 +166,16 @@ recorder_actor::behavior_type recorder(self_pointer self, recorder_context conte
                      post_due_batch(self, /*now=*/true);
                    }),
       instrumented(self, m,
-                   [=](caller_audio& frame) {
+                   [=](caller_audio_batch& batch) {
                      auto& state = self->state;
                      if (state.discarding)
                        return;
-                     if (!state.targeted) {
-                       if (state.held_caller.size() < max_recorder_held_frames) {
+                     for (auto& frame : batch.frames) {
+                       if (state.targeted)
+                         record_caller(self, frame);
+                       else if (state.held_caller.size() < max_recorder_held_frames)
                          state.held_caller.push_back(std::move(frame));
-                       }
-                       return;
                      }
-                     record_caller(self, frame);
                    }),
       instrumented(self, m,
                    [=](heard_audio& heard) {

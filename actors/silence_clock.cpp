@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <utility>
 
 namespace switchboard::actors {
 
@@ -32,11 +33,25 @@ void schedule_next_tick(self_pointer self) {
   self->delayed_send(self, delay, caf::tick_atom::value);
 }
 
-/// Tells the supervisor once everything sent has played and Twilio confirmed it (every mark
-/// echoed): a goodbye has been heard, the agent has stopped speaking.
+/// Everything sent to Twilio has played and Twilio confirmed it (every mark echoed).
+bool drained(const silence_clock_state& state) {
+  return !state.timeline.has_unplayed() && state.marks_in_flight.empty();
+}
+
+/// Answers drained_atom's askers.
+void answer_drain_waiters(self_pointer self) {
+  for (auto& waiter : std::exchange(self->state.drain_waiters, {}))
+    waiter.deliver(playout_drained{});
+}
+
+/// Tells the supervisor once everything sent has played and Twilio confirmed it: a goodbye has
+/// been heard, the agent has stopped speaking.
 void report_if_drained(self_pointer self) {
   auto& state = self->state;
-  if (!state.audio_since_drained || state.timeline.has_unplayed() || !state.marks_in_flight.empty())
+  if (!drained(state))
+    return;
+  answer_drain_waiters(self);
+  if (!state.audio_since_drained)
     return;
   // At most a few reports a second: a steady talker drains between every chunk. A report held
   // back goes out on a later tick, if the playout is still drained then.
@@ -45,7 +60,7 @@ void report_if_drained(self_pointer self) {
     return;
   state.last_drain_report = now;
   state.audio_since_drained = false;
-  self->send(state.peers->supervisor, playout_drained{state.chunks_taken});
+  self->send(state.peers->supervisor, playout_drained{});
 }
 
 /// Plays the 20 ms slots due by now into the heard audio waiting for the recorder.
@@ -119,7 +134,6 @@ silence_clock_actor::behavior_type silence_clock(self_pointer self, bridge_envir
           self, m,
           [=](agent_audio& audio) {
             auto& state = self->state;
-            ++state.chunks_taken;  // dropped or not: the supervisor counts what it sent
             play_due_slots(self);  // the audio starts after the slots already due
             state.decoded.clear();
             if (auto decoded = net::append_decoded_base64(audio.payload_base64, state.decoded);
@@ -169,11 +183,23 @@ silence_clock_actor::behavior_type silence_clock(self_pointer self, bridge_envir
                      const auto cut = state.timeline.cut();
                      return {cut.had_unplayed, cut.item_id, cut.heard_ms, cut.sent_ms};
                    }),
+      instrumented(self, m,
+                   [=](drained_atom) -> caf::result<playout_drained> {
+                     auto& state = self->state;
+                     play_due_slots(self);
+                     if (drained(state))
+                       return playout_drained{};
+                     // Answered by a later tick or mark echo (report_if_drained), or the stop.
+                     auto waiter = self->make_response_promise<playout_drained>();
+                     state.drain_waiters.push_back(waiter);
+                     return waiter;
+                   }),
       instrumented(self, m, [=](caf::tick_atom) { on_tick(self); }),
       instrumented(self, m,
                    [=](stop_atom) -> playout_totals {
                      play_due_slots(self);
-                     flush_heard(self);  // before the reply: the recorder then finalises
+                     flush_heard(self);           // before the reply: the recorder then finalises
+                     answer_drain_waiters(self);  // nothing more will play
                      self->state.ticking = false;
                      self->quit();
                      return self->state.totals;

@@ -16,8 +16,10 @@
 #include "metrics/call_log.hpp"
 
 #include <caf/actor_clock.hpp>
+#include <caf/typed_response_promise.hpp>
 
 #include <deque>
+#include <vector>
 
 namespace switchboard::actors {
 
@@ -34,8 +36,9 @@ struct silence_clock_state {
   bool ticking = false;
   caf::actor_clock::time_point started_at;
   playout_totals totals;
-  std::uint64_t chunks_taken = 0;    // agent_audio messages received (playout_drained)
   bool audio_since_drained = false;  // audio was taken since the last playout_drained
+  // drained_atom's askers, answered once everything sent has played.
+  std::vector<caf::typed_response_promise<playout_drained>> drain_waiters;
   caf::actor_clock::time_point last_drain_report;  // when playout_drained was last sent
   std::vector<std::uint8_t> decoded;               // reused base64 decode buffer
   std::vector<std::uint8_t> heard_pending;         // slots played, not yet sent to the recorder

@@ -68,12 +68,29 @@ constexpr auto token_claim_timeout = std::chrono::seconds(2);
 // Frames that wait for the claim's answer: 5 s of 20 ms media, more than the timeout allows.
 constexpr std::size_t max_held_frames = 250;
 
+// Caller frames per message to the caller recorder: 100 ms, the silence clock's wake-up for
+// the agent track, half the recorder's write batch.
+constexpr std::size_t caller_frames_per_recorder_message = 5;
+
+/// Hands the caller frames gathered so far to the caller recorder.
+void flush_caller_audio(self_pointer self) {
+  auto& state = self->state;
+  if (state.for_recorder.frames.empty() || !state.peers)
+    return;
+  caller_audio_batch batch;
+  batch.frames.reserve(caller_frames_per_recorder_message);
+  std::swap(batch, state.for_recorder);
+  self->send(state.peers->caller_recorder, std::move(batch));
+}
+
 /// Reports the end of the stream once, whatever ended it.
 void end_stream(self_pointer self, std::string reason, stream_end how) {
   auto& state = self->state;
   if (state.ended)
     return;
   state.ended = true;
+  // Before the end: the supervisor finalises the recording once it hears of it.
+  flush_caller_audio(self);
   call_stream_ended ended{std::move(reason),
                           how == stream_end::refused || !state.started,
                           how == stream_end::stopped,
@@ -275,7 +292,9 @@ void on_frame(self_pointer self, twilio_frame& frame) {
           state.caller_end_ms = state.caller_clock.end_ms();
           caller_audio audio{placed.timestamp_ms, std::move(message.payload_base64),
                              state.peers_remote ? 0 : frame.received_ns};
-          self->send(state.peers->caller_recorder, audio);
+          state.for_recorder.frames.push_back(audio);
+          if (state.for_recorder.frames.size() >= caller_frames_per_recorder_message)
+            flush_caller_audio(self);
           self->send(state.peers->model, std::move(audio));
         } else if constexpr (std::is_same_v<type, net::twilio_mark>) {
           ++state.marks_echoed;

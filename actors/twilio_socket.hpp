@@ -6,8 +6,9 @@
 //        └── start with a bad token, or closed before start ──▶ ended (refused)
 //
 // Every frame is parsed here (net::parse_twilio_message); a malformed one is counted, logged
-// with the call id, and dropped — the call goes on. Caller audio goes to the model and to the
-// caller recorder; agent audio comes from the silence clock as a `media` and its `mark`,
+// with the call id, and dropped — the call goes on. Caller audio goes to the model frame by
+// frame and to the caller recorder five frames at a time (the rest before the stream's end is
+// reported); agent audio comes from the silence clock as a `media` and its `mark`,
 // written together.
 
 #include "actors/bridge_environment.hpp"
@@ -42,7 +43,8 @@ struct twilio_socket_state {
   std::uint64_t frames_out = 0;
   std::uint64_t malformed_frames = 0;
   std::uint64_t marks_echoed = 0;
-  std::string outbound;  // reused serialisation buffer
+  caller_audio_batch for_recorder;  // caller frames not yet handed to the caller recorder
+  std::string outbound;             // reused serialisation buffer
 };
 
 twilio_socket_actor::behavior_type twilio_socket(

@@ -4,6 +4,7 @@
 #include "actors/call_supervisor.hpp"
 #include "actors/openai_session.hpp"
 #include "actors/silence_clock.hpp"
+#include "audio/wav_format.hpp"
 #include "net/base64.hpp"
 #include "net/realtime_messages.hpp"
 #include "net/twilio_messages.hpp"
@@ -18,6 +19,7 @@ using namespace switchboard;
 using namespace switchboard::actors;
 using namespace switchboard::actors::testing;
 using namespace std::chrono_literals;
+using switchboard::testing::read_text;
 
 namespace {
 
@@ -32,7 +34,7 @@ recorder_actor::behavior_type recorder_probe(
   return {
       [](call_peers&) {},
       [](recording_target&) {},
-      [](caller_audio&) {},
+      [](caller_audio_batch&) {},
       [=](heard_audio& audio) {
         self->state.heard->insert(self->state.heard->end(), audio.mulaw.begin(), audio.mulaw.end());
       },
@@ -260,6 +262,62 @@ TEST_CASE("a call through the supervisor: session set-up, caller audio, barge-in
   ingress->deliver({twilio_json(stop), true});
   fixture.run();
   CHECK(model->closes == 1);
+}
+
+TEST_CASE(
+    "the caller's frames reach the recorder five at a time, and the last few before the stream "
+    "ends: the caller track is whole",
+    "[call_supervisor][recorder]") {
+  actor_fixture fixture;
+  temporary_directory recordings;
+  auto model = std::make_shared<fake_model_links>();
+  auto env = std::make_shared<bridge_environment>();
+  env->model_links = model;
+  env->recordings_dir = recordings.path();
+  auto twilio = std::make_shared<recording_connection>();
+  auto ingress = std::make_shared<frame_ingress>();
+  const std::string call_sid = "CA00000000000000000000000000000021";
+  const std::string stream_sid = "MZ00000000000000000000000000000021";
+  std::uint64_t sequence = 1;
+  net::twilio_start start;
+  start.sequence_number = sequence++;
+  start.stream_sid = stream_sid;
+  start.account_sid = "AC00000000000000000000000000000021";
+  start.call_sid = call_sid;
+  start.tracks = {"inbound"};
+  start.media_format = {"audio/x-mulaw", 8000, 1};
+  ingress->deliver({twilio_json(start), true});
+  spawn_local_call(fixture.system, bridge_environment_ptr(env),
+                   std::weak_ptr<net::websocket_connection>(twilio), ingress);
+  fixture.run();
+
+  // Seven frames of the caller (a distinct byte, so the recording shows where they went).
+  auto& recorder_messages = *env->metrics->actor(metrics::actor_kind::recorder).messages;
+  const auto messages_before = recorder_messages.Value();
+  for (std::uint64_t frame = 0; frame < 7; ++frame) {
+    ingress->deliver({twilio_json(net::twilio_media{sequence, stream_sid, "inbound", sequence,
+                                                    frame * 20, audio_base64(160, 0x22)}),
+                      true});
+    ++sequence;
+  }
+  fixture.run();
+  // Five went in one message; two wait for the next three or the stream's end.
+  CHECK(recorder_messages.Value() - messages_before == 1);
+
+  ingress->deliver(
+      {twilio_json(net::twilio_stop{sequence, stream_sid, start.account_sid, call_sid}), true});
+  fixture.run();
+  const auto finished = env->calls->wait_for_finished(1, 10s);
+  REQUIRE(finished.size() == 1);
+  const auto bytes = read_text(finished[0].directory / "caller.wav");
+  const auto file = std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
+  const auto wav = audio::parse_wav_bytes(file);
+  REQUIRE(wav.has_value());
+  const auto data = file.subspan(wav->data_offset, wav->data_bytes);
+  REQUIRE(data.size() >= 7 * 160);
+  // All seven frames, at the start of the track, in order: none was held back at the end.
+  CHECK(std::count(data.begin(), data.end(), std::uint8_t{0x22}) == 7 * 160);
+  CHECK(std::all_of(data.begin(), data.begin() + 7 * 160, [](auto byte) { return byte == 0x22; }));
 }
 
 TEST_CASE("a stream whose call token does not check out is refused before the model is called",

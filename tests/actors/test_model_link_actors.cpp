@@ -281,6 +281,46 @@ std::size_t index_of_first(const std::vector<net::realtime_client_event>& events
 }  // namespace
 
 TEST_CASE(
+    "an answer that follows the caller's speech at once is played, not cut as a barge-in: the "
+    "cut is asked in order with the agent audio",
+    "[openai_session][barge_in]") {
+  actor_fixture fixture;
+  call_under_test call(fixture);
+  call.start();
+  call.model->connection_event(realtime_link_event::kind::opened);
+  fixture.run();
+  call.model_configured();
+  call.model->take();
+  call.twilio->take();
+
+  // The model's events of a whole turn arrive in one read (a stalled connection catching up):
+  // the caller's speech, then at once the answer's audio.
+  call.model->server_sends(model_json(net::realtime_speech_started{"e1", "item_c1", 0}));
+  call.model->server_sends(model_json(net::realtime_speech_stopped{"e2", "item_c1", 400}));
+  call.model->server_sends(
+      model_json(net::realtime_response_created{"e3", "resp_1", "in_progress"}));
+  call.model->server_sends(model_json(net::realtime_audio_delta{
+      "e4", "resp_1", "item_a1", 0, 0, net::encode_base64(std::vector<std::uint8_t>(1600, 0x33))}));
+  fixture.run();
+
+  // All 200 ms of it go to Twilio, with their mark; nothing was cut.
+  const auto sent = call.sent_to_caller();
+  CHECK(sent.audio == std::vector<std::uint8_t>(1600, 0x33));
+  CHECK(sent.marks.size() == 1);
+  CHECK(call.env->metrics->barge_ins().Value() == 0);
+  CHECK(count_containing(call.model->take(), "conversation.item.truncate") == 0);
+
+  // The caller hears 100 ms of it and speaks again: that is a barge-in, cut at 100 ms.
+  fixture.advance(100ms);
+  call.model->server_sends(model_json(net::realtime_speech_started{"e5", "item_c2", 500}));
+  fixture.run();
+  CHECK(call.env->metrics->barge_ins().Value() == 1);
+  const auto model_got = call.model->take();
+  REQUIRE(count_containing(model_got, "conversation.item.truncate") == 1);
+  CHECK(count_containing(model_got, "\"audio_end_ms\":100") == 1);
+}
+
+TEST_CASE(
     "a lost model link: the new session gets the conversation, cut where the caller "
     "stopped hearing, before the audio held meanwhile",
     "[openai_session][reconnect]") {

@@ -111,6 +111,7 @@ TEST_CASE("cluster types: the echo peer (run by the round trip)", "[.cluster_ech
             [](actors::call_started& x) { return x; },
             [](actors::call_stream_ended& x) { return x; },
             [](actors::caller_audio& x) { return x; },
+            [](actors::caller_audio_batch& x) { return x; },
             [](actors::caller_keypress& x) { return x; },
             [](actors::mark_echoed& x) { return x; },
             [](actors::play_to_caller& x) { return x; },
@@ -222,6 +223,11 @@ TEST_CASE("cluster types: every cross-node type reaches another process and come
   CHECK(ended.stopped);
   CHECK(ended.frames_in == 3051);
   round_trip(actors::caller_audio{61'000, "//////////8=", 0});
+  const auto batch = round_trip(
+      actors::caller_audio_batch{{{61'020, "//////////8=", 0}, {61'040, "f39/fw==", 0}}});
+  REQUIRE(batch.frames.size() == 2);
+  CHECK(batch.frames[1].timestamp_ms == 61'040);
+  CHECK(batch.frames[1].payload_base64 == "f39/fw==");
   round_trip(actors::caller_keypress{'#'});
   round_trip(actors::mark_echoed{"item-2:41"});
   round_trip(actors::play_to_caller{"f39/fw==", "item-2:42", 0});
