@@ -1,10 +1,10 @@
 // The call's actor protocol under CAF's deterministic scheduler and virtual clock: clock ticks,
 // the barge-in sequence, the truncate position, late deltas dropped, a malformed frame.
-#include "actor_test_fixture.hpp"
 #include "actors/call_supervisor.hpp"
 #include "actors/openai_session.hpp"
 #include "actors/silence_clock.hpp"
 #include "audio/wav_format.hpp"
+#include "call_under_test.hpp"
 #include "net/base64.hpp"
 #include "net/realtime_messages.hpp"
 #include "net/twilio_messages.hpp"
@@ -269,45 +269,30 @@ TEST_CASE(
     "ends: the caller track is whole",
     "[call_supervisor][recorder]") {
   actor_fixture fixture;
-  temporary_directory recordings;
-  auto model = std::make_shared<fake_model_links>();
-  auto env = std::make_shared<bridge_environment>();
-  env->model_links = model;
-  env->recordings_dir = recordings.path();
-  auto twilio = std::make_shared<recording_connection>();
-  auto ingress = std::make_shared<frame_ingress>();
-  const std::string call_sid = "CA00000000000000000000000000000021";
-  const std::string stream_sid = "MZ00000000000000000000000000000021";
-  std::uint64_t sequence = 1;
-  net::twilio_start start;
-  start.sequence_number = sequence++;
-  start.stream_sid = stream_sid;
-  start.account_sid = "AC00000000000000000000000000000021";
-  start.call_sid = call_sid;
-  start.tracks = {"inbound"};
-  start.media_format = {"audio/x-mulaw", 8000, 1};
-  ingress->deliver({twilio_json(start), true});
-  spawn_local_call(fixture.system, bridge_environment_ptr(env),
-                   std::weak_ptr<net::websocket_connection>(twilio), ingress);
-  fixture.run();
+  call_under_test call(fixture);
+  call.start();
 
-  // Seven frames of the caller (a distinct byte, so the recording shows where they went).
-  auto& recorder_messages = *env->metrics->actor(metrics::actor_kind::recorder).messages;
+  // Seven frames of the caller (a distinct byte, so the recording shows where they went),
+  // delivered at once: the virtual clock stands still, so no tick reaches the agent's recorder.
+  auto& recorder_messages = *call.env->metrics->actor(metrics::actor_kind::recorder).messages;
   const auto messages_before = recorder_messages.Value();
   for (std::uint64_t frame = 0; frame < 7; ++frame) {
-    ingress->deliver({twilio_json(net::twilio_media{sequence, stream_sid, "inbound", sequence,
-                                                    frame * 20, audio_base64(160, 0x22)}),
-                      true});
-    ++sequence;
+    call.ingress->deliver(
+        {twilio_json(net::twilio_media{call.sequence, call.stream_sid, "inbound", call.sequence,
+                                       frame * 20, audio_base64(160, 0x22)}),
+         true});
+    ++call.sequence;
   }
   fixture.run();
   // Five went in one message; two wait for the next three or the stream's end.
   CHECK(recorder_messages.Value() - messages_before == 1);
 
-  ingress->deliver(
-      {twilio_json(net::twilio_stop{sequence, stream_sid, start.account_sid, call_sid}), true});
+  call.ingress->deliver(
+      {twilio_json(net::twilio_stop{call.sequence++, call.stream_sid,
+                                    "AC00000000000000000000000000000009", call.call_sid}),
+       true});
   fixture.run();
-  const auto finished = env->calls->wait_for_finished(1, 10s);
+  const auto finished = call.env->calls->wait_for_finished(1, 10s);
   REQUIRE(finished.size() == 1);
   const auto bytes = read_text(finished[0].directory / "caller.wav");
   const auto file = std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());

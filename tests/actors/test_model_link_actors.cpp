@@ -4,9 +4,9 @@
 // prompt through the playout (marks awaited) before the bridge hangs up. A link lost mid-call:
 // the new session is told the conversation (the agent's line cut where a barge-in stopped it)
 // before the caller's held audio, and a goodbye asked for before the drop is said after it.
-#include "actor_test_fixture.hpp"
 #include "actors/call_supervisor.hpp"
 #include "actors/model_link_watch.hpp"
+#include "call_under_test.hpp"
 #include "net/base64.hpp"
 #include "net/realtime_messages.hpp"
 #include "net/twilio_messages.hpp"
@@ -32,98 +32,6 @@ std::size_t count_containing(const std::vector<std::string>& texts, std::string_
 double counter(metrics::bridge_metrics& node, metrics::model_link_failure reason) {
   return node.model_link_failures(reason).Value();
 }
-
-/// One call through the supervisor, the model reached through fake_model_links and Twilio
-/// through a recording connection; the test plays both peers.
-struct call_under_test {
-  actor_fixture& fixture;
-  temporary_directory recordings;
-  std::shared_ptr<fake_model_links> model = std::make_shared<fake_model_links>();
-  std::shared_ptr<bridge_environment> env = std::make_shared<bridge_environment>();
-  std::shared_ptr<recording_connection> twilio = std::make_shared<recording_connection>();
-  std::shared_ptr<frame_ingress> ingress = std::make_shared<frame_ingress>();
-  std::string stream_sid = "MZ00000000000000000000000000000009";
-  std::string call_sid = "CA00000000000000000000000000000009";
-  std::uint64_t sequence = 1;
-  std::uint64_t caller_ms = 0;
-
-  explicit call_under_test(actor_fixture& f) : fixture(f) {
-    env->model_links = model;
-    env->recordings_dir = recordings.path();
-    env->reconnect = {.max_attempts = 3, .first_delay = 100ms, .max_delay = 100ms, .jitter = 0};
-    env->model_watch = {.ready_timeout = 5s, .silence_timeout = 20s};
-  }
-
-  /// Twilio stops the stream (if it is still open), so the call's actors end with the test.
-  ~call_under_test() {
-    if (!twilio->closed()) {
-      ingress->deliver(
-          {twilio_json(net::twilio_stop{sequence++, stream_sid,
-                                        "AC00000000000000000000000000000009", call_sid}),
-           true});
-    }
-    fixture.run();
-    env->calls->wait_for_finished(1, 10s);
-  }
-
-  void start() {
-    net::twilio_start start;
-    start.sequence_number = sequence++;
-    start.stream_sid = stream_sid;
-    start.account_sid = "AC00000000000000000000000000000009";
-    start.call_sid = call_sid;
-    start.tracks = {"inbound"};
-    start.media_format = {"audio/x-mulaw", 8000, 1};
-    ingress->deliver({twilio_json(start), true});
-    supervisor = spawn_local_call(fixture.system, bridge_environment_ptr(env),
-                                  std::weak_ptr<net::websocket_connection>(twilio), ingress);
-    fixture.run();
-  }
-  call_supervisor_actor supervisor;
-
-  /// `ms` of caller audio, 20 ms frames delivered as the io thread would, the clock advanced.
-  void caller_speaks(std::chrono::milliseconds ms) {
-    for (std::int64_t i = 0; i < ms.count() / 20; ++i) {
-      net::twilio_media media{sequence++, stream_sid,
-                              "inbound",  sequence,
-                              caller_ms,  net::encode_base64(std::vector<std::uint8_t>(160, 0x22))};
-      caller_ms += 20;
-      ingress->deliver({twilio_json(media), true});
-      fixture.advance(20ms);
-    }
-  }
-
-  void model_configured() {
-    model->server_sends(model_json(net::realtime_session_updated{"ev_updated", {}}));
-    fixture.run();
-  }
-
-  /// What the bridge sent Twilio so far: the audio, and the marks Twilio echoes once played.
-  struct to_caller {
-    std::vector<std::uint8_t> audio;
-    std::vector<std::string> marks;
-  };
-  to_caller sent_to_caller() {
-    to_caller sent;
-    for (const auto& text : twilio->take()) {
-      auto message = net::parse_twilio_outbound(text);
-      REQUIRE(message.has_value());
-      if (const auto* media = std::get_if<net::twilio_outbound_media>(&*message)) {
-        auto bytes = net::decode_base64(media->payload_base64);
-        REQUIRE(bytes.has_value());
-        sent.audio.insert(sent.audio.end(), bytes->begin(), bytes->end());
-      } else if (const auto* mark = std::get_if<net::twilio_outbound_mark>(&*message)) {
-        sent.marks.push_back(mark->name);
-      }
-    }
-    return sent;
-  }
-  void echo(const std::vector<std::string>& marks) {
-    for (const auto& name : marks)
-      ingress->deliver({twilio_json(net::twilio_mark{sequence++, stream_sid, name}), true});
-    fixture.run();
-  }
-};
 
 }  // namespace
 
@@ -170,10 +78,7 @@ TEST_CASE("a model quiet while the caller talks is probed, and lost when the pro
           "[openai_session]") {
   actor_fixture fixture;
   call_under_test call(fixture);
-  call.start();
-  call.model->connection_event(realtime_link_event::kind::opened);
-  fixture.run();
-  call.model_configured();
+  call.start_with_model_ready();
   call.model->take();
 
   // The caller talks; the model says nothing for half the silence timeout: a probe.
@@ -201,10 +106,7 @@ TEST_CASE("a silent caller is no reason to drop a model that answers its probes"
           "[openai_session]") {
   actor_fixture fixture;
   call_under_test call(fixture);
-  call.start();
-  call.model->connection_event(realtime_link_event::kind::opened);
-  fixture.run();
-  call.model_configured();
+  call.start_with_model_ready();
   for (int i = 0; i < 6; ++i) {
     // 10 s of quiet from the first frame the session handles (20 ms after this starts).
     call.caller_speaks(10020ms);
@@ -286,10 +188,7 @@ TEST_CASE(
     "[openai_session][barge_in]") {
   actor_fixture fixture;
   call_under_test call(fixture);
-  call.start();
-  call.model->connection_event(realtime_link_event::kind::opened);
-  fixture.run();
-  call.model_configured();
+  call.start_with_model_ready();
   call.model->take();
   call.twilio->take();
 
@@ -326,10 +225,7 @@ TEST_CASE(
     "[openai_session][reconnect]") {
   actor_fixture fixture;
   call_under_test call(fixture);
-  call.start();
-  call.model->connection_event(realtime_link_event::kind::opened);
-  fixture.run();
-  call.model_configured();
+  call.start_with_model_ready();
   call.model->take();
 
   // The caller asks; the model transcribes it and answers with 1 s of audio (10 ms of text per
@@ -423,10 +319,7 @@ TEST_CASE(
     "[openai_session][call_supervisor][reconnect]") {
   actor_fixture fixture;
   call_under_test call(fixture);
-  call.start();
-  call.model->connection_event(realtime_link_event::kind::opened);
-  fixture.run();
-  call.model_configured();
+  call.start_with_model_ready();
   call.model->take();
 
   // The model is mid-answer (200 ms of audio so far) when the node's drain asks for the goodbye.
@@ -496,10 +389,7 @@ TEST_CASE("at 55 minutes the next model session opens, and the call switches to 
   actor_fixture fixture;
   call_under_test call(fixture);
   call.env->guards.max_duration = 0ms;  // MAX_CALL_DURATION=0: the call may outlast a session
-  call.start();
-  call.model->connection_event(realtime_link_event::kind::opened);
-  fixture.run();
-  call.model_configured();
+  call.start_with_model_ready();
   const auto first = call.model->link_id;
   call.model->take();
 
@@ -590,10 +480,7 @@ TEST_CASE("a call that ends before the session's lifetime never opens a second s
   actor_fixture fixture;
   call_under_test call(fixture);
   call.env->guards.max_duration = std::chrono::minutes(60);  // MAX_CALL_DURATION's default
-  call.start();
-  call.model->connection_event(realtime_link_event::kind::opened);
-  fixture.run();
-  call.model_configured();
+  call.start_with_model_ready();
   fixture.advance(std::chrono::minutes(59));
   CHECK(call.model->opens == 1);
 }
@@ -602,10 +489,7 @@ TEST_CASE("a link lost while the caller speaks: the next session hears the turn 
           "[openai_session][reconnect]") {
   actor_fixture fixture;
   call_under_test call(fixture);
-  call.start();
-  call.model->connection_event(realtime_link_event::kind::opened);
-  fixture.run();
-  call.model_configured();
+  call.start_with_model_ready();
   call.caller_speaks(1000ms);  // quiet: only the last 300 ms are kept, the padding of a turn
   call.model->server_sends(model_json(net::realtime_speech_started{"e1", "item_c1", 700}));
   fixture.run();
