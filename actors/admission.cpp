@@ -90,6 +90,20 @@ bool call_admission::overloaded() const {
   return policy_.overloaded();
 }
 
+std::string call_admission::why_no_room() const {
+  std::lock_guard lock(mutex_);
+  const auto& limits = policy_.configured();
+  if (policy_.overloaded()) {
+    return "overloaded, its io threads late by more than MAX_LOOP_LAG_MS (" +
+           std::to_string(
+               std::chrono::duration_cast<std::chrono::milliseconds>(limits.max_lag).count()) +
+           " ms)";
+  }
+  if (limits.max_calls > 0 && streaming_ + promised_.size() >= limits.max_calls)
+    return "full, MAX_CALLS " + std::to_string(limits.max_calls) + " calls";
+  return "taking no new calls";
+}
+
 std::optional<admission_refusal> call_admission::refusal_now(clock::time_point now) {
   std::lock_guard lock(mutex_);
   expire(now);

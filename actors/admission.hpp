@@ -86,6 +86,10 @@ class call_admission {
   /// an operator needs to see a node stop and start taking calls).
   bool observe_lag(std::chrono::microseconds lag);
   bool overloaded() const;
+  /// Why this node takes no new call now, in words for a log line or a 503 ("overloaded, its io
+  /// threads late by more than MAX_LOOP_LAG_MS (20 ms)", "full, MAX_CALLS 50 calls"), else
+  /// "taking no new calls" (a drain, or a peer's answer).
+  std::string why_no_room() const;
   /// Why a new call would be refused now (for /readyz); nullopt: one would be admitted.
   std::optional<admission_refusal> refusal_now(clock::time_point now);
 

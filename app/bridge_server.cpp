@@ -963,8 +963,10 @@ class node final : public bridge_server {
                     action = std::move(action), respond](std::optional<placed_call> where) {
                      env_->metrics->webhooks(200).Increment();
                      if (!where) {
-                       spdlog::warn("[call {}] refused at the webhook: every node is full",
-                                    call.call_sid);
+                       spdlog::warn(
+                           "[call {}] refused at the webhook: every node is full or overloaded "
+                           "(this one is {})",
+                           call.call_sid, env_->admission->why_no_room());
                        return respond(net::full_response(webhook_));
                      }
                      if (where->where == metrics::placement_where::peer) {

@@ -212,17 +212,8 @@ void outbound_dialer::dial_placed(const dial_request& dial, const std::string& d
   };
   if (!where) {
     // The refusal names this node's own reason; peers answered for themselves.
-    std::string here;
-    if (admission_->overloaded()) {
-      here = "overloaded, its io threads late by more than MAX_LOOP_LAG_MS (" +
-             std::to_string(settings_.max_loop_lag_ms) + " ms)";
-    } else if (admission_->max_calls() > 0) {
-      here = "full, MAX_CALLS " + std::to_string(admission_->max_calls()) + " calls";
-    } else {
-      here = "taking no new calls";
-    }
-    return refuse(
-        {503, "every node is full or overloaded (this one is " + here + "): try again later"});
+    return refuse({503, "every node is full or overloaded (this one is " +
+                            admission_->why_no_room() + "): try again later"});
   }
   if (take_dial_) {
     take_dial_([self = shared_from_this(), dial, dial_id, place, has_overrides, travelling,

@@ -134,6 +134,18 @@ TEST_CASE("an overloaded node promises nothing, yet keeps its promises", "[admis
   CHECK(admission.start("CA3", t0 + 1s) == admission_refusal::overloaded);
 }
 
+TEST_CASE("a refusal names this node's reason: overloaded with its bound, full with MAX_CALLS",
+          "[admission]") {
+  const auto t0 = call_admission::clock::time_point{} + 1h;
+  call_admission admission({.max_calls = 1, .max_lag = 40ms, .trip_samples = 1});
+  CHECK(admission.why_no_room() == "taking no new calls");  // room here: a peer's or a drain's no
+  REQUIRE_FALSE(admission.reserve("CA1", t0, 30s));
+  CHECK(admission.why_no_room() == "full, MAX_CALLS 1 calls");
+  admission.observe_lag(200ms);
+  CHECK(admission.why_no_room() ==
+        "overloaded, its io threads late by more than MAX_LOOP_LAG_MS (40 ms)");
+}
+
 TEST_CASE("the admission key: a dial id for outbound calls, else the CallSid", "[admission]") {
   CHECK(call_admission_key("CA1", "") == "CA1");
   CHECK(call_admission_key("CA1", "abc") == "dial:abc");
