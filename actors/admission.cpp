@@ -99,7 +99,8 @@ std::string call_admission::why_no_room() const {
                std::chrono::duration_cast<std::chrono::milliseconds>(limits.max_lag).count()) +
            " ms)";
   }
-  if (limits.max_calls > 0 && streaming_ + promised_.size() >= limits.max_calls)
+  // The same rule as reserve() and start(): the policy's.
+  if (policy_.decide(streaming_ + promised_.size()) == admission_refusal::full)
     return "full, MAX_CALLS " + std::to_string(limits.max_calls) + " calls";
   return "taking no new calls";
 }
